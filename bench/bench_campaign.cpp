@@ -1,4 +1,4 @@
-// Campaign throughput per worker and what sharing saves (R12): the worker path
+// Campaign throughput per worker and what sharing saves (docs/spec/MISSION.md R12): the worker path
 // (evaluate_batch: load a sample once, share attention stages and budget-independent scores)
 // on a synthetic cache, one thread. For each method it times
 //   one point            a batch with one configuration (budget B0)
@@ -20,6 +20,7 @@
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include "bench/harness.hpp"
 #include "cache/cache_index.hpp"
 #include "cache/synthetic.hpp"
 #include "common/error.hpp"
@@ -28,6 +29,7 @@
 
 namespace fs = std::filesystem;
 using namespace ckv;
+using namespace ckv::bench;
 
 namespace {
 
@@ -45,13 +47,11 @@ Batch make_batch(const std::string& path, const std::string& method, const std::
   Batch batch;
   batch.sample_path = path;
   batch.sample_label = path;
-  const MethodDef* def = find_method(method);
-  CKV_CHECK(def, "unknown method '{}'", method);
+  const MethodDef& def = method_named(method);
   for (int b : budgets) {
-    json params = def->uses_selection ? json{{"budget", b}} : json::object();
-    Params resolved = resolve_params(*def, params);
+    json params = def.uses_selection ? json{{"budget", b}} : json::object();
     batch.units.push_back(UnitTask{int64_t(batch.units.size() + 1),
-                                   {{"method", method}, {"params", resolved}, {"eval", {{"layers", "all"}, {"topk", 32}}}}});
+                                   bench_configuration(method, params).document});
   }
   return batch;
 }

@@ -1,4 +1,4 @@
-// Kernel benchmark (R12): per kernel and shape, time, achieved GB/s and GFLOP/s, and the ratio
+// Kernel benchmark (docs/spec/MISSION.md R12): per kernel and shape, time, achieved GB/s and GFLOP/s, and the ratio
 // to the limits measured at startup (CPU: STREAM triad and an FMA loop, single thread and all
 // threads; GPU: datasheet bandwidth from the device attributes, a measured device-to-device
 // copy and an FMA loop). CPU always; CUDA when built with it and a device is visible.
@@ -22,11 +22,13 @@
 #include <vector>
 
 #include "bench/harness.hpp"
-#include "kernels/device.hpp"
+#include "kernels/cuda/device.hpp"
 #include "kernels/registry.hpp"
 #ifdef CKV_HAVE_CUDA
 #include "kernels/cuda/device_limits.hpp"
-#include "kernels/cuda/layer_kernels.hpp"
+#include "kernels/knorm/knorm_kernels.hpp"
+#include "kernels/snapkv/snapkv_kernels.hpp"
+#include "kernels/stages/attention_cuda.hpp"
 #endif
 
 using namespace ckv;
@@ -109,9 +111,8 @@ std::vector<double> flatten(const std::vector<std::vector<float>>& x) {
 }
 
 Scores score_defaults(const char* method, LayerContext& ctx) {
-  const MethodDef* m = find_method(method);
-  CKV_CHECK(m != nullptr, "method '{}' is not in the registry", method);
-  return m->score_cpu(ctx, resolve_params(*m, json::object()));
+  const Configuration c = bench_configuration(method);
+  return c.method->score_cpu(ctx, c.typed);
 }
 
 std::string sci(double x) {
@@ -192,9 +193,9 @@ std::vector<KernelCase> kernel_cases() {
     return Check{ok, ok ? "in [0,1]" : "out of [0,1]"};
   };
 #ifdef CKV_HAVE_CUDA
-  snapkv.cuda_run = [](cuda::LayerKernels& k, const Shape& s) { k.run_snapkv(s.w, 7, true, s.G); };
+  snapkv.cuda_run = [](cuda::LayerKernels& k, const Shape& s) { cuda::run_snapkv_device(k, s.w, 7, true, s.G); };
   snapkv.cuda_result = [](cuda::LayerKernels& k, const Shape& s) {
-    return flatten(k.snapkv_scores(s.w, 7, true, s.G));
+    return flatten(cuda::snapkv_device_scores(k, s.w, 7, true, s.G));
   };
 #endif
   cases.push_back(snapkv);
@@ -213,9 +214,9 @@ std::vector<KernelCase> kernel_cases() {
     return Check{ok, ok ? "in (-4sqrt(d),0)" : "out of range"};
   };
 #ifdef CKV_HAVE_CUDA
-  knorm.cuda_run = [](cuda::LayerKernels& k, const Shape&) { k.run_key_norms(); };
+  knorm.cuda_run = [](cuda::LayerKernels& k, const Shape&) { cuda::run_knorm_device(k); };
   knorm.cuda_result = [](cuda::LayerKernels& k, const Shape&) {
-    return flatten(k.negative_key_norms());
+    return flatten(cuda::knorm_device_scores(k));
   };
 #endif
   cases.push_back(knorm);

@@ -1,4 +1,4 @@
-// Scheduler throughput (R12): units per second dispatched, returned and committed to SQLite,
+// Scheduler throughput (docs/spec/MISSION.md R12): units per second dispatched, returned and committed to SQLite,
 // with a trivial evaluator so the figure is the scheduler's (JSON batches, MPI or threads,
 // bookkeeping, batched commits), not the kernels'. One row per run:
 //   mpirun --oversubscribe -np 4 build/bench/bench_scheduler [--units N] [--batch-units B]
@@ -88,11 +88,9 @@ CampaignPlan make_plan(const Options& o, ResultStore& store, CampaignSpec& spec)
   plan.campaign_id = store.upsert_campaign(spec.name, "bench_scheduler", "");
   const int configs = std::max(1, o.units / o.samples);
   for (int c = 0; c < configs; ++c) {
-    Configuration conf;
+    GridPoint conf;
+    static_cast<Configuration&>(conf) = Configuration::make("h2o", {{"budget", 64 + c}});
     conf.method_id = "h2o";
-    conf.document = json{{"method", "h2o"}, {"params", {{"budget", 64 + c}}}, {"eval", {{"topk", 32}}}};
-    conf.canonical = canonical_json(conf.document);
-    conf.hash = sha256_hex(conf.canonical);
     plan.configuration_ids.push_back(store.upsert_configuration(conf.hash, "h2o", conf.canonical));
     plan.configurations.push_back(std::move(conf));
   }

@@ -12,7 +12,17 @@
 #include <thread>
 #include <vector>
 
+#include "configuration/configuration.hpp"
+
 namespace ckv::bench {
+
+// The configurations the benchmarks run: built by the configuration module like every other
+// place (tests/test_spec_identity.cpp checks the hash against spec, inspect and export-keep).
+// `budget` is left out for methods that evict nothing.
+inline Configuration bench_configuration(const std::string& method, json given = json::object(),
+                                         const EvalSettings& eval = {}) {
+  return Configuration::make(method, given, eval);
+}
 
 inline double now_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();

@@ -1,6 +1,6 @@
-// LongBench v1 samples (THUDM/LongBench, one JSON object per line; DATA.md "LongBench samples").
+// LongBench v1 samples (THUDM/LongBench, one JSON object per line; docs/spec/DATA.md "LongBench samples").
 // The capture tool turns them into caches; ckv-sweep reads them to attach answers and classes
-// to samples and to score imported predictions (R11).
+// to samples and to score imported predictions (docs/spec/MISSION.md R11).
 #pragma once
 #include <optional>
 #include <string>

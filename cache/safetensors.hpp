@@ -1,4 +1,4 @@
-// safetensors files (DATA.md): 8-byte little-endian header length, a JSON header, raw tensor
+// safetensors files (docs/spec/DATA.md): 8-byte little-endian header length, a JSON header, raw tensor
 // bytes. The reader memory-maps the file and validates everything before use; every failure
 // names the file (and the tensor).
 #pragma once

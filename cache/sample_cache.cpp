@@ -305,7 +305,7 @@ void write_sample(const std::string& path, const SampleMeta& meta,
 std::string sample_fingerprint(const std::string& path) {
   // Only raw bytes, no parsing: a corrupt or truncated file still gets an identity (a new one,
   // since its content changed) and its units fail at evaluation with the reader's message,
-  // instead of stopping the campaign (R13). A missing file gets "missing" likewise.
+  // instead of stopping the campaign (docs/spec/MISSION.md R13). A missing file gets "missing" likewise.
   std::ifstream in(path, std::ios::binary);
   if (!in) return "missing";
   in.seekg(0, std::ios::end);

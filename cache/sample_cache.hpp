@@ -1,4 +1,4 @@
-// One cached sample (DATA.md, format "ckv-cache/1"): metadata plus per-layer Q/K/V tensors.
+// One cached sample (docs/spec/DATA.md, format "ckv-cache/1"): metadata plus per-layer Q/K/V tensors.
 #pragma once
 #include <map>
 #include <memory>
@@ -8,7 +8,7 @@
 
 #include "cache/safetensors.hpp"
 #include "common/canonical_json.hpp"
-#include "kernels/layer_context.hpp"
+#include "common/layer_input.hpp"
 
 namespace ckv {
 

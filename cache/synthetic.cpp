@@ -1,4 +1,4 @@
-// Synthetic caches (DATA.md "Synthetic caches").
+// Synthetic caches (docs/spec/DATA.md "Synthetic caches").
 //
 // How the structure is planted. Every query and key vector is a sum of components in disjoint
 // coordinate blocks of the d-dim head space, each written in "logit units": a query component

@@ -1,4 +1,4 @@
-// Deterministic synthetic caches with planted structure (DATA.md "Synthetic caches"):
+// Deterministic synthetic caches with planted structure (docs/spec/DATA.md "Synthetic caches"):
 // attention sinks, a local band, few-shot blocks, multi-hop bridge chains, a needle,
 // diffuse attention, with evidence spans recorded. Same options and seed → same bytes.
 #pragma once

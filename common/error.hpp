@@ -1,4 +1,4 @@
-// Errors in two tiers (STYLE.md): ckv::Error stops a run (bad spec, unreadable database);
+// Errors in two tiers (docs/spec/STYLE.md): ckv::Error stops a run (bad spec, unreadable database);
 // per-unit failures are values (see worker/), recorded as failed units.
 #pragma once
 #include <stdexcept>

@@ -20,7 +20,7 @@ const std::vector<TaskInfo>& known_tasks() {
       {"passage_retrieval_en", "synthetic", "retrieval", false},
       {"lcc", "code", "code_sim", false},
       {"repobench-p", "code", "code_sim", false},
-      // Synthetic caches (DATA.md): names nobody can mistake for LongBench's.
+      // Synthetic caches (docs/spec/DATA.md): names nobody can mistake for LongBench's.
       {"synth-singledoc", "single-doc QA", "", true},
       {"synth-multihop", "multi-doc QA", "", true},
       {"synth-summary", "summarization", "", true},

@@ -1,5 +1,5 @@
-// Task names and their LongBench categories (METRICS.md): the 16 English LongBench tasks and
-// the synthetic tasks that imitate them (DATA.md). Categories feed the category mean.
+// Task names and their LongBench categories (docs/spec/METRICS.md): the 16 English LongBench tasks and
+// the synthetic tasks that imitate them (docs/spec/DATA.md). Categories feed the category mean.
 #pragma once
 #include <optional>
 #include <string>

@@ -7,49 +7,18 @@
 
 #include "cache/cache_index.hpp"
 #include "common/error.hpp"
-#include "kernels/registry.hpp"
 #include "worker/evaluator.hpp"
 
 namespace ckv::e2e {
 
-json configuration_document(const std::string& method_name, const json& given_params, const json& eval) {
-  const MethodDef* method = find_method(method_name);
-  if (!method)
-    CKV_FAIL("unknown method '{}' (valid: {})", method_name, fmt::format("{}", fmt::join(method_names(), ", ")));
-  json resolved_eval = {{"layers", "all"}, {"topk", 32}};
-  for (const auto& [key, value] : eval.items()) {
-    CKV_CHECK(key == "layers" || key == "topk", "eval: unknown key '{}' (valid: layers, topk)", key);
-    resolved_eval[key] = value;
-  }
-  if (resolved_eval["layers"].is_array()) {  // the scheduler sorts them (eval_document)
-    auto layers = resolved_eval["layers"].get<std::vector<int>>();
-    std::sort(layers.begin(), layers.end());
-    resolved_eval["layers"] = layers;
-  } else {
-    CKV_CHECK(resolved_eval["layers"] == "all", "eval.layers must be \"all\" or a list of layers");
-  }
-  CKV_CHECK(resolved_eval["topk"].is_number_integer(), "eval.topk must be an integer");
-  return json{{"method", method->name},
-              {"params", resolve_params(*method, given_params)},
-              {"eval", resolved_eval}};
-}
-
-json configuration_document(const json& document) {
-  CKV_CHECK(document.is_object() && document.contains("method") && document["method"].is_string(),
-            "a configuration is a JSON object {{\"method\", \"params\", \"eval\"}}");
-  return configuration_document(document["method"].get<std::string>(),
-                                document.value("params", json::object()),
-                                document.value("eval", json::object()));
-}
-
-size_t export_keep_sets(const std::string& cache_dir, const json& document,
+size_t export_keep_sets(const std::string& cache_dir, const Configuration& config,
                         const std::vector<std::string>& tasks, std::ostream& out) {
-  const std::string hash = sha256_hex(canonical_json(document));
-  const json& eval_layers = document.at("eval").at("layers");
+  const std::string& hash = config.hash;
+  const json& document = config.document;
   size_t lines = 0;
   for (const IndexEntry& entry : read_cache_index(cache_dir)) {
     if (!tasks.empty() && std::find(tasks.begin(), tasks.end(), entry.task) == tasks.end()) continue;
-    const std::vector<int> layers = eval_layers.is_array() ? eval_layers.get<std::vector<int>>() : entry.layers;
+    const std::vector<int> layers = config.eval.layers_of(entry.layers);
     const std::string path = cache_dir + "/" + entry.path;
     json per_layer = json::object();
     for (int layer : layers) {

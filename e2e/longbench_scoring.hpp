@@ -1,4 +1,4 @@
-// LongBench v1's own end-to-end scoring (R11; METRICS.md "LongBench end-to-end scores"),
+// LongBench v1's own end-to-end scoring (docs/spec/MISSION.md R11; docs/spec/METRICS.md "LongBench end-to-end scores"),
 // reproducing THUDM/LongBench metrics.py and eval.py as they run on CPython with the `rouge`
 // 1.0.1 and `fuzzywuzzy` 0.18 packages, quirks included (docs/e2e.md lists them). Expected
 // values in tests/data/e2e/ come from those packages (tests/data/e2e/make_expected.py).

@@ -1,4 +1,4 @@
-// Import of end-to-end predictions (R11): LongBench-style JSONL predictions of one task per file
+// Import of end-to-end predictions (docs/spec/MISSION.md R11): LongBench-style JSONL predictions of one task per file
 // ({"_id" or "id", "pred", ...}) scored against the gold answers of the LongBench JSONL with
 // LongBench's own scoring, stored in e2e_predictions / e2e_tasks (docs/database.md).
 #pragma once

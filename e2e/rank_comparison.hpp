@@ -1,4 +1,4 @@
-// Proxy rankings against end-to-end rankings (R11): for a campaign, the configurations that have
+// Proxy rankings against end-to-end rankings (docs/spec/MISSION.md R11): for a campaign, the configurations that have
 // imported LongBench scores, ranked by their end-to-end mean and by a proxy metric's mean over
 // the same tasks, with Spearman's rank correlation between the two.
 #pragma once

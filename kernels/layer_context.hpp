@@ -1,60 +1,46 @@
 // One layer of one sample, as methods see it, plus the intermediate stages that several
-// configurations share (R6): attention rows, column sums, anything a method memoises.
-// A LayerContext is used by one thread at a time; a worker keeps it alive while it evaluates
-// every configuration of a batch on that layer.
+// configurations share (R6, docs/spec/MISSION.md): attention rows, column sums, graphs, walker
+// visits, anything a stage memoises. A LayerContext is used by one thread at a time; a worker
+// keeps it alive while it evaluates every configuration of a batch on that layer.
 #pragma once
-#include <any>
-#include <functional>
 #include <map>
 #include <memory>
-#include <string>
+#include <typeindex>
+#include <utility>
 #include <vector>
 
 #include "common/error.hpp"
+#include "common/layer_input.hpp"
 #include "common/tensor.hpp"
 
 namespace ckv {
 
-// Read-only fp32 views of the cached tensors of one layer (DATA.md). Post-RoPE.
-struct LayerInput {
-  int H = 0;  // query heads
-  int G = 0;  // KV heads (H % G == 0; head h reads KV head h / (H / G))
-  int d = 0;  // head dim
-  int n = 0;  // prompt tokens
-  int r = 0;  // captured query rows: the last r prompt positions (r == n: full capture)
-  int m = 0;  // answer tokens
-  const float* q = nullptr;         // [H, r, d]
-  const float* k = nullptr;         // [G, n, d]
-  const float* v = nullptr;         // [G, n, d]
-  const float* q_answer = nullptr;  // [H, m, d]
-  const float* k_answer = nullptr;  // [G, m, d]
-  const float* v_answer = nullptr;  // [G, m, d]
-  int layer = 0;             // model layer index
-  int num_layers_model = 1;  // layers in the model (PyramidKV allocation)
-  std::string sample;        // "task/id", for messages
-
-  int group() const { return H / G; }
-  int kv_head(int h) const { return h / group(); }
-  // Query vector of prompt position `pos` (requires pos >= n - r).
-  const float* query(int h, int pos) const { return q + (size_t(h) * r + (pos - (n - r))) * d; }
-  const float* key(int g, int j) const { return k + (size_t(g) * n + j) * d; }
-  const float* value(int g, int j) const { return v + (size_t(g) * n + j) * d; }
+// Where a configuration's scores are computed: the CPU, or one CUDA device (its index among the
+// devices visible to the process). Chosen by the run's device policy (scheduler/), never by a
+// method.
+struct Device {
+  int cuda = -1;  // -1: the CPU
+  bool is_cuda() const { return cuda >= 0; }
+  static Device cpu() { return {}; }
+  static Device gpu(int index) { return {index}; }
 };
 
 class LayerContext {
  public:
-  explicit LayerContext(const LayerInput& input) : input_(input) {}
+  explicit LayerContext(const LayerInput& input, Device device = Device::cpu())
+      : input_(input), device_(device) {}
   LayerContext(const LayerContext&) = delete;
   LayerContext& operator=(const LayerContext&) = delete;
 
   const LayerInput& input() const { return input_; }
   int n() const { return input_.n; }
+  Device device() const { return device_; }
 
   // Fails with a message naming the sample when fewer than `rows` query rows were captured.
   void require_query_rows(int rows, const char* method) const;
 
-  // A[h, i, j] = softmax_j(Q[h,i]·K[h,j]/√d) over j ≤ i, fp32 (METHODS.md "Attention inputs").
-  // Row i of head h into out[0..n) (zeros past i). Requires query row i.
+  // A[h, i, j] = softmax_j(Q[h,i]·K[h,j]/√d) over j ≤ i, fp32 (docs/spec/METHODS.md "Attention
+  // inputs"). Row i of head h into out[0..n) (zeros past i). Requires query row i.
   void attention_row(int h, int i, float* out) const;
 
   // The last w' = min(w, n) rows: [H, w', n]; row t is position n - w' + t. Memoised per w.
@@ -68,20 +54,28 @@ class LayerContext {
   // [H][n], in double. Computed row by row without holding the n×n matrix. Memoised per rows.
   const std::vector<std::vector<double>>& column_sums(int rows, const char* method);
 
-  // Generic memo for method-specific shared stages: `make` runs once per key per layer.
-  template <class T>
-  const T& memo(const std::string& key, const std::function<T()>& make) {
-    auto it = memo_.find(key);
-    if (it == memo_.end()) it = memo_.emplace(key, std::make_shared<std::any>(make())).first;
-    return std::any_cast<const T&>(*it->second);
+  // Memo of a shared stage: `make()` runs once per key per layer. Keys are value types with a
+  // defaulted operator<=> (one struct per stage, holding every input the stage depends on), so
+  // two stages can never collide and equal inputs always share. The table is chosen by the
+  // (Key, Value) pair; the returned reference lives as long as the context.
+  template <class Value, class Key, class Make>
+  const Value& memo(const Key& key, Make&& make) {
+    using Table = std::map<Key, std::shared_ptr<const Value>>;
+    std::shared_ptr<void>& slot = memo_[std::type_index(typeid(Table))];
+    if (!slot) slot = std::make_shared<Table>();
+    Table& table = *static_cast<Table*>(slot.get());
+    auto it = table.find(key);
+    if (it == table.end()) it = table.emplace(key, std::make_shared<const Value>(make())).first;
+    return *it->second;
   }
 
  private:
   const LayerInput& input_;
+  Device device_;
   std::map<int, Tensor3> window_;
   std::unique_ptr<Tensor3> full_;
   std::map<int, std::vector<std::vector<double>>> column_sums_;
-  std::map<std::string, std::shared_ptr<std::any>> memo_;
+  std::map<std::type_index, std::shared_ptr<void>> memo_;
 };
 
 }  // namespace ckv

@@ -122,46 +122,4 @@ std::optional<json> check_param_value(const ParamSpec& spec, const json& value, 
   return std::nullopt;
 }
 
-ParamSpec int_param(std::string name, long long def, double min, double max, std::string help) {
-  ParamSpec p;
-  p.name = std::move(name);
-  p.type = ParamType::Int;
-  p.default_value = def;
-  p.min = min;
-  p.max = max;
-  p.help = std::move(help);
-  return p;
-}
-
-ParamSpec float_param(std::string name, double def, double min, double max, std::string help) {
-  ParamSpec p;
-  p.name = std::move(name);
-  p.type = ParamType::Float;
-  p.default_value = def;
-  p.min = min;
-  p.max = max;
-  p.help = std::move(help);
-  return p;
-}
-
-ParamSpec bool_param(std::string name, bool def, std::string help) {
-  ParamSpec p;
-  p.name = std::move(name);
-  p.type = ParamType::Bool;
-  p.default_value = def;
-  p.help = std::move(help);
-  return p;
-}
-
-ParamSpec choice_param(std::string name, std::string def, std::vector<std::string> choices,
-                       std::string help) {
-  ParamSpec p;
-  p.name = std::move(name);
-  p.type = ParamType::String;
-  p.default_value = std::move(def);
-  p.choices = std::move(choices);
-  p.help = std::move(help);
-  return p;
-}
-
 }  // namespace ckv

@@ -1,13 +1,18 @@
-// Parameter schemas: every method declares its parameters (name, type, range, default, help).
-// Sweep validation, `--help`, `inspect`, docs/methods.md and the canonical identity (R2) all
-// read these declarations.
+// Parameter schemas (R1, R2 in docs/spec/MISSION.md): every method declares its parameters
+// (name, type, range, default, help) once, bound to the fields of its typed parameter struct.
+// Sweep validation, `--help`, `inspect`, docs/methods.md and the canonical identity all read
+// these declarations; the kernels read only the typed struct, never JSON.
 #pragma once
+#include <functional>
 #include <limits>
 #include <optional>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "common/canonical_json.hpp"
+#include "common/error.hpp"
 
 namespace ckv {
 
@@ -41,11 +46,174 @@ struct ParamSpec {
 // "parameter 'walkers' = 0 is out of range [1, 10000000]".
 std::optional<json> check_param_value(const ParamSpec& spec, const json& value, std::string& error);
 
-// Builders used by method definitions.
-ParamSpec int_param(std::string name, long long def, double min, double max, std::string help);
-ParamSpec float_param(std::string name, double def, double min, double max, std::string help);
-ParamSpec bool_param(std::string name, bool def, std::string help);
-ParamSpec choice_param(std::string name, std::string def, std::vector<std::string> choices,
-                       std::string help);
+// The names of an enum's values, in the order docs and messages list them.
+template <class E>
+using ChoiceNames = std::vector<std::pair<const char*, E>>;
+
+template <class E>
+const char* choice_name(const ChoiceNames<E>& names, E value) {
+  for (const auto& [name, v] : names)
+    if (v == value) return name;
+  CKV_FAIL("choice value {} has no name", static_cast<long long>(value));
+}
+
+// A number, or one of a parameter's named choices (ParamType::FloatOrString).
+template <class E>
+struct NumberOrChoice {
+  std::optional<E> choice;  // set: the named choice; unset: `number`
+  double number = 0.0;
+  auto operator<=>(const NumberOrChoice&) const = default;
+};
+
+// A method's parameter struct P bound to its specs. Declaration order is the order of docs and
+// `methods`; each binding moves a checked value between JSON and its field. The canonical JSON
+// of a configuration is written from the struct (to_json), so what a kernel reads and what the
+// database keys are the same values by construction.
+template <class P>
+class ParamSchema {
+ public:
+  struct Binding {
+    ParamSpec spec;
+    std::function<void(P&, const json&)> read;  // value already checked against spec
+    std::function<json(const P&)> write;
+  };
+
+  template <class T>
+  ParamSchema& integer(T P::*field, std::string name, long long def, double min, double max,
+                       std::string help) {
+    static_assert(std::is_integral_v<T> && !std::is_same_v<T, bool>);
+    CKV_CHECK(min >= double(std::numeric_limits<T>::min()) &&
+                  max <= double(std::numeric_limits<T>::max()),
+              "parameter '{}': range [{}, {}] does not fit its field", name, min, max);
+    ParamSpec s{std::move(name), ParamType::Int, json(def), min, max, {}, std::move(help)};
+    return add(std::move(s), [field](P& p, const json& v) { p.*field = v.get<T>(); },
+               [field](const P& p) { return json(p.*field); });
+  }
+
+  ParamSchema& real(double P::*field, std::string name, double def, double min, double max,
+                    std::string help) {
+    ParamSpec s{std::move(name), ParamType::Float, json(def), min, max, {}, std::move(help)};
+    return add(std::move(s), [field](P& p, const json& v) { p.*field = v.get<double>(); },
+               [field](const P& p) { return json(p.*field); });
+  }
+
+  ParamSchema& flag(bool P::*field, std::string name, bool def, std::string help) {
+    ParamSpec s{std::move(name), ParamType::Bool, json(def), 0, 0, {}, std::move(help)};
+    return add(std::move(s), [field](P& p, const json& v) { p.*field = v.get<bool>(); },
+               [field](const P& p) { return json(p.*field); });
+  }
+
+  template <class E>
+  ParamSchema& choice(E P::*field, std::string name, E def, ChoiceNames<E> names,
+                      std::string help) {
+    ParamSpec s{std::move(name), ParamType::String, json(choice_name(names, def)), 0, 0,
+                names_of(names), std::move(help)};
+    return add(
+        std::move(s),
+        [field, names](P& p, const json& v) { p.*field = value_of(names, v.get<std::string>()); },
+        [field, names](const P& p) { return json(choice_name(names, p.*field)); });
+  }
+
+  template <class E>
+  ParamSchema& number_or_choice(NumberOrChoice<E> P::*field, std::string name, double def,
+                                double min, double max, ChoiceNames<E> names, std::string help) {
+    ParamSpec s{std::move(name), ParamType::FloatOrString, json(def), min, max, names_of(names),
+                std::move(help)};
+    return add(
+        std::move(s),
+        [field, names](P& p, const json& v) {
+          NumberOrChoice<E> x;
+          if (v.is_string()) x.choice = value_of(names, v.get<std::string>());
+          else x.number = v.get<double>();
+          p.*field = x;
+        },
+        [field, names](const P& p) {
+          const NumberOrChoice<E>& x = p.*field;
+          return x.choice ? json(choice_name(names, *x.choice)) : json(x.number);
+        });
+  }
+
+  // A list of integers; an empty default means "not set" and is the only way an empty list is
+  // accepted (check_param_value).
+  ParamSchema& int_list(std::vector<int> P::*field, std::string name, std::vector<int> def,
+                        double min, double max, std::string help) {
+    ParamSpec s{std::move(name), ParamType::IntList, json(def), min, max, {}, std::move(help)};
+    return add(std::move(s),
+               [field](P& p, const json& v) { p.*field = v.get<std::vector<int>>(); },
+               [field](const P& p) { return json(p.*field); });
+  }
+
+  // The parameters of a nested struct (e.g. the selection parameters every method shares).
+  template <class S>
+  ParamSchema& include(S P::*member, const ParamSchema<S>& sub) {
+    for (const auto& b : sub.bindings())
+      add(b.spec, [member, read = b.read](P& p, const json& v) { read(p.*member, v); },
+          [member, write = b.write](const P& p) { return write(p.*member); });
+    return *this;
+  }
+
+  // The last declared parameter only changes which tokens are kept, not the scores.
+  ParamSchema& selection_only() {
+    bindings_.back().spec.affects_scores = false;
+    return *this;
+  }
+
+  // Changes the default of an already declared parameter (pyramidkv: budget_mode = pyramid).
+  ParamSchema& set_default(const std::string& name, const json& value) {
+    for (auto& b : bindings_)
+      if (b.spec.name == name) {
+        std::string error;
+        CKV_CHECK(check_param_value(b.spec, value, error), "default of '{}': {}", name, error);
+        b.spec.default_value = value;
+        return *this;
+      }
+    CKV_FAIL("set_default: no parameter '{}'", name);
+  }
+
+  const std::vector<Binding>& bindings() const { return bindings_; }
+
+  std::vector<ParamSpec> specs() const {
+    std::vector<ParamSpec> out;
+    for (const auto& b : bindings_) out.push_back(b.spec);
+    return out;
+  }
+
+  // `resolved` holds every declared parameter, each checked against its spec.
+  P parse(const json& resolved) const {
+    P p{};
+    for (const auto& b : bindings_) b.read(p, resolved.at(b.spec.name));
+    return p;
+  }
+
+  json to_json(const P& p) const {
+    json out = json::object();
+    for (const auto& b : bindings_) out[b.spec.name] = b.write(p);
+    return out;
+  }
+
+ private:
+  template <class E>
+  static std::vector<std::string> names_of(const ChoiceNames<E>& names) {
+    std::vector<std::string> out;
+    for (const auto& [name, value] : names) out.emplace_back(name);
+    return out;
+  }
+  template <class E>
+  static E value_of(const ChoiceNames<E>& names, const std::string& name) {
+    for (const auto& [n, value] : names)
+      if (name == n) return value;
+    CKV_FAIL("'{}' is not a choice", name);  // unreachable: checked by check_param_value
+  }
+
+  ParamSchema& add(ParamSpec spec, std::function<void(P&, const json&)> read,
+                   std::function<json(const P&)> write) {
+    for (const auto& b : bindings_)
+      CKV_CHECK(b.spec.name != spec.name, "parameter '{}' declared twice", spec.name);
+    bindings_.push_back({std::move(spec), std::move(read), std::move(write)});
+    return *this;
+  }
+
+  std::vector<Binding> bindings_;
+};
 
 }  // namespace ckv

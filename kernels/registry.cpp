@@ -13,8 +13,18 @@ const ParamSpec* MethodDef::find_param(const std::string& param) const {
   return nullptr;
 }
 
+Scores MethodDef::score(LayerContext& context, const MethodParams& params) const {
+  if (context.device().is_cuda() && cuda_) return cuda_(context, params);
+  return cpu_(context, params);
+}
+
+Scores MethodDef::score_cuda(LayerContext& context, const MethodParams& params) const {
+  CKV_CHECK(cuda_, "method '{}' has no CUDA twin in this binary", name);
+  return cuda_(context, params);
+}
+
 const std::vector<MethodDef>& method_registry() {
-  // One line per implemented method (METHODS.md registry names).
+  // One line per implemented method (docs/spec/METHODS.md registry names).
   static const std::vector<MethodDef> methods = [] {
     std::vector<MethodDef> list;
     list.push_back(make_full_method());
@@ -41,15 +51,21 @@ const MethodDef* find_method(const std::string& name) {
   return nullptr;
 }
 
+const MethodDef& method_named(const std::string& name) {
+  const MethodDef* m = find_method(name);
+  if (!m) CKV_FAIL("unknown method '{}' (valid: {})", name, fmt::join(method_names(), ", "));
+  return *m;
+}
+
 std::vector<std::string> method_names() {
   std::vector<std::string> names;
   for (const auto& m : method_registry()) names.push_back(m.name);
   return names;
 }
 
-Params resolve_params(const MethodDef& method, const json& given) {
+MethodParams parse_params(const MethodDef& method, const json& given) {
   CKV_CHECK(given.is_object(), "parameters of method '{}' must be a table", method.name);
-  Params resolved = json::object();
+  json checked = json::object();
   for (const auto& [name, value] : given.items()) {
     const ParamSpec* spec = method.find_param(name);
     if (!spec) {
@@ -59,17 +75,20 @@ Params resolve_params(const MethodDef& method, const json& given) {
                valid.empty() ? std::string("none") : fmt::format("{}", fmt::join(valid, ", ")));
     }
     std::string error;
-    auto checked = check_param_value(*spec, value, error);
-    if (!checked) CKV_FAIL("method '{}': {}", method.name, error);
-    resolved[name] = *checked;
+    auto value_checked = check_param_value(*spec, value, error);
+    if (!value_checked) CKV_FAIL("method '{}': {}", method.name, error);
+    checked[name] = *value_checked;
   }
   for (const auto& p : method.params)
-    if (!resolved.contains(p.name)) resolved[p.name] = p.default_value;
-  if (method.validate) {
-    std::string error = method.validate(resolved);
-    if (!error.empty()) CKV_FAIL("method '{}': {}", method.name, error);
-  }
-  return resolved;
+    if (!checked.contains(p.name)) checked[p.name] = p.default_value;
+  MethodParams typed = method.parse(checked);
+  std::string error = method.validate(typed);
+  if (!error.empty()) CKV_FAIL("method '{}': {}", method.name, error);
+  return typed;
+}
+
+Params resolve_params(const MethodDef& method, const json& given) {
+  return method.to_json(parse_params(method, given));
 }
 
 std::string score_key(const MethodDef& method, const Params& resolved) {

@@ -28,7 +28,7 @@ std::vector<PlannedSample> plan_samples(const CampaignSpec& spec);
 
 struct CampaignPlan {
   int64_t campaign_id = 0;
-  std::vector<Configuration> configurations;
+  std::vector<GridPoint> configurations;
   std::vector<PlannedSample> samples;
   std::vector<int64_t> configuration_ids;  // parallel to configurations
   std::vector<UnitRow> units;              // every unit of the campaign

@@ -1,4 +1,4 @@
-// World size 1: scheduler plus in-process worker threads (R6).
+// World size 1: scheduler plus in-process worker threads (docs/spec/MISSION.md R6).
 #pragma once
 #include <condition_variable>
 #include <deque>

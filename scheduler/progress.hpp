@@ -1,4 +1,4 @@
-// Live progress of a run (R10): a bar redrawn in place on a terminal, a periodic plain line in
+// Live progress of a run (docs/spec/MISSION.md R10): a bar redrawn in place on a terminal, a periodic plain line in
 // a batch log (Slurm output files are not terminals).
 #pragma once
 #include <chrono>

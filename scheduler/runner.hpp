@@ -1,4 +1,4 @@
-// The scheduler loop (R6, R8): hands out batches grouped by sample, records attempts and
+// The scheduler loop (docs/spec/MISSION.md R6, R8): hands out batches grouped by sample, records attempts and
 // results through the single writer, requeues lost work on the next run, drains on signals.
 #pragma once
 #include <string>

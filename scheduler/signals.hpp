@@ -1,4 +1,4 @@
-// SIGTERM, SIGUSR1, SIGUSR2 (and SIGINT) ask rank 0 to drain (R8): stop dispatching, collect
+// SIGTERM, SIGUSR1, SIGUSR2 (and SIGINT) ask rank 0 to drain (docs/spec/MISSION.md R8): stop dispatching, collect
 // in-flight results for a grace period, commit, exit with kExitIncomplete.
 #pragma once
 

@@ -1,4 +1,4 @@
-// Sweep spec reader and grid expansion (R1, R2, R13). docs/sweep-files.md is the reference for
+// Sweep spec reader and grid expansion (docs/spec/MISSION.md R1, R2, R13). docs/sweep-files.md is the reference for
 // the format; this file is its only implementation. Every check happens here, before anything
 // runs, and every failure names the offending key or value as "file:line:col: message".
 #include "scheduler/spec.hpp"
@@ -199,7 +199,7 @@ class SpecReader {
     return out;
   }
 
-  // A parameter value as JSON, keeping TOML's integer/float distinction (R2 identity).
+  // A parameter value as JSON, keeping TOML's integer/float distinction (docs/spec/MISSION.md R2 identity).
   json to_json(const toml::node& node) {
     switch (node.type()) {
       case toml::node_type::integer: return json(node.as_integer()->get());
@@ -318,7 +318,7 @@ class SpecReader {
 
   void read_metrics(const toml::table& table, CampaignSpec& spec) {
     check_keys(table, {"topk"}, "[metrics]");
-    if (const toml::node* n = table.get("topk")) spec.topk = int(int_value(*n, "metrics.topk", 1, 1000000));
+    if (const toml::node* n = table.get("topk")) spec.topk = int(int_value(*n, "metrics.topk", 1, EvalSettings::kMaxTopk));
   }
 
   void read_run(const toml::table& table, RunSpec& run) {
@@ -580,9 +580,9 @@ std::string without_method_prefix(const std::string& message, const MethodDef& m
 }
 
 // The configuration of a method entry's fixed parameters alone; a failure is the entry's.
-Configuration entry_point(const MethodEntry& entry, const json& eval) {
+GridPoint entry_point(const MethodEntry& entry, const EvalSettings& eval) {
   try {
-    return make_configuration(entry, json::object(), eval);
+    return make_grid_point(entry, json::object(), eval);
   } catch (const Error& e) {
     throw InputError(fmt::format("{}: method '{}': {}", entry.location.str(), entry.id,
                                  without_method_prefix(e.what(), *entry.method)));
@@ -611,38 +611,27 @@ CampaignSpec load_spec(const std::string& path) {
   return parse_spec(buffer.str(), path);
 }
 
-json eval_document(const CampaignSpec& spec) {
-  json eval = json::object();
-  if (spec.data.layers.empty()) {
-    eval["layers"] = "all";
-  } else {
-    // Layer order in the file is not part of what is measured.
-    std::vector<int> layers = spec.data.layers;
-    std::sort(layers.begin(), layers.end());
-    eval["layers"] = layers;
-  }
-  eval["topk"] = spec.topk;
+EvalSettings eval_settings(const CampaignSpec& spec) {
+  EvalSettings eval;
+  if (!spec.data.layers.empty()) eval.layers = spec.data.layers;  // sorted by the module
+  eval.topk = spec.topk;
   return eval;
 }
 
-Configuration make_configuration(const MethodEntry& entry, const json& values, const json& eval) {
+GridPoint make_grid_point(const MethodEntry& entry, const json& values, const EvalSettings& eval) {
   json given = entry.fixed;
   for (const auto& [k, v] : values.items()) given[k] = v;
-  Configuration c;
-  c.method_id = entry.id;
-  c.method = entry.method;
-  c.params = resolve_params(*entry.method, given);
-  c.document = json{{"method", entry.method->name}, {"params", c.params}, {"eval", eval}};
-  c.canonical = canonical_json(c.document);
-  c.hash = sha256_hex(c.canonical);
-  return c;
+  GridPoint point;
+  static_cast<Configuration&>(point) = Configuration::make(*entry.method, given, eval);
+  point.method_id = entry.id;
+  return point;
 }
 
-std::vector<Configuration> expand_grid(const CampaignSpec& spec) {
-  const json eval = eval_document(spec);
-  std::vector<Configuration> out;
+std::vector<GridPoint> expand_grid(const CampaignSpec& spec) {
+  const EvalSettings eval = eval_settings(spec);
+  std::vector<GridPoint> out;
   std::set<std::string> seen;
-  auto add = [&](Configuration c) {
+  auto add = [&](GridPoint c) {
     if (seen.insert(c.hash).second) out.push_back(std::move(c));
   };
   for (const MethodEntry& entry : spec.methods) {
@@ -678,7 +667,7 @@ std::vector<Configuration> expand_grid(const CampaignSpec& spec) {
           add(entry_point(entry, eval));  // no axis of this block applies: the entry's own point
         } else {
           try {
-            add(make_configuration(entry, values, eval));
+            add(make_grid_point(entry, values, eval));
           } catch (const Error& e) {
             throw InputError(fmt::format("{}: method '{}', grid point {}: {}", block.location.str(), entry.id,
                                          describe_point(values), without_method_prefix(e.what(), *entry.method)));

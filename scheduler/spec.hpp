@@ -1,4 +1,4 @@
-// Sweep specs (R1): a campaign file in TOML, read with TOML++, validated against the method
+// Sweep specs (docs/spec/MISSION.md R1): a campaign file in TOML, read with TOML++, validated against the method
 // registry before anything runs. Every mistake is reported as "file:line:col: message" via
 // ckv::InputError. docs/sweep-files.md is the reference.
 #pragma once
@@ -8,7 +8,7 @@
 
 #include "cache/synthetic.hpp"
 #include "common/canonical_json.hpp"
-#include "kernels/method.hpp"
+#include "configuration/configuration.hpp"
 
 namespace ckv {
 
@@ -67,7 +67,7 @@ struct CampaignSpec {
   std::string database;
   std::string description;
   DataSpec data;
-  int topk = 32;  // [metrics] topk
+  int topk = EvalSettings::kDefaultTopk;  // [metrics] topk
   RunSpec run;
   std::vector<MethodEntry> methods;
   std::vector<GridBlock> grid;
@@ -76,23 +76,19 @@ struct CampaignSpec {
 CampaignSpec load_spec(const std::string& path);
 CampaignSpec parse_spec(const std::string& text, const std::string& path);
 
-// One fully resolved configuration (R2).
-struct Configuration {
+// One point of a campaign's grid: its configuration (configuration/configuration.hpp owns the
+// identity, docs/spec/MISSION.md R2) and the method entry (label) it came from.
+struct GridPoint : Configuration {
   std::string method_id;
-  const MethodDef* method = nullptr;
-  Params params;          // every declared parameter, defaults filled in
-  json document;          // {"method", "params", "eval"}
-  std::string canonical;  // canonical JSON of `document`
-  std::string hash;       // SHA-256 of `canonical`, hex
 };
 
 // The union over grid blocks of each block's cartesian product, deduplicated by hash, in a
 // deterministic order. Throws InputError (with the grid block's location) for a point whose
 // resolved parameters break a method's cross-parameter rules.
-std::vector<Configuration> expand_grid(const CampaignSpec& spec);
+std::vector<GridPoint> expand_grid(const CampaignSpec& spec);
 
-// {"layers": [...] | "all", "topk": k}
-json eval_document(const CampaignSpec& spec);
-Configuration make_configuration(const MethodEntry& entry, const json& values, const json& eval);
+// [data] layers and [metrics] topk as the configurations' evaluation settings.
+EvalSettings eval_settings(const CampaignSpec& spec);
+GridPoint make_grid_point(const MethodEntry& entry, const json& values, const EvalSettings& eval);
 
 }  // namespace ckv

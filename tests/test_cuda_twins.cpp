@@ -1,4 +1,4 @@
-// CPU and CUDA twins tested against each other (STYLE.md, as llama.cpp test-backend-ops): every
+// CPU and CUDA twins tested against each other (docs/spec/STYLE.md, as llama.cpp test-backend-ops): every
 // registry method with a score_cuda runs on random layers of several shapes (GQA and MHA, n
 // not a multiple of the 32-key tile, partial captures) with parameter variants; the CPU result
 // is the reference. Checks: no NaN/Inf, NMSE < 1e-10 and max error < 1e-5 of the largest
@@ -16,17 +16,17 @@
 #include <random>
 #include <set>
 
-#include "kernels/device.hpp"
+#include "kernels/cuda/device.hpp"
 #include "kernels/registry.hpp"
-#include "kernels/selection.hpp"
+#include "kernels/stages/selection.hpp"
 #include "support/tiny_layer.hpp"
 #ifdef CKV_HAVE_CUDA
-#include "kernels/circuitkv/graph.hpp"
+#include "kernels/stages/attention_graph.hpp"
 #include "kernels/circuitkv_neumann/circuitkv_neumann.hpp"
 #include "kernels/circuitkv_walk/circuitkv_walk.hpp"
-#include "kernels/circuitkv_walk/walk_engine.hpp"
-#include "kernels/cuda/baselines_cuda.hpp"
-#include "kernels/cuda/circuitkv_cuda.hpp"
+#include "kernels/circuitkv_walk/walk_chain.hpp"
+#include "kernels/stages/attention_device.hpp"
+#include "support/names.hpp"
 #endif
 
 using namespace ckv;
@@ -159,14 +159,15 @@ int rank_moves(const std::vector<float>& cpu, const std::vector<float>& gpu) {
 TEST_CASE("every method with a CUDA twin matches its CPU reference", "[cuda]") {
   int methods = 0, comparisons = 0, refusals = 0, tie_swaps = 0, rank_moves_total = 0;
   for (const MethodDef& method : method_registry()) {
-    if (!method.score_cuda) continue;
+    if (!method.has_cuda) continue;
     ++methods;
     for (size_t si = 0; si < kShapes.size(); ++si) {
       const Shape& shape = kShapes[si];
       RandomLayer layer(shape, unsigned(1000 + si));
       for (const json& given : variants(method, shape.n)) {
-        const Params params = resolve_params(method, given);
-        INFO(method.name << " " << params.dump() << " on H=" << shape.H << " G=" << shape.G
+        const Params resolved = resolve_params(method, given);
+        const MethodParams params = method.parse(resolved);
+        INFO(method.name << " " << resolved.dump() << " on H=" << shape.H << " G=" << shape.G
                          << " d=" << shape.d << " n=" << shape.n << " r=" << shape.r);
         LayerContext cpu_ctx(layer.input), gpu_ctx(layer.input);
         Scores cpu;
@@ -202,7 +203,7 @@ TEST_CASE("every method with a CUDA twin matches its CPU reference", "[cuda]") {
         }
         if (ranks && method.uses_selection && !cpu.keep_all) {
           // Rank swaps between near-tied signals may move a token across the budget boundary.
-          const SelectionParams sel = selection_from_params(params);
+          const SelectionParams sel = method.selection(params);
           const auto cpu_keep = select_keep(cpu, sel, shape.n, shape.G, layer.input.layer,
                                             layer.input.num_layers_model);
           const auto gpu_keep = select_keep(gpu, sel, shape.n, shape.G, layer.input.layer,
@@ -215,7 +216,7 @@ TEST_CASE("every method with a CUDA twin matches its CPU reference", "[cuda]") {
             CHECK(differ <= rank_move_allowance(shape.n));
           }
         } else if (method.uses_selection && !cpu.keep_all) {
-          const SelectionParams sel = selection_from_params(params);
+          const SelectionParams sel = method.selection(params);
           const auto cpu_keep = select_keep(cpu, sel, shape.n, shape.G, layer.input.layer,
                                             layer.input.num_layers_model);
           const auto gpu_keep = select_keep(gpu, sel, shape.n, shape.G, layer.input.layer,
@@ -287,7 +288,7 @@ TEST_CASE("device attention stages match LayerContext", "[cuda]") {
 TEST_CASE("circuitkv_neumann: signals from device attention match the CPU", "[cuda]") {
   const MethodDef* method = find_method("circuitkv_neumann");
   REQUIRE(method != nullptr);
-  REQUIRE(method->score_cuda);
+  REQUIRE(method->has_cuda);
   const std::vector<json> configs = {
       json::object(),
       {{"head_reduce", "max"}},
@@ -302,12 +303,12 @@ TEST_CASE("circuitkv_neumann: signals from device attention match the CPU", "[cu
     RandomLayer layer(shape, unsigned(5000 + si));
     for (const json& given : configs) {
       if (given.value("graph", "") == "full" && shape.r < shape.n) continue;
-      const Params params = resolve_params(*method, given);
-      INFO(params.dump() << " on shape " << si);
+      const circuitkv::NeumannParams params = ckv_test::neumann_params_of(given);
+      INFO(given.dump() << " on shape " << si);
       LayerContext cpu_ctx(layer.input), gpu_ctx(layer.input);
       const circuitkv::NeumannRaw cpu = circuitkv::neumann_raw(cpu_ctx, params);
       const circuitkv::NeumannRaw gpu =
-          circuitkv::neumann_raw(gpu_ctx, params, cuda::device_attention_rows());
+          circuitkv::neumann_raw(gpu_ctx, params, circuitkv::RowSource::device);
       CHECK(gpu.series.terms == cpu.series.terms);
       const std::pair<const std::vector<double>*, const std::vector<double>*> pairs[] = {
           {&cpu.series.qi, &gpu.series.qi}, {&cpu.series.hi, &gpu.series.hi},
@@ -326,10 +327,10 @@ TEST_CASE("circuitkv_neumann: signals from device attention match the CPU", "[cu
         json per_head = given;
         per_head["per_head"] = true;
         per_head["true_hub_hi"] = true_hub;
-        const Params p = resolve_params(*method, per_head);
+        const circuitkv::NeumannParams p = ckv_test::neumann_params_of(per_head);
         const auto c = circuitkv::neumann_per_head_scores(cpu_ctx, p);
         const auto g =
-            circuitkv::neumann_per_head_scores(gpu_ctx, p, cuda::device_attention_rows());
+            circuitkv::neumann_per_head_scores(gpu_ctx, p, circuitkv::RowSource::device);
         REQUIRE(c.size() == g.size());
         for (size_t h = 0; h < c.size(); ++h) {
           const std::vector<float> fc(c[h].begin(), c[h].end()), fg(g[h].begin(), g[h].end());
@@ -341,7 +342,7 @@ TEST_CASE("circuitkv_neumann: signals from device attention match the CPU", "[cu
   REQUIRE(compared > 0);
 }
 
-// METHODS.md "What every method must satisfy": walkers give bit-identical counts when the RNG
+// docs/spec/METHODS.md "What every method must satisfy": walkers give bit-identical counts when the RNG
 // stream is shared. Raw counts of run_walkers against the device, then whole configurations with
 // combination = "walk" (the score is the mean visits itself), over seeds, directions, sources,
 // count_start, temperatures, walk lengths and both graphs.
@@ -356,17 +357,17 @@ TEST_CASE("circuitkv_walk: device visit counts are bit-identical to run_walkers"
       if (graph_kind == "full" && shape.r < shape.n) continue;  // needs every query row
       for (double temperature : {1.0, 0.5}) {
         GraphOptions o;
-        o.graph = graph_kind;
+        o.graph = ckv_test::graph_kind(graph_kind);
         o.window = 16;
         o.sink = 4;
         o.temperature = temperature;
-        o.reduction.mode = "max";
+        o.reduction.mode = HeadReduce::max;
         const AttentionGraph& g = shared_graph(ctx, o);
         const ForwardChain forward = ForwardChain::build(g);
         for (const std::string source : {"query", "window"})
           for (bool is_forward : {false, true}) {
-            const WalkChain chain = is_forward ? forward_chain(g, forward, source, o.window)
-                                               : backward_chain(g, source, o.window);
+            const WalkChain chain = is_forward ? forward_chain(g, forward, ckv_test::walk_source(source), o.window)
+                                               : backward_chain(g, ckv_test::walk_source(source), o.window);
             for (uint64_t seed : {uint64_t(0), uint64_t(7), uint64_t(123456789012345)})
               for (int steps : {1, 10, 40})
                 for (bool count_start : {false, true}) {
@@ -380,7 +381,7 @@ TEST_CASE("circuitkv_walk: device visit counts are bit-identical to run_walkers"
                   options.seed = seed;
                   options.count_start = count_start;
                   const VisitCounts cpu = run_walkers(chain, options);
-                  const VisitCounts gpu = cuda::run_walkers_cuda(ctx, chain, options);
+                  const VisitCounts gpu = run_walkers_cuda(ctx, chain, options);
                   REQUIRE(gpu.walkers == cpu.walkers);
                   REQUIRE(gpu.visits == cpu.visits);
                   ++runs;
@@ -391,7 +392,7 @@ TEST_CASE("circuitkv_walk: device visit counts are bit-identical to run_walkers"
   }
   const MethodDef* method = find_method("circuitkv_walk");
   REQUIRE(method != nullptr);
-  REQUIRE(method->score_cuda);
+  REQUIRE(method->has_cuda);
   const std::vector<json> configs = {
       {{"combination", "walk"}},
       {{"combination", "walk"}, {"seed", 11}, {"source", "window"}},
@@ -411,8 +412,8 @@ TEST_CASE("circuitkv_walk: device visit counts are bit-identical to run_walkers"
       if (given.value("graph", "") == "full" && shape.r < shape.n) continue;
       json with_budget = given;
       with_budget["budget"] = std::max(1, shape.n / 2);
-      const Params params = resolve_params(*method, with_budget);
-      INFO(params.dump() << " on shape " << si);
+      const MethodParams params = parse_params(*method, with_budget);
+      INFO(with_budget.dump() << " on shape " << si);
       LayerContext cpu_ctx(layer.input), gpu_ctx(layer.input);
       const Scores cpu = method->score_cpu(cpu_ctx, params);
       const Scores gpu = method->score_cuda(gpu_ctx, params);

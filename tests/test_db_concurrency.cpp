@@ -1,4 +1,4 @@
-// R7: readers open read-only and never stall the writer (WAL). A writer commits in a loop
+// docs/spec/MISSION.md R7: readers open read-only and never stall the writer (WAL). A writer commits in a loop
 // while readers poll and while a reader holds one long read transaction.
 #include <atomic>
 #include <chrono>

@@ -1,4 +1,4 @@
-// Opening databases: migrations, version checks, and the clear errors of R13 (read-only
+// Opening databases: migrations, version checks, and the clear errors of docs/spec/MISSION.md R13 (read-only
 // paths, missing files, a second writer).
 #include <sys/wait.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-// The scheduler loop's fault handling (R8) on the embedded transport with injected evaluators:
+// The scheduler loop's fault handling (docs/spec/MISSION.md R8) on the embedded transport with injected evaluators:
 // failed units are not retried unless asked, timed-out and crashed workers lose their units to
 // the next run within the retry budget, a drain signal stops dispatching, and every attempt is
 // recorded. The MPI and SIGKILL paths are exercised end to end by tests/faults/*.sh.

@@ -1,4 +1,4 @@
-// The eight baselines (METHODS.md "Baselines") on a tiny layer whose attention is rational;
+// The eight baselines (docs/spec/METHODS.md "Baselines") on a tiny layer whose attention is rational;
 // expected vectors come from tests/data/kernels/make_baselines_tiny.py (exact fractions).
 #include <catch2/catch.hpp>
 
@@ -7,7 +7,7 @@
 #include <set>
 
 #include "kernels/registry.hpp"
-#include "kernels/selection.hpp"
+#include "kernels/stages/selection.hpp"
 #include "kernels/snapkv/snapkv.hpp"
 #include "support/tiny_layer.hpp"
 
@@ -46,7 +46,7 @@ TinyLayer tiny_layer(const json& data, int rows_captured = -1) {
 Scores score(const std::string& method, LayerContext& ctx, json given) {
   const MethodDef* m = find_method(method);
   REQUIRE(m != nullptr);
-  return m->score_cpu(ctx, resolve_params(*m, given));
+  return m->score_cpu(ctx, parse_params(*m, given));
 }
 
 void check_vector(const std::vector<float>& got, const json& want) {
@@ -163,8 +163,8 @@ TEST_CASE("streaming_llm keeps the sinks and the most recent tokens") {
   LayerContext ctx(t.input);
   const MethodDef* m = find_method("streaming_llm");
   REQUIRE(m != nullptr);
-  Params p = resolve_params(*m, {{"budget", 5}, {"window", 1}, {"sink_size", 2}});
-  auto keep = select_keep(m->score_cpu(ctx, p), selection_from_params(p), 8, 2, 0, 1);
+  MethodParams p = parse_params(*m, {{"budget", 5}, {"window", 1}, {"sink_size", 2}});
+  auto keep = select_keep(m->score_cpu(ctx, p), m->selection(p), 8, 2, 0, 1);
   for (const auto& k : keep) CHECK(k == std::vector<int>{0, 1, 5, 6, 7});
   CHECK(m->find_param("sink_size")->default_value == 4);
 }
@@ -226,9 +226,9 @@ TEST_CASE("every evicting baseline keeps sinks, window and exactly min(B, n) tok
       for (int budget : {3, 5, 8, 20}) {
         INFO(name << " " << selection << " B = " << budget);
         LayerContext ctx(t.input);
-        Params p = resolve_params(*m, {{"budget", budget}, {"window", 2}, {"sink_size", 1},
+        MethodParams p = parse_params(*m, {{"budget", budget}, {"window", 2}, {"sink_size", 1},
                                        {"selection", selection}, {"budget_mode", "uniform"}});
-        auto keep = select_keep(m->score_cpu(ctx, p), selection_from_params(p), 8, 2, 0, 1);
+        auto keep = select_keep(m->score_cpu(ctx, p), m->selection(p), 8, 2, 0, 1);
         REQUIRE(keep.size() == 2);
         for (const auto& k : keep) {
           CHECK(int(k.size()) == std::min(budget, 8));
@@ -247,8 +247,8 @@ TEST_CASE("per_kv_head selections differ when the KV heads' scores differ") {
   TinyLayer t = tiny_layer(data);
   LayerContext ctx(t.input);
   const MethodDef* m = find_method("h2o");
-  Params p = resolve_params(*m, {{"budget", 4}, {"window", 1}, {"normalize", "count"}});
-  auto keep = select_keep(m->score_cpu(ctx, p), selection_from_params(p), 8, 2, 0, 1);
+  MethodParams p = parse_params(*m, {{"budget", 4}, {"window", 1}, {"normalize", "count"}});
+  auto keep = select_keep(m->score_cpu(ctx, p), m->selection(p), 8, 2, 0, 1);
   // Count-normalised sums (baselines_tiny.json): KV head 0 best 0, 3, 4; KV head 1 best 0, 2, 1.
   CHECK(keep[0] == std::vector<int>{0, 3, 4, 7});
   CHECK(keep[1] == std::vector<int>{0, 1, 2, 7});

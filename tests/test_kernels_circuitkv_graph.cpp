@@ -1,14 +1,15 @@
-// The CircuitKV attention graph (kernels/circuitkv/graph.hpp) against a dense construction
-// written here from METHODS.md "CircuitKV: Neumann" steps 1–2, and the post-processing helpers
-// (kernels/circuitkv/postprocess.hpp) against hand-computed values.
+// The CircuitKV attention graph (kernels/stages/attention_graph.hpp) against a dense construction
+// written here from docs/spec/METHODS.md "CircuitKV: Neumann" steps 1–2, and the post-processing helpers
+// (kernels/stages/postprocess.hpp) against hand-computed values.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <random>
 
-#include "kernels/circuitkv/graph.hpp"
-#include "kernels/circuitkv/postprocess.hpp"
+#include "kernels/stages/attention_graph.hpp"
+#include "kernels/stages/postprocess.hpp"
+#include "support/names.hpp"
 #include "support/dense_reference.hpp"
 #include "support/tiny_layer.hpp"
 
@@ -45,11 +46,11 @@ TEST_CASE("graph entries, row sums and matrix-vector products equal the dense fo
         for (int w : {6, 1, 30}) {
           INFO("graph " << graph << " T " << T << " mode " << mode << " w " << w);
           GraphOptions o;
-          o.graph = graph;
+          o.graph = ckv_test::graph_kind(graph);
           o.window = w;
           o.sink = 2;
           o.temperature = T;
-          o.reduction.mode = mode;
+          o.reduction.mode = ckv_test::head_reduce(mode);
           AttentionGraph g = AttentionGraph::build(ctx, o);
           auto P = dense_graph(ctx, graph, w, T, all_heads(H), mode == "max");
           CHECK(g.window_start() == (graph == "full" ? 0 : n - std::min(w, n)));
@@ -109,7 +110,7 @@ TEST_CASE("window_prefix needs only the window rows; full refuses a partial capt
   o.sink = 1;
   AttentionGraph g = AttentionGraph::build(ctx, o);
   CHECK(g.window_start() == 15);
-  o.graph = "full";
+  o.graph = GraphKind::full;
   try {
     AttentionGraph::build(ctx, o);
     FAIL("expected an error");
@@ -126,7 +127,7 @@ TEST_CASE("sample() inverts the row CDF at its boundaries") {
     for (double T : {1.0, 0.5, 0.05}) {
       INFO("graph " << graph << " T " << T);
       GraphOptions o;
-      o.graph = graph;
+      o.graph = ckv_test::graph_kind(graph);
       o.window = 4;
       o.sink = 1;
       o.temperature = T;
@@ -246,7 +247,7 @@ TEST_CASE("head reductions: entropy_qi top-k lowest entropy, entropy_hi transien
   CHECK(entropy[3] == Approx(2.0036924802354568).epsilon(1e-5));
   CHECK(entropy[0] == Approx(2.1930839215435074).epsilon(1e-5));
   HeadReduction qi;
-  qi.mode = "entropy_qi";
+  qi.mode = HeadReduce::entropy_qi;
   qi.top_k_heads = 2;
   CHECK(select_heads(ctx, w, qi) == std::vector<int>{1, 2});
   qi.top_k_heads = 10;  // more than H: every head
@@ -254,7 +255,7 @@ TEST_CASE("head reductions: entropy_qi top-k lowest entropy, entropy_hi transien
   // Head 1's transient mass at row 9: (9 − 1)/(500 + 9) ≈ 0.0157 — the only head below 0.5.
   CHECK(mass[1] == Approx((6.0 / 507 + 7.0 / 508 + 8.0 / 509) / 3));
   HeadReduction hi;
-  hi.mode = "entropy_hi";
+  hi.mode = HeadReduce::entropy_hi;
   hi.sink = s;
   hi.hi_mass_threshold = 0.5;
   CHECK(select_heads(ctx, w, hi) == std::vector<int>{0, 2, 3});
@@ -270,10 +271,10 @@ TEST_CASE("head reductions: entropy_qi top-k lowest entropy, entropy_hi transien
   for (std::string mode : {"entropy_qi", "entropy_hi", "max", "mean"}) {
     INFO("mode " << mode);
     GraphOptions o;
-    o.graph = "full";
+    o.graph = GraphKind::full;
     o.window = w;
     o.sink = s;
-    o.reduction.mode = mode;
+    o.reduction.mode = ckv_test::head_reduce(mode);
     o.reduction.top_k_heads = 2;
     o.reduction.sink = s;
     o.reduction.hi_mass_threshold = 0.5;
@@ -302,21 +303,21 @@ TEST_CASE("head reductions: entropy_qi top-k lowest entropy, entropy_hi transien
 TEST_CASE("smoothing weights, convolution with zero padding, sink pseudo-score, ranks") {
   // k = 3, σ = 0.5: x = −1, 0, 1 → e^{-2}, 1, e^{-2}, normalised.
   const double e2 = std::exp(-2.0);
-  auto w3 = smoothing_weights("gaussian", 3, 0.5);
+  auto w3 = smoothing_weights(Smoothing::gaussian, 3, 0.5);
   REQUIRE(w3.size() == 3);
   CHECK(w3[0] == Approx(e2 / (1 + 2 * e2)).epsilon(1e-14));
   CHECK(w3[1] == Approx(1 / (1 + 2 * e2)).epsilon(1e-14));
   CHECK(w3[0] == Approx(0.10650697891920077).epsilon(1e-12));
   // k = 5, σ = 1: x = −2..2 → e^{-2}, e^{-1/2}, 1, e^{-1/2}, e^{-2}.
-  auto w5 = smoothing_weights("gaussian", 5, 1.0);
+  auto w5 = smoothing_weights(Smoothing::gaussian, 5, 1.0);
   const double z = 1 + 2 * std::exp(-0.5) + 2 * e2;
   CHECK(w5[0] == Approx(e2 / z).epsilon(1e-14));
   CHECK(w5[1] == Approx(std::exp(-0.5) / z).epsilon(1e-14));
   CHECK(w5[2] == Approx(0.4026199468942474).epsilon(1e-12));
-  CHECK(smoothing_weights("boxcar", 5, 1.0) == std::vector<double>(5, 0.2));
-  CHECK(smoothing_weights("none", 5, 1.0) == std::vector<double>{1.0});
+  CHECK(smoothing_weights(Smoothing::boxcar, 5, 1.0) == std::vector<double>(5, 0.2));
+  CHECK(smoothing_weights(Smoothing::none, 5, 1.0) == std::vector<double>{1.0});
   // Zero padding k//2: boxcar 3 on {3, 0, 6, 0} → {1, 3, 2, 2}.
-  auto out = smooth({3, 0, 6, 0}, smoothing_weights("boxcar", 3, 1.0));
+  auto out = smooth({3, 0, 6, 0}, smoothing_weights(Smoothing::boxcar, 3, 1.0));
   std::vector<double> want = {1, 3, 2, 2};
   for (int j = 0; j < 4; ++j) CHECK(out[j] == Approx(want[j]).epsilon(1e-14));
   // Asymmetric weights show the orientation (cross-correlation, as conv1d): {a, b, c} on

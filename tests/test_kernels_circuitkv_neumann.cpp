@@ -1,4 +1,4 @@
-// `circuitkv_neumann` (METHODS.md "CircuitKV: Neumann") against independent truths: the
+// `circuitkv_neumann` (docs/spec/METHODS.md "CircuitKV: Neumann") against independent truths: the
 // fundamental matrix (I − γQ)⁻¹ from a dense Gaussian elimination written here, explicit finite
 // sums of matrix powers, hand-computed post-processing, ranks and combinations.
 #include <catch2/catch.hpp>
@@ -8,12 +8,13 @@
 #include <cmath>
 #include <set>
 
-#include "kernels/circuitkv/graph.hpp"
-#include "kernels/circuitkv/postprocess.hpp"
+#include "kernels/stages/attention_graph.hpp"
+#include "kernels/stages/postprocess.hpp"
 #include "kernels/circuitkv_neumann/circuitkv_neumann.hpp"
 #include "kernels/registry.hpp"
-#include "kernels/selection.hpp"
+#include "kernels/stages/selection.hpp"
 #include "support/dense_reference.hpp"
+#include "support/names.hpp"
 #include "support/tiny_layer.hpp"
 
 using namespace ckv;
@@ -36,6 +37,9 @@ Params params_of(json given) {
   REQUIRE(m != nullptr);
   return resolve_params(*m, given);
 }
+
+NeumannParams typed(const Params& resolved) { return ckv_test::neumann_params_of(resolved); }
+NeumannParams typed_of(json given) { return ckv_test::neumann_params_of(given); }
 
 // Inverse of M by Gauss–Jordan elimination with partial pivoting.
 Matrix inverse(Matrix M) {
@@ -87,7 +91,7 @@ void from_fundamental(const Matrix& N, int s, std::vector<double>& qi, std::vect
 
 std::vector<int> heads_for(LayerContext& ctx, const Params& p, const std::string& mode) {
   HeadReduction r;
-  r.mode = mode;
+  r.mode = ckv_test::head_reduce(mode);
   r.top_k_heads = p.at("top_k_heads").get<int>();
   r.hi_mass_threshold = p.at("hi_mass_threshold").get<double>();
   r.sink = p.at("sink_size").get<int>();
@@ -119,7 +123,7 @@ void check_close(const std::vector<double>& got, const std::vector<double>& want
 bool qw_of_single_head_is_one(const Params& p) {
   Layer t = random_layer(20, 1, 1, 8, 5, 2.0);
   LayerContext ctx(t.input);
-  auto got = neumann_per_head_scores(ctx, p);
+  auto got = neumann_per_head_scores(ctx, typed(p));
   const Tensor3& win = ctx.window_attention(p.at("window").get<int>());
   const int n = 20, w = p.at("window").get<int>();
   const double hop = std::pow(p.at("gamma").get<double>(), p.at("iterations").get<int>() / 2.0);
@@ -128,7 +132,7 @@ bool qw_of_single_head_is_one(const Params& p) {
     qi[j] = win.at(0, w - 1, j);
     for (int r = 0; r < w; ++r) qi[j] += hop * win.at(0, w - 1, n - w + r) * win.at(0, r, j);
   }
-  auto rq = rank_vector(smooth(qi, smoothing_weights("gaussian", p.at("qi_kernel").get<int>(), 1.0)));
+  auto rq = rank_vector(smooth(qi, smoothing_weights(Smoothing::gaussian, p.at("qi_kernel").get<int>(), 1.0)));
   std::vector<double> want(rq.begin(), rq.end());
   return got.size() == 1 && got[0] == want;
 }
@@ -156,7 +160,7 @@ TEST_CASE("large K: QI is row q and HI the column means of (I − γQ)⁻¹ (den
                                   {"hi_mass_threshold", 0.6},
                                   {"iterations", 2000},
                                   {"gamma", gamma}});
-            NeumannRaw raw = neumann_raw(ctx, p);
+            NeumannRaw raw = neumann_raw(ctx, typed(p));
             auto [Pq, Ph] = dense_graphs(ctx, p);
             const int s = 3, m = n - s;
             std::vector<double> qi, hi, unused;
@@ -190,9 +194,9 @@ TEST_CASE("truncated K equals the explicit finite sum Σ_{k<=K} γᵏ Qᵏ; K sw
       json given = {{"budget", 20}, {"window", 5}, {"sink_size", s}, {"graph", graph},
                     {"head_reduce", "mean"}, {"iterations", K}, {"gamma", 0.9}};
       Params p = params_of(given);
-      NeumannRaw raw = neumann_raw(shared_ctx, p);
+      NeumannRaw raw = neumann_raw(shared_ctx, typed(p));
       LayerContext fresh_ctx(t.input);
-      NeumannRaw fresh = neumann_raw(fresh_ctx, p);
+      NeumannRaw fresh = neumann_raw(fresh_ctx, typed(p));
       CHECK(raw.series.qi == fresh.series.qi);
       CHECK(raw.series.hi == fresh.series.hi);
       CHECK(raw.series.terms == K);
@@ -235,7 +239,7 @@ TEST_CASE("post-processing: sink pseudo-score, max-normalisation, DA, smoothing 
   raw.da_qi = {1, 1, 1, 0.5, 1, 0.25, 1, 2};
   raw.da_hi = {1, 1, 1, 1, 1, 1, 1, 1};
   json base = {{"budget", 20}, {"window", 2}, {"sink_size", 2}, {"smoothing", "none"}};
-  NeumannSignals none = neumann_postprocess(raw, params_of(base));
+  NeumannSignals none = neumann_postprocess(raw, typed_of(base));
   // Σ QI = 8 → sinks 0.08; max 4.
   check_close(none.qi, {0.02, 0.02, 0.25, 0.5, 0, 1, 0, 0.25}, 1e-14);
   // Σ HI = 8 → sinks 0.08; max 2.
@@ -243,7 +247,7 @@ TEST_CASE("post-processing: sink pseudo-score, max-normalisation, DA, smoothing 
 
   json da = base;
   da["combination"] = "da";
-  NeumannSignals weighted = neumann_postprocess(raw, params_of(da));
+  NeumannSignals weighted = neumann_postprocess(raw, typed_of(da));
   // QI·DA = {0.02, 0.02, 0.25, 0.25, 0, 0.25, 0, 0.5}, max 0.5.
   check_close(weighted.qi, {0.04, 0.04, 0.5, 0.5, 0, 0.5, 0, 1}, 1e-14);
 
@@ -251,7 +255,7 @@ TEST_CASE("post-processing: sink pseudo-score, max-normalisation, DA, smoothing 
   boxcar["smoothing"] = "boxcar";
   boxcar["qi_kernel"] = 3;
   boxcar["hi_kernel"] = 5;
-  NeumannSignals box = neumann_postprocess(raw, params_of(boxcar));
+  NeumannSignals box = neumann_postprocess(raw, typed_of(boxcar));
   // QI boxcar 3 with zero padding on {0.02, 0.02, 0.25, 0.5, 0, 1, 0, 0.25}.
   check_close(box.qi, {0.04 / 3, 0.29 / 3, 0.77 / 3, 0.75 / 3, 1.5 / 3, 1.0 / 3, 1.25 / 3, 0.25 / 3},
               1e-12);
@@ -259,7 +263,7 @@ TEST_CASE("post-processing: sink pseudo-score, max-normalisation, DA, smoothing 
   check_close(box.hi, {1.08 / 5, 2.08 / 5, 3.08 / 5, 4.04 / 5, 4.0 / 5, 3.0 / 5, 2.0 / 5, 1.0 / 5},
               1e-12);
 
-  NeumannSignals gauss = neumann_postprocess(raw, params_of({{"budget", 20}, {"window", 2},
+  NeumannSignals gauss = neumann_postprocess(raw, typed_of({{"budget", 20}, {"window", 2},
                                                              {"sink_size", 2}}));
   // Defaults: QI k = 3 with σ/2 = 0.5: weights (e⁻², 1, e⁻²)/(1 + 2e⁻²); position 5:
   // (0 + 1 + 0)·… = 1/(1 + 2e⁻²); position 4: (0.5 + 1)·e⁻²/(1 + 2e⁻²).
@@ -284,7 +288,7 @@ TEST_CASE("ranks and every combination on hand-made signals") {
   auto combine = [&](json extra, const NeumannSignals& s) {
     json given = {{"budget", 4}, {"window", 1}, {"sink_size", 1}};
     for (auto& [k, v] : extra.items()) given[k] = v;
-    Scores sc = neumann_combine(s, params_of(given), in);
+    Scores sc = neumann_combine(s, typed_of(given), in);
     REQUIRE(sc.heads.size() == 1);
     return std::vector<double>(sc.heads[0].begin(), sc.heads[0].end());
   };
@@ -304,7 +308,7 @@ TEST_CASE("ranks and every combination on hand-made signals") {
   // per_kv_head selection: one copy per KV head.
   in.G = 2;
   in.H = 4;
-  Scores per_kv = neumann_combine(sig, params_of({{"budget", 4}, {"window", 1}, {"sink_size", 1},
+  Scores per_kv = neumann_combine(sig, typed_of({{"budget", 4}, {"window", 1}, {"sink_size", 1},
                                                   {"selection", "per_kv_head"}}),
                                   in);
   CHECK(per_kv.heads.size() == 2);
@@ -334,9 +338,9 @@ TEST_CASE("union: QI takes floor(ratio·slots) free tokens, HI fills the rest an
   in.n = 10;
   in.sample = "test/union";
   Params p = params_of({{"budget", 7}, {"window", 1}, {"sink_size", 1}, {"combination", "union"}});
-  Scores sc = neumann_combine(NeumannSignals{qi, hi}, p, in);
+  Scores sc = neumann_combine(NeumannSignals{qi, hi}, typed(p), in);
   REQUIRE(sc.custom_fill != nullptr);
-  auto keep = select_keep(sc, selection_from_params(p), 10, 1, 0, 1);
+  auto keep = select_keep(sc, typed(p).selection, 10, 1, 0, 1);
   CHECK(keep[0] == std::vector<int>{0, 1, 2, 3, 5, 7, 9});
 }
 
@@ -352,10 +356,10 @@ TEST_CASE("selection invariants: sinks and window kept, exactly min(B, n), deter
           Params p = params_of({{"budget", B}, {"window", 8}, {"combination", combination},
                                 {"per_head", per_head}, {"selection", selection}});
           const MethodDef* m = find_method("circuitkv_neumann");
-          Scores a = m->score_cpu(ctx, p);
-          Scores b = m->score_cpu(ctx, p);
-          auto keep = select_keep(a, selection_from_params(p), n, 2, 0, 1);
-          CHECK(keep == select_keep(b, selection_from_params(p), n, 2, 0, 1));
+          Scores a = m->score_cpu(ctx, m->parse(p));
+          Scores b = m->score_cpu(ctx, m->parse(p));
+          auto keep = select_keep(a, typed(p).selection, n, 2, 0, 1);
+          CHECK(keep == select_keep(b, typed(p).selection, n, 2, 0, 1));
           for (const auto& k : keep) {
             REQUIRE(int(k.size()) == std::min(B, n));
             std::set<int> set(k.begin(), k.end());
@@ -381,7 +385,7 @@ TEST_CASE("per-head two-hop variant follows step 7") {
     Params p = params_of({{"budget", 10}, {"window", w}, {"sink_size", s}, {"per_head", true},
                           {"true_hub_hi", true_hub}, {"iterations", K}, {"gamma", gamma},
                           {"qi_kernel", 3}, {"hi_kernel", 5}, {"sigma", 1.0}});
-    auto got = neumann_per_head_scores(ctx, p);
+    auto got = neumann_per_head_scores(ctx, typed(p));
     REQUIRE(int(got.size()) == H);
     const double hop = std::pow(gamma, K / 2.0);  // γ^(K/2) = 0.8³
     CHECK(hop == Approx(0.512));
@@ -396,8 +400,8 @@ TEST_CASE("per-head two-hop variant follows step 7") {
         }
         if (!true_hub) hi[j] = win.at(h, w - 1, j) * (1 + hop * (18.0 - (j - s)) / 18.0);
       }
-      auto rq = rank_vector(smooth(qi, smoothing_weights("gaussian", 3, 1.0)));
-      auto rh = rank_vector(smooth(hi, smoothing_weights("gaussian", 5, 1.0)));
+      auto rq = rank_vector(smooth(qi, smoothing_weights(Smoothing::gaussian, 3, 1.0)));
+      auto rh = rank_vector(smooth(hi, smoothing_weights(Smoothing::gaussian, 5, 1.0)));
       const double qw = 1.0 - (entropy[h] - emin) / (emax - emin);
       for (int j = 0; j < n; ++j)
         CHECK(got[h][j] == Approx(qw * rq[j] + (1 - qw) * rh[j]).margin(1e-12));
@@ -414,7 +418,7 @@ TEST_CASE("validation and errors name the problem and the sample") {
   CHECK_THROWS_WITH(resolve_params(*m, {{"budget", 60}}),
                     Catch::Contains("below sink_size + window = 68"));
   CHECK_THROWS_WITH(resolve_params(*m, {{"combination", "sum"}}), Catch::Contains("combination"));
-  // Defaults as METHODS.md states them.
+  // Defaults as docs/spec/METHODS.md states them.
   Params d = resolve_params(*m, json::object());
   CHECK(d.at("head_reduce") == "entropy");
   CHECK(d.at("graph") == "window_prefix");
@@ -434,10 +438,10 @@ TEST_CASE("validation and errors name the problem and the sample") {
   Layer t = random_layer(30, 2, 1, 8, 3, 1.0, 8);
   LayerContext ctx(t.input);
   Params full = params_of({{"budget", 20}, {"window", 8}, {"graph", "full"}});
-  CHECK_THROWS_WITH(m->score_cpu(ctx, full), Catch::Contains("test/neumann"));
+  CHECK_THROWS_WITH(m->score_cpu(ctx, m->parse(full)), Catch::Contains("test/neumann"));
   // window_prefix works on the window rows alone.
   Params wp = params_of({{"budget", 20}, {"window", 8}});
-  CHECK(m->score_cpu(ctx, wp).heads.at(0).size() == 30);
+  CHECK(m->score_cpu(ctx, m->parse(wp)).heads.at(0).size() == 30);
 }
 
 TEST_CASE("speed: n = 8192, H = 8, w = 64, K = 10 from the window rows alone") {
@@ -449,10 +453,10 @@ TEST_CASE("speed: n = 8192, H = 8, w = 64, K = 10 from the window rows alone") {
   auto t0 = std::chrono::steady_clock::now();
   ctx.window_attention(w);  // shared with every method of the layer
   auto t1 = std::chrono::steady_clock::now();
-  Scores sc = m->score_cpu(ctx, p);
+  Scores sc = m->score_cpu(ctx, m->parse(p));
   auto t2 = std::chrono::steady_clock::now();
   Params k20 = params_of({{"budget", 1024}, {"iterations", 20}});
-  m->score_cpu(ctx, k20);  // graphs memoised; the series extends from 10 to 20
+  m->score_cpu(ctx, m->parse(k20));  // graphs memoised; the series extends from 10 to 20
   auto t3 = std::chrono::steady_clock::now();
   auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
   WARN("window attention " << ms(t0, t1) << " ms; circuitkv_neumann score (entropy heads, graph, "

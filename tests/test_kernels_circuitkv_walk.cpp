@@ -1,5 +1,5 @@
-// circuitkv_walk (METHODS.md "CircuitKV: absorbing random walks"). The independent truths:
-//  - a dense transition matrix built here from the raw attention rows by METHODS.md's formulas
+// circuitkv_walk (docs/spec/METHODS.md "CircuitKV: absorbing random walks"). The independent truths:
+//  - a dense transition matrix built here from the raw attention rows by docs/spec/METHODS.md's formulas
 //    (step 1–2), with visit expectations Σ_{t=1..S} x0ᵀQᵗ from plain dense matrix powers;
 //  - the Monte Carlo sampling error, judged by per-walker sample variances (z-scores and a
 //    chi-square-like aggregate);
@@ -12,11 +12,12 @@
 #include <set>
 
 #include "common/philox.hpp"
-#include "kernels/circuitkv/graph.hpp"
+#include "kernels/stages/attention_graph.hpp"
 #include "kernels/circuitkv_walk/circuitkv_walk.hpp"
-#include "kernels/circuitkv_walk/walk_engine.hpp"
+#include "kernels/circuitkv_walk/walk_chain.hpp"
 #include "kernels/registry.hpp"
-#include "kernels/selection.hpp"
+#include "kernels/stages/selection.hpp"
+#include "support/names.hpp"
 #include "support/tiny_layer.hpp"
 
 using namespace ckv;
@@ -54,7 +55,7 @@ Layer make_layer(int n, int H, int G, int d, int rows = -1, uint64_t seed = 11) 
   return t;
 }
 
-// The transition matrix by METHODS.md steps 1–2 with the max head reduction, dense, n×n.
+// The transition matrix by docs/spec/METHODS.md steps 1–2 with the max head reduction, dense, n×n.
 std::vector<double> dense_P(LayerContext& ctx, const std::string& graph, int w, double T) {
   const int n = ctx.n(), H = ctx.input().H;
   std::vector<double> F(size_t(n) * n, 0.0);
@@ -161,11 +162,11 @@ Agreement agreement(const VisitCounts& c, const std::vector<double>& exact, int 
 
 GraphOptions graph_options(const std::string& graph, int w, int s, double T) {
   GraphOptions o;
-  o.graph = graph;
+  o.graph = ckv_test::graph_kind(graph);
   o.window = w;
   o.sink = s;
   o.temperature = T;
-  o.reduction.mode = "max";
+  o.reduction.mode = HeadReduce::max;
   o.reduction.sink = s;
   return o;
 }
@@ -180,7 +181,7 @@ Params walk_params(json extra) {
 
 std::vector<float> walk_scores(LayerContext& ctx, json extra) {
   const MethodDef* m = find_method("circuitkv_walk");
-  Scores s = m->score_cpu(ctx, walk_params(extra));
+  Scores s = m->score_cpu(ctx, m->parse(walk_params(extra)));
   REQUIRE(!s.heads.empty());
   return s.heads[0];
 }
@@ -189,7 +190,7 @@ constexpr int kN = 48, kW = 8, kS = 4, kSteps = 10;
 
 }  // namespace
 
-TEST_CASE("circuitkv_walk: exact estimator equals dense matrix powers of the METHODS.md graph") {
+TEST_CASE("circuitkv_walk: exact estimator equals dense matrix powers of the docs/spec/METHODS.md graph") {
   Layer t = make_layer(kN, 4, 2, 8);
   LayerContext ctx(t.input);
   for (std::string graph : {"window_prefix", "full"})
@@ -202,8 +203,8 @@ TEST_CASE("circuitkv_walk: exact estimator equals dense matrix powers of the MET
           for (bool count_start : {false, true}) {
             INFO(graph << " T=" << T << " " << source << (forward ? " forward" : " backward")
                        << " count_start=" << count_start);
-            WalkChain chain = forward ? forward_chain(g, fwd, source, kW)
-                                      : backward_chain(g, source, kW);
+            WalkChain chain = forward ? forward_chain(g, fwd, ckv_test::walk_source(source), kW)
+                                      : backward_chain(g, ckv_test::walk_source(source), kW);
             auto got = expected_visits(chain, 8000, kSteps, count_start);
             auto want = dense_visits(P, kN, kS, source, kW, forward, kSteps, count_start);
             double total = 0.0;
@@ -238,8 +239,8 @@ TEST_CASE("circuitkv_walk: Monte Carlo mean visits match the exact expectation w
       for (std::string source : {"query", "window"})
         for (bool forward : {false, true}) {
           INFO(graph << " T=" << T << " " << source << (forward ? " forward" : " backward"));
-          WalkChain chain = forward ? forward_chain(g, fwd, source, kW)
-                                    : backward_chain(g, source, kW);
+          WalkChain chain = forward ? forward_chain(g, fwd, ckv_test::walk_source(source), kW)
+                                    : backward_chain(g, ckv_test::walk_source(source), kW);
           WalkOptions o;
           o.walkers = walkers;
           o.steps = kSteps;
@@ -271,7 +272,7 @@ TEST_CASE("circuitkv_walk: counts do not depend on the thread count; seeds matte
   const AttentionGraph& g = shared_graph(ctx, graph_options("window_prefix", kW, kS, 1.0));
   const ForwardChain fwd = ForwardChain::build(g);
   for (bool forward : {false, true}) {
-    WalkChain chain = forward ? forward_chain(g, fwd, "window", kW) : backward_chain(g, "window", kW);
+    WalkChain chain = forward ? forward_chain(g, fwd, WalkSource::window, kW) : backward_chain(g, WalkSource::window, kW);
     WalkOptions o;
     o.walkers = 10007;  // not a multiple of the thread count
     o.steps = kSteps;
@@ -339,12 +340,12 @@ TEST_CASE("circuitkv_walk: method-level estimators, directions and fundamental n
   }
   CHECK(reachable > 20);
   // The Monte Carlo method score is the engine's mean visits per walker.
-  const AttentionGraph& g = shared_graph(ctx, walk_graph_options(ctx, walk_params(mc)));
+  const AttentionGraph& g = shared_graph(ctx, walk_graph_options(ctx, ckv_test::walk_params_of(walk_params(mc))));
   WalkOptions o;
   o.walkers = 4000;
   o.steps = kSteps;
   o.seed = 9;
-  auto mean = run_walkers(backward_chain(g, "query", kW), o).mean();
+  auto mean = run_walkers(backward_chain(g, WalkSource::query, kW), o).mean();
   for (int j = 0; j < kN; ++j) CHECK(visits_mc[j] == float(mean[j]));
 }
 
@@ -429,8 +430,9 @@ TEST_CASE("circuitkv_walk: adaptive temperature T = T_base (ln n / H)^kappa") {
     auto fixed = walk_scores(ctx, {{"graph", graph}, {"combination", "walk"},
                                    {"estimator", "exact"}, {"temperature", T}});
     for (int j = 0; j < kN; ++j) CHECK(adaptive[j] == Approx(fixed[j]).epsilon(1e-6).margin(1e-9));
-    CHECK(walk_graph_options(ctx, walk_params({{"graph", graph}, {"temperature", "adaptive"},
-                                                {"temperature_base", 1.3}}))
+    CHECK(walk_graph_options(ctx, ckv_test::walk_params_of(walk_params({{"graph", graph},
+                                                              {"temperature", "adaptive"},
+                                                              {"temperature_base", 1.3}})))
               .temperature == Approx(T).epsilon(1e-9));
   }
 }
@@ -442,15 +444,15 @@ TEST_CASE("circuitkv_walk: combination modes on hand-made vectors") {
     REQUIRE(got.size() == want.size());
     for (size_t j = 0; j < want.size(); ++j) CHECK(got[j] == Approx(want[j]).margin(1e-7));
   };
-  check(combine_with_h2o(walk, h2o, "max"), {1, 1, 2.0 / 3, 2.0 / 3});
-  check(combine_with_h2o(walk, h2o, "product"), {1.0 / 3, 0, 2.0 / 9, 0});
-  check(combine_with_h2o(walk, h2o, "walk"), walk);
-  check(combine_with_h2o(walk, h2o, "h2o"), h2o);
-  check(combine_with_h2o(walk, h2o, "calibrated"), {1, 1, 2.0 / 3, 2.0 / 3});  // ρ < 0.7: max
+  check(combine_with_h2o(walk, h2o, WalkCombination::max), {1, 1, 2.0 / 3, 2.0 / 3});
+  check(combine_with_h2o(walk, h2o, WalkCombination::product), {1.0 / 3, 0, 2.0 / 9, 0});
+  check(combine_with_h2o(walk, h2o, WalkCombination::walk), walk);
+  check(combine_with_h2o(walk, h2o, WalkCombination::h2o), h2o);
+  check(combine_with_h2o(walk, h2o, WalkCombination::calibrated), {1, 1, 2.0 / 3, 2.0 / 3});  // ρ < 0.7: max
   // ρ = 1 − 6·2/(4·15) = 0.8 > 0.7: the mean of the ranks.
-  check(combine_with_h2o({1, 2, 3, 4}, {1, 2, 4, 3}, "calibrated"), {0, 1.0 / 3, 5.0 / 6, 5.0 / 6});
+  check(combine_with_h2o({1, 2, 3, 4}, {1, 2, 4, 3}, WalkCombination::calibrated), {0, 1.0 / 3, 5.0 / 6, 5.0 / 6});
   // Ties rank by position (lower position, lower rank): zero walk visits in a row.
-  check(combine_with_h2o({0, 0, 0}, {0, 0, 0}, "max"), {0, 0.5, 1});
+  check(combine_with_h2o({0, 0, 0}, {0, 0, 0}, WalkCombination::max), {0, 0.5, 1});
 
   // The method's H2O signal is the graph's window column sums (window_prefix) or the all-row
   // column sums averaged over heads (full).
@@ -479,7 +481,7 @@ TEST_CASE("circuitkv_walk: combination modes on hand-made vectors") {
   auto walk_sig = walk_scores(ctx, {{"combination", "walk"}});
   auto combined = walk_scores(ctx, {});
   auto want = combine_with_h2o(std::vector<double>(walk_sig.begin(), walk_sig.end()),
-                               std::vector<double>(h_win.begin(), h_win.end()), "max");
+                               std::vector<double>(h_win.begin(), h_win.end()), WalkCombination::max);
   for (int j = 0; j < kN; ++j) CHECK(combined[j] == Approx(want[j]).margin(1e-7));
 }
 
@@ -520,9 +522,9 @@ TEST_CASE("circuitkv_walk: parameters, validation and selection invariants") {
     INFO(extra.dump());
     LayerContext ctx(t.input);
     Params p = walk_params(extra);
-    Scores s = m->score_cpu(ctx, p);
-    const SelectionParams sel = selection_from_params(p);
-    CHECK(s.heads.size() == (sel.shared ? 1u : 2u));
+    Scores s = m->score_cpu(ctx, m->parse(p));
+    const SelectionParams sel = m->selection(m->parse(p));
+    CHECK(s.heads.size() == (sel.shared() ? 1u : 2u));
     auto keep = select_keep(s, sel, kN, 2, 0, 1);
     REQUIRE(keep.size() == 2);
     for (const auto& k : keep) {

@@ -1,4 +1,4 @@
-// circuitkv_influence (METHODS.md "CircuitKV: influence walker", seed 000): Monte Carlo visit
+// circuitkv_influence (docs/spec/METHODS.md "CircuitKV: influence walker", seed 000): Monte Carlo visit
 // counts against the exact expectation of the same chain (start distribution propagated
 // through the dense transition matrix), thread independence, and the score formulas.
 #include <catch2/catch.hpp>
@@ -8,7 +8,7 @@
 
 #include "kernels/circuitkv_influence/influence_walker.hpp"
 #include "kernels/registry.hpp"
-#include "kernels/selection.hpp"
+#include "kernels/stages/selection.hpp"
 #include "support/dense_reference.hpp"
 #include "support/tiny_layer.hpp"
 
@@ -99,7 +99,7 @@ void visit_moments(const Matrix& m, std::vector<double> p0, int S, std::vector<d
 Scores score(const std::string& method, LayerContext& ctx, json given) {
   const MethodDef* m = find_method(method);
   REQUIRE(m != nullptr);
-  return m->score_cpu(ctx, resolve_params(*m, given));
+  return m->score_cpu(ctx, parse_params(*m, given));
 }
 
 }  // namespace
@@ -109,7 +109,7 @@ TEST_CASE("influence walker visit counts match the exact expectation of the chai
   KnownLayer t = known_layer(n);
   LayerContext ctx(t.input);
   const Matrix a = exact_attention(t);
-  const auto& reduced = walkers::reduced_attention(ctx, "mean", "test");
+  const auto& reduced = walkers::reduced_attention(ctx, walkers::HeadMerge::mean, "test");
 
   influence::WalkerOptions options;
   options.walkers = 40000;
@@ -123,7 +123,7 @@ TEST_CASE("influence walker visit counts match the exact expectation of the chai
   const auto explore = influence::TransitionTable::build(reduced, s, options.explore_temperature);
   const auto visits = influence::run_walkers(table, explore, options, 3);
 
-  // Walker classes by METHODS.md: i < N/2 start at q; the last ⌊0.3 N⌋ explore (all of them
+  // Walker classes by docs/spec/METHODS.md: i < N/2 start at q; the last ⌊0.3 N⌋ explore (all of them
   // random-start here); the rest start uniformly in [s, q] at T.
   const long long N = options.walkers, n_query = N / 2, n_explore = 12000;
   const long long n_uniform = N - n_query - n_explore;
@@ -154,7 +154,7 @@ TEST_CASE("influence walker visit counts match the exact expectation of the chai
 TEST_CASE("influence walker counts do not depend on the thread count") {
   KnownLayer t = known_layer(24);
   LayerContext ctx(t.input);
-  const auto& reduced = walkers::reduced_attention(ctx, "max", "test");
+  const auto& reduced = walkers::reduced_attention(ctx, walkers::HeadMerge::max, "test");
   influence::WalkerOptions options;
   options.walkers = 5001;
   options.max_steps = 9;
@@ -207,7 +207,7 @@ TEST_CASE("circuitkv_influence scores: walker score alone, or max with rank H2O"
   options.sink = 4;
   options.explore_fraction = 0.0;
   options.seed = 5;
-  const auto& reduced = walkers::reduced_attention(ctx, "mean", "test");
+  const auto& reduced = walkers::reduced_attention(ctx, walkers::HeadMerge::mean, "test");
   const auto table = influence::TransitionTable::build(reduced, 4, 2.0);
   const auto expected = influence::influence_scores(influence::run_walkers(table, table, options, 2), 4);
   for (int j = 0; j < n; ++j) CHECK(walk.heads[0][j] == Approx(expected[j]));

@@ -1,4 +1,4 @@
-// The counter-based generator behind every random method (R4): Philox4x32-10 must reproduce the
+// The counter-based generator behind every random method (docs/spec/MISSION.md R4): Philox4x32-10 must reproduce the
 // Random123 known-answer vectors (kat_vectors, philox4x32 10), so a CUDA twin or another
 // implementation of the same stream can be checked against it.
 #include <catch2/catch.hpp>

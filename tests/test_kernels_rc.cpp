@@ -1,4 +1,4 @@
-// rc (METHODS.md "RC and add-ons", seed 004): top-k graph on a hand case, walk totals against
+// rc (docs/spec/METHODS.md "RC and add-ons", seed 004): top-k graph on a hand case, walk totals against
 // the exact expectations of the absorbing chain (dense computation here), deterministic walks
 // through the registry, thread independence.
 #include <catch2/catch.hpp>
@@ -249,7 +249,7 @@ TEST_CASE("rc score = max(window H2O / max, visits / max) with deterministic top
   const Params params = resolve_params(
       *m, {{"budget", 10}, {"window", 4}, {"sink_size", s}, {"top_k", 1}, {"observation_window", W},
            {"walkers", 7}});
-  const Scores got = m->score_cpu(ctx, params);
+  const Scores got = m->score_cpu(ctx, m->parse(params));
   REQUIRE(got.heads.size() == 1);
 
   // Head-mean attention from the closed form; with top_k = 1 every walk is the path of
@@ -284,7 +284,7 @@ TEST_CASE("rc score = max(window H2O / max, visits / max) with deterministic top
   for (const char* mode : {"hitting_time", "escape_prob", "absorption_speed", "temp_mix", "combined"}) {
     json p = params;
     p["mode"] = mode;
-    const Scores s2 = m->score_cpu(ctx, p);
+    const Scores s2 = m->score_cpu(ctx, parse_params(*m, p));
     CHECK(s2.heads[0].size() == size_t(n));
   }
 }
@@ -306,7 +306,7 @@ TEST_CASE("rc validation and partial captures") {
   t.input.r = 4;
   LayerContext ctx(t.input);
   try {
-    m->score_cpu(ctx, resolve_params(*m, {{"budget", 10}, {"window", 4}}));
+    m->score_cpu(ctx, parse_params(*m, {{"budget", 10}, {"window", 4}}));
     FAIL("expected an error");
   } catch (const ckv::Error& e) {
     CHECK(std::string(e.what()).find("test/rc") != std::string::npos);

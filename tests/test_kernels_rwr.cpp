@@ -1,4 +1,4 @@
-// rwr (METHODS.md "RWR", seed 003): saliency against dense closed forms built here from the
+// rwr (docs/spec/METHODS.md "RWR", seed 003): saliency against dense closed forms built here from the
 // definitions (finite series and the T → ∞ solve), the reversible chain's detailed balance
 // on a hand case, the reciprocal mix, and the graph's window/top-k edges.
 #include <catch2/catch.hpp>
@@ -131,7 +131,7 @@ Scores score_rwr(LayerContext& ctx, json given) {
   const json base = {{"budget", 12}, {"window", 4}, {"sink_size", 0}};
   for (auto& [k, v] : base.items())
     if (!given.contains(k)) given[k] = v;
-  return m->score_cpu(ctx, resolve_params(*m, given));
+  return m->score_cpu(ctx, parse_params(*m, given));
 }
 
 void check_close(const std::vector<float>& got, const std::vector<double>& want, double eps) {

@@ -1,9 +1,9 @@
-// Selection rules shared by every method (METHODS.md "Selection") and PyramidKV budgets.
+// Selection rules shared by every method (docs/spec/METHODS.md "Selection") and PyramidKV budgets.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 
-#include "kernels/selection.hpp"
+#include "kernels/stages/selection.hpp"
 
 using namespace ckv;
 
@@ -14,7 +14,7 @@ SelectionParams make_sel(int budget, int window, int sink, bool shared = true) {
   sel.budget = budget;
   sel.window = window;
   sel.sink = sink;
-  sel.shared = shared;
+  sel.granularity = shared ? SelectionGranularity::shared : SelectionGranularity::per_kv_head;
   return sel;
 }
 
@@ -24,15 +24,8 @@ Scores one_vector(std::vector<float> x) {
   return s;
 }
 
-Params selection_params(long long budget, long long window, long long sink) {
-  Params p = json::object();
-  p["budget"] = budget;
-  p["window"] = window;
-  p["sink_size"] = sink;
-  p["selection"] = "shared";
-  p["budget_mode"] = "uniform";
-  p["pyramid_rounding"] = "integer";
-  return p;
+SelectionParams selection_params(int budget, int window, int sink) {
+  return make_sel(budget, window, sink);
 }
 
 }  // namespace
@@ -118,14 +111,14 @@ TEST_CASE("custom_fill decides the fill order when set") {
   CHECK(fill->seen_slots == std::vector<int>{2});
 }
 
-TEST_CASE("validate_selection refuses a budget below sink_size + window") {
-  CHECK(validate_selection(selection_params(68, 64, 4)) == "");
-  CHECK(validate_selection(selection_params(67, 64, 4)) ==
+TEST_CASE("SelectionParams::validate refuses a budget below sink_size + window") {
+  CHECK(selection_params(68, 64, 4).validate() == "");
+  CHECK(selection_params(67, 64, 4).validate() ==
         "budget 67 is below sink_size + window = 68");
 }
 
-TEST_CASE("selection_param_specs declares the common parameters") {
-  auto specs = selection_param_specs(4, "shared");
+TEST_CASE("selection_schema declares the common parameters") {
+  auto specs = selection_schema(4, SelectionGranularity::shared).specs();
   std::vector<std::string> names;
   for (const auto& p : specs) names.push_back(p.name);
   CHECK(names == std::vector<std::string>{"budget", "window", "sink_size", "selection",
@@ -141,13 +134,13 @@ TEST_CASE("selection_param_specs declares the common parameters") {
   CHECK(specs[1].default_value == 64);
   CHECK(specs[2].default_value == 4);
   CHECK(specs[3].default_value == "shared");
-  CHECK(selection_param_specs(0, "per_kv_head")[2].default_value == 0);
+  CHECK(selection_schema(0, SelectionGranularity::per_kv_head).specs()[2].default_value == 0);
 }
 
 TEST_CASE("pyramid budgets, integer rounding (KVCache-Factory)") {
   SelectionParams sel = make_sel(30, 4, 0);
-  sel.budget_mode = "pyramid";
-  sel.pyramid_rounding = "integer";
+  sel.budget_mode = BudgetMode::pyramid;
+  sel.pyramid_rounding = PyramidRounding::integer;
   // n = 100, L = 4: base = 26, min = 26 // 20 = 1, max = 52 - 1 = 51 (< n - w = 96),
   // steps = 50 // 3 = 16: selected 51, 35, 19, 3 plus the window 4.
   std::vector<int> got;
@@ -161,14 +154,14 @@ TEST_CASE("pyramid budgets, integer rounding (KVCache-Factory)") {
   for (int l = 0; l < 4; ++l) CHECK(layer_budget(sel, l, 4, 50) == 30);
   // n <= B: nothing evicted, and the uniform mode ignores the layer.
   CHECK(layer_budget(sel, 3, 4, 30) == 30);
-  sel.budget_mode = "uniform";
+  sel.budget_mode = BudgetMode::uniform;
   CHECK(layer_budget(sel, 3, 4, 100) == 30);
 }
 
 TEST_CASE("pyramid budgets, float rounding (kvpress), half to even") {
   SelectionParams sel = make_sel(60, 2, 0);
-  sel.budget_mode = "pyramid";
-  sel.pyramid_rounding = "float";
+  sel.budget_mode = BudgetMode::pyramid;
+  sel.pyramid_rounding = PyramidRounding::real;
   // n = 200, L = 5: min = 60/20 = 3, max = 120 - 3 = 117 (< 198), steps = 114/4 = 28.5:
   // 117, 88.5 -> 88, 60, 31.5 -> 32, 3 (Python round: half to even).
   std::vector<int> got;
@@ -180,15 +173,15 @@ TEST_CASE("pyramid budgets, float rounding (kvpress), half to even") {
   CHECK(got == std::vector<int>{108, 84, 60, 36, 12});
   // min = B/20 < w: kvpress falls back to the uniform budget.
   SelectionParams small = make_sel(60, 4, 0);
-  small.budget_mode = "pyramid";
-  small.pyramid_rounding = "float";
+  small.budget_mode = BudgetMode::pyramid;
+  small.pyramid_rounding = PyramidRounding::real;
   for (int l = 0; l < 5; ++l) CHECK(layer_budget(small, l, 5, 200) == 60);
 }
 
 TEST_CASE("a pyramid layer budget below sinks + window is raised to sinks + window") {
   SelectionParams sel = make_sel(60, 2, 4);  // float case above: layer 4 would keep 3 < 6
-  sel.budget_mode = "pyramid";
-  sel.pyramid_rounding = "float";
+  sel.budget_mode = BudgetMode::pyramid;
+  sel.pyramid_rounding = PyramidRounding::real;
   CHECK(layer_budget(sel, 4, 5, 200) == 6);
   std::vector<float> x(200);
   for (int j = 0; j < 200; ++j) x[j] = float(j % 7);

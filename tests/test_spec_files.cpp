@@ -1,4 +1,4 @@
-// Sweep specs as data (STYLE.md, DuckDB-style): tests/data/spec/good/*.toml each expand to the
+// Sweep specs as data (docs/spec/STYLE.md, DuckDB-style): tests/data/spec/good/*.toml each expand to the
 // configurations listed in the matching .expected file, and tests/data/spec/bad/*.toml each fail
 // with the exact message in the matching .expected file. Adding a case is adding two files.
 //
@@ -45,7 +45,7 @@ std::string trim(std::string s) {
   return s;
 }
 
-std::string describe(const Configuration& c) {
+std::string describe(const GridPoint& c) {
   json changed = json::object();
   for (const auto& p : c.method->params)
     if (c.params.at(p.name) != p.default_value) changed[p.name] = c.params.at(p.name);
@@ -68,7 +68,7 @@ TEST_CASE("good sweep specs expand as expected", "[spec]") {
         if (!line.empty() && line[0] != '#') expected.push_back(trim(line));
 
       CampaignSpec spec = parse_spec(read_text(file), name);
-      std::vector<std::string> actual = {"eval " + canonical_json(eval_document(spec))};
+      std::vector<std::string> actual = {"eval " + canonical_json(eval_settings(spec).to_json())};
       for (const auto& c : expand_grid(spec)) actual.push_back(describe(c));
       INFO("actual expansion:\n" << [&] {
         std::string all;

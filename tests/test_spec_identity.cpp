@@ -1,4 +1,4 @@
-// Configuration identity (R2) and the parts of spec reading that the data-driven cases in
+// Configuration identity (docs/spec/MISSION.md R2) and the parts of spec reading that the data-driven cases in
 // test_spec_files.cpp do not show: fixed hashes, independence from key order and from how a
 // number is written, list-valued and float-or-string parameters (generic over ParamType, with
 // a method defined here so the test does not depend on which CircuitKV methods exist yet),
@@ -18,34 +18,33 @@ using namespace ckv;
 namespace {
 
 // Shaped like circuitkv_walk: every ParamType that sweeps must handle.
+enum class ToyTemperature { adaptive };
+enum class ToyDirection { backward, forward };
+
+struct ToyParams {
+  long long walkers = 0;
+  NumberOrChoice<ToyTemperature> temperature;
+  std::vector<int> scales;
+  ToyDirection direction = ToyDirection::backward;
+  bool exact = false;
+  std::string validate() const { return walkers == 13 ? "walkers 13 is unlucky" : ""; }
+};
+
+Scores toy_score(LayerContext&, const ToyParams&) { return {}; }
+
 MethodDef toy_method() {
-  MethodDef m;
-  m.name = "toy";
-  m.params.push_back(int_param("walkers", 1000, 1, 1e7, "walkers"));
-  ParamSpec temperature;
-  temperature.name = "temperature";
-  temperature.type = ParamType::FloatOrString;
-  temperature.default_value = 1.0;
-  temperature.min = 0.01;
-  temperature.max = 100;
-  temperature.choices = {"adaptive"};
-  m.params.push_back(temperature);
-  ParamSpec scales;
-  scales.name = "scales";
-  scales.type = ParamType::IntList;
-  scales.default_value = json::array({10});
-  scales.min = 1;
-  scales.max = 1000;
-  m.params.push_back(scales);
-  m.params.push_back(choice_param("direction", "backward", {"backward", "forward"}, "direction"));
-  m.params.push_back(bool_param("exact", false, "exact"));
-  m.validate = [](const Params& p) -> std::string {
-    return p.at("walkers").get<long long>() == 13 ? "walkers 13 is unlucky" : "";
-  };
-  return m;
+  ParamSchema<ToyParams> s;
+  s.integer(&ToyParams::walkers, "walkers", 1000, 1, 1e7, "walkers");
+  s.number_or_choice(&ToyParams::temperature, "temperature", 1.0, 0.01, 100,
+                     ChoiceNames<ToyTemperature>{{"adaptive", ToyTemperature::adaptive}}, "");
+  s.int_list(&ToyParams::scales, "scales", {10}, 1, 1000, "");
+  s.choice(&ToyParams::direction, "direction", ToyDirection::backward,
+           {{"backward", ToyDirection::backward}, {"forward", ToyDirection::forward}}, "direction");
+  s.flag(&ToyParams::exact, "exact", false, "exact");
+  return define_method<ToyParams>("toy", "", "", std::move(s), toy_score);
 }
 
-const json kAllLayersEval = json{{"layers", "all"}, {"topk", 32}};
+const EvalSettings kAllLayersEval{};
 
 MethodEntry toy_entry(const MethodDef& def, json fixed = json::object()) {
   MethodEntry e;
@@ -75,7 +74,7 @@ std::vector<std::string> hashes(const std::string& body) {
 
 TEST_CASE("a configuration's canonical JSON and hash are fixed", "[spec]") {
   const MethodDef toy = toy_method();
-  Configuration c = make_configuration(toy_entry(toy, {{"walkers", 100}}), json{{"temperature", 1}},
+  GridPoint c = make_grid_point(toy_entry(toy, {{"walkers", 100}}), json{{"temperature", 1}},
                                        kAllLayersEval);
   // Computed independently:
   //   printf '%s' '<the string below>' | sha256sum
@@ -90,17 +89,17 @@ TEST_CASE("a configuration's canonical JSON and hash are fixed", "[spec]") {
 TEST_CASE("an integer given for a float parameter hashes like the float", "[spec]") {
   const MethodDef toy = toy_method();
   const MethodEntry entry = toy_entry(toy);
-  Configuration as_int = make_configuration(entry, json{{"temperature", 2}}, kAllLayersEval);
-  Configuration as_float = make_configuration(entry, json{{"temperature", 2.0}}, kAllLayersEval);
+  GridPoint as_int = make_grid_point(entry, json{{"temperature", 2}}, kAllLayersEval);
+  GridPoint as_float = make_grid_point(entry, json{{"temperature", 2.0}}, kAllLayersEval);
   CHECK(as_int.hash == as_float.hash);
   CHECK(as_int.params.at("temperature").is_number_float());
   CHECK(as_int.canonical.find("\"temperature\":2.0") != std::string::npos);
   // An Int parameter stays an integer.
-  Configuration walkers = make_configuration(entry, json{{"walkers", 7}}, kAllLayersEval);
+  GridPoint walkers = make_grid_point(entry, json{{"walkers", 7}}, kAllLayersEval);
   CHECK(walkers.params.at("walkers").is_number_integer());
   CHECK(walkers.canonical.find("\"walkers\":7}") != std::string::npos);  // the last key, no ".0"
   // A string choice and a number are different points.
-  Configuration adaptive = make_configuration(entry, json{{"temperature", "adaptive"}}, kAllLayersEval);
+  GridPoint adaptive = make_grid_point(entry, json{{"temperature", "adaptive"}}, kAllLayersEval);
   CHECK(adaptive.hash != as_int.hash);
   CHECK(adaptive.params.at("temperature") == "adaptive");
 }
@@ -156,7 +155,7 @@ TEST_CASE("every expanded configuration is fully resolved and keyed by its SHA-2
   REQUIRE(configs.size() == 9);
   for (const auto& c : configs) {
     CHECK(c.document.at("method") == c.method->name);
-    CHECK(c.document.at("eval") == eval_document(spec));
+    CHECK(c.document.at("eval") == eval_settings(spec).to_json());
     CHECK(c.params.size() == c.method->params.size());
     for (const auto& p : c.method->params) CHECK(c.params.contains(p.name));
     CHECK(c.canonical == canonical_json(c.document));
@@ -236,8 +235,8 @@ TEST_CASE("a grid point breaking a cross-parameter rule names the block and the 
   } catch (const InputError& e) {
     CHECK(std::string(e.what()) == "toy.toml:10:1: method 'toy', grid point walkers = 13: walkers 13 is unlucky");
   }
-  // make_configuration itself reports a plain Error (it has no location to give).
-  CHECK_THROWS_AS(make_configuration(toy_entry(toy), json{{"walkers", 13}}, kAllLayersEval), Error);
+  // make_grid_point itself reports a plain Error (it has no location to give).
+  CHECK_THROWS_AS(make_grid_point(toy_entry(toy), json{{"walkers", 13}}, kAllLayersEval), Error);
 }
 
 TEST_CASE("data, synthetic and run settings are read with their defaults", "[spec]") {

@@ -1,4 +1,4 @@
-// Proxy metrics (METRICS.md) on a layer small enough to compute by hand. Keys are chosen so
+// Proxy metrics (docs/spec/METRICS.md) on a layer small enough to compute by hand. Keys are chosen so
 // the logits are logarithms: with d = 2 and q = (1, 0), K[j] = √2 (ln c_j, 0) gives
 // q·K[j]/√d = ln c_j, hence a_t ∝ c.
 #include <catch2/catch.hpp>

@@ -11,9 +11,8 @@
 
 #include "cache/sample_cache.hpp"
 #include "common/error.hpp"
-#include "kernels/device.hpp"
-#include "kernels/registry.hpp"
-#include "kernels/selection.hpp"
+#include "configuration/configuration.hpp"
+#include "kernels/cuda/device.hpp"
 #include "worker/metrics.hpp"
 
 namespace ckv {
@@ -32,11 +31,9 @@ double elapsed_ms(std::chrono::steady_clock::time_point since) {
 // One configuration of the batch, parsed once.
 struct PreparedUnit {
   const UnitTask* task = nullptr;
-  const MethodDef* method = nullptr;
-  Params params;
+  std::optional<Configuration> config;
   std::string score_key;
   std::vector<int> layers;
-  int topk = 32;
   bool failed = false;
   std::string error;
   MetricAccumulator metrics;
@@ -44,36 +41,28 @@ struct PreparedUnit {
   double started = 0;
 };
 
-std::vector<int> requested_layers(const json& eval, const SampleMeta& meta) {
-  if (!eval.contains("layers") || eval.at("layers") == "all") return meta.layers;
-  return eval.at("layers").get<std::vector<int>>();
-}
-
 void prepare(PreparedUnit& unit, const SampleMeta& meta, const std::string& label) {
-  const json& config = unit.task->config;
-  const std::string method_name = config.at("method").get<std::string>();
-  unit.method = find_method(method_name);
-  CKV_CHECK(unit.method, "{}: method '{}' is not in this binary's registry", label, method_name);
-  unit.params = resolve_params(*unit.method, config.at("params"));
-  unit.score_key = score_key(*unit.method, unit.params);
-  const json eval = config.value("eval", json::object());
-  unit.layers = requested_layers(eval, meta);
-  unit.topk = eval.value("topk", 32);
+  try {
+    unit.config = Configuration::from_document(unit.task->config);
+  } catch (const Error& e) {
+    CKV_FAIL("{}: {}", label, e.what());
+  }
+  unit.score_key = unit.config->score_key();
+  unit.layers = unit.config->eval.layers_of(meta.layers);
   for (int layer : unit.layers)
     CKV_CHECK(std::find(meta.layers.begin(), meta.layers.end(), layer) != meta.layers.end(),
               "{}: layer {} is not in the cache (captured layers: {})", label, layer,
               fmt::join(meta.layers, ", "));
 }
 
-std::vector<std::vector<int>> keep_sets(const MethodDef& method, const Params& params,
-                                        const Scores& scores, const LayerInput& in) {
-  if (!method.uses_selection || scores.keep_all) {
+std::vector<std::vector<int>> keep_sets(const Configuration& config, const Scores& scores,
+                                        const LayerInput& in) {
+  if (!config.method->uses_selection || scores.keep_all) {
     std::vector<int> all(in.n);
     for (int j = 0; j < in.n; ++j) all[j] = j;
     return std::vector<std::vector<int>>(in.G, all);
   }
-  return select_keep(scores, selection_from_params(params), in.n, in.G, in.layer,
-                     in.num_layers_model);
+  return select_keep(scores, config.selection(), in.n, in.G, in.layer, in.num_layers_model);
 }
 
 // Budget-independent scores are computed once per (layer, score key) and shared.
@@ -83,11 +72,6 @@ struct ScoreCacheEntry {
   std::string error;
 };
 
-Scores run_score(const MethodDef& method, LayerContext& context, const Params& params,
-                 const EvaluatorOptions& options) {
-  if (options.device >= 0 && method.score_cuda) return method.score_cuda(context, params);
-  return method.score_cpu(context, params);
-}
 
 }  // namespace
 
@@ -139,7 +123,7 @@ BatchResult evaluate_batch(const Batch& batch, const EvaluatorOptions& options) 
         break;
       }
       const LayerInput input = tensors.view();
-      LayerContext context(input);
+      LayerContext context(input, options.device >= 0 ? Device::gpu(options.device) : Device::cpu());
       std::map<std::string, ScoreCacheEntry> shared;
       std::map<int, AnswerAttention> answers;  // per topk: keep-set independent metric parts
       std::set<int> warned_budgets;
@@ -152,7 +136,7 @@ BatchResult evaluate_batch(const Batch& batch, const EvaluatorOptions& options) 
           ScoreCacheEntry entry;
           const auto t0 = std::chrono::steady_clock::now();
           try {
-            entry.scores = run_score(*unit.method, context, unit.params, options);
+            entry.scores = unit.config->method->score(context, unit.config->typed);
           } catch (const std::exception& e) {
             entry.error = fmt::format("{} layer {}: {}", batch.sample_label, layer, e.what());
           }
@@ -166,19 +150,21 @@ BatchResult evaluate_batch(const Batch& batch, const EvaluatorOptions& options) 
         }
         try {
           const auto t0 = std::chrono::steady_clock::now();
-          auto keep = keep_sets(*unit.method, unit.params, it->second.scores, input);
-          if (unit.method->uses_selection) {
-            // METHODS.md: n <= B evicts nothing. Legitimate, but a researcher should know the
-            // point measures the full cache on this sample (R13: a sample shorter than the budget).
-            const int budget = layer_budget(selection_from_params(unit.params), layer, input.num_layers_model, input.n);
+          auto keep = keep_sets(*unit.config, it->second.scores, input);
+          if (unit.config->method->uses_selection) {
+            // docs/spec/METHODS.md: n <= B evicts nothing. Legitimate, but a researcher should
+            // know the point measures the full cache on this sample (docs/spec/MISSION.md R13: a sample shorter than
+            // the budget).
+            const int budget = layer_budget(unit.config->selection(), layer, input.num_layers_model, input.n);
             if (input.n <= budget && warned_budgets.insert(budget).second)
               spdlog::warn("{} layer {}: n = {} tokens <= budget {}: nothing is evicted (kept = n)",
                            batch.sample_label, layer, input.n, budget);
           }
           unit.score_ms += it->second.ms + elapsed_ms(t0);
-          auto answer = answers.find(unit.topk);
+          const int topk = unit.config->eval.topk;
+          auto answer = answers.find(topk);
           if (answer == answers.end())
-            answer = answers.emplace(unit.topk, AnswerAttention::compute(input, unit.topk)).first;
+            answer = answers.emplace(topk, AnswerAttention::compute(input, topk)).first;
           unit.metrics.add_layer(input, answer->second, keep, meta.evidence);
         } catch (const std::exception& e) {
           unit.failed = true;
@@ -219,17 +205,17 @@ InspectResult inspect_layer(const std::string& sample_path, int layer, const jso
   LayerTensors tensors = sample.load_layer(layer);
   const LayerInput input = tensors.view();
   LayerContext context(input);
-  Scores scores = unit.method->score_cpu(context, unit.params);
+  const Configuration& c = *unit.config;
+  Scores scores = c.method->score_cpu(context, c.typed);
   InspectResult out;
   out.n = input.n;
   out.scores = scores.heads;
-  out.keep = keep_sets(*unit.method, unit.params, scores, input);
-  out.budget = unit.method->uses_selection
-                   ? layer_budget(selection_from_params(unit.params), input.layer,
-                                  input.num_layers_model, input.n)
+  out.keep = keep_sets(c, scores, input);
+  out.budget = c.method->uses_selection
+                   ? layer_budget(c.selection(), input.layer, input.num_layers_model, input.n)
                    : input.n;
   MetricAccumulator metrics;
-  metrics.add_layer(input, out.keep, sample.meta().evidence, unit.topk);
+  metrics.add_layer(input, out.keep, sample.meta().evidence, c.eval.topk);
   out.metrics = metrics.finish();
   return out;
 }

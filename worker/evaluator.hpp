@@ -1,6 +1,6 @@
 // The worker's unit of work is a batch: one sample and many configurations. The sample is
 // loaded once; each layer's attention stages and each method's budget-independent scores are
-// shared by all configurations that need them (R6).
+// shared by all configurations that need them (docs/spec/MISSION.md R6).
 #pragma once
 #include <cstdint>
 #include <map>

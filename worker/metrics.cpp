@@ -1,4 +1,4 @@
-// Proxy metrics (METRICS.md "Proxy metrics"): for every query head h and answer token t the
+// Proxy metrics (docs/spec/METRICS.md "Proxy metrics"): for every query head h and answer token t the
 // full attention a_t over the prompt keys and the answer keys up to t, compared with the
 // same attention restricted to the keep-set S of h's KV head (answer tokens always visible).
 #include "worker/metrics.hpp"

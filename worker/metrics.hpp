@@ -1,4 +1,4 @@
-// Proxy metrics of METRICS.md for one layer, from the answer-token queries and a keep-set.
+// Proxy metrics of docs/spec/METRICS.md for one layer, from the answer-token queries and a keep-set.
 #pragma once
 #include <map>
 #include <optional>
@@ -26,7 +26,7 @@ struct AnswerAttention {
   const double* row(int h, int t) const { return attention.data() + (size_t(h) * m + t) * (n + m); }
 };
 
-// Running sums for the means over layers, heads and answer tokens (METRICS.md).
+// Running sums for the means over layers, heads and answer tokens (docs/spec/METRICS.md).
 struct MetricAccumulator {
   double attn_recall_sum = 0, output_error_sum = 0, topk_recall_sum = 0;
   long long answer_terms = 0;  // (layer, head, answer token) triples seen

@@ -66,39 +66,26 @@ bool explores(long long walker, const WalkerOptions& options) {
 std::vector<long long> run_walkers(const TransitionTable& table, const TransitionTable& explore_table,
                                    const WalkerOptions& options, int threads) {
   const int n = table.n(), s = options.sink, q = n - 1;
-  std::vector<long long> visits(n, 0);
-  if (q < s || options.walkers <= 0) return visits;  // no non-sink position to walk on
-  const long long total = options.walkers;
-  // Fixed chunks of walkers; each thread counts into its own integer array and the arrays
-  // are summed: integer addition is exact, so the result does not depend on the split.
-  std::vector<std::vector<long long>> partial(
-      size_t(std::max<long long>(1, std::min<long long>(threads, total))));
-  const int used = int(partial.size());
-  walkers::parallel_ranges(used, used, [&](int begin, int end) {
-    for (int t = begin; t < end; ++t) {
-      std::vector<long long>& counts = partial[t];
-      counts.assign(n, 0);
-      const long long first = total * t / used, last = total * (t + 1) / used;
-      for (long long w = first; w < last; ++w) {
-        const TransitionTable& rows = explores(w, options) ? explore_table : table;
-        const uint32_t walker = uint32_t(w);
-        // Step 0's second uniform places random-start walkers; step t's first uniform
-        // draws the move of step t.
-        WalkDraw draw = philox_walk_draw(options.seed, kInfluenceStream, walker, 0);
-        int pos = q;
-        if (!starts_at_query(w, options))
-          pos = s + std::min(int(draw.u1 * double(q - s + 1)), q - s);
-        for (int step = 0; step < options.max_steps; ++step) {
-          if (step > 0) draw = philox_walk_draw(options.seed, kInfluenceStream, walker, uint32_t(step));
-          pos = rows.sample(pos, draw.u0);
-          ++counts[pos];
-        }
-      }
+  if (q < s || options.walkers <= 0) return std::vector<long long>(n, 0);  // nowhere to walk
+  MonteCarloRun run;
+  run.walkers = options.walkers;
+  run.seed = options.seed;
+  run.stream = kInfluenceStream;
+  run.threads = threads;
+  const std::vector<uint64_t> counts = count_visits(run, n, [&](long long w, std::vector<uint64_t>& visits) {
+    const TransitionTable& rows = explores(w, options) ? explore_table : table;
+    // Step 0's second uniform places random-start walkers; step t's first uniform draws the
+    // move of step t.
+    WalkDraw draw = run.draw(w, 0);
+    int pos = q;
+    if (!starts_at_query(w, options)) pos = s + std::min(int(draw.u1 * double(q - s + 1)), q - s);
+    for (int step = 0; step < options.max_steps; ++step) {
+      if (step > 0) draw = run.draw(w, step);
+      pos = rows.sample(pos, draw.u0);
+      ++visits[pos];
     }
   });
-  for (const auto& counts : partial)
-    for (int j = 0; j < n; ++j) visits[j] += counts[j];
-  return visits;
+  return std::vector<long long>(counts.begin(), counts.end());
 }
 
 std::vector<double> influence_scores(const std::vector<long long>& visits, int sink) {

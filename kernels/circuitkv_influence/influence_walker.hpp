@@ -1,11 +1,12 @@
 // The causal influence walker of seed 000 (v1.0.7) with the public v1.0.8 exploration
-// walkers (METHODS.md "CircuitKV: influence walker"). Exposed for the tests, which compare the
+// walkers (docs/spec/METHODS.md "CircuitKV: influence walker"). Exposed for the tests, which compare the
 // Monte Carlo counts with the exact expectation of the same chain.
 #pragma once
 #include <cstdint>
 #include <vector>
 
-#include "kernels/circuitkv_influence/reduced_attention.hpp"
+#include "kernels/stages/monte_carlo.hpp"
+#include "kernels/stages/reduced_attention.hpp"
 
 namespace ckv::influence {
 
@@ -44,11 +45,12 @@ long long explore_walkers(const WalkerOptions& options);
 bool starts_at_query(long long walker, const WalkerOptions& options);
 bool explores(long long walker, const WalkerOptions& options);
 
-// Visit counts: every landing of every step is counted, the start is not (v1.0.4).
-// `explore_table` is used only by exploring walkers. Identical for any thread count
-// (draws keyed by (seed, walker, step); integer counts).
+// Visit counts on the shared Monte Carlo engine (kernels/stages/monte_carlo.hpp): every landing
+// of every step is counted, the start is not (v1.0.4). `explore_table` is used only by
+// exploring walkers. Identical for any thread count (draws keyed by (seed, walker, step);
+// integer counts). threads = 0: the engine's policy.
 std::vector<long long> run_walkers(const TransitionTable& table, const TransitionTable& explore_table,
-                                   const WalkerOptions& options, int threads);
+                                   const WalkerOptions& options, int threads = 0);
 
 // adjusted[j] = visits[j] / √(n − j + 1) (seed 000 §2.4, v1.0.5); score = adjusted / max over
 // j >= s, sinks forced to 1.0 (§2.5, v1.0.7+). All zeros past the sinks when nothing was visited.

@@ -1,4 +1,4 @@
-// `circuitkv_neumann`: METHODS.md "CircuitKV: Neumann" steps 1–7 (seed 002; public default
+// `circuitkv_neumann`: docs/spec/METHODS.md "CircuitKV: Neumann" steps 1–7 (seed 002; public default
 // "dis", v6.2.0 command line). Defaults reproduce the public code: entropy head reduction,
 // window_prefix graph, K = 10, T = 1, γ = 1, Gaussian smoothing 3/5 with σ = 1, dis, shared
 // selection, s = 4, w = 64.
@@ -10,12 +10,9 @@
 
 #include <fmt/format.h>
 
-#include "kernels/circuitkv/graph.hpp"
-#include "kernels/circuitkv/postprocess.hpp"
-#include "kernels/cuda/circuitkv_cuda.hpp"
-#include "kernels/head_groups.hpp"
 #include "kernels/method_factories.hpp"
-#include "kernels/selection.hpp"
+#include "kernels/stages/attention_graph.hpp"
+#include "kernels/stages/head_reduction.hpp"
 
 namespace ckv {
 
@@ -26,17 +23,26 @@ namespace {
 // Seed 001 improvement 5: correlated rankings are averaged, disagreeing ones are maxed.
 constexpr double kCalibratedRho = 0.7;
 
-GraphOptions graph_options(const Params& params, const std::string& reduction_mode) {
+GraphOptions graph_options(const NeumannParams& p, HeadReduce reduction) {
   GraphOptions o;
-  o.graph = params.at("graph").get<std::string>();
-  o.window = params.at("window").get<int>();
-  o.sink = params.at("sink_size").get<int>();
-  o.temperature = params.at("temperature").get<double>();
-  o.reduction.mode = reduction_mode;
-  o.reduction.top_k_heads = params.at("top_k_heads").get<int>();
-  o.reduction.hi_mass_threshold = params.at("hi_mass_threshold").get<double>();
+  o.graph = p.graph;
+  o.window = p.selection.window;
+  o.sink = p.selection.sink;
+  o.temperature = p.temperature;
+  o.reduction.mode = reduction;
+  o.reduction.top_k_heads = p.top_k_heads;
+  o.reduction.hi_mass_threshold = p.hi_mass_threshold;
   o.reduction.sink = o.sink;
   return o;
+}
+
+HeadReduce graph_reduction(NeumannHeadReduce mode, HeadReduce entropy_variant) {
+  switch (mode) {
+    case NeumannHeadReduce::max: return HeadReduce::max;
+    case NeumannHeadReduce::mean: return HeadReduce::mean;
+    case NeumannHeadReduce::entropy: break;
+  }
+  return entropy_variant;
 }
 
 // Value descending, ties to the lower position (the selection's order).
@@ -66,6 +72,23 @@ class UnionFill : public CustomFill {
 
 }  // namespace
 
+GraphOptions NeumannParams::qi_graph() const {
+  // entropy: QI on the max over the most focused heads (docs/spec/METHODS.md "Attention inputs").
+  return graph_options(*this, graph_reduction(head_reduce, HeadReduce::entropy_qi));
+}
+
+GraphOptions NeumannParams::hi_graph() const {
+  // entropy: HI on the mean over the heads that keep their mass off the sinks.
+  return graph_options(*this, graph_reduction(head_reduce, HeadReduce::entropy_hi));
+}
+
+std::string NeumannParams::validate() const {
+  for (const auto& [name, k] : {std::pair{"qi_kernel", qi_kernel}, std::pair{"hi_kernel", hi_kernel}})
+    if (k % 2 == 0)
+      return fmt::format("{} {} must be odd (padding {}/2 keeps positions centred)", name, k, name);
+  return "";
+}
+
 std::vector<int> union_fill_order(const std::vector<double>& qi, const std::vector<double>& hi,
                                   double ratio, int slots, const std::vector<unsigned char>& taken) {
   CKV_CHECK(qi.size() == hi.size() && qi.size() == taken.size(),
@@ -91,28 +114,18 @@ std::vector<int> union_fill_order(const std::vector<double>& qi, const std::vect
   return out;
 }
 
-NeumannRaw neumann_raw(LayerContext& context, const Params& params, const AttentionRows& rows) {
-  const std::string head_reduce = params.at("head_reduce").get<std::string>();
-  // entropy: QI on the max over the most focused heads, HI on the mean over the heads that
-  // keep their mass off the sinks (METHODS.md "Attention inputs").
-  const bool entropy = head_reduce == "entropy";
-  const AttentionGraph& qi_graph =
-      shared_graph(context, graph_options(params, entropy ? "entropy_qi" : head_reduce), rows);
-  const AttentionGraph& hi_graph =
-      shared_graph(context, graph_options(params, entropy ? "entropy_hi" : head_reduce), rows);
+NeumannRaw neumann_raw(LayerContext& context, const NeumannParams& p, RowSource source) {
+  const GraphOptions qi = p.qi_graph(), hi = p.hi_graph();
   NeumannRaw raw;
-  raw.series = neumann_vectors(context, qi_graph, hi_graph, params.at("gamma").get<double>(),
-                               params.at("iterations").get<int>());
-  raw.da_qi = qi_graph.window_column_sums();
-  raw.da_hi = hi_graph.window_column_sums();
+  raw.series = neumann_vectors(context, qi, hi, source, p.gamma, p.iterations);
+  raw.da_qi = shared_graph(context, qi, source).window_column_sums();
+  raw.da_hi = shared_graph(context, hi, source).window_column_sums();
   return raw;
 }
 
-NeumannSignals neumann_postprocess(const NeumannRaw& raw, const Params& params) {
-  const int sink = params.at("sink_size").get<int>();
-  const bool da = params.at("combination").get<std::string>() == "da";
-  const std::string smoothing = params.at("smoothing").get<std::string>();
-  const double sigma = params.at("sigma").get<double>();
+NeumannSignals neumann_postprocess(const NeumannRaw& raw, const NeumannParams& p) {
+  const int sink = p.selection.sink;
+  const bool da = p.combination == NeumannCombination::da;
   NeumannSignals out{raw.series.qi, raw.series.hi};
   for (auto* v : {&out.qi, &out.hi}) {
     add_sink_pseudo_score(*v, sink);
@@ -129,62 +142,62 @@ NeumannSignals neumann_postprocess(const NeumannRaw& raw, const Params& params) 
     max_normalize(out.hi);
   }
   // Seed 002 v6.2.0: sharp QI (σ/2), smooth HI (σ).
-  out.qi = smooth(out.qi,
-                  smoothing_weights(smoothing, params.at("qi_kernel").get<int>(), sigma / 2.0));
-  out.hi = smooth(out.hi, smoothing_weights(smoothing, params.at("hi_kernel").get<int>(), sigma));
+  out.qi = smooth(out.qi, smoothing_weights(p.smoothing, p.qi_kernel, p.sigma / 2.0));
+  out.hi = smooth(out.hi, smoothing_weights(p.smoothing, p.hi_kernel, p.sigma));
   return out;
 }
 
-Scores neumann_combine(const NeumannSignals& signals, const Params& params, const LayerInput& input) {
-  const std::string combination = params.at("combination").get<std::string>();
-  const bool shared = selection_from_params(params).shared;
+Scores neumann_combine(const NeumannSignals& signals, const NeumannParams& p, const LayerInput& input) {
   const std::vector<float> rq = rank_vector(signals.qi), rh = rank_vector(signals.hi);
   const size_t n = rq.size();
   std::vector<double> score(n);
-  if (combination == "dis" || combination == "da" || combination == "union") {
-    // union: the keep-set comes from the fill below; the vector is dis, for inspection.
-    for (size_t j = 0; j < n; ++j) score[j] = std::max(rq[j], rh[j]);
-  } else if (combination == "qi") {
-    score.assign(rq.begin(), rq.end());
-  } else if (combination == "hi") {
-    score.assign(rh.begin(), rh.end());
-  } else if (combination == "weighted") {
-    const double alpha = params.at("alpha").get<double>();
-    for (size_t j = 0; j < n; ++j) score[j] = alpha * rq[j] + (1.0 - alpha) * rh[j];
-  } else if (combination == "calibrated") {
-    const bool agree = spearman_of_ranks(rq, rh) > kCalibratedRho;
-    for (size_t j = 0; j < n; ++j)
-      score[j] = agree ? 0.5 * (double(rq[j]) + double(rh[j])) : std::max(rq[j], rh[j]);
-  } else {
-    CKV_FAIL("{}: circuitkv_neumann: unknown combination '{}'", input.sample, combination);
+  switch (p.combination) {
+    case NeumannCombination::dis:
+    case NeumannCombination::da:
+    case NeumannCombination::union_fill:
+      // union: the keep-set comes from the fill below; the vector is dis, for inspection.
+      for (size_t j = 0; j < n; ++j) score[j] = std::max(rq[j], rh[j]);
+      break;
+    case NeumannCombination::qi:
+      score.assign(rq.begin(), rq.end());
+      break;
+    case NeumannCombination::hi:
+      score.assign(rh.begin(), rh.end());
+      break;
+    case NeumannCombination::weighted:
+      for (size_t j = 0; j < n; ++j) score[j] = p.alpha * rq[j] + (1.0 - p.alpha) * rh[j];
+      break;
+    case NeumannCombination::calibrated: {
+      const bool agree = spearman_of_ranks(rq, rh) > kCalibratedRho;
+      for (size_t j = 0; j < n; ++j)
+        score[j] = agree ? 0.5 * (double(rq[j]) + double(rh[j])) : std::max(rq[j], rh[j]);
+      break;
+    }
   }
-  Scores scores = replicate_scores(score, input, shared);
-  if (combination == "union")
-    scores.custom_fill = std::make_shared<UnionFill>(signals.qi, signals.hi,
-                                                     params.at("union_ratio").get<double>());
+  Scores scores = replicate_scores(score, input, p.selection.shared());
+  if (p.combination == NeumannCombination::union_fill)
+    scores.custom_fill = std::make_shared<UnionFill>(signals.qi, signals.hi, p.union_ratio);
   return scores;
 }
 
 std::vector<std::vector<double>> neumann_per_head_scores(LayerContext& context,
-                                                         const Params& params,
-                                                         const AttentionRows& rows) {
+                                                         const NeumannParams& p,
+                                                         RowSource source) {
   const LayerInput& in = context.input();
   const int n = in.n;
-  const int window = params.at("window").get<int>();
+  const int window = p.selection.window;
   const int w = std::min(window, n);
-  const int s = std::min(params.at("sink_size").get<int>(), n);
-  const double gamma = params.at("gamma").get<double>();
-  const int K = params.at("iterations").get<int>();
-  const bool true_hub = params.at("true_hub_hi").get<bool>();
-  const std::string smoothing = params.at("smoothing").get<std::string>();
-  const double sigma = params.at("sigma").get<double>();
+  const int s = std::min(p.selection.sink, n);
+  const double gamma = p.gamma;
+  const int K = p.iterations;
+  const bool true_hub = p.true_hub_hi;
   // The two-hop expansion stands in for K steps: the second hop is discounted by γ^(K/2).
   const double hop = std::pow(gamma, double(K) / 2.0);
   const double n_t = double(std::max(n - s, 1));
-  const Tensor3& win = rows.window(context, w, "circuitkv_neumann");
-  const auto qi_weights = smoothing_weights(smoothing, params.at("qi_kernel").get<int>(), sigma);
-  const auto hi_weights = smoothing_weights(smoothing, params.at("hi_kernel").get<int>(), sigma);
-  const std::vector<double> entropy = head_window_entropy(context, window, rows);
+  const Tensor3& win = attention_rows(context, source, w, "circuitkv_neumann");
+  const auto qi_weights = smoothing_weights(p.smoothing, p.qi_kernel, p.sigma);
+  const auto hi_weights = smoothing_weights(p.smoothing, p.hi_kernel, p.sigma);
+  const std::vector<double> entropy = head_window_entropy(context, window, source);
   const double e_min = *std::min_element(entropy.begin(), entropy.end());
   const double e_max = *std::max_element(entropy.begin(), entropy.end());
   std::vector<std::vector<double>> out(in.H);
@@ -213,99 +226,82 @@ std::vector<std::vector<double>> neumann_per_head_scores(LayerContext& context,
   return out;
 }
 
-Scores neumann_scores(LayerContext& context, const Params& params, const AttentionRows& rows) {
+Scores neumann_scores(LayerContext& context, const NeumannParams& p, RowSource source) {
   const LayerInput& in = context.input();
-  const bool shared = selection_from_params(params).shared;
-  if (params.at("per_head").get<bool>())
-    return reduce_query_heads(neumann_per_head_scores(context, params, rows), in, shared);
-  const NeumannRaw raw = neumann_raw(context, params, rows);
-  return neumann_combine(neumann_postprocess(raw, params), params, in);
+  if (p.per_head)
+    return reduce_query_heads(neumann_per_head_scores(context, p, source), in, p.selection.shared());
+  const NeumannRaw raw = neumann_raw(context, p, source);
+  return neumann_combine(neumann_postprocess(raw, p), p, in);
+}
+
+Scores neumann_scores_cpu(LayerContext& context, const NeumannParams& p) {
+  return neumann_scores(context, p, RowSource::host);
 }
 
 }  // namespace circuitkv
 
-namespace {
-
-Scores circuitkv_neumann_scores(LayerContext& context, const Params& params) {
-  return circuitkv::neumann_scores(context, params);
-}
-
-std::string validate_circuitkv_neumann(const Params& params) {
-  std::string error = validate_selection(params);
-  if (!error.empty()) return error;
-  for (const char* name : {"qi_kernel", "hi_kernel"}) {
-    const long long k = params.at(name).get<long long>();
-    if (k % 2 == 0)
-      return fmt::format("{} {} must be odd (padding {}/2 keeps positions centred)", name, k,
-                         name);
-  }
-  return "";
-}
-
-}  // namespace
-
 MethodDef make_circuitkv_neumann_method() {
-  MethodDef m;
-  m.name = "circuitkv_neumann";
-  m.summary =
+  using circuitkv::NeumannCombination;
+  using circuitkv::NeumannHeadReduce;
+  using circuitkv::NeumannParams;
+  using circuitkv::Smoothing;
+  using circuitkv::GraphKind;
+  ParamSchema<NeumannParams> s;
+  s.include(&NeumannParams::selection, selection_schema(4, SelectionGranularity::shared));
+  s.choice(&NeumannParams::head_reduce, "head_reduce", NeumannHeadReduce::entropy,
+           {{"entropy", NeumannHeadReduce::entropy}, {"max", NeumannHeadReduce::max},
+            {"mean", NeumannHeadReduce::mean}},
+           "how heads are merged into the graph: entropy = QI on the max over the top_k_heads "
+           "lowest-entropy heads, HI on the mean over heads with transient mass >= "
+           "hi_mass_threshold (all heads if none); max | mean over all heads for both");
+  s.integer(&NeumannParams::top_k_heads, "top_k_heads", 10, 1, 4096,
+            "head_reduce = entropy: QI uses this many lowest-entropy heads");
+  s.real(&NeumannParams::hi_mass_threshold, "hi_mass_threshold", 0.5, 0.0, 1.0,
+         "head_reduce = entropy: HI uses heads whose mean window-row mass on non-sink tokens is at "
+         "least this");
+  s.choice(&NeumannParams::graph, "graph", GraphKind::window_prefix,
+           {{"window_prefix", GraphKind::window_prefix}, {"full", GraphKind::full}},
+           "window_prefix: window rows plus synthetic prefix rows from their column sums, O(n·w); "
+           "full: every attention row (needs a full query capture, n×n memory)");
+  s.integer(&NeumannParams::iterations, "iterations", 10, 0, 100000,
+            "K: Neumann terms summed, k = 0..K (stops early once both increments are below "
+            "1e-8)");
+  s.real(&NeumannParams::temperature, "temperature", 1.0, 1e-3, 1e3,
+         "T: transitions sharpened as F^(1/T) before row normalisation (seed 002 v6.4 tries 0.3)");
+  s.real(&NeumannParams::gamma, "gamma", 1.0, 0.0, 1.0,
+         "γ: discount of the k-th Neumann term (γᵏ); also the two-hop weight γ^(K/2) of per_head");
+  s.choice(&NeumannParams::smoothing, "smoothing", Smoothing::gaussian,
+           {{"gaussian", Smoothing::gaussian}, {"boxcar", Smoothing::boxcar},
+            {"none", Smoothing::none}},
+           "1-D smoothing of QI and HI over positions (zero padding)");
+  s.integer(&NeumannParams::qi_kernel, "qi_kernel", 3, 1, 1001, "QI smoothing kernel size (odd)");
+  s.integer(&NeumannParams::hi_kernel, "hi_kernel", 5, 1, 1001, "HI smoothing kernel size (odd)");
+  s.real(&NeumannParams::sigma, "sigma", 1.0, 1e-3, 1e3,
+         "Gaussian σ: HI uses σ, QI σ/2 (per_head: σ for both)");
+  s.choice(&NeumannParams::combination, "combination", NeumannCombination::dis,
+           {{"dis", NeumannCombination::dis}, {"qi", NeumannCombination::qi},
+            {"hi", NeumannCombination::hi}, {"weighted", NeumannCombination::weighted},
+            {"union", NeumannCombination::union_fill}, {"da", NeumannCombination::da},
+            {"calibrated", NeumannCombination::calibrated}},
+           "dis = max(rank QI, rank HI); qi; hi; weighted = alpha·rank QI + (1−alpha)·rank HI; "
+           "union = QI fills floor(union_ratio·slots), HI the rest; da = dis after weighting by the "
+           "window column sums (seed 002 v4.5); calibrated = mean of the ranks if their Spearman "
+           "rho > 0.7, else max");
+  s.real(&NeumannParams::alpha, "alpha", 0.5, 0.0, 1.0, "combination = weighted: weight of rank QI");
+  s.real(&NeumannParams::union_ratio, "union_ratio", 0.5, 0.0, 1.0,
+         "combination = union: share of the free slots filled by QI");
+  s.flag(&NeumannParams::per_head, "per_head", false,
+         "public v7.4+ per-head two-hop variant: per head QI = a + γ^(K/2)·two-hop, HI by "
+         "true_hub_hi, entropy-weighted rank mix (ignores graph, temperature, head_reduce, "
+         "combination)");
+  s.flag(&NeumannParams::true_hub_hi, "true_hub_hi", true,
+         "per_head: HI = window column sums (true) or a·(1 + γ^(K/2)(n_t − (j − s))/n_t) (false)");
+  return define_method<NeumannParams>(
+      "circuitkv_neumann",
       "Absorbing-chain query (QI) and hub (HI) importance from a truncated Neumann series, "
-      "smoothed, ranked and combined";
-  m.source = "CircuitKV seed 002 (Neumann QI/HI, v6.2.0 'dis'); public code 2026-01-27";
-  m.params = selection_param_specs(4, "shared");
-  m.params.push_back(choice_param(
-      "head_reduce", "entropy", {"entropy", "max", "mean"},
-      "how heads are merged into the graph: entropy = QI on the max over the top_k_heads "
-      "lowest-entropy heads, HI on the mean over heads with transient mass >= "
-      "hi_mass_threshold (all heads if none); max | mean over all heads for both"));
-  m.params.push_back(int_param("top_k_heads", 10, 1, 4096,
-                               "head_reduce = entropy: QI uses this many lowest-entropy heads"));
-  m.params.push_back(float_param(
-      "hi_mass_threshold", 0.5, 0.0, 1.0,
-      "head_reduce = entropy: HI uses heads whose mean window-row mass on non-sink tokens is at "
-      "least this"));
-  m.params.push_back(choice_param(
-      "graph", "window_prefix", {"window_prefix", "full"},
-      "window_prefix: window rows plus synthetic prefix rows from their column sums, O(n·w); "
-      "full: every attention row (needs a full query capture, n×n memory)"));
-  m.params.push_back(int_param("iterations", 10, 0, 100000,
-                               "K: Neumann terms summed, k = 0..K (stops early once both "
-                               "increments are below 1e-8)"));
-  m.params.push_back(float_param("temperature", 1.0, 1e-3, 1e3,
-                                 "T: transitions sharpened as F^(1/T) before row normalisation "
-                                 "(seed 002 v6.4 tries 0.3)"));
-  m.params.push_back(float_param("gamma", 1.0, 0.0, 1.0,
-                                 "γ: discount of the k-th Neumann term (γᵏ); also the two-hop "
-                                 "weight γ^(K/2) of per_head"));
-  m.params.push_back(choice_param("smoothing", "gaussian", {"gaussian", "boxcar", "none"},
-                                  "1-D smoothing of QI and HI over positions (zero padding)"));
-  m.params.push_back(int_param("qi_kernel", 3, 1, 1001, "QI smoothing kernel size (odd)"));
-  m.params.push_back(int_param("hi_kernel", 5, 1, 1001, "HI smoothing kernel size (odd)"));
-  m.params.push_back(float_param("sigma", 1.0, 1e-3, 1e3,
-                                 "Gaussian σ: HI uses σ, QI σ/2 (per_head: σ for both)"));
-  m.params.push_back(choice_param(
-      "combination", "dis", {"dis", "qi", "hi", "weighted", "union", "da", "calibrated"},
-      "dis = max(rank QI, rank HI); qi; hi; weighted = alpha·rank QI + (1−alpha)·rank HI; "
-      "union = QI fills floor(union_ratio·slots), HI the rest; da = dis after weighting by the "
-      "window column sums (seed 002 v4.5); calibrated = mean of the ranks if their Spearman "
-      "rho > 0.7, else max"));
-  m.params.push_back(float_param("alpha", 0.5, 0.0, 1.0,
-                                 "combination = weighted: weight of rank QI"));
-  m.params.push_back(float_param("union_ratio", 0.5, 0.0, 1.0,
-                                 "combination = union: share of the free slots filled by QI"));
-  m.params.push_back(bool_param(
-      "per_head", false,
-      "public v7.4+ per-head two-hop variant: per head QI = a + γ^(K/2)·two-hop, HI by "
-      "true_hub_hi, entropy-weighted rank mix (ignores graph, temperature, head_reduce, "
-      "combination)"));
-  m.params.push_back(bool_param(
-      "true_hub_hi", true,
-      "per_head: HI = window column sums (true) or a·(1 + γ^(K/2)(n_t − (j − s))/n_t) (false)"));
-  m.score_cpu = circuitkv_neumann_scores;
-#ifdef CKV_HAVE_CUDA
-  m.score_cuda = cuda::circuitkv_neumann_scores_cuda;
-#endif
-  m.validate = validate_circuitkv_neumann;
-  return m;
+      "smoothed, ranked and combined",
+      "CircuitKV seed 002 (Neumann QI/HI, v6.2.0 'dis'); public code 2026-01-27", std::move(s),
+      circuitkv::neumann_scores_cpu, CKV_CUDA_TWIN(circuitkv::neumann_scores_cuda));
 }
 
 }  // namespace ckv

@@ -1,5 +1,5 @@
 // CUDA_CHECK (nccl-tests CUDACHECK): every runtime call and every launch is checked; the
-// message carries file:line and host (STYLE.md). Included by .cu files only.
+// message carries file:line and host (docs/spec/STYLE.md). Included by .cu files only.
 #pragma once
 #include <cuda_runtime.h>
 

@@ -1,4 +1,4 @@
-// What the current CUDA device can do, for the benchmark's "achieved versus limit" ratios (R12,
+// What the current CUDA device can do, for the benchmark's "achieved versus limit" ratios (docs/spec/MISSION.md R12,
 // nccl-tests style): the datasheet figures from the device attributes and measured ones.
 // Plain C++; only defined in builds with CUDA (CKV_HAVE_CUDA).
 #pragma once

@@ -1,20 +1,23 @@
-// `full`: the upper reference; nothing is evicted (METHODS.md "Baselines").
+// `full`: the upper reference; nothing is evicted (docs/spec/METHODS.md "Baselines").
 #include "kernels/method_factories.hpp"
 
 namespace ckv {
 
+namespace {
+
+struct FullParams {};
+
+Scores keep_everything(LayerContext&, const FullParams&) {
+  Scores scores;
+  scores.keep_all = true;
+  return scores;
+}
+
+}  // namespace
+
 MethodDef make_full_method() {
-  MethodDef m;
-  m.name = "full";
-  m.summary = "Keep every prompt token (full KV cache, the upper reference)";
-  m.source = "METHODS.md Baselines (FullKV)";
-  m.uses_selection = false;
-  m.score_cpu = [](LayerContext&, const Params&) {
-    Scores scores;
-    scores.keep_all = true;
-    return scores;
-  };
-  return m;
+  return define_method<FullParams>("full", "Keep every prompt token (full KV cache, the upper reference)",
+                                   "docs/spec/METHODS.md Baselines (FullKV)", {}, keep_everything);
 }
 
 }  // namespace ckv

@@ -1,17 +1,13 @@
-// `knorm`: keep the keys with the smallest L2 norm (Devoto et al., "A Simple and Effective
-// L2 Norm-Based Strategy for KV Cache Compression", EMNLP 2024; METHODS.md "Baselines").
+#include "kernels/knorm/knorm.hpp"
+
 #include <cmath>
 
-#include "kernels/head_groups.hpp"
 #include "kernels/method_factories.hpp"
-#include "kernels/selection.hpp"
-#include "kernels/cuda/baselines_cuda.hpp"
+#include "kernels/stages/head_reduction.hpp"
 
 namespace ckv {
 
-namespace {
-
-Scores knorm_scores(LayerContext& ctx, const Params& params) {
+Scores knorm_scores_cpu(LayerContext& ctx, const KnormParams& p) {
   const LayerInput& in = ctx.input();
   std::vector<std::vector<double>> per_kv(in.G, std::vector<double>(in.n));
   for (int g = 0; g < in.G; ++g)
@@ -21,23 +17,16 @@ Scores knorm_scores(LayerContext& ctx, const Params& params) {
       for (int c = 0; c < in.d; ++c) sq += double(k[c]) * k[c];
       per_kv[g][j] = -std::sqrt(sq);  // low key norm correlates with high attention
     }
-  return reduce_kv_heads(per_kv, selection_from_params(params).shared);
+  return reduce_kv_heads(per_kv, p.selection.shared());
 }
 
-}  // namespace
-
 MethodDef make_knorm_method() {
-  MethodDef m;
-  m.name = "knorm";
-  m.summary = "Negative key L2 norm (low-norm keys are kept)";
-  m.source = "Devoto et al. 2024, K-norm (arXiv:2406.11430)";
-  m.params = selection_param_specs(0, "per_kv_head");
-  m.score_cpu = knorm_scores;
-#ifdef CKV_HAVE_CUDA
-  m.score_cuda = cuda::knorm_scores_cuda;
-#endif
-  m.validate = validate_selection;
-  return m;
+  ParamSchema<KnormParams> schema;
+  schema.include(&KnormParams::selection, selection_schema(0, SelectionGranularity::per_kv_head));
+  return define_method<KnormParams>("knorm", "Negative key L2 norm (low-norm keys are kept)",
+                                    "Devoto et al. 2024, K-norm (arXiv:2406.11430)",
+                                    std::move(schema), knorm_scores_cpu,
+                                    CKV_CUDA_TWIN(knorm_scores_cuda));
 }
 
 }  // namespace ckv

@@ -96,8 +96,8 @@ WalkTotals run_walks(const SparseGraph& graph, const std::vector<int>& sources, 
     trajectory.assign(size_t(size) * S, -1);
     length.assign(size, 0);
     absorbed.assign(size, 0);
-    walkers::parallel_ranges(size, threads, [&](int begin, int end) {
-      for (int local = begin; local < end; ++local) {
+    for_walker_chunks(size, walker_threads(size, threads), [&](int, long long begin, long long end) {
+      for (int local = int(begin); local < int(end); ++local) {
         const long long w = block + local;
         // seed 004: source = walker_id % |sources|; temp_mix: even id -> 2.0, odd -> 0.5
         // (with an even |sources| each source keeps one temperature, as in the seed).
@@ -171,13 +171,16 @@ std::vector<double> mode_score(const WalkTotals& totals, Mode mode) {
   return max_normalized(totals.visits);
 }
 
-Mode parse_mode(const std::string& name) {
-  if (name == "basic") return Mode::Basic;
-  if (name == "hitting_time") return Mode::HittingTime;
-  if (name == "escape_prob") return Mode::EscapeProb;
-  if (name == "absorption_speed") return Mode::AbsorptionSpeed;
-  if (name == "temp_mix") return Mode::TempMix;
-  CKV_FAIL("rc: unknown walk mode '{}'", name);
+Mode single_mode(ModeChoice choice) {
+  switch (choice) {
+    case ModeChoice::basic: return Mode::Basic;
+    case ModeChoice::hitting_time: return Mode::HittingTime;
+    case ModeChoice::escape_prob: return Mode::EscapeProb;
+    case ModeChoice::absorption_speed: return Mode::AbsorptionSpeed;
+    case ModeChoice::temp_mix: return Mode::TempMix;
+    case ModeChoice::combined: break;
+  }
+  CKV_FAIL("rc: mode 'combined' is three runs, not one");
 }
 
 }  // namespace ckv::rc

@@ -1,12 +1,12 @@
 // RC ("Random Circuit") absorbing walks on the top-k attention graph and the seed 004 add-ons
-// (METHODS.md "RC and add-ons"). Exposed for the tests, which compare the walk totals with
+// (docs/spec/METHODS.md "RC and add-ons"). Exposed for the tests, which compare the walk totals with
 // exact expectations of the same absorbing chain.
 #pragma once
 #include <cstdint>
-#include <string>
 #include <vector>
 
-#include "kernels/circuitkv_influence/reduced_attention.hpp"
+#include "kernels/stages/monte_carlo.hpp"
+#include "kernels/stages/reduced_attention.hpp"
 
 namespace ckv::rc {
 
@@ -39,6 +39,8 @@ class SparseTransitions {
 };
 
 enum class Mode { Basic, HittingTime, EscapeProb, AbsorptionSpeed, TempMix };
+// The `mode` parameter: one of the above, or `combined` (max of three runs).
+enum class ModeChoice { basic, hitting_time, escape_prob, absorption_speed, temp_mix, combined };
 
 struct WalkOptions {
   int walkers = 256;  // per source
@@ -62,18 +64,20 @@ struct WalkTotals {
   std::vector<double> plain_visits;  // unweighted visit counts (every mode)
 };
 
-// Deterministic for any thread count: walks are drawn in parallel (Philox keyed by
-// (seed, stream, walker, step)) into trajectory buffers and accumulated in walker order.
+// Deterministic for any thread count: walks are drawn in parallel on the shared Monte Carlo
+// engine (kernels/stages/monte_carlo.hpp; Philox keyed by (seed, stream, walker, step)) into
+// trajectory buffers and accumulated in walker order. threads = 0: the engine's policy.
 WalkTotals run_walks(const SparseGraph& graph, const std::vector<int>& sources, Mode mode,
-                     const WalkOptions& options, int threads);
+                     const WalkOptions& options, int threads = 0);
 
 // The mode's max-normalised walk score (seed 004 run_random_walks, final lines):
 //   basic, hitting_time, temp_mix: visits / max;
 //   escape_prob: (first / max(visits, 1)) · visits / max visits, then / max;
 //   absorption_speed: (speed / max(visits, 1)) · visits / max visits = speed / max visits,
-//   then / max (METHODS.md; seed 004 leaves it unimplemented).
+//   then / max (docs/spec/METHODS.md; seed 004 leaves it unimplemented).
 std::vector<double> mode_score(const WalkTotals& totals, Mode mode);
 
-Mode parse_mode(const std::string& name);
+// The single-run mode of a `mode` choice (not `combined`).
+Mode single_mode(ModeChoice choice);
 
 }  // namespace ckv::rc

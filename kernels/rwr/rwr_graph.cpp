@@ -5,7 +5,7 @@
 #include <functional>
 #include <numeric>
 
-#include "kernels/circuitkv_influence/reduced_attention.hpp"
+#include "kernels/stages/reduced_attention.hpp"
 
 namespace ckv::rwr {
 

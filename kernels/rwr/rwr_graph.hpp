@@ -1,4 +1,4 @@
-// Random walk with restart on the cosine(Q, K) token graph (seed 003; METHODS.md "RWR").
+// Random walk with restart on the cosine(Q, K) token graph (seed 003; docs/spec/METHODS.md "RWR").
 // Exposed for the tests, which compare against dense closed forms.
 #pragma once
 #include <vector>

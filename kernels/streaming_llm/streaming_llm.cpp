@@ -1,33 +1,34 @@
 // `streaming_llm`: attention sinks plus the most recent tokens (Xiao et al., "Efficient
-// Streaming Language Models with Attention Sinks", ICLR 2024; METHODS.md "Baselines").
-#include "kernels/head_groups.hpp"
+// Streaming Language Models with Attention Sinks", ICLR 2024; docs/spec/METHODS.md "Baselines").
 #include "kernels/method_factories.hpp"
-#include "kernels/selection.hpp"
+#include "kernels/stages/head_reduction.hpp"
 
 namespace ckv {
 
 namespace {
 
+struct StreamingLlmParams {
+  SelectionParams selection;
+};
+
 // Score = position: the selection keeps sinks + window, then fills with the next most
 // recent tokens, i.e. sinks plus the last B - s tokens.
-Scores recency_scores(LayerContext& ctx, const Params& params) {
+Scores recency_scores(LayerContext& ctx, const StreamingLlmParams& p) {
   const LayerInput& in = ctx.input();
   std::vector<double> x(in.n);
   for (int j = 0; j < in.n; ++j) x[j] = double(j);
-  return replicate_scores(x, in, selection_from_params(params).shared);
+  return replicate_scores(x, in, p.selection.shared());
 }
 
 }  // namespace
 
 MethodDef make_streaming_llm_method() {
-  MethodDef m;
-  m.name = "streaming_llm";
-  m.summary = "Attention sinks plus the most recent tokens";
-  m.source = "Xiao et al. 2024, StreamingLLM (arXiv:2309.17453)";
-  m.params = selection_param_specs(4, "per_kv_head");
-  m.score_cpu = recency_scores;
-  m.validate = validate_selection;
-  return m;
+  ParamSchema<StreamingLlmParams> schema;
+  schema.include(&StreamingLlmParams::selection,
+                 selection_schema(4, SelectionGranularity::per_kv_head));
+  return define_method<StreamingLlmParams>("streaming_llm", "Attention sinks plus the most recent tokens",
+                                           "Xiao et al. 2024, StreamingLLM (arXiv:2309.17453)",
+                                           std::move(schema), recency_scores);
 }
 
 }  // namespace ckv

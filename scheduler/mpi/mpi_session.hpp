@@ -1,6 +1,6 @@
 // MPI set-up shared by `ckv-sweep` under mpirun/srun and the scheduler benchmark: initialise,
 // check that the world is the one the launcher meant to start, finalise. Every MPI call is
-// checked; a failure throws ckv::Error naming the call, host and rank (STYLE.md).
+// checked; a failure throws ckv::Error naming the call, host and rank (docs/spec/STYLE.md).
 #pragma once
 #include <mpi.h>
 

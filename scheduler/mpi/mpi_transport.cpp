@@ -12,8 +12,8 @@
 #include <spdlog/spdlog.h>
 
 #include "common/error.hpp"
-#include "kernels/device.hpp"
-#include "kernels/threads.hpp"
+#include "kernels/cuda/device.hpp"
+#include "kernels/stages/threads.hpp"
 
 namespace ckv {
 

@@ -1,4 +1,4 @@
-// The MPI side of the scheduler (R6): rank 0 drives workers through MpiTransport with the same
+// The MPI side of the scheduler (docs/spec/MISSION.md R6): rank 0 drives workers through MpiTransport with the same
 // dispatch loop as the embedded run (runner.cpp); ranks >= 1 run run_mpi_worker. Batches and
 // results travel as JSON text. Rank 0 never blocks on one worker: sends are MPI_Isend with the
 // buffer kept until the request completes, results are polled with MPI_Improbe.

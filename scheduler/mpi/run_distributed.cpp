@@ -1,5 +1,5 @@
 // `ckv-sweep SPEC.toml` under mpirun/srun (world size > 1): rank 0 schedules and is the only
-// database writer, ranks >= 1 evaluate batches (R6). Workers never open the database.
+// database writer, ranks >= 1 evaluate batches (docs/spec/MISSION.md R6). Workers never open the database.
 #include <spdlog/spdlog.h>
 
 #include "common/error.hpp"

@@ -79,12 +79,14 @@ set +e; "$sweep" nocache.toml 2>nocache.log; code=$?; set -e
 [[ $code -eq 1 ]] || fail "missing cache must exit 1, got $code"
 grep -q "nocache.toml: cache directory 'nowhere' has no index.jsonl" nocache.log || fail "missing cache message: $(cat nocache.log)"
 
-# 9. inspect: the JSON contract (sample, layer, method, config, n, budget, scores, keep, metrics)
+# 9. inspect: the JSON contract (sample, layer, method, config, config_hash, n, budget, scores,
+#    keep, metrics)
 "$sweep" inspect --cache cache --sample synth-multihop-1 --layer 1 --method snapkv --budget 96 --set pool=avg > inspect.json
 python3 - inspect.json <<'PY' || fail "inspect contract: $(cat inspect.json)"
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert set(d) == {"sample", "layer", "method", "config", "n", "budget", "scores", "keep", "metrics"}, sorted(d)
+assert set(d) == {"sample", "layer", "method", "config", "config_hash", "n", "budget", "scores", "keep", "metrics"}, sorted(d)
+assert len(d["config_hash"]) == 64                                         # the configuration's SHA-256
 assert d["sample"] == "synth-multihop-1" and d["layer"] == 1 and d["method"] == "snapkv" and d["budget"] == 96
 assert d["config"]["pool"] == "avg" and d["config"]["kernel"] == 7          # defaults filled in
 assert len(d["keep"]) == 2 and all(len(k) == 96 and k == sorted(k) for k in d["keep"])  # per KV head

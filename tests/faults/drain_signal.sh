@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SIGTERM / SIGUSR1 make rank 0 drain (R8): it stops dispatching, collects what is in flight,
+# SIGTERM / SIGUSR1 make rank 0 drain (docs/spec/MISSION.md R8): it stops dispatching, collects what is in flight,
 # commits and exits 3 ("incomplete, run again"); the database is sound and the same command
 # finishes the campaign. Under mpirun the signal goes to every rank (as srun does): workers
 # ignore it and keep serving until rank 0 stops them. Usage: drain_signal.sh CKV_SWEEP WORKDIR

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SIGKILL at any moment leaves a valid database, and running the same command again finishes
-# the campaign with every unit done exactly once (R8): first an embedded run, then a whole
+# the campaign with every unit done exactly once (docs/spec/MISSION.md R8): first an embedded run, then a whole
 # mpirun job (mpirun and every rank) killed at once, as a node loss or Slurm's final SIGKILL
 # would. Both are killed after their first commits. Usage: kill_resume.sh CKV_SWEEP WORKDIR
 set -euo pipefail

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Readers never fail nor stall the writer (R7): `ckv-sweep status` and `query` poll the
+# Readers never fail nor stall the writer (docs/spec/MISSION.md R7): `ckv-sweep status` and `query` poll the
 # database as fast as they can while rank 0 of an mpirun job (or the embedded scheduler when
 # there is no MPI) commits; every read succeeds within seconds, successive reads see the work
 # progress, and the run finishes complete. Usage: reader_while_writing.sh CKV_SWEEP WORKDIR

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Launcher detection refuses a world that is not the one the launcher meant (R6): under srun
+# Launcher detection refuses a world that is not the one the launcher meant (docs/spec/MISSION.md R6): under srun
 # the MPI world must hold SLURM_NTASKS ranks, and tasks that each came up as an MPI singleton
 # (an MPI that cannot talk to the launcher) stop with a clear message instead of N copies of the
 # campaign each writing the database. Usage: launch_checks.sh CKV_SWEEP WORKDIR

@@ -1,5 +1,5 @@
 // Shared by the tests/test_kernels_*.cpp oracles: plain dense matrices and the CircuitKV
-// attention graph built directly from METHODS.md's formulas (independent of the kernels).
+// attention graph built directly from docs/spec/METHODS.md's formulas (independent of the kernels).
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -31,7 +31,7 @@ inline std::vector<Matrix> matrix_powers(const Matrix& m, int count) {
   return power;
 }
 
-// Dense P of METHODS.md "CircuitKV: Neumann" steps 1–2 from the context's attention rows over
+// Dense P of docs/spec/METHODS.md "CircuitKV: Neumann" steps 1–2 from the context's attention rows over
 // `heads` (max or mean reduction), for graph "full" or "window_prefix".
 inline Matrix dense_graph(ckv::LayerContext& ctx, const std::string& graph, int w, double T,
                           const std::vector<int>& heads, bool use_max) {

@@ -2,6 +2,7 @@
 // for a generation harness (docs/e2e.md).
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -16,7 +17,7 @@ int export_keep_command(int argc, char** argv) {
   po::options_description options("export-keep options");
   std::string cache_dir, config_path, method_name, out_path, layers_text;
   std::vector<std::string> settings, tasks;
-  int topk = 32;
+  int topk = EvalSettings::kDefaultTopk;
   options.add_options()
       ("cache", po::value(&cache_dir)->required(), "cache directory")
       ("config", po::value(&config_path), "configuration JSON file ({\"method\", \"params\", \"eval\"}, "
@@ -24,7 +25,7 @@ int export_keep_command(int argc, char** argv) {
       ("method", po::value(&method_name), "registry name (instead of --config)")
       ("set", po::value(&settings)->composing(), "parameter key=value (repeatable, with --method)")
       ("layers", po::value(&layers_text), "with --method: eval layers as a JSON list (default: all)")
-      ("topk", po::value(&topk)->default_value(32), "with --method: eval topk (part of the hash)")
+      ("topk", po::value(&topk)->default_value(EvalSettings::kDefaultTopk), "with --method: eval topk (part of the hash)")
       ("tasks", po::value(&tasks)->multitoken(), "only these tasks")
       ("out", po::value(&out_path)->required(), "output JSONL file");
   po::positional_options_description positional;
@@ -36,14 +37,14 @@ int export_keep_command(int argc, char** argv) {
     return kExitOk;
   CKV_CHECK(config_path.empty() != method_name.empty(), "give exactly one of --config and --method");
 
-  json document;
+  std::optional<Configuration> config;
   if (!config_path.empty()) {
     std::ifstream in(config_path);
     CKV_CHECK(in, "{}: cannot read the configuration file", config_path);
     json given = json::parse(in, nullptr, /*allow_exceptions=*/false);
     CKV_CHECK(!given.is_discarded(), "{}: not valid JSON", config_path);
     try {
-      document = e2e::configuration_document(given);
+      config = Configuration::from_document(given);
     } catch (const Error& e) {
       CKV_FAIL("{}: {}", config_path, e.what());
     }
@@ -61,16 +62,16 @@ int export_keep_command(int argc, char** argv) {
       CKV_CHECK(!layers.is_discarded(), "--layers expects a JSON list such as [0,8,16], got '{}'", layers_text);
       eval["layers"] = layers;
     }
-    document = e2e::configuration_document(method_name, params, eval);
+    config = Configuration::make(method_name, params, EvalSettings::from_json(eval));
   }
 
   std::ofstream out(out_path);
   CKV_CHECK(out, "{}: cannot open for writing", out_path);
-  size_t lines = e2e::export_keep_sets(cache_dir, document, tasks, out);
+  size_t lines = e2e::export_keep_sets(cache_dir, *config, tasks, out);
   out.close();
   CKV_CHECK(out, "{}: cannot write the keep-sets", out_path);
   fmt::print(stderr, "{}: keep-sets of {} sample(s), configuration {}\n", out_path, lines,
-             sha256_hex(canonical_json(document)));
+             config->hash);
   return kExitOk;
 }
 

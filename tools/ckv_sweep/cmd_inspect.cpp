@@ -1,5 +1,6 @@
 // `ckv-sweep inspect`: one method on one layer of one sample, as one JSON object. Used to check
-// methods independently (contract: sample, layer, method, config, n, budget, scores, keep, metrics).
+// methods independently (contract: sample, layer, method, config, config_hash, n, budget, scores,
+// keep, metrics).
 #include <iostream>
 
 #include <fmt/format.h>
@@ -7,7 +8,7 @@
 
 #include "cache/cache_index.hpp"
 #include "common/error.hpp"
-#include "kernels/registry.hpp"
+#include "configuration/configuration.hpp"
 #include "tools/ckv_sweep/commands.hpp"
 #include "tools/ckv_sweep/options.hpp"
 #include "worker/evaluator.hpp"
@@ -30,7 +31,7 @@ std::pair<std::string, json> parse_setting(const std::string& text) {
 int inspect_command(int argc, char** argv) {
   po::options_description options("inspect options");
   std::string cache_dir, sample_id, method_name;
-  int layer = 0, budget = -1, topk = 32;
+  int layer = 0, budget = -1, topk = EvalSettings::kDefaultTopk;
   std::vector<std::string> settings;
   options.add_options()
       ("cache", po::value(&cache_dir)->required(), "cache directory")
@@ -39,34 +40,35 @@ int inspect_command(int argc, char** argv) {
       ("method", po::value(&method_name)->required(), "registry name")
       ("set", po::value(&settings)->composing(), "parameter key=value (repeatable)")
       ("budget", po::value(&budget), "shorthand for --set budget=B")
-      ("topk", po::value(&topk)->default_value(32), "k of topk_recall");
+      ("topk", po::value(&topk)->default_value(EvalSettings::kDefaultTopk), "k of topk_recall");
   po::positional_options_description positional;
   po::variables_map vm;
   if (!parse_options(argc, argv, "ckv-sweep inspect --cache DIR --sample ID --layer L --method NAME [--set k=v]... [--budget B]",
                      options, positional, vm))
     return kExitOk;
 
-  const MethodDef* method = find_method(method_name);
-  if (!method) CKV_FAIL("unknown method '{}' (valid: {})", method_name, fmt::format("{}", fmt::join(method_names(), ", ")));
   json given = json::object();
   for (const auto& s : settings) {
     auto [key, value] = parse_setting(s);
     given[key] = value;
   }
   if (budget >= 0) given["budget"] = budget;
-  Params params = resolve_params(*method, given);
+  EvalSettings eval;
+  eval.layers = std::vector<int>{layer};
+  eval.topk = topk;
+  const Configuration config = Configuration::make(method_name, given, eval);
 
   std::string path;
   for (const auto& e : read_cache_index(cache_dir))
     if (e.id == sample_id) path = cache_dir + "/" + e.path;
   CKV_CHECK(!path.empty(), "{}/index.jsonl: no sample with id '{}'", cache_dir, sample_id);
 
-  json config = {{"method", method->name}, {"params", params}, {"eval", {{"layers", {layer}}, {"topk", topk}}}};
-  InspectResult r = inspect_layer(path, layer, config);
+  InspectResult r = inspect_layer(path, layer, config.document);
   json metrics = json::object();
   for (const auto& [name, value] : r.metrics) metrics[name] = value ? json(*value) : json(nullptr);
-  json out = {{"sample", sample_id}, {"layer", layer},     {"method", method->name},
-              {"config", params},    {"n", r.n},           {"budget", r.budget},
+  json out = {{"sample", sample_id},     {"layer", layer},  {"method", config.method->name},
+              {"config", config.params}, {"config_hash", config.hash},
+              {"n", r.n},                {"budget", r.budget},
               {"scores", r.scores.size() == 1 ? json(r.scores[0]) : json(r.scores)},
               {"keep", r.keep},      {"metrics", metrics}};
   std::cout << out.dump() << "\n";

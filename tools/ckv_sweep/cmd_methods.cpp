@@ -29,7 +29,7 @@ int methods_command(int argc, char** argv) {
   }
   for (const auto& m : method_registry()) {
     if (!name.empty() && m.name != name) continue;
-    fmt::print("{:<20} {}{}\n", m.name, m.summary, m.score_cuda ? "  [CPU+CUDA]" : "  [CPU]");
+    fmt::print("{:<20} {}{}\n", m.name, m.summary, m.has_cuda ? "  [CPU+CUDA]" : "  [CPU]");
     if (name.empty()) continue;
     for (const auto& p : m.params) {
       std::string range;

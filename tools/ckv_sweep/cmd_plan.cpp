@@ -27,7 +27,7 @@ int plan_command(int argc, char** argv) {
   if (!parse_options(argc, argv, "ckv-sweep plan SPEC.toml [--list]", options, positional, vm)) return kExitOk;
 
   CampaignSpec spec = load_spec(spec_path);
-  std::vector<Configuration> configurations = expand_grid(spec);
+  std::vector<GridPoint> configurations = expand_grid(spec);
   std::map<std::string, int> per_method;
   for (const auto& c : configurations) ++per_method[c.method_id];
   fmt::print("campaign:        {}\n", spec.name);

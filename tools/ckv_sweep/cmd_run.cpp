@@ -7,7 +7,7 @@
 
 #include "db/database.hpp"
 #include "db/result_store.hpp"
-#include "kernels/threads.hpp"
+#include "kernels/stages/threads.hpp"
 #include "scheduler/campaign.hpp"
 #include "scheduler/embedded_transport.hpp"
 #include "scheduler/launch.hpp"

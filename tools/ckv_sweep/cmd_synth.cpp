@@ -1,4 +1,4 @@
-// `ckv-sweep synth`: write a deterministic synthetic attention cache (DATA.md).
+// `ckv-sweep synth`: write a deterministic synthetic attention cache (docs/spec/DATA.md).
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 

@@ -4,8 +4,8 @@
 The layer is built so attention is rational: head h (KV head g = h // 2) has the unit query
 e_{h % 2} on every row, and K[g, j] = sqrt(2) * (ln c[g][0][j], ln c[g][1][j]), so with
 d = 2, q.k / sqrt(d) = ln c[g][h % 2][j] and the causal softmax is
-A[h, i, j] = c_j / sum_{k <= i} c_k (METHODS.md "Attention inputs").
-Every expected vector follows METHODS.md "Baselines" literally; run this script to
+A[h, i, j] = c_j / sum_{k <= i} c_k (docs/spec/METHODS.md "Attention inputs").
+Every expected vector follows docs/spec/METHODS.md "Baselines" literally; run this script to
 regenerate baselines_tiny.json.
 """
 import json

@@ -1,0 +1,91 @@
+#include "configuration/configuration.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "common/error.hpp"
+#include "kernels/registry.hpp"
+
+namespace ckv {
+
+json EvalSettings::to_json() const {
+  json eval = json::object();
+  if (layers) {
+    std::vector<int> sorted = *layers;  // layer order is not part of what is measured
+    std::sort(sorted.begin(), sorted.end());
+    eval["layers"] = sorted;
+  } else {
+    eval["layers"] = "all";
+  }
+  eval["topk"] = topk;
+  return eval;
+}
+
+EvalSettings EvalSettings::from_json(const json& eval) {
+  CKV_CHECK(eval.is_object(), "eval must be an object {{\"layers\", \"topk\"}}, got {}", eval.dump());
+  EvalSettings out;
+  for (const auto& [key, value] : eval.items()) {
+    if (key == "layers") {
+      if (value.is_string() && value == "all") continue;
+      CKV_CHECK(value.is_array(), "eval.layers must be \"all\" or a list of layers, got {}",
+                value.dump());
+      std::vector<int> list;
+      for (const auto& layer : value) {
+        CKV_CHECK(layer.is_number_integer() && layer.get<long long>() >= 0 &&
+                      layer.get<long long>() <= 1000000,
+                  "eval.layers: {} is not a layer index", layer.dump());
+        list.push_back(layer.get<int>());
+      }
+      std::sort(list.begin(), list.end());
+      CKV_CHECK(std::adjacent_find(list.begin(), list.end()) == list.end(),
+                "eval.layers lists a layer twice: {}", value.dump());
+      CKV_CHECK(!list.empty(), "eval.layers is empty (leave it out for all layers)");
+      out.layers = std::move(list);
+    } else if (key == "topk") {
+      CKV_CHECK(value.is_number_integer() && value.get<long long>() >= 1 &&
+                    value.get<long long>() <= kMaxTopk,
+                "eval.topk must be an integer in [1, {}], got {}", kMaxTopk, value.dump());
+      out.topk = value.get<int>();
+    } else {
+      CKV_FAIL("eval: unknown key '{}' (valid: layers, topk)", key);
+    }
+  }
+  return out;
+}
+
+std::vector<int> EvalSettings::layers_of(const std::vector<int>& captured) const {
+  return layers ? *layers : captured;
+}
+
+Configuration Configuration::make(const MethodDef& method, const json& given_params,
+                                  const EvalSettings& eval) {
+  Configuration c;
+  c.method = &method;
+  c.typed = parse_params(method, given_params);
+  c.params = method.to_json(c.typed);
+  c.eval = EvalSettings::from_json(eval.to_json());  // re-checked and sorted
+  c.document = json{{"method", method.name}, {"params", c.params}, {"eval", c.eval.to_json()}};
+  c.canonical = canonical_json(c.document);
+  c.hash = sha256_hex(c.canonical);
+  return c;
+}
+
+Configuration Configuration::make(const std::string& method, const json& given_params,
+                                  const EvalSettings& eval) {
+  return make(method_named(method), given_params, eval);
+}
+
+Configuration Configuration::from_document(const json& document) {
+  CKV_CHECK(document.is_object() && document.contains("method") && document["method"].is_string(),
+            "a configuration is a JSON object {{\"method\", \"params\", \"eval\"}}");
+  for (const auto& [key, value] : document.items())
+    CKV_CHECK(key == "method" || key == "params" || key == "eval",
+              "configuration: unknown key '{}' (valid: method, params, eval)", key);
+  return make(document["method"].get<std::string>(), document.value("params", json::object()),
+              EvalSettings::from_json(document.value("eval", json::object())));
+}
+
+std::string Configuration::score_key() const { return ckv::score_key(*method, params); }
+
+}  // namespace ckv

@@ -1,0 +1,320 @@
+// The CircuitKV attention graph (docs/spec/METHODS.md "CircuitKV: Neumann" steps 1–2, "Facts that make
+// it fast"). See graph.hpp for the formulas.
+#include "kernels/stages/attention_graph.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include <fmt/format.h>
+
+#ifdef CKV_HAVE_CUDA
+#include "kernels/stages/attention_device.hpp"
+#endif
+
+namespace ckv::circuitkv {
+
+namespace {
+
+constexpr double kEntropyFloor = 1e-8;   // p clamped at 1e-8 in −Σ p ln p (docs/spec/METHODS.md)
+constexpr double kHubFloor = 1e-6;       // h[j] clamped ≥ 1e-6 (step 1)
+constexpr double kPrefixEpsilon = 1e-8;  // F[i, j] = h[j] / (Σ_{k<i} h[k] + 1e-8) (step 1)
+constexpr double kRowSumFloor = 1e-8;    // P = F / max(rowsum, 1e-8) (step 2)
+
+// x^(1/T); T = 1 is exact (no pow rounding), so the default graph is the plain attention.
+double sharpen(double x, double inv_t) { return inv_t == 1.0 ? x : std::pow(x, inv_t); }
+
+// Reduces rows [row_begin, row_begin + rows) of an attention tensor [H, *, n] over `heads`:
+// elementwise max or mean. Returns [rows, n] in double.
+std::vector<double> reduce_rows(const Tensor3& attention, int row_begin, int rows,
+                                const std::vector<int>& heads, bool use_max) {
+  const int n = attention.shape[2];
+  std::vector<double> out(size_t(rows) * n, use_max ? -INFINITY : 0.0);
+  for (int h : heads)
+    for (int r = 0; r < rows; ++r) {
+      const float* a = attention.row(h, row_begin + r);
+      double* o = out.data() + size_t(r) * n;
+      if (use_max)
+        for (int j = 0; j < n; ++j) o[j] = std::max(o[j], double(a[j]));
+      else
+        for (int j = 0; j < n; ++j) o[j] += double(a[j]);
+    }
+  if (!use_max)
+    for (double& v : out) v /= double(heads.size());
+  return out;
+}
+
+}  // namespace
+
+namespace {
+struct DeviceRowsKey {
+  int rows;
+  auto operator<=>(const DeviceRowsKey&) const = default;
+};
+}  // namespace
+
+const Tensor3& attention_rows(LayerContext& context, RowSource source, int rows,
+                              const char* method) {
+  rows = std::min(rows, context.n());
+  if (source == RowSource::host)
+    return rows >= context.n() ? context.full_attention(method)
+                               : context.window_attention(rows, method);
+#ifdef CKV_HAVE_CUDA
+  context.require_query_rows(rows, method);
+  return context.memo<Tensor3>(DeviceRowsKey{rows}, [&] {
+    const LayerInput& in = context.input();
+    Tensor3 t;
+    t.shape = {in.H, rows, in.n};
+    t.data = cuda::layer_kernels(context).window_attention(rows);
+    return t;
+  });
+#else
+  CKV_FAIL("{}: {}: device attention rows requested, but this ckv-sweep was built without CUDA",
+           context.input().sample, method);
+#endif
+}
+
+std::vector<double> head_window_entropy(LayerContext& context, int window, RowSource source) {
+  const Tensor3& win = attention_rows(context, source, window, "circuitkv graph");
+  const int H = win.shape[0], rows = win.shape[1], n = win.shape[2];
+  std::vector<double> entropy(H, 0.0);
+  for (int h = 0; h < H; ++h) {
+    double total = 0.0;
+    for (int r = 0; r < rows; ++r) {
+      const float* a = win.row(h, r);
+      double e = 0.0;
+      for (int j = 0; j < n; ++j) {
+        const double p = std::max(double(a[j]), kEntropyFloor);
+        e -= p * std::log(p);
+      }
+      total += e;
+    }
+    entropy[h] = total / double(rows);
+  }
+  return entropy;
+}
+
+std::vector<int> select_heads(LayerContext& context, int window, const HeadReduction& reduction,
+                              RowSource source) {
+  const int H = context.input().H;
+  std::vector<int> all(H);
+  std::iota(all.begin(), all.end(), 0);
+  if (reduction.mode == HeadReduce::max || reduction.mode == HeadReduce::mean) return all;
+  if (reduction.mode == HeadReduce::entropy_qi) {
+    // The top_k_heads most focused heads (lowest mean row entropy); ties to the lower head.
+    const std::vector<double> entropy = head_window_entropy(context, window, source);
+    std::vector<int> order = all;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int a, int b) { return entropy[a] < entropy[b]; });
+    order.resize(std::min<size_t>(order.size(), size_t(std::max(1, reduction.top_k_heads))));
+    std::sort(order.begin(), order.end());
+    return order;
+  }
+  // entropy_hi: heads that keep at least hi_mass_threshold of their window attention on
+  // transient (non-sink) tokens; all heads if none does (docs/spec/METHODS.md "Attention inputs").
+  {
+    const Tensor3& win = attention_rows(context, source, window, "circuitkv graph");
+    const int rows = win.shape[1], n = win.shape[2];
+    const int s = std::min(std::max(reduction.sink, 0), n);
+    std::vector<int> heads;
+    for (int h = 0; h < H; ++h) {
+      double mass = 0.0;
+      for (int r = 0; r < rows; ++r) {
+        const float* a = win.row(h, r);
+        double m = 0.0;
+        for (int j = s; j < n; ++j) m += a[j];
+        mass += m;
+      }
+      if (mass / double(rows) >= reduction.hi_mass_threshold) heads.push_back(h);
+    }
+    return heads.empty() ? all : heads;
+  }
+}
+
+AttentionGraph AttentionGraph::build(LayerContext& context, const GraphOptions& options,
+                                     RowSource source) {
+  const LayerInput& in = context.input();
+  const int n = in.n;
+  CKV_CHECK(options.temperature > 0.0, "{}: graph temperature must be > 0, got {}", in.sample,
+            options.temperature);
+  CKV_CHECK(options.window >= 1, "{}: graph window must be >= 1, got {}", in.sample,
+            options.window);
+  AttentionGraph g;
+  g.options_ = canonical_graph_options(options);
+  g.source_ = source;
+  g.n_ = n;
+  g.sink_ = std::min(std::max(options.sink, 0), n);
+  g.full_ = options.graph == GraphKind::full;
+  const int w = std::min(options.window, n);
+  const double inv_t = 1.0 / options.temperature;
+  const std::vector<int> heads = select_heads(context, options.window, options.reduction, source);
+  const bool use_max =
+      options.reduction.mode == HeadReduce::max || options.reduction.mode == HeadReduce::entropy_qi;
+
+  // Dense rows: the w window rows, or every row for the full graph (needs r == n).
+  std::vector<double> dense;
+  if (g.full_) {
+    const Tensor3& a = attention_rows(context, source, n, "circuitkv (graph = \"full\")");
+    g.window_start_ = 0;
+    dense = reduce_rows(a, 0, n, heads, use_max);
+  } else {
+    const Tensor3& win = attention_rows(context, source, w, "circuitkv graph");
+    g.window_start_ = n - w;
+    dense = reduce_rows(win, 0, w, heads, use_max);
+  }
+  const int ws = g.window_start_;
+  const int dense_rows = n - ws;
+
+  // h[j]: column sums of the reduced window rows (the last w dense rows), before clamping.
+  g.h_.assign(n, 0.0);
+  for (int r = dense_rows - w; r < dense_rows; ++r) {
+    const double* row = dense.data() + size_t(r) * n;
+    for (int j = 0; j < n; ++j) g.h_[j] += row[j];
+  }
+
+  // Dense rows: F^(1/T), then P = F / max(rowsum, 1e-8) over the whole row (step 2).
+  g.row_stochastic_.assign(n, 0);
+  g.dense_cdf_.resize(dense.size());
+  for (int r = 0; r < dense_rows; ++r) {
+    double* row = dense.data() + size_t(r) * n;
+    double sum = 0.0;
+    for (int j = 0; j < n; ++j) {
+      row[j] = sharpen(row[j], inv_t);
+      sum += row[j];
+    }
+    const double denom = std::max(sum, kRowSumFloor);
+    double cum = 0.0;
+    double* cdf = g.dense_cdf_.data() + size_t(r) * n;
+    for (int j = 0; j < n; ++j) {
+      row[j] /= denom;
+      cum += row[j];
+      cdf[j] = cum;
+    }
+    g.row_stochastic_[ws + r] = sum >= kRowSumFloor ? 1 : 0;
+  }
+  g.dense_ = std::move(dense);
+
+  // Prefix rows (window_prefix only), separable after temperature:
+  //   F[i, j]^(1/T) = g[j] / D_i,  g = max(h, 1e-6)^(1/T),  D_i = (Σ_{k<i} max(h,1e-6) + 1e-8)^(1/T)
+  //   P[i, j] = g[j] / max(S_g[i], 1e-8·D_i),  S_g[i] = Σ_{k<i} g[k]
+  // which is g[j]/S_g[i] ("Facts that make it fast") unless the row-sum clamp binds.
+  g.g_.assign(n, 0.0);
+  g.g_cum_.assign(n + 1, 0.0);
+  g.prefix_scale_.assign(n, 0.0);
+  if (!g.full_) {
+    double h_cum = 0.0;
+    for (int j = 0; j < n; ++j) {
+      const double hc = std::max(g.h_[j], kHubFloor);
+      g.g_[j] = sharpen(hc, inv_t);
+      g.g_cum_[j + 1] = g.g_cum_[j] + g.g_[j];
+      if (j < ws && j > 0) {
+        const double d = sharpen(h_cum + kPrefixEpsilon, inv_t);
+        const double denom = std::max(g.g_cum_[j], kRowSumFloor * d);
+        g.prefix_scale_[j] = 1.0 / denom;
+        g.row_stochastic_[j] = g.g_cum_[j] >= kRowSumFloor * d ? 1 : 0;
+      }
+      h_cum += hc;
+    }
+  }
+  return g;
+}
+
+double AttentionGraph::entry(int i, int j) const {
+  if (i < 0 || i >= n_ || j < 0 || j >= n_) return 0.0;
+  if (i >= window_start_) return dense_[size_t(i - window_start_) * n_ + j];
+  return j < i ? g_[j] * prefix_scale_[i] : 0.0;
+}
+
+double AttentionGraph::row_sum(int i) const {
+  if (i >= window_start_) return dense_cdf_[size_t(i - window_start_) * n_ + n_ - 1];
+  return g_cum_[i] * prefix_scale_[i];
+}
+
+void AttentionGraph::apply_transpose(const std::vector<double>& x, std::vector<double>& y) const {
+  CKV_CHECK(int(x.size()) == n_, "apply_transpose: vector of length {} for n = {}", x.size(), n_);
+  y.assign(n_, 0.0);
+  // Prefix rows: y[j] += g[j] · Σ_{i=j+1}^{ws-1} scale_i x[i], a suffix sum, O(n).
+  double suffix = 0.0;
+  for (int j = window_start_ - 1; j >= 0; --j) {
+    y[j] += g_[j] * suffix;
+    suffix += prefix_scale_[j] * x[j];
+  }
+  for (int i = window_start_; i < n_; ++i) {
+    const double xi = x[i];
+    if (xi == 0.0) continue;
+    const double* row = dense_.data() + size_t(i - window_start_) * n_;
+    for (int j = 0; j <= i; ++j) y[j] += row[j] * xi;
+  }
+}
+
+void AttentionGraph::apply(const std::vector<double>& x, std::vector<double>& y) const {
+  CKV_CHECK(int(x.size()) == n_, "apply: vector of length {} for n = {}", x.size(), n_);
+  y.assign(n_, 0.0);
+  double prefix = 0.0;  // Σ_{j<i} g[j] x[j]
+  for (int i = 0; i < window_start_; ++i) {
+    y[i] = prefix_scale_[i] * prefix;
+    prefix += g_[i] * x[i];
+  }
+  for (int i = window_start_; i < n_; ++i) {
+    const double* row = dense_.data() + size_t(i - window_start_) * n_;
+    double acc = 0.0;
+    for (int j = 0; j <= i; ++j) acc += row[j] * x[j];
+    y[i] = acc;
+  }
+}
+
+int AttentionGraph::sample(int i, double u) const {
+  if (i < 0 || i >= n_) return -1;
+  if (i >= window_start_) {
+    const double* cdf = dense_cdf_.data() + size_t(i - window_start_) * n_;
+    const double total = cdf[n_ - 1];
+    if (total <= 0.0) return -1;
+    // A normalised row sums to 1 up to rounding: scale u by its total so no draw falls off
+    // the end; a clamped (substochastic) row ends the walk with probability 1 − total.
+    const double target = row_stochastic_[i] ? u * total : u;
+    if (target >= total) return -1;
+    // First j with cdf[j] > target: zero-probability columns are never picked.
+    int j = int(std::upper_bound(cdf, cdf + n_, target) - cdf);
+    return std::min(j, n_ - 1);
+  }
+  const double total = g_cum_[i];  // in units of g: the row is g[j]·scale_i for j < i
+  if (i == 0 || total <= 0.0) return -1;
+  const double target = row_stochastic_[i] ? u * total : u / prefix_scale_[i];
+  if (target >= total) return -1;
+  // g_cum_[j + 1] = Σ_{k≤j} g[k]: the first j with g_cum_[j + 1] > target.
+  const double* begin = g_cum_.data() + 1;
+  int j = int(std::upper_bound(begin, begin + i, target) - begin);
+  return std::min(j, i - 1);
+}
+
+namespace {
+struct GraphKey {
+  GraphOptions options;
+  RowSource source;
+  auto operator<=>(const GraphKey&) const = default;
+};
+}  // namespace
+
+GraphOptions canonical_graph_options(GraphOptions options) {
+  // max/mean ignore the entropy parameters, entropy_qi the HI ones and entropy_hi the QI one.
+  HeadReduction& r = options.reduction;
+  if (r.mode == HeadReduce::max || r.mode == HeadReduce::mean) {
+    r.top_k_heads = 0;
+    r.hi_mass_threshold = 0.0;
+    r.sink = 0;
+  } else if (r.mode == HeadReduce::entropy_qi) {
+    r.hi_mass_threshold = 0.0;
+    r.sink = 0;
+  } else if (r.mode == HeadReduce::entropy_hi) {
+    r.top_k_heads = 0;
+  }
+  return options;
+}
+
+const AttentionGraph& shared_graph(LayerContext& context, const GraphOptions& options,
+                                   RowSource source) {
+  return context.memo<AttentionGraph>(GraphKey{canonical_graph_options(options), source},
+                                      [&] { return AttentionGraph::build(context, options, source); });
+}
+
+}  // namespace ckv::circuitkv

@@ -1,0 +1,119 @@
+#include "kernels/stages/neumann_series.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+
+namespace ckv::circuitkv {
+
+namespace {
+
+constexpr double kStopTolerance = 1e-8;  // docs/spec/METHODS.md step 3: both increments < 1e-8
+
+double max_abs(const std::vector<double>& x) {
+  double m = 0.0;
+  for (double v : x) m = std::max(m, std::abs(v));
+  return m;
+}
+
+}  // namespace
+
+void apply_q_transpose(const AttentionGraph& graph, const std::vector<double>& x,
+                       std::vector<double>& y) {
+  const int s = graph.sink();
+  if (s == 0) {
+    graph.apply_transpose(x, y);
+    return;
+  }
+  // Restricting P to rows and columns [s, n): zero the sink inputs, drop the sink outputs
+  // (mass that reaches a sink column is absorbed).
+  std::vector<double> masked = x;
+  std::fill(masked.begin(), masked.begin() + std::min<size_t>(s, masked.size()), 0.0);
+  graph.apply_transpose(masked, y);
+  std::fill(y.begin(), y.begin() + std::min<size_t>(s, y.size()), 0.0);
+}
+
+NeumannSeries::NeumannSeries(const AttentionGraph& qi_graph, const AttentionGraph& hi_graph,
+                             double gamma)
+    : qi_graph_(qi_graph), hi_graph_(hi_graph), gamma_(gamma) {
+  CKV_CHECK(qi_graph.n() == hi_graph.n() && qi_graph.sink() == hi_graph.sink(),
+            "neumann series: QI and HI graphs differ in size ({}, {}) or sinks ({}, {})",
+            qi_graph.n(), hi_graph.n(), qi_graph.sink(), hi_graph.sink());
+  state_ = start();
+}
+
+NeumannSeries::State NeumannSeries::start() const {
+  const int n = qi_graph_.n(), s = qi_graph_.sink();
+  State st;
+  st.term_qi.assign(n, 0.0);
+  st.term_hi.assign(n, 0.0);
+  if (n > s) {
+    st.term_qi[n - 1] = 1.0;  // e_q, q = n − 1
+    for (int j = s; j < n; ++j) st.term_hi[j] = 1.0 / double(n - s);
+  }
+  st.sum_qi = st.term_qi;
+  st.sum_hi = st.term_hi;
+  st.stopped = n <= s;  // no transient node: both series are 0
+  return st;
+}
+
+void NeumannSeries::advance(State& st, int K) const {
+  std::vector<double> next;
+  while (st.k < K && !st.stopped) {
+    apply_q_transpose(qi_graph_, st.term_qi, next);
+    for (double& v : next) v *= gamma_;
+    st.term_qi.swap(next);
+    apply_q_transpose(hi_graph_, st.term_hi, next);
+    for (double& v : next) v *= gamma_;
+    st.term_hi.swap(next);
+    for (size_t j = 0; j < st.sum_qi.size(); ++j) {
+      st.sum_qi[j] += st.term_qi[j];
+      st.sum_hi[j] += st.term_hi[j];
+    }
+    ++st.k;
+    // The term just added is counted; the series then stops (public loop order).
+    if (max_abs(st.term_qi) < kStopTolerance && max_abs(st.term_hi) < kStopTolerance)
+      st.stopped = true;
+  }
+}
+
+NeumannVectors NeumannSeries::partial_sums(int K) {
+  CKV_CHECK(K >= 0, "neumann series: iterations must be >= 0, got {}", K);
+  if (auto it = done_.find(K); it != done_.end()) return it->second;
+  NeumannVectors out;
+  if (K >= state_.k) {
+    // Extends the shared iteration (a no-op once stopped: every larger K has the same sums).
+    advance(state_, K);
+    out = {state_.sum_qi, state_.sum_hi, state_.k};
+    done_.emplace(K, out);
+    return out;
+  }
+  State fresh = start();
+  advance(fresh, K);
+  out = {fresh.sum_qi, fresh.sum_hi, fresh.k};
+  done_.emplace(K, out);
+  return out;
+}
+
+namespace {
+struct SeriesKey {
+  GraphOptions qi, hi;
+  RowSource source;
+  double gamma;
+  auto operator<=>(const SeriesKey&) const = default;
+};
+}  // namespace
+
+NeumannVectors neumann_vectors(LayerContext& context, const GraphOptions& qi_options,
+                               const GraphOptions& hi_options, RowSource source, double gamma,
+                               int K) {
+  const SeriesKey key{canonical_graph_options(qi_options), canonical_graph_options(hi_options),
+                      source, gamma};
+  const auto& series = context.memo<std::shared_ptr<NeumannSeries>>(key, [&] {
+    return std::make_shared<NeumannSeries>(shared_graph(context, qi_options, source),
+                                           shared_graph(context, hi_options, source), gamma);
+  });
+  return series->partial_sums(K);
+}
+
+}  // namespace ckv::circuitkv

@@ -1,0 +1,41 @@
+// The head-reduced causal attention matrix, shared by the full-row walker methods
+// (circuitkv_influence, rc).
+#pragma once
+#include <cstddef>
+#include <vector>
+
+#include "kernels/layer_context.hpp"
+#include "kernels/stages/threads.hpp"
+
+namespace ckv::walkers {
+
+// A[i, j] for j <= i of one head reduction ("mean" or "max" over the H query heads),
+// packed lower-triangular in fp32: row i holds i + 1 entries. n² / 2 floats (128 MB at 8k).
+struct ReducedAttention {
+  int n = 0;
+  std::vector<float> packed;
+
+  const float* row(int i) const { return packed.data() + size_t(i) * size_t(i + 1) / 2; }
+};
+
+// How the H query heads are merged into one matrix.
+enum class HeadMerge { mean, max };
+
+// Memoised per layer by reduction (context.memo): computed row by row from Q and K with
+// LayerContext::attention_row, so the [H, n, n] tensor is never held. Needs every query row:
+// refuses a partial capture by naming the sample and `method`.
+const ReducedAttention& reduced_attention(LayerContext& context, HeadMerge merge,
+                                          const char* method);
+
+// Column sums Σ_{i in [n-rows, n)} A[i, j] of the reduced matrix (the H2O signal of the
+// CircuitKV walkers), in double.
+std::vector<double> reduced_column_sums(const ReducedAttention& a, int rows);
+
+// Threads of the CPU walkers and graph builders (kernels/stages/threads.hpp).
+using ckv::kernel_threads;
+using ckv::parallel_ranges;
+
+// max over the vector, 0 for an empty one.
+double max_of(const std::vector<double>& x);
+
+}  // namespace ckv::walkers

@@ -1,0 +1,208 @@
+#include "kernels/stages/selection.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include <fmt/format.h>
+
+namespace ckv {
+
+ParamSchema<SelectionParams> selection_schema(int default_sink,
+                                             SelectionGranularity default_granularity) {
+  ParamSchema<SelectionParams> schema;
+  schema.integer(&SelectionParams::budget, "budget", 2048, 1, 1e9,
+                 "B: prompt tokens kept per layer (and KV head); nothing is evicted when n <= B")
+      .selection_only();
+  // The window changes scores too: SnapKV-style methods use it as their observation window.
+  schema.integer(&SelectionParams::window, "window", 64, 1, 1e9,
+                 "w: the last w prompt tokens are always kept (and form the observation window "
+                 "of methods that read window rows)");
+  schema.integer(&SelectionParams::sink, "sink_size", default_sink, 0, 1e9,
+                 "s: the first s prompt tokens (attention sinks) are always kept");
+  schema.choice(&SelectionParams::granularity, "selection", default_granularity,
+                {{"shared", SelectionGranularity::shared},
+                 {"per_kv_head", SelectionGranularity::per_kv_head}},
+                "shared: one keep-set for all heads of a layer (scores averaged over all heads); "
+                "per_kv_head: one keep-set per KV head (scores averaged over its GQA group)");
+  schema.choice(&SelectionParams::budget_mode, "budget_mode", BudgetMode::uniform,
+                {{"uniform", BudgetMode::uniform}, {"pyramid", BudgetMode::pyramid}},
+                "uniform: every layer keeps B; pyramid: PyramidKV layer allocation (beta = 20), "
+                "more in lower layers, about B per layer on average")
+      .selection_only();
+  schema.choice(&SelectionParams::pyramid_rounding, "pyramid_rounding", PyramidRounding::integer,
+                {{"integer", PyramidRounding::integer}, {"float", PyramidRounding::real}},
+                "integer: KVCache-Factory's floor divisions; float: kvpress's real-valued "
+                "min/max/steps (pyramid budgets only)")
+      .selection_only();
+  return schema;
+}
+
+std::string SelectionParams::validate() const {
+  // docs/spec/METHODS.md "Selection": the public code silently keeps s + w instead; we refuse.
+  if ((long long)budget < (long long)sink + (long long)window)
+    return fmt::format("budget {} is below sink_size + window = {}", budget,
+                       (long long)sink + (long long)window);
+  return "";
+}
+
+namespace {
+
+// Python's floor division (toward -inf), which KVCache-Factory's `//` uses.
+long long floor_div(long long a, long long b) {
+  long long q = a / b;
+  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+  return q;
+}
+
+constexpr int kPyramidBeta = 20;  // docs/spec/METHODS.md "Selection": PyramidKV with beta = 20
+
+// Total tokens kept by layer `layer` (n > B), window and sinks included.
+int pyramid_budget(const SelectionParams& sel, int layer, int num_layers, int n) {
+  const long long B = sel.budget, w = sel.window;
+  if (sel.pyramid_rounding == PyramidRounding::integer) {
+    // KVCache-Factory pyramidkv/pyramidkv_utils.py, PyramidKVCluster.update_kv, with
+    // max_capacity_prompt = B (window included):
+    //   min_num = (B - w) // beta;  max_num = 2 (B - w) - min_num
+    //   if max_num >= n - w: max_num = n - w; min_num = 2 (B - w) - max_num
+    //   steps = (max_num - min_num) // (L - 1)
+    //   n < 2 (B - w): uniform (B - w selected + w window)
+    //   else: (max_num - layer * steps) selected + w window.
+    const long long base = B - w;
+    if (n < 2 * base) return int(B);
+    long long min_num = floor_div(base, kPyramidBeta);
+    long long max_num = base * 2 - min_num;
+    if (max_num >= n - w) {
+      max_num = n - w;
+      min_num = base * 2 - max_num;
+    }
+    const long long steps = floor_div(max_num - min_num, num_layers - 1);
+    return int(max_num - layer * steps + w);
+  }
+  // kvpress presses/pyramidkv_press.py, PyramidKVPress.get_layer_budget (kvpress >= 0.2.6),
+  // real-valued. Its budget counts every kept token (q_len (1 - compression_ratio) = B):
+  //   min_num = B / beta;  max_num = 2 B - min_num
+  //   if max_num >= n - w: max_num = n - w; min_num = 2 B - max_num
+  //   if not (n >= max_num >= min_num >= w): uniform B ("fall back to SnapKV")
+  //   steps = (max_num - min_num) / (L - 1);  keep round(max_num - layer * steps)
+  // Python's round() rounds half to even, as nearbyint does in the default rounding mode.
+  double min_num = double(B) / kPyramidBeta;
+  double max_num = 2.0 * double(B) - min_num;
+  if (max_num >= double(n - w)) {
+    max_num = double(n - w);
+    min_num = 2.0 * double(B) - max_num;
+  }
+  if (!(double(n) >= max_num && max_num >= min_num && min_num >= double(w))) return int(B);
+  const double steps = (max_num - min_num) / double(num_layers - 1);
+  return int(std::nearbyint(max_num - double(layer) * steps));
+}
+
+}  // namespace
+
+int layer_budget(const SelectionParams& sel, int layer, int num_layers, int n) {
+  if (sel.budget_mode != BudgetMode::pyramid || num_layers <= 1 || n <= sel.budget) return sel.budget;
+  // The top layers of a steep pyramid can get less than sinks + window; those are always
+  // kept, so the layer budget is raised to s + w to keep "exactly min(B_layer, n) kept".
+  return std::max(pyramid_budget(sel, layer, num_layers, n), sel.sink + sel.window);
+}
+
+namespace {
+
+// One keep-set for scores `x` (docs/spec/METHODS.md "Selection"): sinks [0, s), window
+// [max(s, n - w), n), then the best-scoring rest, ties to the lower position.
+std::vector<int> select_one(const std::vector<float>* x, const CustomFill* custom, int head,
+                            int budget, int sink, int window, int n) {
+  std::vector<int> keep;
+  if (n <= budget) {
+    keep.resize(n);
+    std::iota(keep.begin(), keep.end(), 0);
+    return keep;
+  }
+  std::vector<unsigned char> taken(n, 0);
+  const int s = std::min(sink, n);
+  for (int j = 0; j < s; ++j) taken[j] = 1;
+  for (int j = std::max(s, n - window); j < n; ++j) taken[j] = 1;
+  int count = int(std::count(taken.begin(), taken.end(), 1));
+  // B >= s + w (validate_selection, layer_budget), so slots >= 0 unless window > n.
+  int slots = std::max(0, budget - count);
+  if (slots > 0) {
+    std::vector<int> order;
+    if (custom) {
+      order = custom->fill(head, slots, taken);
+    } else {
+      CKV_CHECK(x && int(x->size()) == n, "selection: score vector of length {} for n = {}",
+                x ? x->size() : 0, n);
+      for (int j = 0; j < n; ++j)
+        if (!taken[j]) order.push_back(j);
+      const std::vector<float>& v = *x;
+      // NaN scores would make the order undefined; rank them last.
+      auto better = [&](int a, int b) {
+        const float va = std::isnan(v[a]) ? -INFINITY : v[a];
+        const float vb = std::isnan(v[b]) ? -INFINITY : v[b];
+        if (va != vb) return va > vb;
+        return a < b;
+      };
+      const int take = std::min<int>(slots, int(order.size()));
+      std::partial_sort(order.begin(), order.begin() + take, order.end(), better);
+      order.resize(take);
+    }
+    for (int j : order) {
+      if (slots == 0) break;
+      CKV_CHECK(j >= 0 && j < n && !taken[j], "selection: custom fill returned token {} ({})",
+                j, j >= 0 && j < n ? "already kept" : "out of range");
+      taken[j] = 1;
+      --slots;
+    }
+  }
+  for (int j = 0; j < n; ++j)
+    if (taken[j]) keep.push_back(j);
+  return keep;
+}
+
+}  // namespace
+
+std::vector<std::vector<int>> select_keep(const Scores& scores, const SelectionParams& sel, int n,
+                                          int G, int layer, int num_layers) {
+  std::vector<std::vector<int>> keep(G);
+  if (scores.keep_all) {
+    for (auto& k : keep) {
+      k.resize(n);
+      std::iota(k.begin(), k.end(), 0);
+    }
+    return keep;
+  }
+  const int budget = layer_budget(sel, layer, num_layers, n);
+  const CustomFill* custom = scores.custom_fill.get();
+  if (sel.shared()) {
+    CKV_CHECK(custom || scores.heads.size() == 1,
+              "selection: shared selection needs one score vector, got {}", scores.heads.size());
+    auto one = select_one(custom ? nullptr : &scores.heads[0], custom, 0, budget, sel.sink,
+                          sel.window, n);
+    for (auto& k : keep) k = one;
+    return keep;
+  }
+  CKV_CHECK(custom || int(scores.heads.size()) == G,
+            "selection: per_kv_head selection needs {} score vectors, got {}", G,
+            scores.heads.size());
+  for (int g = 0; g < G; ++g)
+    keep[g] = select_one(custom ? nullptr : &scores.heads[g], custom, g, budget, sel.sink,
+                         sel.window, n);
+  return keep;
+}
+
+std::vector<float> rank_normalize(const std::vector<float>& x) {
+  // rank(x)/(n-1), ranks 0..n-1 ascending by value; equal values are ranked by position, the
+  // lower position getting the lower rank (a stable sort), so ties never share a rank.
+  const int n = int(x.size());
+  std::vector<float> out(n, 0.0f);
+  if (n <= 1) return out;
+  std::vector<int> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  // NaN is ranked lowest so the comparison stays a strict weak order.
+  auto key = [&](int j) { return std::isnan(x[j]) ? -INFINITY : x[j]; };
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return key(a) < key(b); });
+  for (int r = 0; r < n; ++r) out[order[r]] = float(r) / float(n - 1);
+  return out;
+}
+
+}  // namespace ckv

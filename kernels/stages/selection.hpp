@@ -1,0 +1,46 @@
+// Selection shared by all methods (docs/spec/METHODS.md "Selection"): always keep sinks [0, s)
+// and the local window [max(s, n-w), n); fill the other B - s - w slots with the highest scores
+// among the remaining tokens, ties broken by lower position. If n <= B nothing is evicted.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "kernels/params.hpp"
+#include "kernels/scores.hpp"
+
+namespace ckv {
+
+enum class SelectionGranularity { shared, per_kv_head };
+enum class BudgetMode { uniform, pyramid };
+enum class PyramidRounding { integer, real };  // "integer" (KVCache-Factory) | "float" (kvpress)
+
+// The selection parameters every evicting method declares (defaults differ per method).
+struct SelectionParams {
+  int budget = 2048;
+  int window = 64;
+  int sink = 0;
+  SelectionGranularity granularity = SelectionGranularity::shared;
+  BudgetMode budget_mode = BudgetMode::uniform;
+  PyramidRounding pyramid_rounding = PyramidRounding::integer;
+
+  // one keep-set for all heads (else one per KV head)
+  bool shared() const { return granularity == SelectionGranularity::shared; }
+  // "" or the error for a budget below sink + window.
+  std::string validate() const;
+};
+
+// The schema of SelectionParams: budget, window, sink_size, selection, budget_mode,
+// pyramid_rounding, in that order.
+ParamSchema<SelectionParams> selection_schema(int default_sink, SelectionGranularity default_granularity);
+
+// PyramidKV layer allocation (beta = 20): the budget of model layer `layer` of `num_layers`.
+int layer_budget(const SelectionParams& sel, int layer, int num_layers, int n);
+
+// Keep-sets, one sorted index list per KV head (G lists; identical lists when shared).
+std::vector<std::vector<int>> select_keep(const Scores& scores, const SelectionParams& sel, int n,
+                                          int G, int layer, int num_layers);
+
+// Rank normalisation: rank(x)/(n-1) with ties broken by position (docs/spec/METHODS.md step 5).
+std::vector<float> rank_normalize(const std::vector<float>& x);
+
+}  // namespace ckv

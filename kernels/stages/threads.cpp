@@ -1,0 +1,51 @@
+#include "kernels/stages/threads.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <exception>
+#include <thread>
+#include <vector>
+
+namespace ckv {
+
+namespace {
+std::atomic<int> g_default_threads{0};
+}
+
+int kernel_threads() {
+  if (const char* env = std::getenv("CKV_KERNEL_THREADS")) {
+    const int t = std::atoi(env);
+    if (t >= 1) return t;
+  }
+  if (const int t = g_default_threads.load(); t >= 1) return t;
+  return int(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+void set_default_kernel_threads(int threads) { g_default_threads.store(std::max(1, threads)); }
+
+void parallel_ranges(int count, int threads, const std::function<void(int, int)>& body) {
+  threads = std::max(1, std::min(threads, count));
+  if (threads <= 1) {
+    if (count > 0) body(0, count);
+    return;
+  }
+  std::vector<std::thread> pool;
+  std::vector<std::exception_ptr> errors(threads);
+  for (int t = 0; t < threads; ++t) {
+    const int begin = int(static_cast<long long>(count) * t / threads);
+    const int end = int(static_cast<long long>(count) * (t + 1) / threads);
+    pool.emplace_back([&, t, begin, end] {
+      try {
+        body(begin, end);
+      } catch (...) {
+        errors[t] = std::current_exception();
+      }
+    });
+  }
+  for (auto& thread : pool) thread.join();
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+}
+
+}  // namespace ckv
