@@ -1,4 +1,4 @@
-// SQLite access (R7). One writer connection (rank 0 / the embedded scheduler), readers open
+// SQLite access (docs/spec/MISSION.md R7). One writer connection (rank 0 / the embedded scheduler), readers open
 // read-only and never stall the writer (WAL). Every SQLite call is checked; messages name the
 // database file.
 #pragma once

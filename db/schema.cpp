@@ -6,7 +6,7 @@ namespace {
 
 // Version 1. Timestamps are unix seconds (REAL). Units are keyed by (configuration, sample)
 // and shared by every campaign that links them, so a unit done under one spec counts as done
-// for any later spec that contains it (R2).
+// for any later spec that contains it (docs/spec/MISSION.md R2).
 const char* const kSchemaV1 = R"sql(
 CREATE TABLE schema_version (
   version     INTEGER PRIMARY KEY,
@@ -91,7 +91,7 @@ CREATE INDEX attempts_by_end ON attempts (ended_at);
 CREATE TABLE results (
   unit_id INTEGER NOT NULL REFERENCES units (id),
   metric  TEXT NOT NULL,
-  value   REAL,                           -- NULL: the metric could not be computed (METRICS.md)
+  value   REAL,                           -- NULL: the metric could not be computed (docs/spec/METRICS.md)
   PRIMARY KEY (unit_id, metric)
 ) WITHOUT ROWID;
 -- report: list metrics without scanning every result.
@@ -128,7 +128,7 @@ JOIN results r ON r.unit_id = u.id
 WHERE u.state = 'done'
 GROUP BY c.name, cf.hash, cf.method, s.task, COALESCE(t.category, 'other'), r.metric;
 
--- Cross-task aggregates (METRICS.md): task_mean is the mean of the task means (the 16-task
+-- Cross-task aggregates (docs/spec/METRICS.md): task_mean is the mean of the task means (the 16-task
 -- mean of the KV-compression papers), category_mean the mean over categories of the mean of
 -- the task means within each category (LongBench). Tasks without any value are left out of
 -- both; `tasks` and `categories` say how many went in. One chain of aggregates (no join),
@@ -170,7 +170,7 @@ WHERE u.state IN ('failed', 'lost');
 )sql";
 
 
-// Version 2 (R11, docs/e2e.md): end-to-end scores of predictions generated elsewhere with a
+// Version 2 (docs/spec/MISSION.md R11, docs/e2e.md): end-to-end scores of predictions generated elsewhere with a
 // configuration's keep-sets, imported by `ckv-sweep import-predictions`, so proxy rankings and
 // LongBench scores sit in the same database. An import replaces one (campaign, configuration,
 // task) in one transaction: its per-sample rows and its task row stay consistent.

@@ -1,4 +1,4 @@
-// Plots of a metric against a swept parameter, one panel per task plus the task mean (R10).
+// Plots of a metric against a swept parameter, one panel per task plus the task mean (docs/spec/MISSION.md R10).
 // Writes the data (<out>.dat) and the gnuplot script (<out>.gp) beside the image and runs
 // gnuplot (Debian's gnuplot-nox); fails with a clear message when gnuplot is missing.
 #pragma once

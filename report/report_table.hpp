@@ -1,4 +1,4 @@
-// The ablation table (R10): rows = configurations shown by the parameters that vary, columns =
+// The ablation table (docs/spec/MISSION.md R10): rows = configurations shown by the parameters that vary, columns =
 // tasks then the 16-task mean ("avg") and the LongBench category mean ("cat avg").
 #pragma once
 #include <string>

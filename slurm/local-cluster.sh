@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A single-node Slurm cluster on this Debian 12 machine, for tests (R9): `srun ckv-sweep …` then
+# A single-node Slurm cluster on this Debian 12 machine, for tests (docs/spec/MISSION.md R9): `srun ckv-sweep …` then
 # runs for real. Needs root. Installs slurmctld, slurmd, slurm-client and munge when missing.
 #   slurm/local-cluster.sh start    install if needed, configure, start munged/slurmctld/slurmd,
 #                                   wait until the node is idle
