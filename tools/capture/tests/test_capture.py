@@ -58,9 +58,17 @@ def test_captured_qk_reproduce_the_models_attention(assets, kind, tmp_path, ckv_
     tokenizer = AutoTokenizer.from_pretrained(assets[kind])
     samples = {(s.task, s.id): s for s in longbench.read_longbench([assets["longbench"]])}
     L = model.config.num_hidden_layers
+    H, G = model.config.num_attention_heads, model.config.num_key_value_heads
     for entry in index:
         metadata, tensors = _load(os.path.join(out, entry["path"]))
         n, m = entry["n_tokens"], entry["m_answer"]
+        # the storage model of docs/user-guide.md: per layer b·d·(H·r + H·m + 2·G·(n + m)) bytes,
+        # 4·(n + m) of token ids, the header (8-byte length + JSON) on top
+        d, b = tensors["layers.0.q"].shape[2], 4
+        path = os.path.join(out, entry["path"])
+        with open(path, "rb") as f:
+            header = 8 + int.from_bytes(f.read(8), "little")
+        assert os.path.getsize(path) == entry["file_size"] == header + L * b * d * (H * n + H * m + 2 * G * (n + m)) + 4 * (n + m)
         sample = samples[(entry["task"], entry["id"])]
         # the file names what produced it and holds what the model read
         prompt = longbench.build_prompt(tokenizer, sample, 400, "auto")
