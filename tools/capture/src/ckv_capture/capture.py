@@ -99,7 +99,8 @@ def run_capture(model, tokenizer, session, sample, prompt, layers, r, answer_mod
                     raise SampleError(f"too long: {n} prompt + up to {settings['max_new_tokens']} new tokens exceed "
                                       f"the model's {limit} positions (lower --max-length)")
                 out = model.generate(prompt_ids, attention_mask=torch.ones_like(prompt_ids),
-                                     return_dict_in_generate=True, pad_token_id=_pad_id(tokenizer), **settings)
+                                     return_dict_in_generate=True, pad_token_id=_pad_id(tokenizer),
+                                     **longbench.DYNAMIC_CACHE, **settings)
                 answer_ids = out.sequences[0, n:].tolist()
                 stops = longbench.stop_token_ids(tokenizer, model, settings)
                 if answer_ids and answer_ids[-1] in stops:

@@ -34,7 +34,8 @@ def generate_one(model, tokenizer, session, sample, prompt, masks) -> tuple[str,
     try:
         with torch.inference_mode():
             pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-            output = model.generate(ids, attention_mask=torch.ones_like(ids), pad_token_id=pad, **settings)
+            output = model.generate(ids, attention_mask=torch.ones_like(ids), pad_token_id=pad,
+                                    **longbench.DYNAMIC_CACHE, **settings)
     finally:
         session.clear()
     new = output[0, n:].tolist()

@@ -305,6 +305,12 @@ def generation_settings(tokenizer, model, task: str, prompt_length: int) -> dict
     return settings
 
 
+# Passed to generate() besides pred.py's arguments: the taps and the eviction mask read the
+# keys a dynamic cache appends; a model whose generation config asks for a static cache would
+# hand over its whole preallocated buffer instead. The tokens generated are the same.
+DYNAMIC_CACHE = {"cache_implementation": "dynamic"}
+
+
 def stop_token_ids(tokenizer, model, settings: dict) -> set[int]:
     eos = settings.get("eos_token_id", model.generation_config.eos_token_id)
     if eos is None:
