@@ -168,3 +168,16 @@ def test_a_sample_that_cannot_be_captured_is_named_and_the_others_go_on(assets, 
     # a rerun resumes: the captured sample is not captured again
     assert capture.main(argv) == 3
     assert "2 sample(s) to capture (1 already in" in capfd.readouterr().err
+
+
+def test_shards_fill_one_cache(assets, tmp_path):
+    """--shard I/N: N processes (one per GPU) share one cache directory and its index."""
+    whole = _capture(assets, "llama", tmp_path / "whole", "--dtype", "float32", "--query-rows", "64")
+    for shard in ("1/2", "0/2"):
+        _capture(assets, "llama", tmp_path / "sharded", "--dtype", "float32", "--query-rows", "64", "--shard", shard)
+    sharded = cache_format.read_index(str(tmp_path / "sharded"))
+    assert sorted(e["id"] for e in sharded) == sorted(e["id"] for e in whole)
+    for entry in whole:
+        _, a = _load(os.path.join(tmp_path / "whole", entry["path"]))
+        _, b = _load(os.path.join(tmp_path / "sharded", entry["path"]))
+        assert all(torch.equal(a[k], b[k]) for k in a)
