@@ -31,6 +31,7 @@ bool parse_dtype(const std::string& name, DType& out) {
   if (name == "F16") out = DType::F16;
   else if (name == "BF16") out = DType::BF16;
   else if (name == "F32") out = DType::F32;
+  else if (name == "I32") out = DType::I32;
   else return false;
   return true;
 }
@@ -41,14 +42,15 @@ std::string shape_string(const std::vector<int64_t>& shape) {
 
 std::string errno_text() { return std::strerror(errno); }
 
-// Ordering of Python's safetensors writer (Rust `prepare`): larger dtypes first, then by name,
-// which keeps every tensor aligned to its element size and makes our files byte-identical to
-// `save_file` for the same tensors.
+// Ordering of Python's safetensors writer (Rust `prepare`): tensors sorted by the `Dtype` enum
+// in descending order (F16 < BF16 < I32 < F32 there), then by name, which keeps every tensor
+// aligned to its element size and makes our data sections identical to `save_file`'s.
 int dtype_rank(DType dtype) {
   switch (dtype) {
     case DType::F16: return 0;
     case DType::BF16: return 1;
-    case DType::F32: return 2;
+    case DType::I32: return 2;
+    case DType::F32: return 3;
   }
   return 0;
 }
@@ -60,11 +62,12 @@ const char* dtype_name(DType dtype) {
     case DType::F16: return "F16";
     case DType::BF16: return "BF16";
     case DType::F32: return "F32";
+    case DType::I32: return "I32";
   }
   return "?";
 }
 
-size_t dtype_size(DType dtype) { return dtype == DType::F32 ? 4 : 2; }
+size_t dtype_size(DType dtype) { return dtype == DType::F32 || dtype == DType::I32 ? 4 : 2; }
 
 int64_t TensorInfo::numel() const {
   int64_t count = 1;
@@ -151,8 +154,8 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
     if (!entry["dtype"].is_string()) CKV_FAIL("{}: tensor '{}': dtype is not a string", path, name);
     const std::string dtype = entry["dtype"].get<std::string>();
     if (!parse_dtype(dtype, info.dtype))
-      CKV_FAIL("{}: tensor '{}': dtype '{}' is not supported (expected F16, BF16 or F32)", path,
-               name, dtype);
+      CKV_FAIL("{}: tensor '{}': dtype '{}' is not supported (expected F16, BF16, F32 or I32)",
+               path, name, dtype);
 
     const json& shape = entry["shape"];
     if (!shape.is_array())
@@ -235,9 +238,12 @@ const unsigned char* SafetensorsFile::raw(const TensorInfo& info) const { return
 std::vector<float> SafetensorsFile::read_f32(const std::string& name) const {
   const TensorInfo& info = require(name);
   const size_t count = size_t(info.numel());
+  if (info.dtype == DType::I32)
+    CKV_FAIL("{}: tensor '{}' holds I32 values (token ids), not floats", path_, name);
   std::vector<float> out(count);
   const unsigned char* src = raw(info);
   switch (info.dtype) {
+    case DType::I32: break;  // refused above
     case DType::F32:
       if (count > 0) std::memcpy(out.data(), src, count * 4);
       break;
@@ -256,6 +262,15 @@ std::vector<float> SafetensorsFile::read_f32(const std::string& name) const {
       }
       break;
   }
+  return out;
+}
+
+std::vector<int32_t> SafetensorsFile::read_i32(const std::string& name) const {
+  const TensorInfo& info = require(name);
+  if (info.dtype != DType::I32)
+    CKV_FAIL("{}: tensor '{}' has dtype {}, expected I32", path_, name, dtype_name(info.dtype));
+  std::vector<int32_t> out(size_t(info.numel()));
+  if (!out.empty()) std::memcpy(out.data(), raw(info), out.size() * 4);
   return out;
 }
 
@@ -278,6 +293,8 @@ void SafetensorsWriter::add(const std::string& name, DType dtype, std::vector<in
     count *= size_t(extent);
   }
   CKV_CHECK(count == 0 || data != nullptr, "safetensors writer: tensor '{}' has no data", name);
+  CKV_CHECK(dtype != DType::I32, "safetensors writer: tensor '{}': I32 data goes through add_i32",
+            name);
   Entry entry{dtype, std::move(shape), {}};
   entry.bytes.resize(count * dtype_size(dtype));
   unsigned char* dst = entry.bytes.data();
@@ -294,8 +311,27 @@ void SafetensorsWriter::add(const std::string& name, DType dtype, std::vector<in
         std::memcpy(dst + 2 * i, &h, 2);
         break;
       }
+      case DType::I32: break;  // refused above
     }
   }
+  entries_.emplace(name, std::move(entry));
+}
+
+void SafetensorsWriter::add_i32(const std::string& name, std::vector<int64_t> shape,
+                                const int32_t* data) {
+  CKV_CHECK(!name.empty() && name != "__metadata__",
+            "safetensors writer: invalid tensor name '{}'", name);
+  CKV_CHECK(entries_.find(name) == entries_.end(), "safetensors writer: tensor '{}' added twice",
+            name);
+  size_t count = 1;
+  for (int64_t extent : shape) {
+    CKV_CHECK(extent >= 0, "safetensors writer: tensor '{}' has negative extent in shape {}", name,
+              shape_string(shape));
+    count *= size_t(extent);
+  }
+  CKV_CHECK(count == 0 || data != nullptr, "safetensors writer: tensor '{}' has no data", name);
+  Entry entry{DType::I32, std::move(shape), std::vector<unsigned char>(count * 4)};
+  if (count > 0) std::memcpy(entry.bytes.data(), data, count * 4);
   entries_.emplace(name, std::move(entry));
 }
 

@@ -10,7 +10,8 @@
 
 namespace ckv {
 
-enum class DType { F16, BF16, F32 };
+// Floats hold attention tensors; I32 holds token ids (input_ids, answer_ids of captured caches).
+enum class DType { F16, BF16, F32, I32 };
 const char* dtype_name(DType dtype);
 size_t dtype_size(DType dtype);
 
@@ -34,8 +35,10 @@ class SafetensorsFile {
   const std::map<std::string, TensorInfo>& tensors() const { return tensors_; }
   const TensorInfo* find(const std::string& name) const;
   const TensorInfo& require(const std::string& name) const;  // throws naming file and tensor
-  // Converts to fp32 (F16/BF16/F32 little-endian).
+  // Converts to fp32 (F16/BF16/F32 little-endian); an I32 tensor is refused, naming it.
   std::vector<float> read_f32(const std::string& name) const;
+  // I32 tensors only (token ids); any other dtype is refused, naming the tensor.
+  std::vector<int32_t> read_i32(const std::string& name) const;
   const unsigned char* raw(const TensorInfo& info) const;
 
  private:
@@ -51,8 +54,10 @@ class SafetensorsFile {
 class SafetensorsWriter {
  public:
   void set_metadata(const std::string& key, const std::string& value);
-  // Converts from fp32 to `dtype` on the way in.
+  // Converts from fp32 to `dtype` (F16, BF16, F32) on the way in.
   void add(const std::string& name, DType dtype, std::vector<int64_t> shape, const float* data);
+  // Token ids, stored as I32.
+  void add_i32(const std::string& name, std::vector<int64_t> shape, const int32_t* data);
   // Writes atomically (temporary file + rename). Throws ckv::Error naming the path.
   void write(const std::string& path) const;
 

@@ -179,6 +179,12 @@ void validate_tensors(const SafetensorsFile& file, const SampleMeta& meta) {
         CKV_FAIL("{}: tensor 'layers.{}.q': {} captured query rows, expected 1..n_tokens = {}",
                  path, layer, r, n);
     }
+    for (const char* kind : kTensorKinds) {
+      const TensorInfo& info = file.require(tensor_name(layer, kind));
+      if (info.dtype == DType::I32)
+        CKV_FAIL("{}: tensor '{}': dtype I32 is not a float type (expected F16, BF16 or F32)",
+                 path, info.name);
+    }
     const std::pair<const char*, std::vector<int64_t>> expected[6] = {
         {"q", {H, r, d}},        {"k", {G, n, d}},        {"v", {G, n, d}},
         {"q_answer", {H, m, d}}, {"k_answer", {G, m, d}}, {"v_answer", {G, m, d}}};
@@ -190,6 +196,26 @@ void validate_tensors(const SafetensorsFile& file, const SampleMeta& meta) {
                  path, info.name, shape_text(info.shape), shape_text(shape), H, G, d, r, n, m);
     }
   }
+}
+
+// The optional token ids of captured caches: I32, [n_tokens] and [m_answer], ids >= 0. Read
+// here (n + m integers) so that a file whose ids disagree with its tensors is refused on open.
+std::vector<int32_t> read_token_ids(const SafetensorsFile& file, const char* name, int64_t length,
+                                    const char* length_key) {
+  const TensorInfo* info = file.find(name);
+  if (info == nullptr) return {};
+  const std::string& path = file.path();
+  if (info->dtype != DType::I32)
+    CKV_FAIL("{}: tensor '{}': dtype {}, expected I32 (token ids)", path, name,
+             dtype_name(info->dtype));
+  if (info->shape != std::vector<int64_t>{length})
+    CKV_FAIL("{}: tensor '{}': shape {} disagrees with expected [{}] ({} = {})", path, name,
+             shape_text(info->shape), length, length_key, length);
+  std::vector<int32_t> ids = file.read_i32(name);
+  for (size_t i = 0; i < ids.size(); ++i)
+    if (ids[i] < 0)
+      CKV_FAIL("{}: tensor '{}': token id {} at position {} is negative", path, name, ids[i], i);
+  return ids;
 }
 
 }  // namespace
@@ -219,6 +245,8 @@ SampleCache SampleCache::open(const std::string& path) {
   cache.file_ = SafetensorsFile::open(path);
   cache.meta_ = parse_meta(*cache.file_);
   validate_tensors(*cache.file_, cache.meta_);
+  cache.meta_.input_ids = read_token_ids(*cache.file_, "input_ids", cache.meta_.n_tokens, "n_tokens");
+  cache.meta_.answer_ids = read_token_ids(*cache.file_, "answer_ids", cache.meta_.m_answer, "m_answer");
   return cache;
 }
 
@@ -278,6 +306,14 @@ void write_sample(const std::string& path, const SampleMeta& meta,
                 path, entry.layer, kind, data->size(), shape_text(shape), count);
       writer.add(tensor_name(entry.layer, kind), dtype, shape, data->data());
     }
+  }
+  if (!meta.input_ids.empty() || !meta.answer_ids.empty()) {
+    CKV_CHECK(meta.input_ids.size() == size_t(meta.n_tokens) &&
+                  meta.answer_ids.size() == size_t(meta.m_answer),
+              "{}: {} input ids and {} answer ids for n_tokens = {}, m_answer = {}", path,
+              meta.input_ids.size(), meta.answer_ids.size(), meta.n_tokens, meta.m_answer);
+    writer.add_i32("input_ids", {int64_t(meta.input_ids.size())}, meta.input_ids.data());
+    writer.add_i32("answer_ids", {int64_t(meta.answer_ids.size())}, meta.answer_ids.data());
   }
   writer.set_metadata("format", kFormat);
   writer.set_metadata("task", meta.task);

@@ -25,6 +25,10 @@ struct SampleMeta {
   // Optional `planted` metadata of synthetic caches: named [start, end) spans of the planted
   // structure (e.g. "bridge" of synth-multihop), for tests and analysis. Absent in captures.
   std::map<std::string, std::vector<std::pair<int, int>>> planted;
+  // Captured caches (ckv-capture) hold the prompt's and the answer's token ids, so a sample can
+  // be re-run and checked: tensors `input_ids` [n] and `answer_ids` [m], I32. Empty when the file
+  // has none (synthetic caches); when present they are validated against n_tokens / m_answer.
+  std::vector<int32_t> input_ids, answer_ids;
 };
 
 // The fp32 tensors of one layer, owning their memory; view() gives the kernels' LayerInput.
@@ -39,7 +43,8 @@ struct LayerTensors {
 class SampleCache {
  public:
   // Opens and validates the whole file: metadata present and well-formed, every captured
-  // layer has all six tensors with agreeing shapes (H % G == 0, r <= n, ...).
+  // layer has all six tensors with agreeing shapes (H % G == 0, r <= n, ...) in a float dtype,
+  // and the optional token-id tensors are I32 of shape [n] / [m] with non-negative ids.
   static SampleCache open(const std::string& path);
 
   const SampleMeta& meta() const { return meta_; }
@@ -59,7 +64,8 @@ class SampleCache {
 // whose content changed is a new sample. "missing" for a file that cannot be opened.
 std::string sample_fingerprint(const std::string& path);
 
-// Writes a sample in the cache format (used by the synthetic generator and tests).
+// Writes a sample in the cache format (used by the synthetic generator and tests); the token ids
+// of `meta` are written when non-empty (sizes checked against n_tokens / m_answer).
 struct SampleWriteLayer {
   int layer = 0;
   LayerTensors tensors;

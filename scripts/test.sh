@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Quick start 2: set up, build, and run the whole test suite (ctest). CUDA tests skip
-# themselves when no GPU is visible.
+# Quick start 2: set up, build, and run the whole test suite (ctest), the Python capture tests
+# included. CUDA tests skip themselves when no GPU is visible.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# The capture tests (ctest -L capture) run ckv-capture and ckv-generate in .venv: build it (a
+# no-op when it is up to date). In CI those tests fail rather than skip without it.
+scripts/setup-python.sh
 # `srun ckv-sweep` is tested for real (ctest -L slurm) on a single-node Slurm cluster: as root,
 # bring it up (installing Slurm and munge if needed). In CI it must come up; elsewhere the
 # slurm tests report SKIPPED when it cannot.

@@ -192,11 +192,11 @@ TEST_CASE("corrupt safetensors files are rejected with a clear message", "[cache
   SECTION("header not an object") { expect(raw_file("[1, 2]  ", ""), "header is not a JSON object"); }
   SECTION("unknown dtype") {
     expect(raw_file(R"({"t":{"dtype":"F64","shape":[2],"data_offsets":[0,16]}})", std::string(16, '\0')),
-           "tensor 't': dtype 'F64' is not supported (expected F16, BF16 or F32)");
+           "tensor 't': dtype 'F64' is not supported (expected F16, BF16, F32 or I32)");
   }
-  SECTION("integer dtype") {
-    expect(raw_file(R"({"t":{"dtype":"I32","shape":[1],"data_offsets":[0,4]}})", four_bytes),
-           "dtype 'I32' is not supported");
+  SECTION("integer dtype other than I32") {
+    expect(raw_file(R"({"t":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}})", std::string(8, '\0')),
+           "dtype 'I64' is not supported");
   }
   SECTION("offsets do not match the shape") {
     expect(raw_file(R"({"layers.0.q":{"dtype":"F16","shape":[2,3,4],"data_offsets":[0,100]}})",
@@ -297,14 +297,37 @@ struct RawSample {
               {"layers.0.k_answer", {2, 3, 8}}, {"layers.0.v_answer", {2, 3, 8}}};
   }
 
+  // Token-id tensors (input_ids, answer_ids): values and dtype free, to build bad ones.
+  struct Ids {
+    DType dtype = DType::I32;
+    std::vector<int64_t> shape;
+    std::vector<int32_t> values;
+  };
+  std::map<std::string, Ids> ids;
+  std::map<std::string, DType> dtypes;  // per tensor, F16 unless listed
+
   void write(const std::string& path) const {
     SafetensorsWriter writer;
     for (const auto& [key, value] : metadata) writer.set_metadata(key, value);
     for (const auto& [name, shape] : shapes) {
       int64_t count = 1;
       for (int64_t e : shape) count *= e;
+      const auto dtype = dtypes.count(name) ? dtypes.at(name) : DType::F16;
+      if (dtype == DType::I32) {
+        std::vector<int32_t> zeros(size_t(count), 0);
+        writer.add_i32(name, shape, zeros.data());
+        continue;
+      }
       std::vector<float> zeros(size_t(count), 0.5f);
-      writer.add(name, DType::F16, shape, zeros.data());
+      writer.add(name, dtype, shape, zeros.data());
+    }
+    for (const auto& [name, t] : ids) {
+      if (t.dtype == DType::I32) {
+        writer.add_i32(name, t.shape, t.values.data());
+      } else {
+        std::vector<float> values(t.values.begin(), t.values.end());
+        writer.add(name, t.dtype, t.shape, values.data());
+      }
     }
     writer.write(path);
   }
@@ -517,4 +540,83 @@ TEST_CASE("cache index round trip and errors", "[cache][index]") {
   write_bytes(dir.file("index.jsonl"), R"({"id":"x","task":"t","n_tokens":9,"m_answer":1,"layers":[0],"file_size":1})" "\n");
   CHECK_THROWS_AS(read_cache_index(dir.path.string()), InputError);
   CHECK_THROWS_WITH(read_cache_index(dir.path.string()), Contains("index.jsonl:1: field 'path' is missing"));
+}
+
+TEST_CASE("token ids of captured caches are read and validated", "[cache][sample]") {
+  TempDir dir;
+  const std::string path = dir.file("ids.safetensors");
+  RawSample sample;  // n_tokens = 16, m_answer = 3
+  std::vector<int32_t> prompt(16), answer = {7, 8, 9};
+  for (int i = 0; i < 16; ++i) prompt[size_t(i)] = 100 + i;
+  sample.ids["input_ids"] = {DType::I32, {16}, prompt};
+  sample.ids["answer_ids"] = {DType::I32, {3}, answer};
+  auto expect = [&](const std::string& fragment) {
+    sample.write(path);
+    CHECK_THROWS_WITH(SampleCache::open(path), Contains("ids.safetensors") && Contains(fragment));
+  };
+
+  SECTION("present and consistent: read into the metadata") {
+    sample.write(path);
+    const SampleCache cache = SampleCache::open(path);
+    CHECK(cache.meta().input_ids == prompt);
+    CHECK(cache.meta().answer_ids == answer);
+    const auto file = SafetensorsFile::open(path);
+    CHECK(file->require("input_ids").dtype == DType::I32);
+    CHECK(file->read_i32("answer_ids") == answer);
+    CHECK_THROWS_WITH(file->read_f32("input_ids"), Contains("tensor 'input_ids' holds I32 values"));
+    CHECK_THROWS_WITH(file->read_i32("layers.0.q"), Contains("tensor 'layers.0.q' has dtype F16, expected I32"));
+  }
+  SECTION("absent (synthetic caches): empty") {
+    sample.ids.clear();
+    sample.write(path);
+    CHECK(SampleCache::open(path).meta().input_ids.empty());
+  }
+  SECTION("input_ids longer than the prompt") {
+    sample.ids["input_ids"] = {DType::I32, {17}, std::vector<int32_t>(17, 1)};
+    expect("tensor 'input_ids': shape [17] disagrees with expected [16] (n_tokens = 16)");
+  }
+  SECTION("answer_ids shorter than the answer") {
+    sample.ids["answer_ids"] = {DType::I32, {2}, {1, 2}};
+    expect("tensor 'answer_ids': shape [2] disagrees with expected [3] (m_answer = 3)");
+  }
+  SECTION("token ids not one-dimensional") {
+    sample.ids["input_ids"] = {DType::I32, {1, 16}, prompt};
+    expect("tensor 'input_ids': shape [1,16] disagrees with expected [16]");
+  }
+  SECTION("token ids stored as floats") {
+    sample.ids["answer_ids"] = {DType::F16, {3}, answer};
+    expect("tensor 'answer_ids': dtype F16, expected I32 (token ids)");
+  }
+  SECTION("negative token id") {
+    prompt[4] = -1;
+    sample.ids["input_ids"] = {DType::I32, {16}, prompt};
+    expect("tensor 'input_ids': token id -1 at position 4 is negative");
+  }
+  SECTION("a layer tensor stored as I32") {
+    sample.dtypes["layers.0.k_answer"] = DType::I32;
+    expect("tensor 'layers.0.k_answer': dtype I32 is not a float type");
+  }
+}
+
+TEST_CASE("write_sample writes token ids and the reader returns them", "[cache][sample]") {
+  TempDir dir;
+  SampleFixture fixture;
+  fixture.meta.input_ids.resize(16);
+  for (int i = 0; i < 16; ++i) fixture.meta.input_ids[size_t(i)] = 3 * i;
+  fixture.meta.answer_ids = {5, 0, 70000};
+  const std::string path = dir.file("with-ids.safetensors");
+  write_sample(path, fixture.meta, fixture.layers, DType::BF16);
+  const SampleCache cache = SampleCache::open(path);
+  CHECK(cache.meta().input_ids == fixture.meta.input_ids);
+  CHECK(cache.meta().answer_ids == fixture.meta.answer_ids);
+  // Byte order of Python's writer: I32 tensors sort between BF16 and F32 (descending), so they
+  // come first here, before the BF16 layer tensors.
+  const auto file = SafetensorsFile::open(path);
+  CHECK(file->require("answer_ids").begin == 0);
+  CHECK(file->require("input_ids").begin == 12);
+  CHECK(file->require("layers.0.k").begin == 76);
+
+  fixture.meta.answer_ids.pop_back();
+  CHECK_THROWS_WITH(write_sample(dir.file("bad.safetensors"), fixture.meta, fixture.layers, DType::F16),
+                    Contains("16 input ids and 2 answer ids for n_tokens = 16, m_answer = 3"));
 }

@@ -21,11 +21,19 @@ snap=$(hash_of snapkv 96); h2o=$(hash_of h2o 96)
 
 # 2. export-keep: one line per sample, every captured layer, per KV head, sorted; same hash as
 #    the campaign's configuration, whether given by --method/--set or by its canonical JSON.
-"$sweep" export-keep --cache cache --method snapkv --set budget=96 --out keep.jsonl 2>export.log \
+#    The synthetic cache holds layers 0 and 1 of a 4-layer model: refused for generation (no
+#    file left behind) unless --allow-missing-layers.
+set +e; "$sweep" export-keep --cache cache --method snapkv --set budget=96 --out keep.jsonl 2>partial.log; code=$?; set -e
+[[ $code -eq 1 ]] && grep -q "synth-multihop-0.safetensors (sample 'synth-multihop-0'): the keep-sets would cover layers \[0, 1\] of the model's 4; missing layers \[2, 3\]" partial.log \
+  && grep -q -- "--allow-missing-layers" partial.log || fail "partial layers ($code): $(cat partial.log)"
+[[ ! -e keep.jsonl && ! -e keep.jsonl.tmp ]] || fail "a refused export left a keep-set file"
+set +e; "$sweep" export-keep --cache cache --method snapkv --set budget=96 --layers '[0,1]' --out keep.jsonl 2>partial.log; code=$?; set -e
+[[ $code -eq 1 ]] && grep -q 'eval.layers is "all"' partial.log || fail "partial eval.layers ($code): $(cat partial.log)"
+"$sweep" export-keep --cache cache --method snapkv --set budget=96 --allow-missing-layers --out keep.jsonl 2>export.log \
   || fail "export-keep: $(cat export.log)"
 q "select canonical_json from configurations where hash='$snap'" | python3 -c \
   'import csv,sys; print(next(csv.reader(sys.stdin))[0])' > snap.json
-"$sweep" export-keep --cache cache --config snap.json --tasks synth-needle --out keep-needle.jsonl 2>>export.log \
+"$sweep" export-keep --cache cache --config snap.json --tasks synth-needle --allow-missing-layers --out keep-needle.jsonl 2>>export.log \
   || fail "export-keep --config: $(cat export.log)"
 python3 - keep.jsonl keep-needle.jsonl "$snap" <<'PY' || fail "keep-set export contract"
 import json, sys
@@ -41,7 +49,7 @@ needle = [json.loads(l) for l in open(sys.argv[2])]
 assert [d["id"] for d in needle] == [d["id"] for d in lines if d["task"] == "synth-needle"]
 assert needle == [d for d in lines if d["task"] == "synth-needle"]   # --config gives the same keep-sets
 PY
-set +e; "$sweep" export-keep --cache cache --method snapkv --set bogus=1 --out x.jsonl 2>bogus.log; code=$?; set -e
+set +e; "$sweep" export-keep --cache cache --method snapkv --set bogus=1 --allow-missing-layers --out x.jsonl 2>bogus.log; code=$?; set -e
 [[ $code -eq 1 ]] && grep -q "bogus" bogus.log || fail "unknown parameter: $(cat bogus.log)"
 
 # 3. hand-written LongBench data and predictions (LongBench's pred/<model>/<task>.jsonl layout)

@@ -1,5 +1,6 @@
 // `ckv-sweep export-keep`: a configuration's keep-sets on every sample of a cache, as JSON lines
 // for a generation harness (docs/e2e.md).
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -18,6 +19,7 @@ int export_keep_command(int argc, char** argv) {
   std::string cache_dir, config_path, method_name, out_path, layers_text;
   std::vector<std::string> settings, tasks;
   int topk = EvalSettings::kDefaultTopk;
+  bool allow_missing_layers = false;
   options.add_options()
       ("cache", po::value(&cache_dir)->required(), "cache directory")
       ("config", po::value(&config_path), "configuration JSON file ({\"method\", \"params\", \"eval\"}, "
@@ -27,6 +29,9 @@ int export_keep_command(int argc, char** argv) {
       ("layers", po::value(&layers_text), "with --method: eval layers as a JSON list (default: all)")
       ("topk", po::value(&topk)->default_value(EvalSettings::kDefaultTopk), "with --method: eval topk (part of the hash)")
       ("tasks", po::value(&tasks)->multitoken(), "only these tasks")
+      ("allow-missing-layers", po::bool_switch(&allow_missing_layers),
+       "export even when the keep-sets do not cover every layer of the model (for analysis: "
+       "ckv-generate refuses them)")
       ("out", po::value(&out_path)->required(), "output JSONL file");
   po::positional_options_description positional;
   po::variables_map vm;
@@ -65,11 +70,24 @@ int export_keep_command(int argc, char** argv) {
     config = Configuration::make(method_name, params, EvalSettings::from_json(eval));
   }
 
-  std::ofstream out(out_path);
-  CKV_CHECK(out, "{}: cannot open for writing", out_path);
-  size_t lines = e2e::export_keep_sets(cache_dir, *config, tasks, out);
-  out.close();
-  CKV_CHECK(out, "{}: cannot write the keep-sets", out_path);
+  // Written beside --out and renamed at the end: a refused export (missing layers, a corrupt
+  // sample) leaves no empty or partial keep-set file that a harness could take for a whole one.
+  const std::string temp_path = out_path + ".tmp";
+  std::ofstream out(temp_path);
+  CKV_CHECK(out, "{}: cannot open for writing", temp_path);
+  size_t lines = 0;
+  try {
+    lines = e2e::export_keep_sets(cache_dir, *config, tasks, out, allow_missing_layers);
+    out.close();
+    CKV_CHECK(out, "{}: cannot write the keep-sets", temp_path);
+  } catch (...) {
+    out.close();
+    std::filesystem::remove(temp_path);
+    throw;
+  }
+  std::error_code ec;
+  std::filesystem::rename(temp_path, out_path, ec);
+  CKV_CHECK(!ec, "{}: cannot rename {} into place: {}", out_path, temp_path, ec.message());
   fmt::print(stderr, "{}: keep-sets of {} sample(s), configuration {}\n", out_path, lines,
              config->hash);
   return kExitOk;

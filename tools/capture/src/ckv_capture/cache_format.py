@@ -1,0 +1,187 @@
+"""The attention cache on disk (docs/spec/DATA.md, docs/cache-format.md): safetensors files, one per sample,
+`index.jsonl`, and the read-back check every written file goes through.
+
+The writer streams one tensor at a time from host memory (no second copy of the sample) in the
+byte layout of Python's safetensors writer: tensors ordered by dtype (descending in safetensors'
+`Dtype` enum: F32 > I32 > BF16 > F16), then by name, the header padded with spaces to a multiple
+of 8 bytes. Tensors are written through `.contiguous()`: the attention module hands over
+transposed views, and the raw memory of a view is not its logical order.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import struct
+from contextlib import contextmanager
+
+import torch
+
+FORMAT = "ckv-cache/1"
+DTYPE_NAMES = {torch.float16: "F16", torch.bfloat16: "BF16", torch.int32: "I32", torch.float32: "F32"}
+_DTYPE_RANK = {"F16": 0, "BF16": 1, "I32": 2, "F32": 3}
+LAYER_KINDS = ("q", "k", "v", "q_answer", "k_answer", "v_answer")
+
+
+class CacheCheckError(Exception):
+    """A written file did not read back as written."""
+
+
+def tensor_name(layer: int, kind: str) -> str:
+    return f"layers.{layer}.{kind}"
+
+
+def _header(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> tuple[bytes, list[str]]:
+    for name, t in tensors.items():
+        if t.dtype not in DTYPE_NAMES:
+            raise ValueError(f"tensor '{name}': dtype {t.dtype} is not one of F16, BF16, F32, I32")
+    order = sorted(tensors, key=lambda name: (-_DTYPE_RANK[DTYPE_NAMES[tensors[name].dtype]], name))
+    header: dict = {}
+    if metadata:
+        header["__metadata__"] = {k: metadata[k] for k in sorted(metadata)}
+    offset = 0
+    for name in order:
+        t = tensors[name]
+        size = t.numel() * t.element_size()
+        header[name] = {"dtype": DTYPE_NAMES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + size]}
+        offset += size
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    text += b" " * ((8 - len(text) % 8) % 8)
+    return text, order
+
+
+def write_safetensors(path: str, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> int:
+    """Writes atomically (temporary file, fsync, rename); returns the file size."""
+    for key, value in metadata.items():
+        if not isinstance(value, str):
+            raise ValueError(f"metadata '{key}' is not a string")
+    header, order = _header(tensors, metadata)
+    temp = f"{path}.tmp.{os.getpid()}"
+    try:
+        with open(temp, "wb") as f:
+            f.write(struct.pack("<Q", len(header)))
+            f.write(header)
+            for name in order:
+                # A byte view of the contiguous tensor: its logical order, whatever the dtype
+                # (numpy has no bfloat16).
+                f.write(_bytes(tensors[name]).numpy().data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise
+    return os.path.getsize(path)
+
+
+def _bytes(t: torch.Tensor) -> torch.Tensor:
+    """The tensor's values in logical order as raw bytes (bitwise comparison, NaN included)."""
+    t = t.detach().to("cpu").contiguous().reshape(-1)
+    return t.view(torch.uint8) if t.numel() else torch.empty(0, dtype=torch.uint8)
+
+
+def verify_safetensors(path: str, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
+    """Reads the file back with the safetensors library (an independent reader) and requires the
+    same metadata, names, dtypes, shapes and values, bit for bit. A tensor written in its storage
+    order instead of its logical order has a valid shape and wrong values: only this catches it."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(path, framework="pt") as f:
+            stored_metadata = f.metadata() or {}
+            if stored_metadata != metadata:
+                keys = sorted(set(stored_metadata) ^ set(metadata)) or sorted(
+                    k for k in metadata if stored_metadata.get(k) != metadata[k])
+                raise CacheCheckError(f"{path}: metadata reads back differently (keys {', '.join(keys)})")
+            names = set(f.keys())
+            if names != set(tensors):
+                raise CacheCheckError(f"{path}: tensors read back as {sorted(names)}, written {sorted(tensors)}")
+            for name, expected in tensors.items():
+                got = f.get_tensor(name)
+                if got.dtype != expected.dtype or tuple(got.shape) != tuple(expected.shape):
+                    raise CacheCheckError(f"{path}: tensor '{name}' reads back as {got.dtype} {list(got.shape)}, "
+                                          f"written {expected.dtype} {list(expected.shape)}")
+                if not torch.equal(_bytes(got), _bytes(expected)):
+                    raise CacheCheckError(f"{path}: tensor '{name}' reads back with different values "
+                                          "(written in storage order instead of logical order?)")
+    except CacheCheckError:
+        raise
+    except Exception as e:
+        raise CacheCheckError(f"{path}: cannot be read back with safetensors: {e}") from None
+
+
+def check_layout(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
+    """The shape rules of the ckv-cache/1 layout (docs/cache-format.md, `SampleCache::open`), so
+    that a file the C++ reader would refuse is never written."""
+    n, m = int(metadata["n_tokens"]), int(metadata["m_answer"])
+    layers = json.loads(metadata["layers"])
+    first = tensors[tensor_name(layers[0], "q")]
+    H, r, d = first.shape
+    G = tensors[tensor_name(layers[0], "k")].shape[0]
+    if H % G or not 1 <= r <= n:
+        raise ValueError(f"H = {H}, G = {G}, r = {r}, n = {n} break the layout")
+    expected = {"q": (H, r, d), "k": (G, n, d), "v": (G, n, d), "q_answer": (H, m, d), "k_answer": (G, m, d),
+                "v_answer": (G, m, d)}
+    for layer in layers:
+        for kind, shape in expected.items():
+            t = tensors[tensor_name(layer, kind)]
+            if tuple(t.shape) != shape or not t.is_floating_point():
+                raise ValueError(f"tensor {tensor_name(layer, kind)}: {t.dtype} {list(t.shape)}, expected {list(shape)}")
+    for name, length in (("input_ids", n), ("answer_ids", m)):
+        t = tensors[name]
+        if t.dtype != torch.int32 or tuple(t.shape) != (length,):
+            raise ValueError(f"tensor {name}: {t.dtype} {list(t.shape)}, expected int32 [{length}]")
+    if len(tensors) != 6 * len(layers) + 2:
+        raise ValueError(f"{len(tensors)} tensors for {len(layers)} layers")
+
+
+# ---- index.jsonl ------------------------------------------------------------------------------
+
+@contextmanager
+def _locked(path: str):
+    # Several capture processes (one per GPU, --shard) may share a cache directory: the index is
+    # read, changed and renamed into place under an exclusive lock.
+    with open(path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def read_index(cache_dir: str) -> list[dict]:
+    path = os.path.join(cache_dir, "index.jsonl")
+    if not os.path.exists(path):
+        return []
+    entries = []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    entries.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    raise ValueError(f"{path}:{number}: invalid JSON: {e}") from None
+    return entries
+
+
+def update_index(cache_dir: str, entry: dict) -> None:
+    """Adds or replaces the line of (task, id), keeping the others in their order."""
+    path = os.path.join(cache_dir, "index.jsonl")
+    with _locked(path + ".lock"):
+        entries = [e for e in read_index(cache_dir) if (e["task"], e["id"]) != (entry["task"], entry["id"])]
+        entries.append(entry)
+        temp = f"{path}.tmp.{os.getpid()}"
+        with open(temp, "w", encoding="utf-8") as f:
+            for e in entries:
+                f.write(json.dumps(e, ensure_ascii=False) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp, path)
+
+
+def sample_path(task: str, sample_id: str) -> str:
+    """Relative path of a sample file; ids are LongBench's hex `_id`s, anything else is made safe."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in sample_id)
+    return f"{task}/{safe}.safetensors"

@@ -1,0 +1,94 @@
+"""What ckv-capture and ckv-generate share: options, the cache manifest, progress, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+from .errors import InputError
+
+# Room the default --max-length leaves after the prompt: the longest LongBench answer
+# (dataset2maxlen.json: 512 new tokens) plus a chat template's few tokens.
+_ANSWER_ROOM = 512 + 64
+
+
+def default_max_length(config) -> int:
+    limit = getattr(config, "max_position_embeddings", None)
+    if not limit or limit - _ANSWER_ROOM < 256:
+        raise InputError(f"the model's max_position_embeddings ({limit}) leaves no room for a default "
+                         "--max-length; give --max-length")
+    return limit - _ANSWER_ROOM
+
+
+MANIFEST = "capture.json"
+# The settings every sample of one cache directory must share: mixing them would mix prompts,
+# answers or models under one task name.
+MANIFEST_KEYS = ("model", "model_config_sha256", "tokenizer_sha256", "answer", "max_length", "chat",
+                 "query_rows", "layers", "dtype")
+
+
+def check_manifest(cache_dir: str, manifest: dict) -> None:
+    """Writes `capture.json` for a new cache, or requires an existing one to agree."""
+    path = os.path.join(cache_dir, MANIFEST)
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            existing = json.load(f)
+        differing = [k for k in MANIFEST_KEYS if existing.get(k) != manifest.get(k)]
+        if differing:
+            details = "; ".join(f"{k}: {existing.get(k)!r} there, {manifest.get(k)!r} now" for k in differing)
+            raise InputError(f"{path}: this cache was captured with other settings ({details}); "
+                             "capture into another --out directory")
+        return
+    temp = f"{path}.tmp.{os.getpid()}"
+    with open(temp, "w", encoding="utf-8") as f:
+        json.dump(manifest, f, indent=2, sort_keys=True)
+        f.write("\n")
+    os.replace(temp, path)
+
+
+def read_manifest(cache_dir: str) -> dict | None:
+    path = os.path.join(cache_dir, MANIFEST)
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def parse_shard(text: str | None) -> tuple[int, int]:
+    if text is None:
+        return 0, 1
+    try:
+        index, count = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise InputError(f"--shard expects I/N (e.g. 0/8), got '{text}'") from None
+    if count < 1 or not 0 <= index < count:
+        raise InputError(f"--shard {text}: need 0 <= I < N")
+    return index, count
+
+
+class Progress:
+    """Samples done and tokens per second: a bar on a terminal, a line every 30 s in a batch log
+    (the convention of ckv-sweep's own progress, docs/spec/MISSION.md R10)."""
+
+    def __init__(self, total: int, what: str):
+        from tqdm import tqdm
+
+        interactive = sys.stderr.isatty()
+        self.bar = tqdm(total=total, unit="sample", desc=what, file=sys.stderr, dynamic_ncols=interactive,
+                        mininterval=0.5 if interactive else 30.0, disable=total == 0)
+        self.tokens = 0
+        self.start = time.monotonic()
+
+    def advance(self, tokens: int):
+        self.tokens += tokens
+        elapsed = max(time.monotonic() - self.start, 1e-9)
+        self.bar.set_postfix_str(f"{self.tokens / elapsed:,.0f} tok/s", refresh=False)
+        self.bar.update(1)
+
+    def write(self, message: str):
+        self.bar.write(message, file=sys.stderr)
+
+    def close(self):
+        self.bar.close()
