@@ -82,8 +82,14 @@ Configuration Configuration::from_document(const json& document) {
   for (const auto& [key, value] : document.items())
     CKV_CHECK(key == "method" || key == "params" || key == "eval",
               "configuration: unknown key '{}' (valid: method, params, eval)", key);
-  return make(document["method"].get<std::string>(), document.value("params", json::object()),
-              EvalSettings::from_json(document.value("eval", json::object())));
+  const MethodDef& method = method_named(document["method"].get<std::string>());
+  json params = document.value("params", json::object());
+  CKV_CHECK(params.is_object(), "configuration: params must be an object, got {}", params.dump());
+  // A parameter the canonical form leaves out holds its legacy value (identity across versions,
+  // docs/database.md): a document stored before the parameter existed keeps its meaning.
+  for (const ParamSpec& spec : method.params)
+    if (!spec.legacy.is_null() && !params.contains(spec.name)) params[spec.name] = spec.legacy;
+  return make(method, params, EvalSettings::from_json(document.value("eval", json::object())));
 }
 
 std::string Configuration::score_key() const { return ckv::score_key(*method, params); }

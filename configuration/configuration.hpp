@@ -49,7 +49,9 @@ struct Configuration {
   static Configuration make(const std::string& method, const json& given_params,
                             const EvalSettings& eval = {});
   // From a document as stored in configurations.canonical_json (or written by hand): "params"
-  // and "eval" may be partial, defaults are filled in. A stored document comes back unchanged.
+  // and "eval" may be partial. A parameter with a legacy value that the document leaves out
+  // takes that value (the canonical form omits it then, docs/database.md); the others take
+  // their defaults. A stored document comes back unchanged.
   static Configuration from_document(const json& document);
 
   // Configurations with equal score keys share one scoring pass (parameters declared

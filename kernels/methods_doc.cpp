@@ -40,6 +40,30 @@ std::string range(const ParamSpec& p) {
   }
 }
 
+// The default, with the conditional ones: "`x` (`y` when per_head = true)".
+std::string default_text(const ParamSpec& p) {
+  std::string out = fmt::format("`{}`", p.default_value.dump());
+  for (const auto& c : p.conditional_defaults)
+    out += fmt::format(" (`{}` when `{}` = `{}`)", c.value.dump(), c.when, c.equals.dump());
+  return out;
+}
+
+// The help, plus what identity across versions and conventions add.
+std::string help_text(const ParamSpec& p) {
+  std::string out = p.help;
+  if (!p.legacy.is_null())
+    out += fmt::format(" [added later: `{}` reproduces the earlier behaviour and is left out of "
+                       "the canonical JSON]",
+                       p.legacy.dump());
+  for (const auto& [choice, values] : p.presets) {
+    std::vector<std::string> sets;
+    for (const auto& [name, value] : values.items())
+      sets.push_back(fmt::format("{} = {}", name, value.dump()));
+    out += fmt::format(" `{}`: {}.", choice, fmt::join(sets, ", "));
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string methods_markdown() {
@@ -54,9 +78,9 @@ std::string methods_markdown() {
     out += "| parameter | type | default | range | scores | help |\n";
     out += "|---|---|---|---|---|---|\n";
     for (const ParamSpec& p : m.params)
-      out += fmt::format("| `{}` | {} | `{}` | {} | {} | {} |\n", p.name, param_type_name(p.type),
-                         cell(p.default_value.dump()), cell(range(p)),
-                         p.affects_scores ? "yes" : "no", cell(p.help));
+      out += fmt::format("| `{}` | {} | {} | {} | {} | {} |\n", p.name, param_type_name(p.type),
+                         cell(default_text(p)), cell(range(p)),
+                         p.is_preset() ? "—" : p.affects_scores ? "yes" : "no", cell(help_text(p)));
     out += "\n";
   }
   return out;

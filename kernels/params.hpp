@@ -38,6 +38,27 @@ struct ParamSpec {
   // false for parameters that only change which tokens are kept, not the scores (budget,
   // budget_mode, ...): configurations that differ only in these share one scoring pass.
   bool affects_scores = true;
+
+  // Identity across versions (docs/database.md): the value that reproduces the behaviour from
+  // before the parameter existed. The canonical JSON leaves the parameter out while it holds this
+  // value (so configurations that existed before keep their hash), and a stored configuration
+  // document without the parameter reads it. null: none, the parameter is always written.
+  json legacy;
+
+  // A default that depends on another parameter: when this parameter is not given and
+  // parameter `when` resolves to `equals`, the default is `value` (the first that holds wins).
+  struct ConditionalDefault {
+    json value;
+    std::string when;
+    json equals;
+  };
+  std::vector<ConditionalDefault> conditional_defaults;
+
+  // A shorthand (`convention`) that sets other parameters to a named reference's values; it is
+  // expanded when parameters are resolved, is not a field of the method's struct and never
+  // appears in the canonical JSON (the parameters it sets do). choice -> {parameter: value}.
+  std::vector<std::pair<std::string, json>> presets;
+  bool is_preset() const { return !presets.empty(); }
 };
 
 // Checks one value against its spec. Returns the value in canonical type (an integer-valued
@@ -158,6 +179,44 @@ class ParamSchema {
     return *this;
   }
 
+  // The last declared parameter was added after configurations without it were stored; `value`
+  // reproduces the behaviour from before (ParamSpec::legacy).
+  ParamSchema& legacy(const json& value) {
+    ParamSpec& spec = bindings_.back().spec;
+    std::string error;
+    CKV_CHECK(check_param_value(spec, value, error), "legacy value of '{}': {}", spec.name, error);
+    spec.legacy = value;
+    return *this;
+  }
+
+  // The last declared parameter defaults to `value` when parameter `when` resolves to `equals`
+  // (ParamSpec::conditional_defaults).
+  ParamSchema& default_when(const json& value, const std::string& when, const json& equals) {
+    return default_when(bindings_.back().spec.name, value, when, equals);
+  }
+  // The same for an already declared parameter (e.g. an included selection parameter).
+  ParamSchema& default_when(const std::string& name, const json& value, const std::string& when,
+                            const json& equals) {
+    for (auto& b : bindings_)
+      if (b.spec.name == name) {
+        std::string error;
+        CKV_CHECK(check_param_value(b.spec, value, error), "default of '{}': {}", name, error);
+        b.spec.conditional_defaults.push_back({value, when, equals});
+        return *this;
+      }
+    CKV_FAIL("default_when: no parameter '{}'", name);
+  }
+
+  // A `convention` shorthand: each named reference sets the listed parameters (checked when the
+  // method is registered, registry.cpp). "none" sets nothing and is the default.
+  ParamSchema& convention(std::vector<std::pair<std::string, json>> references, std::string help) {
+    ParamSpec s{"convention", ParamType::String, json("none"), 0, 0, {"none"}, std::move(help)};
+    for (const auto& [name, values] : references) s.choices.push_back(name);
+    s.presets = std::move(references);
+    s.affects_scores = false;  // expanded before scoring: the parameters it sets carry the effect
+    return add(std::move(s), [](P&, const json&) {}, [](const P&) { return json(); });
+  }
+
   // Changes the default of an already declared parameter (pyramidkv: budget_mode = pyramid).
   ParamSchema& set_default(const std::string& name, const json& value) {
     for (auto& b : bindings_)
@@ -178,16 +237,29 @@ class ParamSchema {
     return out;
   }
 
-  // `resolved` holds every declared parameter, each checked against its spec.
+  // `resolved` holds every declared parameter (presets aside), each checked against its spec,
+  // or is a canonical form that leaves out parameters holding their legacy value.
   P parse(const json& resolved) const {
     P p{};
-    for (const auto& b : bindings_) b.read(p, resolved.at(b.spec.name));
+    for (const auto& b : bindings_) {
+      if (b.spec.is_preset()) continue;
+      const auto it = resolved.find(b.spec.name);
+      b.read(p, it != resolved.end() || b.spec.legacy.is_null() ? resolved.at(b.spec.name)
+                                                                : b.spec.legacy);
+    }
     return p;
   }
 
+  // The canonical parameters: every declared parameter but presets and those holding their
+  // legacy value.
   json to_json(const P& p) const {
     json out = json::object();
-    for (const auto& b : bindings_) out[b.spec.name] = b.write(p);
+    for (const auto& b : bindings_) {
+      if (b.spec.is_preset()) continue;
+      json value = b.write(p);
+      if (!b.spec.legacy.is_null() && value == b.spec.legacy) continue;
+      out[b.spec.name] = std::move(value);
+    }
     return out;
   }
 

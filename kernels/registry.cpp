@@ -23,6 +23,33 @@ Scores MethodDef::score_cuda(LayerContext& context, const MethodParams& params) 
   return cuda_(context, params);
 }
 
+namespace {
+
+// A convention may only set declared parameters to valid values, and a conditional default may
+// only depend on a declared parameter whose own default is unconditional: mistakes here are
+// programming errors, caught on first use of the registry (and by every test).
+void check_method_definition(const MethodDef& m) {
+  for (const ParamSpec& p : m.params) {
+    for (const auto& [choice, values] : p.presets)
+      for (const auto& [name, value] : values.items()) {
+        const ParamSpec* target = m.find_param(name);
+        CKV_CHECK(target && !target->is_preset(), "method '{}': convention '{}' sets unknown "
+                  "parameter '{}'", m.name, choice, name);
+        std::string error;
+        CKV_CHECK(check_param_value(*target, value, error), "method '{}': convention '{}': {}",
+                  m.name, choice, error);
+      }
+    for (const auto& c : p.conditional_defaults) {
+      const ParamSpec* when = m.find_param(c.when);
+      CKV_CHECK(when && when->conditional_defaults.empty(),
+                "method '{}': the default of '{}' depends on '{}', which is not a parameter with "
+                "an unconditional default", m.name, p.name, c.when);
+    }
+  }
+}
+
+}  // namespace
+
 const std::vector<MethodDef>& method_registry() {
   // One line per implemented method (docs/spec/METHODS.md registry names).
   static const std::vector<MethodDef> methods = [] {
@@ -40,6 +67,7 @@ const std::vector<MethodDef>& method_registry() {
     list.push_back(make_circuitkv_influence_method());
     list.push_back(make_rc_method());
     list.push_back(make_rwr_method());
+    for (const MethodDef& m : list) check_method_definition(m);
     return list;
   }();
   return methods;
@@ -79,8 +107,32 @@ MethodParams parse_params(const MethodDef& method, const json& given) {
     if (!value_checked) CKV_FAIL("method '{}': {}", method.name, error);
     checked[name] = *value_checked;
   }
-  for (const auto& p : method.params)
-    if (!checked.contains(p.name)) checked[p.name] = p.default_value;
+  // A convention sets the parameters of its reference that were not given explicitly.
+  for (const auto& p : method.params) {
+    if (!p.is_preset() || !checked.contains(p.name)) continue;
+    for (const auto& [choice, values] : p.presets)
+      if (checked.at(p.name) == choice)
+        for (const auto& [name, value] : values.items())
+          if (!checked.contains(name)) checked[name] = value;
+  }
+  // Defaults: conditional ones read the other parameter's given value or its plain default.
+  auto resolved_value = [&](const std::string& name) -> json {
+    if (checked.contains(name)) return checked.at(name);
+    const ParamSpec* spec = method.find_param(name);
+    return spec ? spec->default_value : json();
+  };
+  json defaults = json::object();
+  for (const auto& p : method.params) {
+    if (checked.contains(p.name)) continue;
+    json value = p.default_value;
+    for (const auto& c : p.conditional_defaults)
+      if (resolved_value(c.when) == c.equals) {
+        value = c.value;
+        break;
+      }
+    defaults[p.name] = value;
+  }
+  checked.update(defaults);
   MethodParams typed = method.parse(checked);
   std::string error = method.validate(typed);
   if (!error.empty()) CKV_FAIL("method '{}': {}", method.name, error);

@@ -38,7 +38,10 @@ Params params_of(json given) {
   return resolve_params(*m, given);
 }
 
-NeumannParams typed(const Params& resolved) { return ckv_test::neumann_params_of(resolved); }
+// `resolved` is canonical (legacy-valued parameters left out): read it as a stored document.
+NeumannParams typed(const Params& resolved) {
+  return method_named("circuitkv_neumann").parse(resolved).as<NeumannParams>();
+}
 NeumannParams typed_of(json given) { return ckv_test::neumann_params_of(given); }
 
 // Inverse of M by Gauss–Jordan elimination with partial pivoting.
@@ -371,7 +374,7 @@ TEST_CASE("selection invariants: sinks and window kept, exactly min(B, n), deter
         }
 }
 
-TEST_CASE("per-head two-hop variant follows step 7") {
+TEST_CASE("per-head two-hop variant, this project's first form (the named non-public options)") {
   const int n = 20, H = 3, w = 4, s = 2, K = 6;
   const double gamma = 0.8;
   Layer t = random_layer(n, H, H, 8, 77, 2.0);
@@ -384,7 +387,9 @@ TEST_CASE("per-head two-hop variant follows step 7") {
     INFO("true_hub_hi " << true_hub);
     Params p = params_of({{"budget", 10}, {"window", w}, {"sink_size", s}, {"per_head", true},
                           {"true_hub_hi", true_hub}, {"iterations", K}, {"gamma", gamma},
-                          {"qi_kernel", 3}, {"hi_kernel", 5}, {"sigma", 1.0}});
+                          {"qi_kernel", 3}, {"hi_kernel", 5}, {"sigma", 1.0},
+                          {"per_head_entropy", "window_mean"}, {"per_head_smoothing", "separate"},
+                          {"per_head_sink_score", false}, {"per_head_range", "all"}});
     auto got = neumann_per_head_scores(ctx, typed(p));
     REQUIRE(int(got.size()) == H);
     const double hop = std::pow(gamma, K / 2.0);  // γ^(K/2) = 0.8³

@@ -196,8 +196,10 @@ TEST_CASE("circuitkv_influence scores: walker score alone, or max with rank H2O"
   const int n = 16;
   KnownLayer t = known_layer(n);
   LayerContext ctx(t.input);
+  // The full graph (head-mean attention); the public window_prefix default is tested below.
   json params = {{"budget", 12}, {"window", 4}, {"walkers", 2000}, {"max_steps", 10},
-                 {"explore_fraction", 0.0}, {"combine_h2o", false}, {"seed", 5}};
+                 {"explore_fraction", 0.0}, {"combine_h2o", false}, {"seed", 5},
+                 {"graph", "full"}, {"head_reduce", "mean"}};
   const Scores walk = score("circuitkv_influence", ctx, params);
   REQUIRE(walk.heads.size() == 1);
   // Seed 000 settings: the adjusted/max score of the same walk run.
@@ -226,14 +228,20 @@ TEST_CASE("circuitkv_influence scores: walker score alone, or max with rank H2O"
 TEST_CASE("circuitkv_influence refuses partial captures and inconsistent parameters") {
   KnownLayer t = known_layer(12, 4);
   LayerContext ctx(t.input);
-  try {
-    score("circuitkv_influence", ctx, {{"budget", 10}, {"window", 4}});
-    FAIL("expected an error");
-  } catch (const ckv::Error& e) {
-    const std::string what = e.what();
-    CHECK(what.find("test/influence") != std::string::npos);
-    CHECK(what.find("circuitkv_influence") != std::string::npos);
+  // The full graph needs every query row; the window_prefix graph only the window rows.
+  for (const json& given : {json{{"budget", 10}, {"window", 4}, {"graph", "full"}},
+                            json{{"budget", 10}, {"window", 6}}}) {
+    INFO(given.dump());
+    try {
+      score("circuitkv_influence", ctx, given);
+      FAIL("expected an error");
+    } catch (const ckv::Error& e) {
+      const std::string what = e.what();
+      CHECK(what.find("test/influence") != std::string::npos);
+      CHECK(what.find("circuitkv_influence") != std::string::npos);
+    }
   }
+  CHECK(score("circuitkv_influence", ctx, {{"budget", 10}, {"window", 4}}).heads.at(0).size() == 12);
   const MethodDef* m = find_method("circuitkv_influence");
   REQUIRE(m != nullptr);
   CHECK_THROWS_WITH(resolve_params(*m, {{"budget", 50}}), Catch::Contains("sink_size + window"));

@@ -30,5 +30,5 @@ TEST_CASE("methods_markdown lists every method and every parameter") {
     for (const auto& p : m.params) CHECK(md.find("| `" + p.name + "` |") != std::string::npos);
   }
   // Choices are listed; a '|' inside a cell would break the table.
-  CHECK(md.find("| shared, per_kv_head |") != std::string::npos);
+  CHECK(md.find("| shared, per_kv_head, per_query_head |") != std::string::npos);
 }

@@ -41,12 +41,20 @@ struct PreparedUnit {
   double started = 0;
 };
 
-void prepare(PreparedUnit& unit, const SampleMeta& meta, const std::string& label) {
+void prepare(PreparedUnit& unit, const SampleMeta& meta, const std::string& label,
+             bool stored_document) {
   try {
     unit.config = Configuration::from_document(unit.task->config);
   } catch (const Error& e) {
     CKV_FAIL("{}: {}", label, e.what());
   }
+  // The scheduler sends the stored canonical document. If this binary reads it differently (a
+  // ckv-sweep whose parameters or defaults differ from the scheduler's), the numbers would be
+  // stored under an identity they do not have: refuse the unit instead.
+  CKV_CHECK(!stored_document || unit.config->canonical == canonical_json(unit.task->config),
+            "{}: this ckv-sweep ({}) reads configuration {} as {}: the scheduler and this worker "
+            "disagree on the method's parameters (mixed versions?)",
+            label, CKV_VERSION, canonical_json(unit.task->config), unit.config->canonical);
   unit.score_key = unit.config->score_key();
   unit.layers = unit.config->eval.layers_of(meta.layers);
   for (int layer : unit.layers)
@@ -62,7 +70,7 @@ std::vector<std::vector<int>> keep_sets(const Configuration& config, const Score
     for (int j = 0; j < in.n; ++j) all[j] = j;
     return std::vector<std::vector<int>>(in.G, all);
   }
-  return select_keep(scores, config.selection(), in.n, in.G, in.layer, in.num_layers_model);
+  return select_keep(scores, config.selection(), in.n, in.G, in.layer, in.num_layers_model, in.H);
 }
 
 // Budget-independent scores are computed once per (layer, score key) and shared.
@@ -107,7 +115,7 @@ BatchResult evaluate_batch(const Batch& batch, const EvaluatorOptions& options) 
     std::set<int> layers;
     for (auto& unit : units) {
       try {
-        prepare(unit, meta, batch.sample_label);
+        prepare(unit, meta, batch.sample_label, /*stored_document=*/true);
         layers.insert(unit.layers.begin(), unit.layers.end());
       } catch (const std::exception& e) {
         unit.failed = true;
@@ -199,7 +207,7 @@ InspectResult inspect_layer(const std::string& sample_path, int layer, const jso
   task.config = config;
   PreparedUnit unit;
   unit.task = &task;
-  prepare(unit, sample.meta(), label);
+  prepare(unit, sample.meta(), label, /*stored_document=*/false);
   CKV_CHECK(sample.has_layer(layer), "{}: layer {} is not in the cache (captured layers: {})",
             label, layer, fmt::join(sample.meta().layers, ", "));
   LayerTensors tensors = sample.load_layer(layer);

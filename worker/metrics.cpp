@@ -1,6 +1,7 @@
 // Proxy metrics (docs/spec/METRICS.md "Proxy metrics"): for every query head h and answer token t the
 // full attention a_t over the prompt keys and the answer keys up to t, compared with the
-// same attention restricted to the keep-set S of h's KV head (answer tokens always visible).
+// same attention restricted to the keep-set S of h (its KV head's, or its own under per_query_head
+// selection; answer tokens always visible).
 #include "worker/metrics.hpp"
 
 #include <algorithm>
@@ -88,31 +89,36 @@ void MetricAccumulator::add_layer(const LayerInput& in, const AnswerAttention& a
                                   const std::vector<std::vector<int>>& keep,
                                   const std::vector<std::pair<int, int>>& evidence) {
   const int n = in.n, m = in.m, d = in.d;
-  CKV_CHECK(int(keep.size()) == in.G, "{}: layer {}: {} keep-sets for {} KV heads", in.sample,
-            in.layer, keep.size(), in.G);
+  // One set per KV head (shared and per_kv_head selection), or per query head (per_query_head):
+  // query head h reads set `set_of(h)`.
+  const int sets = int(keep.size());
+  CKV_CHECK(sets == in.G || sets == in.H,
+            "{}: layer {}: {} keep-sets for {} KV heads and {} query heads", in.sample, in.layer,
+            sets, in.G, in.H);
+  auto set_of = [&](int h) { return sets == in.H ? h : in.kv_head(h); };
   CKV_CHECK(answers.n == n && answers.m == m && answers.H == in.H,
             "{}: layer {}: answer attention computed for another layer shape", in.sample, in.layer);
-  std::vector<std::vector<unsigned char>> in_set(in.G, std::vector<unsigned char>(n, 0));
-  for (int g = 0; g < in.G; ++g) {
+  std::vector<std::vector<unsigned char>> in_set(sets, std::vector<unsigned char>(n, 0));
+  for (int g = 0; g < sets; ++g) {
     for (int j : keep[g]) {
       CKV_CHECK(j >= 0 && j < n, "{}: layer {}: kept token {} outside the prompt [0, {})",
                 in.sample, in.layer, j, n);
       in_set[g][j] = 1;
     }
     CKV_CHECK(std::adjacent_find(keep[g].begin(), keep[g].end(), std::greater_equal<int>()) == keep[g].end(),
-              "{}: layer {}: the keep-set of KV head {} is not sorted and unique", in.sample, in.layer, g);
+              "{}: layer {}: keep-set {} is not sorted and unique", in.sample, in.layer, g);
     kept_sum += double(keep[g].size());
     ++kept_terms;
   }
 
-  // evidence_recall: |S_g ∩ E| / |E| per KV head, E the union of the [start, end) ranges
+  // evidence_recall: |S_g ∩ E| / |E| per keep-set (KV head or query head), E the union of the [start, end) ranges
   // clipped to the prompt. An empty E leaves the metric undefined (NULL), never 0.
   std::vector<unsigned char> in_evidence(n, 0);
   for (auto [start, end] : evidence)
     for (int j = std::max(0, start); j < std::min(end, n); ++j) in_evidence[j] = 1;
   const long long evidence_size = std::count(in_evidence.begin(), in_evidence.end(), 1);
   if (evidence_size > 0) {
-    for (int g = 0; g < in.G; ++g) {
+    for (int g = 0; g < sets; ++g) {
       long long hit = 0;
       for (int j = 0; j < n; ++j) hit += in_evidence[j] && in_set[g][j];
       const double recall = double(hit) / double(evidence_size);
@@ -126,8 +132,8 @@ void MetricAccumulator::add_layer(const LayerInput& in, const AnswerAttention& a
   const int k = answers.k;
   std::vector<double> o_kept(d);
   for (int h = 0; h < in.H; ++h) {
-    const int g = in.kv_head(h);
-    const auto& kept = in_set[g];
+    const int g = in.kv_head(h), set = set_of(h);
+    const auto& kept = in_set[set];
     for (int t = 0; t < m; ++t) {
       const size_t ht = size_t(h) * m + t;
       const double* a = answers.row(h, t);
@@ -138,7 +144,7 @@ void MetricAccumulator::add_layer(const LayerInput& in, const AnswerAttention& a
       // Only the kept tokens are visited: the keep-set independent parts are precomputed.
       double kept_mass = 0.0;
       std::copy_n(answers.answer_output.data() + ht * d, d, o_kept.begin());
-      for (int j : keep[g]) {
+      for (int j : keep[set]) {
         kept_mass += a[j];
         const float* v = in.value(g, j);
         for (int c = 0; c < d; ++c) o_kept[c] += a[j] * v[c];

@@ -31,11 +31,12 @@ struct MetricAccumulator {
   double attn_recall_sum = 0, output_error_sum = 0, topk_recall_sum = 0;
   long long answer_terms = 0;  // (layer, head, answer token) triples seen
   double evidence_recall_sum = 0, evidence_recall_min = 1e300;
-  long long evidence_terms = 0;  // (layer, KV head) pairs seen with a non-empty evidence set
+  long long evidence_terms = 0;  // (layer, keep-set) pairs seen with a non-empty evidence set
   double kept_sum = 0;
   long long kept_terms = 0;
 
-  // Adds one layer: keep[g] is the sorted keep-set of KV head g (size G).
+  // Adds one layer: keep[g] is the sorted keep-set of KV head g (G sets), or of query head g
+  // (H sets, per_query_head selection).
   void add_layer(const LayerInput& input, const std::vector<std::vector<int>>& keep,
                  const std::vector<std::pair<int, int>>& evidence, int topk);
   // The same with the keep-set independent part precomputed (AnswerAttention::compute).

@@ -1,9 +1,9 @@
 // `circuitkv_influence`: the causal influence walker (seed 000 v1.0.7; public v1.0.8;
 // docs/spec/METHODS.md "CircuitKV: influence walker"). Walkers follow head-reduced attention
 // backward from the query and from random positions, never entering the sinks; tokens on many
-// walks score high. Defaults reproduce the public v1.0.8 code (S = 50, 30 % exploring walkers at
-// T = 10, max with rank H2O); seed 000's v1.0.7 is max_steps = 10, explore_fraction = 0,
-// combine_h2o = false.
+// walks score high. Defaults reproduce the public v1.0.8 code (the window_prefix matrix with
+// max over heads, S = 50, 30 % exploring walkers at T = 10, max with rank H2O of the same
+// matrix); seed 000's v1.0.7 is max_steps = 10, explore_fraction = 0, combine_h2o = false.
 #include <algorithm>
 
 #include <fmt/format.h>
@@ -18,8 +18,11 @@ namespace {
 
 constexpr const char* kName = "circuitkv_influence";
 
+enum class InfluenceGraph { window_prefix, full };
+
 struct InfluenceParams {
   SelectionParams selection;
+  InfluenceGraph graph = InfluenceGraph::window_prefix;
   long long walkers = 10000;
   int max_steps = 50;
   double temperature = 2.0;
@@ -43,18 +46,28 @@ struct InfluenceParams {
 // Transition CDFs depend on (reduction, s, T) only: memoised so that budget, walker-count and
 // seed sweeps share them, and the exploration table is shared with any config using that T.
 struct TableKey {
+  InfluenceGraph graph;
   walkers::HeadMerge merge;
+  int window;  // of the window_prefix matrix (0 for the full one)
   int sink;
   double temperature;
   auto operator<=>(const TableKey&) const = default;
 };
 
-const influence::TransitionTable& transition_table(LayerContext& ctx, walkers::HeadMerge merge,
+// The matrix the walkers follow and the H2O term reads: the public v1.0.8 window_prefix matrix,
+// or the full causal attention (every query row) merged over heads.
+const walkers::ReducedAttention& walk_matrix(LayerContext& ctx, const InfluenceParams& p) {
+  return p.graph == InfluenceGraph::full
+             ? walkers::reduced_attention(ctx, p.head_reduce, kName)
+             : walkers::window_prefix_attention(ctx, p.head_reduce, p.selection.window, kName);
+}
+
+const influence::TransitionTable& transition_table(LayerContext& ctx, const InfluenceParams& p,
                                                    int sink, double temperature) {
-  return ctx.memo<influence::TransitionTable>(TableKey{merge, sink, temperature}, [&] {
-    return influence::TransitionTable::build(walkers::reduced_attention(ctx, merge, kName), sink,
-                                             temperature);
-  });
+  const int window = p.graph == InfluenceGraph::full ? 0 : std::min(p.selection.window, ctx.n());
+  return ctx.memo<influence::TransitionTable>(
+      TableKey{p.graph, p.head_reduce, window, sink, temperature},
+      [&] { return influence::TransitionTable::build(walk_matrix(ctx, p), sink, temperature); });
 }
 
 Scores influence_method_scores(LayerContext& ctx, const InfluenceParams& p) {
@@ -68,19 +81,20 @@ Scores influence_method_scores(LayerContext& ctx, const InfluenceParams& p) {
   options.explore_temperature = p.explore_temperature;
   options.seed = p.seed;
 
-  // Full rows are needed: walkers land anywhere in [s, q]. Refuses r < n by sample name.
-  const walkers::ReducedAttention& attention = walkers::reduced_attention(ctx, p.head_reduce, kName);
-  const auto& table = transition_table(ctx, p.head_reduce, options.sink, options.temperature);
+  // graph = full needs every query row (walkers land anywhere in [s, q]) and refuses r < n by
+  // sample name; window_prefix needs the window rows only.
+  const walkers::ReducedAttention& attention = walk_matrix(ctx, p);
+  const auto& table = transition_table(ctx, p, options.sink, options.temperature);
   const auto& explore_table =
       influence::explore_walkers(options) > 0
-          ? transition_table(ctx, p.head_reduce, options.sink, options.explore_temperature)
+          ? transition_table(ctx, p, options.sink, options.explore_temperature)
           : table;
   const auto visits = influence::run_walkers(table, explore_table, options);
   std::vector<double> score = influence::influence_scores(visits, options.sink);
 
   if (p.combine_h2o) {
-    // Public code: max(rank walker, rank H2O), H2O = column sums of the (reduced) attention
-    // over all rows; ranks rank(x)/(n−1), ties by position (docs/spec/METHODS.md step 5).
+    // Public code: max(rank walker, rank H2O), H2O = column sums of the walked matrix over all
+    // its rows; ranks rank(x)/(n−1), ties by position (docs/spec/METHODS.md step 5).
     const std::vector<double> h2o = walkers::reduced_column_sums(attention, in.n);
     const auto rank_walk = rank_normalize(std::vector<float>(score.begin(), score.end()));
     const auto rank_h2o = rank_normalize(std::vector<float>(h2o.begin(), h2o.end()));
@@ -88,7 +102,7 @@ Scores influence_method_scores(LayerContext& ctx, const InfluenceParams& p) {
   }
   // One score for the layer (the walk runs on head-reduced attention); per_kv_head
   // selection gets it for every KV head.
-  return replicate_scores(score, in, p.selection.shared());
+  return replicate_scores(score, in, p.selection.granularity);
 }
 
 }  // namespace
@@ -97,6 +111,13 @@ MethodDef make_circuitkv_influence_method() {
   using P = InfluenceParams;
   ParamSchema<P> s;
   s.include(&P::selection, selection_schema(4, SelectionGranularity::shared));
+  s.choice(&P::graph, "graph", InfluenceGraph::window_prefix,
+           {{"window_prefix", InfluenceGraph::window_prefix}, {"full", InfluenceGraph::full}},
+           "the matrix the walkers follow and the H2O term sums: window_prefix = the window rows "
+           "merged over heads plus H2O-weighted synthetic prefix rows (public v1.0.8; needs only "
+           "the window rows); full = every causal attention row merged over heads (needs a "
+           "full-row cache)")
+      .legacy("full");
   s.integer(&P::walkers, "walkers", 10000, 1, 1e8,
             "N: walkers; the first N/2 start at the query q = n-1, the rest at a uniform "
             "position in [s, q]");
@@ -115,8 +136,10 @@ MethodDef make_circuitkv_influence_method() {
          "score adjusted/max itself (seed 000)");
   s.choice(&P::head_reduce, "head_reduce", walkers::HeadMerge::mean,
            {{"mean", walkers::HeadMerge::mean}, {"max", walkers::HeadMerge::max}},
-           "reduction of the H attention heads into the one matrix A the walkers follow (seed "
-           "000 does not say; mean keeps rows stochastic)");
+           "reduction of the H attention heads into the one matrix A the walkers follow: max "
+           "over heads in the public v1.0.8 window_prefix matrix; mean for the full graph (seed "
+           "000 does not say; mean keeps rows stochastic)")
+      .default_when("max", "graph", "window_prefix");
   s.integer(&P::seed, "seed", 0, 0, 4294967295.0, "Philox seed; draws keyed by (seed, walker, step)");
   return define_method<P>(kName,
                           "Causal influence walker: visit counts of walks on head-reduced "

@@ -174,7 +174,7 @@ Scores neumann_combine(const NeumannSignals& signals, const NeumannParams& p, co
       break;
     }
   }
-  Scores scores = replicate_scores(score, input, p.selection.shared());
+  Scores scores = replicate_scores(score, input, p.selection.granularity);
   if (p.combination == NeumannCombination::union_fill)
     scores.custom_fill = std::make_shared<UnionFill>(signals.qi, signals.hi, p.union_ratio);
   return scores;
@@ -188,19 +188,22 @@ std::vector<std::vector<double>> neumann_per_head_scores(LayerContext& context,
   const int window = p.selection.window;
   const int w = std::min(window, n);
   const int s = std::min(p.selection.sink, n);
-  const double gamma = p.gamma;
-  const int K = p.iterations;
   const bool true_hub = p.true_hub_hi;
   // The two-hop expansion stands in for K steps: the second hop is discounted by γ^(K/2).
-  const double hop = std::pow(gamma, double(K) / 2.0);
+  const double hop = std::pow(p.gamma, double(p.iterations) / 2.0);
   const double n_t = double(std::max(n - s, 1));
   const Tensor3& win = attention_rows(context, source, w, "circuitkv_neumann");
-  const auto qi_weights = smoothing_weights(p.smoothing, p.qi_kernel, p.sigma);
-  const auto hi_weights = smoothing_weights(p.smoothing, p.hi_kernel, p.sigma);
-  const std::vector<double> entropy = head_window_entropy(context, window, source);
-  const double e_min = *std::min_element(entropy.begin(), entropy.end());
-  const double e_max = *std::max_element(entropy.begin(), entropy.end());
-  std::vector<std::vector<double>> out(in.H);
+  // The public code (METHODS.md step 7) smooths and ranks the prefix [0, n − w) only; ours all n.
+  const int len = p.per_head_range == PerHeadRange::prefix ? n - w : n;
+  // Public: one kernel max(qi_kernel, hi_kernel) with σ for both; ours: each its own, σ for both.
+  const bool one_kernel = p.per_head_smoothing == PerHeadSmoothing::shared_kernel;
+  const auto qi_weights = smoothing_weights(
+      p.smoothing, one_kernel ? std::max(p.qi_kernel, p.hi_kernel) : p.qi_kernel, p.sigma);
+  const auto hi_weights = smoothing_weights(
+      p.smoothing, one_kernel ? std::max(p.qi_kernel, p.hi_kernel) : p.hi_kernel, p.sigma);
+
+  // Raw per-head signals, smoothed over [0, len).
+  std::vector<std::vector<double>> qi_smooth(in.H), hi_smooth(in.H);
   for (int h = 0; h < in.H; ++h) {
     const float* a = win.row(h, w - 1);  // the query's own row (position n − 1)
     std::vector<double> qi(n), hi(n, 0.0);
@@ -215,13 +218,53 @@ std::vector<std::vector<double>> neumann_per_head_scores(LayerContext& context,
     }
     if (!true_hub)
       for (int j = 0; j < n; ++j) hi[j] = a[j] * (1.0 + hop * (n_t - double(j - s)) / n_t);
-    const auto rq = rank_vector(smooth(qi, qi_weights));
-    const auto rh = rank_vector(smooth(hi, hi_weights));
+    if (p.per_head_sink_score) {
+      // Public: sinks get 0.01·Σ over every transient position (window included), then each
+      // vector is divided by its maximum (clamped at 1e-8).
+      for (auto* v : {&qi, &hi}) {
+        add_sink_pseudo_score(*v, s);
+        const double m = std::max(*std::max_element(v->begin(), v->end()), 1e-8);
+        for (double& x : *v) x /= m;
+      }
+    }
+    qi.resize(len);
+    hi.resize(len);
+    qi_smooth[h] = smooth(qi, qi_weights);
+    hi_smooth[h] = smooth(hi, hi_weights);
+  }
+
+  std::vector<float> global_hi_rank;
+  std::vector<double> entropy, qw(in.H, 1.0);
+  if (p.per_head_mix == PerHeadMix::max_global_hi) {
+    // Public v7.5.0 (6283744d): HI averaged over all heads after smoothing, ranked once.
+    std::vector<double> mean(len, 0.0);
+    for (const auto& v : hi_smooth)
+      for (int j = 0; j < len; ++j) mean[j] += v[j];
+    for (double& x : mean) x /= double(in.H);
+    global_hi_rank = rank_vector(mean);
+  } else {
     // Focused heads (low entropy) trust QI: qw = 1 − (E − E_min)/(E_max − E_min); all heads
     // equal → qw = 1 (the limit of the public ε-guarded division).
-    const double qw = e_max > e_min ? 1.0 - (entropy[h] - e_min) / (e_max - e_min) : 1.0;
-    out[h].resize(n);
-    for (int j = 0; j < n; ++j) out[h][j] = qw * rq[j] + (1.0 - qw) * rh[j];
+    entropy = p.per_head_entropy == PerHeadEntropy::last_row
+                  ? head_last_row_entropy(win)
+                  : head_window_entropy(context, window, source);
+    const double e_min = *std::min_element(entropy.begin(), entropy.end());
+    const double e_max = *std::max_element(entropy.begin(), entropy.end());
+    for (int h = 0; h < in.H; ++h)
+      qw[h] = e_max > e_min ? 1.0 - (entropy[h] - e_min) / (e_max - e_min) : 1.0;
+  }
+
+  std::vector<std::vector<double>> out(in.H);
+  for (int h = 0; h < in.H; ++h) {
+    const auto rq = rank_vector(qi_smooth[h]);
+    // Positions past `len` (the window under the prefix range) score 0: selection keeps them.
+    out[h].assign(n, 0.0);
+    if (p.per_head_mix == PerHeadMix::max_global_hi) {
+      for (int j = 0; j < len; ++j) out[h][j] = std::max(rq[j], global_hi_rank[j]);
+    } else {
+      const auto rh = rank_vector(hi_smooth[h]);
+      for (int j = 0; j < len; ++j) out[h][j] = qw[h] * rq[j] + (1.0 - qw[h]) * rh[j];
+    }
   }
   return out;
 }
@@ -229,7 +272,7 @@ std::vector<std::vector<double>> neumann_per_head_scores(LayerContext& context,
 Scores neumann_scores(LayerContext& context, const NeumannParams& p, RowSource source) {
   const LayerInput& in = context.input();
   if (p.per_head)
-    return reduce_query_heads(neumann_per_head_scores(context, p, source), in, p.selection.shared());
+    return reduce_query_heads(neumann_per_head_scores(context, p, source), in, p.selection.granularity);
   const NeumannRaw raw = neumann_raw(context, p, source);
   return neumann_combine(neumann_postprocess(raw, p), p, in);
 }
@@ -246,6 +289,10 @@ MethodDef make_circuitkv_neumann_method() {
   using circuitkv::NeumannParams;
   using circuitkv::Smoothing;
   using circuitkv::GraphKind;
+  using circuitkv::PerHeadEntropy;
+  using circuitkv::PerHeadMix;
+  using circuitkv::PerHeadRange;
+  using circuitkv::PerHeadSmoothing;
   ParamSchema<NeumannParams> s;
   s.include(&NeumannParams::selection, selection_schema(4, SelectionGranularity::shared));
   s.choice(&NeumannParams::head_reduce, "head_reduce", NeumannHeadReduce::entropy,
@@ -273,7 +320,9 @@ MethodDef make_circuitkv_neumann_method() {
   s.choice(&NeumannParams::smoothing, "smoothing", Smoothing::gaussian,
            {{"gaussian", Smoothing::gaussian}, {"boxcar", Smoothing::boxcar},
             {"none", Smoothing::none}},
-           "1-D smoothing of QI and HI over positions (zero padding)");
+           "1-D smoothing of QI and HI over positions (zero padding); the public union path "
+           "never smooths, hence none by default there")
+      .default_when("none", "combination", "union");
   s.integer(&NeumannParams::qi_kernel, "qi_kernel", 3, 1, 1001, "QI smoothing kernel size (odd)");
   s.integer(&NeumannParams::hi_kernel, "hi_kernel", 5, 1, 1001, "HI smoothing kernel size (odd)");
   s.real(&NeumannParams::sigma, "sigma", 1.0, 1e-3, 1e3,
@@ -295,7 +344,44 @@ MethodDef make_circuitkv_neumann_method() {
          "true_hub_hi, entropy-weighted rank mix (ignores graph, temperature, head_reduce, "
          "combination)");
   s.flag(&NeumannParams::true_hub_hi, "true_hub_hi", true,
-         "per_head: HI = window column sums (true) or a·(1 + γ^(K/2)(n_t − (j − s))/n_t) (false)");
+         "per_head: HI = window column sums (true) or a·(1 + γ^(K/2)(n_t − (j − s))/n_t) (false, "
+         "the public code's default)")
+      .default_when(false, "per_head", true);
+  // The public v7.4+ per-head path (docs/reference-implementations.md) differs from this
+  // project's first per-head implementation in the points below; with per_head = true the
+  // defaults reproduce the public code, and the earlier behaviour stays available by name.
+  s.default_when("selection", "per_query_head", "per_head", true);
+  s.choice(&NeumannParams::per_head_entropy, "per_head_entropy", PerHeadEntropy::window_mean,
+           {{"window_mean", PerHeadEntropy::window_mean}, {"last_row", PerHeadEntropy::last_row}},
+           "per_head: the head entropy E of the query weight qw: last_row = the query's own "
+           "(last window) row, as the public code; window_mean = the mean over the window rows")
+      .default_when("last_row", "per_head", true)
+      .legacy("window_mean");
+  s.choice(&NeumannParams::per_head_smoothing, "per_head_smoothing", PerHeadSmoothing::separate,
+           {{"separate", PerHeadSmoothing::separate},
+            {"shared_kernel", PerHeadSmoothing::shared_kernel}},
+           "per_head: shared_kernel = QI and HI both smoothed with kernel max(qi_kernel, "
+           "hi_kernel), σ (public); separate = QI with qi_kernel, HI with hi_kernel, σ for both")
+      .default_when("shared_kernel", "per_head", true)
+      .legacy("separate");
+  s.flag(&NeumannParams::per_head_sink_score, "per_head_sink_score", false,
+         "per_head: sinks get 0.01·Σ of each signal and the signals are max-normalised before "
+         "smoothing (public)")
+      .default_when(true, "per_head", true)
+      .legacy(false);
+  s.choice(&NeumannParams::per_head_range, "per_head_range", PerHeadRange::all,
+           {{"all", PerHeadRange::all}, {"prefix", PerHeadRange::prefix}},
+           "per_head: prefix = smooth and rank the prefix [0, n − w) only, window positions left "
+           "to the selection (public); all = every position")
+      .default_when("prefix", "per_head", true)
+      .legacy("all");
+  s.choice(&NeumannParams::per_head_mix, "per_head_mix", PerHeadMix::entropy_weighted,
+           {{"entropy_weighted", PerHeadMix::entropy_weighted},
+            {"max_global_hi", PerHeadMix::max_global_hi}},
+           "per_head: entropy_weighted = qw·rank QI + (1 − qw)·rank HI per head (public, "
+           "METHODS.md step 7); max_global_hi = max(rank QI_h, rank of HI averaged over heads) "
+           "(public v7.5.0 at 6283744d)")
+      .legacy("entropy_weighted");
   return define_method<NeumannParams>(
       "circuitkv_neumann",
       "Absorbing-chain query (QI) and hub (HI) importance from a truncated Neumann series, "

@@ -13,6 +13,11 @@ namespace ckv::circuitkv {
 
 enum class NeumannHeadReduce { entropy, max, mean };
 enum class NeumannCombination { dis, qi, hi, weighted, union_fill, da, calibrated };
+// The per-head variant's knobs (docs/reference-implementations.md: public code vs ours).
+enum class PerHeadEntropy { window_mean, last_row };
+enum class PerHeadSmoothing { separate, shared_kernel };
+enum class PerHeadRange { all, prefix };
+enum class PerHeadMix { entropy_weighted, max_global_hi };
 
 struct NeumannParams {
   SelectionParams selection;
@@ -32,6 +37,11 @@ struct NeumannParams {
   double union_ratio = 0.5;
   bool per_head = false;
   bool true_hub_hi = true;
+  PerHeadEntropy per_head_entropy = PerHeadEntropy::window_mean;
+  PerHeadSmoothing per_head_smoothing = PerHeadSmoothing::separate;
+  bool per_head_sink_score = false;
+  PerHeadRange per_head_range = PerHeadRange::all;
+  PerHeadMix per_head_mix = PerHeadMix::entropy_weighted;
 
   std::string validate() const;  // odd smoothing kernels
   // The QI and HI graphs of these parameters (docs/spec/METHODS.md step 1).

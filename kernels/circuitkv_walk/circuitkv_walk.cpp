@@ -286,8 +286,7 @@ Scores walk_method_scores(LayerContext& context, const WalkParams& p, WalkerDevi
   if (p.combination != WalkCombination::walk) h2o = walk_h2o_signal(context, p);
   if (walk.empty()) walk.assign(h2o.size(), 0.0);
   if (h2o.empty()) h2o.assign(walk.size(), 0.0);
-  return replicate_scores(combine_with_h2o(walk, h2o, p.combination), context.input(),
-                          p.selection.shared());
+  return replicate_scores(combine_with_h2o(walk, h2o, p.combination), context.input(), p.selection.granularity);
 }
 
 namespace {

@@ -23,7 +23,7 @@ Scores h2o_scores_cpu(LayerContext& ctx, const H2oParams& p) {
   const int rows = h2o_summed_rows(in, p);
   std::vector<std::vector<double>> per_head = ctx.column_sums(rows, "h2o");
   if (p.normalize == H2oNormalize::count) h2o_normalize_counts(per_head, in.n, rows);
-  return reduce_query_heads(per_head, in, p.selection.shared());
+  return reduce_query_heads(per_head, in, p.selection.granularity);
 }
 
 MethodDef make_h2o_method() {
@@ -37,6 +37,19 @@ MethodDef make_h2o_method() {
                 {{"none", H2oNormalize::none}, {"count", H2oNormalize::count}},
                 "none: raw column sums; count: divide column j by the number of summed rows "
                 "that can see j (n - j for all rows, as kvpress)");
+  // kvpress ObservedAttentionPress: all rows, column j divided by n − j, mean over each GQA
+  // group, nothing forced (window 1: the last token, the closest ckv-sweep allows); KVCache-
+  // Factory's H2OKVCluster: all rows, raw sums, per query head, its runner's window 8 kept; the
+  // public CircuitKV comparisons: the same with window 64.
+  schema.convention(
+      {{"kvpress", {{"rows", "all"}, {"normalize", "count"}, {"selection", "per_kv_head"},
+                    {"sink_size", 0}, {"window", 1}}},
+       {"kvcache_factory", {{"rows", "all"}, {"normalize", "none"}, {"selection", "per_query_head"},
+                            {"sink_size", 0}, {"window", 8}}},
+       {"circuitkv_public", {{"rows", "all"}, {"normalize", "none"},
+                             {"selection", "per_query_head"}, {"sink_size", 0}, {"window", 64}}}},
+      "sets the knobs to a reference implementation's (given parameters win); never stored, the "
+      "parameters it sets are");
   return define_method<H2oParams>("h2o", "Heavy hitters: column sums of the causal attention",
                                   "Zhang et al. 2023, H2O (arXiv:2306.14048)", std::move(schema),
                                   h2o_scores_cpu, CKV_CUDA_TWIN(h2o_scores_cuda));

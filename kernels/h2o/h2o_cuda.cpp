@@ -12,7 +12,7 @@ Scores h2o_scores_cuda(LayerContext& ctx, const H2oParams& p) {
   ctx.require_query_rows(rows, "h2o");
   std::vector<std::vector<double>> per_head = cuda::layer_kernels(ctx).column_sums(rows);
   if (p.normalize == H2oNormalize::count) h2o_normalize_counts(per_head, in.n, rows);
-  return reduce_query_heads(per_head, in, p.selection.shared());
+  return reduce_query_heads(per_head, in, p.selection.granularity);
 }
 
 }  // namespace ckv

@@ -17,12 +17,17 @@ Scores knorm_scores_cpu(LayerContext& ctx, const KnormParams& p) {
       for (int c = 0; c < in.d; ++c) sq += double(k[c]) * k[c];
       per_kv[g][j] = -std::sqrt(sq);  // low key norm correlates with high attention
     }
-  return reduce_kv_heads(per_kv, p.selection.shared());
+  return reduce_kv_heads(per_kv, ctx.input(), p.selection.granularity);
 }
 
 MethodDef make_knorm_method() {
   ParamSchema<KnormParams> schema;
   schema.include(&KnormParams::selection, selection_schema(0, SelectionGranularity::per_kv_head));
+  // kvpress KnormPress: −‖k‖ per KV head, nothing protected (window 1: the last token, the closest
+  // ckv-sweep allows), no sinks.
+  schema.convention({{"kvpress", {{"window", 1}, {"sink_size", 0}, {"selection", "per_kv_head"}}}},
+                    "sets the knobs to a reference implementation's (given parameters win); "
+                    "never stored, the parameters it sets are");
   return define_method<KnormParams>("knorm", "Negative key L2 norm (low-norm keys are kept)",
                                     "Devoto et al. 2024, K-norm (arXiv:2406.11430)",
                                     std::move(schema), knorm_scores_cpu,

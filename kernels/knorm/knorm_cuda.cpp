@@ -7,7 +7,7 @@
 namespace ckv {
 
 Scores knorm_scores_cuda(LayerContext& ctx, const KnormParams& p) {
-  return reduce_kv_heads(cuda::knorm_device_scores(cuda::layer_kernels(ctx)), p.selection.shared());
+  return reduce_kv_heads(cuda::knorm_device_scores(cuda::layer_kernels(ctx)), ctx.input(), p.selection.granularity);
 }
 
 }  // namespace ckv

@@ -19,7 +19,7 @@ Scores random_scores(LayerContext& ctx, const RandomParams& p) {
   const LayerInput& in = ctx.input();
   std::vector<double> x(in.n);
   for (int j = 0; j < in.n; ++j) x[j] = philox_walk_draw(p.seed, 0x52414E44u, uint32_t(j), 0u).u0;
-  return replicate_scores(x, in, p.selection.shared());
+  return replicate_scores(x, in, p.selection.granularity);
 }
 
 }  // namespace

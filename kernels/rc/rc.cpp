@@ -97,7 +97,7 @@ Scores rc_scores(LayerContext& ctx, const RcParams& p) {
   const double h2o_max = std::max(walkers::max_of(h2o), 1e-8);
   std::vector<double> score(n);
   for (int j = 0; j < n; ++j) score[j] = std::max(h2o[j] / h2o_max, walk[j]);
-  return replicate_scores(score, in, p.selection.shared());
+  return replicate_scores(score, in, p.selection.granularity);
 }
 
 }  // namespace

@@ -75,7 +75,7 @@ Scores rwr_scores(LayerContext& ctx, const RwrParams& p) {
       for (int j = 0; j < n; ++j) per_head[h][j] = beta * per_head[h][j] + (1.0 - beta) * back[j];
     }
   }
-  return reduce_query_heads(per_head, in, p.selection.shared());
+  return reduce_query_heads(per_head, in, p.selection.granularity);
 }
 
 }  // namespace

@@ -61,13 +61,36 @@ Scores snapkv_scores_cpu(LayerContext& ctx, const SnapkvParams& p) {
     std::copy(pooled.begin(), pooled.end(), per_head[h].begin());
   }
   // Pool per query head, then average over each GQA group (kvpress SnapKVPress order).
-  return reduce_query_heads(per_head, in, p.selection.shared());
+  return reduce_query_heads(per_head, in, p.selection.granularity);
+}
+
+json snapkv_convention(const std::string& reference) {
+  // docs/reference-implementations.md: kvpress SnapKVPress (window 64, kernel 5, mean of the
+  // window rows, avg pooling with zero padding counted, mean over each GQA group); KVCache-
+  // Factory's LongBench runner (window 8, kernel 7, max pooling, repeat_kv: per query head); the
+  // public CircuitKV comparisons (the same with window 64). None forces sinks. Summing the window
+  // rows (KVCache-Factory) instead of averaging them scales every score by w: same keep-sets.
+  if (reference == "kvpress")
+    return {{"window", 64}, {"kernel", 5}, {"pool", "avg"}, {"selection", "per_kv_head"},
+            {"sink_size", 0}};
+  if (reference == "kvcache_factory")
+    return {{"window", 8}, {"kernel", 7}, {"pool", "max"}, {"selection", "per_query_head"},
+            {"sink_size", 0}};
+  CKV_CHECK(reference == "circuitkv_public", "snapkv: no convention '{}'", reference);
+  return {{"window", 64}, {"kernel", 7}, {"pool", "max"}, {"selection", "per_query_head"},
+          {"sink_size", 0}};
 }
 
 MethodDef make_snapkv_method() {
+  ParamSchema<SnapkvParams> schema = snapkv_schema();
+  schema.convention({{"kvpress", snapkv_convention("kvpress")},
+                     {"kvcache_factory", snapkv_convention("kvcache_factory")},
+                     {"circuitkv_public", snapkv_convention("circuitkv_public")}},
+                    "sets the knobs to a reference implementation's (given parameters win); "
+                    "never stored, the parameters it sets are");
   return define_method<SnapkvParams>(
       "snapkv", "Window-row attention votes over the prefix, pooled over positions",
-      "Li et al. 2024, SnapKV (arXiv:2404.14469); KVCache-Factory, kvpress", snapkv_schema(),
+      "Li et al. 2024, SnapKV (arXiv:2404.14469); KVCache-Factory, kvpress", std::move(schema),
       snapkv_scores_cpu, CKV_CUDA_TWIN(snapkv_scores_cuda));
 }
 

@@ -20,6 +20,8 @@ struct SnapkvParams {
 
 // The schema of snapkv (and, with budget_mode = pyramid by default, pyramidkv).
 ParamSchema<SnapkvParams> snapkv_schema();
+// The knobs of a named reference ("kvpress", "kvcache_factory", "circuitkv_public").
+json snapkv_convention(const std::string& reference);
 Scores snapkv_scores_cpu(LayerContext& ctx, const SnapkvParams& p);
 Scores snapkv_scores_cuda(LayerContext& ctx, const SnapkvParams& p);  // snapkv_cuda.cpp
 

@@ -3,6 +3,7 @@
 #include "kernels/snapkv/snapkv.hpp"
 #include "kernels/snapkv/snapkv_kernels.hpp"
 #include "kernels/stages/attention_device.hpp"
+#include "kernels/stages/head_reduction.hpp"
 
 namespace ckv {
 
@@ -12,7 +13,8 @@ Scores snapkv_scores_cuda(LayerContext& ctx, const SnapkvParams& p) {
   ctx.require_query_rows(w, "snapkv");
   Scores scores;
   scores.heads = cuda::snapkv_device_scores(cuda::layer_kernels(ctx), w, p.kernel,
-                                           p.pool == SnapkvPool::max, p.selection.shared() ? 1 : in.G);
+                                           p.pool == SnapkvPool::max,
+                                           selection_heads(p.selection.granularity, in));
   return scores;
 }
 

@@ -94,6 +94,21 @@ std::vector<double> head_window_entropy(LayerContext& context, int window, RowSo
   return entropy;
 }
 
+std::vector<double> head_last_row_entropy(const Tensor3& rows) {
+  const int H = rows.shape[0], r = rows.shape[1], n = rows.shape[2];
+  std::vector<double> entropy(H, 0.0);
+  for (int h = 0; h < H; ++h) {
+    const float* a = rows.row(h, r - 1);
+    double e = 0.0;
+    for (int j = 0; j < n; ++j) {
+      const double p = std::max(double(a[j]), kEntropyFloor);
+      e -= p * std::log(p);
+    }
+    entropy[h] = e;
+  }
+  return entropy;
+}
+
 std::vector<int> select_heads(LayerContext& context, int window, const HeadReduction& reduction,
                               RowSource source) {
   const int H = context.input().H;

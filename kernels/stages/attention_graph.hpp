@@ -128,6 +128,10 @@ const AttentionGraph& shared_graph(LayerContext& context, const GraphOptions& op
 std::vector<double> head_window_entropy(LayerContext& context, int window,
                                         RowSource source = RowSource::host);
 
+// The row entropy −Σ_j p ln p (p clamped at 1e-8) of each head's last row of `rows` [H, r, n]
+// (the query's own row): the per-head variant's public head entropy.
+std::vector<double> head_last_row_entropy(const Tensor3& rows);
+
 // Rank normalisation and the Gaussian/boxcar smoothing of docs/spec/METHODS.md steps 4–5 live in
 // kernels/stages/postprocess.hpp.
 

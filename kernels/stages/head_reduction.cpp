@@ -18,35 +18,64 @@ std::vector<float> mean_of(const std::vector<std::vector<double>>& rows, int beg
 
 }  // namespace
 
+int selection_heads(SelectionGranularity granularity, const LayerInput& input) {
+  switch (granularity) {
+    case SelectionGranularity::shared: return 1;
+    case SelectionGranularity::per_kv_head: return input.G;
+    case SelectionGranularity::per_query_head: return input.H;
+  }
+  return 1;
+}
+
 Scores reduce_query_heads(const std::vector<std::vector<double>>& per_head, const LayerInput& input,
-                          bool shared) {
+                          SelectionGranularity granularity) {
   CKV_CHECK(int(per_head.size()) == input.H, "{}: {} head score vectors for H = {}", input.sample,
             per_head.size(), input.H);
   Scores scores;
-  if (shared) {
-    scores.heads.push_back(mean_of(per_head, 0, input.H));
-    return scores;
+  switch (granularity) {
+    case SelectionGranularity::shared:
+      scores.heads.push_back(mean_of(per_head, 0, input.H));
+      break;
+    case SelectionGranularity::per_kv_head: {
+      const int group = input.group();
+      for (int g = 0; g < input.G; ++g)
+        scores.heads.push_back(mean_of(per_head, g * group, (g + 1) * group));
+      break;
+    }
+    case SelectionGranularity::per_query_head:
+      for (int h = 0; h < input.H; ++h) scores.heads.push_back(mean_of(per_head, h, h + 1));
+      break;
   }
-  const int group = input.group();
-  for (int g = 0; g < input.G; ++g)
-    scores.heads.push_back(mean_of(per_head, g * group, (g + 1) * group));
   return scores;
 }
 
-Scores reduce_kv_heads(const std::vector<std::vector<double>>& per_kv, bool shared) {
+Scores reduce_kv_heads(const std::vector<std::vector<double>>& per_kv, const LayerInput& input,
+                       SelectionGranularity granularity) {
+  CKV_CHECK(int(per_kv.size()) == input.G, "{}: {} KV-head score vectors for G = {}", input.sample,
+            per_kv.size(), input.G);
   Scores scores;
-  if (shared) {
-    scores.heads.push_back(mean_of(per_kv, 0, int(per_kv.size())));
-    return scores;
+  switch (granularity) {
+    case SelectionGranularity::shared:
+      scores.heads.push_back(mean_of(per_kv, 0, int(per_kv.size())));
+      break;
+    case SelectionGranularity::per_kv_head:
+      for (int g = 0; g < int(per_kv.size()); ++g) scores.heads.push_back(mean_of(per_kv, g, g + 1));
+      break;
+    case SelectionGranularity::per_query_head:
+      for (int h = 0; h < input.H; ++h) {
+        const int g = input.kv_head(h);
+        scores.heads.push_back(mean_of(per_kv, g, g + 1));
+      }
+      break;
   }
-  for (int g = 0; g < int(per_kv.size()); ++g) scores.heads.push_back(mean_of(per_kv, g, g + 1));
   return scores;
 }
 
-Scores replicate_scores(const std::vector<double>& x, const LayerInput& input, bool shared) {
+Scores replicate_scores(const std::vector<double>& x, const LayerInput& input,
+                        SelectionGranularity granularity) {
   std::vector<float> v(x.begin(), x.end());
   Scores scores;
-  scores.heads.assign(shared ? 1 : input.G, v);
+  scores.heads.assign(selection_heads(granularity, input), v);
   return scores;
 }
 

@@ -27,6 +27,15 @@ enum class HeadMerge { mean, max };
 const ReducedAttention& reduced_attention(LayerContext& context, HeadMerge merge,
                                           const char* method);
 
+// The public influence walker's matrix (CircuitKV v1.0.8, docs/reference-implementations.md):
+// the `window_prefix` graph of docs/spec/METHODS.md "CircuitKV: Neumann" step 1 before
+// normalisation. Rows [n − w', n) are the window attention rows merged over heads (w' =
+// min(window, n)); a prefix row i < n − w' is F[i, j] = h[j] / (Σ_{k<i} h[k] + 1e-8) for j < i,
+// with h = the column sums of the merged window rows clamped at 1e-6; F[i, i] = 0. Packed like
+// ReducedAttention (n² / 2 floats), memoised per (merge, window); needs only the window rows.
+const ReducedAttention& window_prefix_attention(LayerContext& context, HeadMerge merge, int window,
+                                                const char* method);
+
 // Column sums Σ_{i in [n-rows, n)} A[i, j] of the reduced matrix (the H2O signal of the
 // CircuitKV walkers), in double.
 std::vector<double> reduced_column_sums(const ReducedAttention& a, int rows);

@@ -22,9 +22,12 @@ ParamSchema<SelectionParams> selection_schema(int default_sink,
                  "s: the first s prompt tokens (attention sinks) are always kept");
   schema.choice(&SelectionParams::granularity, "selection", default_granularity,
                 {{"shared", SelectionGranularity::shared},
-                 {"per_kv_head", SelectionGranularity::per_kv_head}},
+                 {"per_kv_head", SelectionGranularity::per_kv_head},
+                 {"per_query_head", SelectionGranularity::per_query_head}},
                 "shared: one keep-set for all heads of a layer (scores averaged over all heads); "
-                "per_kv_head: one keep-set per KV head (scores averaged over its GQA group)");
+                "per_kv_head: one keep-set per KV head (scores averaged over its GQA group, "
+                "kvpress); per_query_head: one keep-set per query head (KV heads repeated first, "
+                "KVCache-Factory's repeat_kv)");
   schema.choice(&SelectionParams::budget_mode, "budget_mode", BudgetMode::uniform,
                 {{"uniform", BudgetMode::uniform}, {"pyramid", BudgetMode::pyramid}},
                 "uniform: every layer keeps B; pyramid: PyramidKV layer allocation (beta = 20), "
@@ -162,8 +165,12 @@ std::vector<int> select_one(const std::vector<float>* x, const CustomFill* custo
 }  // namespace
 
 std::vector<std::vector<int>> select_keep(const Scores& scores, const SelectionParams& sel, int n,
-                                          int G, int layer, int num_layers) {
-  std::vector<std::vector<int>> keep(G);
+                                          int G, int layer, int num_layers, int query_heads) {
+  const bool per_query = sel.granularity == SelectionGranularity::per_query_head;
+  CKV_CHECK(!per_query || query_heads >= 1,
+            "selection: per_query_head selection needs the number of query heads");
+  const int sets = per_query ? query_heads : G;
+  std::vector<std::vector<int>> keep(sets);
   if (scores.keep_all) {
     for (auto& k : keep) {
       k.resize(n);
@@ -181,10 +188,10 @@ std::vector<std::vector<int>> select_keep(const Scores& scores, const SelectionP
     for (auto& k : keep) k = one;
     return keep;
   }
-  CKV_CHECK(custom || int(scores.heads.size()) == G,
-            "selection: per_kv_head selection needs {} score vectors, got {}", G,
-            scores.heads.size());
-  for (int g = 0; g < G; ++g)
+  CKV_CHECK(custom || int(scores.heads.size()) == sets,
+            "selection: {} selection needs {} score vectors, got {}",
+            per_query ? "per_query_head" : "per_kv_head", sets, scores.heads.size());
+  for (int g = 0; g < sets; ++g)
     keep[g] = select_one(custom ? nullptr : &scores.heads[g], custom, g, budget, sel.sink,
                          sel.window, n);
   return keep;

@@ -10,7 +10,7 @@
 
 namespace ckv {
 
-enum class SelectionGranularity { shared, per_kv_head };
+enum class SelectionGranularity { shared, per_kv_head, per_query_head };
 enum class BudgetMode { uniform, pyramid };
 enum class PyramidRounding { integer, real };  // "integer" (KVCache-Factory) | "float" (kvpress)
 
@@ -23,7 +23,7 @@ struct SelectionParams {
   BudgetMode budget_mode = BudgetMode::uniform;
   PyramidRounding pyramid_rounding = PyramidRounding::integer;
 
-  // one keep-set for all heads (else one per KV head)
+  // one keep-set for all heads (else one per KV head or per query head)
   bool shared() const { return granularity == SelectionGranularity::shared; }
   // "" or the error for a budget below sink + window.
   std::string validate() const;
@@ -36,9 +36,10 @@ ParamSchema<SelectionParams> selection_schema(int default_sink, SelectionGranula
 // PyramidKV layer allocation (beta = 20): the budget of model layer `layer` of `num_layers`.
 int layer_budget(const SelectionParams& sel, int layer, int num_layers, int n);
 
-// Keep-sets, one sorted index list per KV head (G lists; identical lists when shared).
+// Keep-sets, one sorted index list per KV head (G lists; identical lists when shared), or per
+// query head (H = query_heads lists) for per_query_head selection.
 std::vector<std::vector<int>> select_keep(const Scores& scores, const SelectionParams& sel, int n,
-                                          int G, int layer, int num_layers);
+                                          int G, int layer, int num_layers, int query_heads = 0);
 
 // Rank normalisation: rank(x)/(n-1) with ties broken by position (docs/spec/METHODS.md step 5).
 std::vector<float> rank_normalize(const std::vector<float>& x);

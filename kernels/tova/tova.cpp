@@ -18,12 +18,17 @@ Scores tova_scores_cpu(LayerContext& ctx, const TovaParams& p) {
   for (double& x : mean) x /= double(in.H);
   // docs/spec/METHODS.md: the mean over all heads, also for per_kv_head selection (TOVA's own
   // averaging), so every KV head gets the same vector.
-  return replicate_scores(mean, in, p.selection.shared());
+  return replicate_scores(mean, in, p.selection.granularity);
 }
 
 MethodDef make_tova_method() {
   ParamSchema<TovaParams> schema;
   schema.include(&TovaParams::selection, selection_schema(0, SelectionGranularity::per_kv_head));
+  // kvpress TOVAPress: the last query row, mean over all heads, the same vector for every KV head; only the
+  // last token is protected (window 1), no sinks.
+  schema.convention({{"kvpress", {{"window", 1}, {"sink_size", 0}, {"selection", "per_kv_head"}}}},
+                    "sets the knobs to a reference implementation's (given parameters win); "
+                    "never stored, the parameters it sets are");
   return define_method<TovaParams>("tova", "Attention of the last prompt query, mean over all heads",
                                    "Oren et al. 2024, TOVA (arXiv:2401.06104)", std::move(schema),
                                    tova_scores_cpu, CKV_CUDA_TWIN(tova_scores_cuda));

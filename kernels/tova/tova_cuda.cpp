@@ -10,8 +10,7 @@ namespace ckv {
 Scores tova_scores_cuda(LayerContext& ctx, const TovaParams& p) {
   ctx.require_query_rows(1, "tova");
   // As tova_scores_cpu: the mean over all heads, replicated to every selection head.
-  return replicate_scores(cuda::tova_device_head_mean(cuda::layer_kernels(ctx)), ctx.input(),
-                          p.selection.shared());
+  return replicate_scores(cuda::tova_device_head_mean(cuda::layer_kernels(ctx)), ctx.input(), p.selection.granularity);
 }
 
 }  // namespace ckv
