@@ -4,6 +4,8 @@
 
 #include <chrono>
 
+#include <fmt/format.h>
+
 #include "common/error.hpp"
 
 namespace ckv {
@@ -12,7 +14,13 @@ BatchEvaluator default_evaluator() { return &evaluate_batch; }
 
 EmbeddedTransport::EmbeddedTransport(int threads, const EvaluatorOptions& options,
                                      BatchEvaluator evaluator)
-    : options_(options), evaluator_(std::move(evaluator)), queues_(std::max(1, threads)) {
+    : EmbeddedTransport(std::vector<EvaluatorOptions>(size_t(std::max(1, threads)), options),
+                        std::move(evaluator)) {}
+
+EmbeddedTransport::EmbeddedTransport(std::vector<EvaluatorOptions> per_worker, BatchEvaluator evaluator)
+    : options_(std::move(per_worker)), evaluator_(std::move(evaluator)) {
+  if (options_.empty()) options_.resize(1);
+  queues_.resize(options_.size());
   for (int i = 0; i < int(queues_.size()); ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }
 
@@ -23,7 +31,14 @@ EmbeddedTransport::~EmbeddedTransport() {
 }
 
 WorkerIdentity EmbeddedTransport::identity(int worker) const {
-  return WorkerIdentity{0, hostname(), int64_t(getpid()), options_.device};
+  return WorkerIdentity{0, hostname(), int64_t(getpid()), options_.at(size_t(worker)).device};
+}
+
+std::string EmbeddedTransport::description() const {
+  int gpus = 0;
+  for (const auto& o : options_) gpus += o.device >= 0;
+  return fmt::format("{} worker threads (embedded; {} on a GPU, {} on the CPU)", options_.size(), gpus,
+                     int(options_.size()) - gpus);
 }
 
 void EmbeddedTransport::send(int worker, const Batch& batch) {
@@ -64,7 +79,7 @@ void EmbeddedTransport::worker_loop(int index) {
     }
     Delivery delivery{index, std::nullopt, {}};
     try {
-      delivery.result = evaluator_(batch, options_);
+      delivery.result = evaluator_(batch, options_[size_t(index)]);
     } catch (const std::exception& e) {
       // evaluate_batch turns sample and configuration problems into failed units; anything
       // escaping it (out of memory, a broken device) ends this worker, like a dead MPI rank.

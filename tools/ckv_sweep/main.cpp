@@ -7,6 +7,7 @@
 #include "tools/ckv_sweep/commands.hpp"
 
 int main(int argc, char** argv) {
+  using namespace ckv;
   using namespace ckv::cli;
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     print_usage(std::cout);

@@ -1,0 +1,98 @@
+#include "scheduler/run_setup.hpp"
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <thread>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include "common/error.hpp"
+#include "common/exit_codes.hpp"
+#include "db/database.hpp"
+#include "db/result_store.hpp"
+#include "kernels/device.hpp"
+#include "kernels/threads.hpp"
+#include "scheduler/campaign.hpp"
+#include "scheduler/embedded_transport.hpp"
+#include "scheduler/launch.hpp"
+#include "scheduler/signals.hpp"
+
+namespace ckv {
+
+namespace {
+
+// World size 1: the scheduler and its worker threads in this process.
+int run_embedded(const RunRequest& request) {
+  std::optional<EmbeddedTransport> transport;
+  const int code = schedule_campaign(request, [&](const CampaignSpec& spec) -> Transport& {
+    const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+    const int workers = spec.run.threads > 0 ? spec.run.threads : cores;
+    // Worker threads x kernel threads ~ cores (walkers split over threads within a configuration).
+    set_default_kernel_threads(cores / workers);
+    const int visible = request.device == DeviceChoice::Cpu ? 0 : cuda_device_count();
+    std::vector<EvaluatorOptions> per_worker(static_cast<size_t>(workers));
+    std::map<std::string, std::vector<int>> by_device;  // one log line per device, naming its workers
+    for (int w = 0; w < workers; ++w) {
+      per_worker[size_t(w)].device = choose_device(request.device, visible, w);
+      by_device[describe_device(request.device, per_worker[size_t(w)].device, visible)].push_back(w);
+    }
+    for (const auto& [device, list] : by_device)
+      spdlog::info("embedded worker{} {}: {}", list.size() == 1 ? "" : "s", fmt::join(list, ", "), device);
+    transport.emplace(per_worker);
+    return *transport;
+  });
+  if (transport) transport->stop();
+  return code;
+}
+
+}  // namespace
+
+int run_campaign_command(const RunRequest& request) {
+  const LaunchContext launch = detect_launch();
+  if (launch.world_size > 1) return run_distributed(launch, request);
+  return run_embedded(request);
+}
+
+int schedule_campaign(const RunRequest& request, const TransportProvider& transport_for) {
+  install_drain_handlers();
+  CampaignSpec spec = load_spec(request.spec_path);
+  if (request.threads >= 0) spec.run.threads = request.threads;
+  // Workers first (their devices chosen, MPI ranks heard from): a run that could not compute
+  // anything stops before it plans or writes.
+  Transport& transport = transport_for(spec);
+  int usable = 0;
+  for (int w = 0; w < transport.worker_count(); ++w) usable += transport.usable(w);
+  CKV_CHECK(usable > 0, "no worker could start ({} of {} failed; their errors are logged above)",
+            transport.worker_count(), transport.worker_count());
+  CampaignPlan plan = prepare_campaign(spec);  // validates and plans before anything is written
+  Database db = Database::open(spec.database, Database::Mode::Writer);
+  ResultStore store(db, spec.run.commit_interval);
+  register_campaign(spec, plan, store);
+  spdlog::info("campaign '{}': {} configurations x {} samples = {} units; {}", spec.name,
+               plan.configurations.size(), plan.samples.size(), plan.units.size(), transport.description());
+  const RunSummary summary = run_campaign(spec, plan, store, transport, request.options);
+  store.flush();
+  return report_run_summary(spec, summary);
+}
+
+int report_run_summary(const CampaignSpec& spec, const RunSummary& s) {
+  fmt::print(stderr, "campaign '{}': {} units, {} done before, {} run now ({} done, {} failed, {} lost) in {:.1f}s\n",
+             spec.name, s.total, s.already_done, s.ran, s.done, s.failed, s.lost, s.seconds);
+  if (s.complete()) {
+    fmt::print(stderr, "campaign '{}' is complete; results in {}\n", spec.name, spec.database);
+    return kExitOk;
+  }
+  if (s.drained)
+    fmt::print(stderr, "drained on signal {}: {} units remain. Run the same command again to resume (exit {}).\n",
+               s.drain_signal, s.remaining, kExitIncomplete);
+  else
+    fmt::print(stderr, "{} units are not done (failed or lost; see `ckv-sweep status {}`). "
+               "Run again to retry lost units, with --retry-failed to retry failed ones (exit {}).\n",
+               s.remaining, spec.database, kExitIncomplete);
+  return kExitIncomplete;
+}
+
+}  // namespace ckv
