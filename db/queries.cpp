@@ -1,10 +1,12 @@
 #include "db/queries.hpp"
 
 #include <fcntl.h>
+#include <sqlite3.h>
 #include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <memory>
 #include <cerrno>
 
 #include <fmt/format.h>
@@ -240,12 +242,13 @@ CampaignReport campaign_report(Database& db, const std::string& campaign,
 
 std::vector<std::optional<UnitState>> unit_states(Database& db, const std::vector<UnitKey>& keys) {
   Statement q = db.prepare(
-      "SELECT u.state FROM configurations cf JOIN samples s ON s.task = ?2 AND s.sample_key = ?3 "
+      "SELECT u.state FROM configurations cf "
+      "JOIN samples s ON s.task = ?2 AND s.sample_key = ?3 AND s.fingerprint = ?4 "
       "JOIN units u ON u.configuration_id = cf.id AND u.sample_id = s.id WHERE cf.hash = ?1");
   std::vector<std::optional<UnitState>> states;
   states.reserve(keys.size());
   for (const UnitKey& key : keys) {
-    q.bind(1, key.configuration_hash).bind(2, key.task).bind(3, key.sample_key);
+    q.bind(1, key.configuration_hash).bind(2, key.task).bind(3, key.sample_key).bind(4, key.fingerprint);
     if (q.step())
       states.push_back(unit_state_from_name(q.column_text(0)));
     else
@@ -253,6 +256,31 @@ std::vector<std::optional<UnitState>> unit_states(Database& db, const std::vecto
     q.reset();
   }
   return states;
+}
+
+QueryResult run_query(Database& db, const std::string& sql) {
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v2(db.handle(), sql.c_str(), -1, &raw, nullptr) != SQLITE_OK)
+    CKV_FAIL("{}: {}", db.path(), sqlite3_errmsg(db.handle()));
+  std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> stmt(raw, &sqlite3_finalize);
+  QueryResult result;
+  const int columns = sqlite3_column_count(raw);
+  for (int c = 0; c < columns; ++c) result.columns.push_back(sqlite3_column_name(raw, c));
+  int rc;
+  while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
+    std::vector<json> row;
+    for (int c = 0; c < columns; ++c) {
+      switch (sqlite3_column_type(raw, c)) {
+        case SQLITE_INTEGER: row.push_back(sqlite3_column_int64(raw, c)); break;
+        case SQLITE_FLOAT: row.push_back(sqlite3_column_double(raw, c)); break;
+        case SQLITE_NULL: row.push_back(nullptr); break;
+        default: row.push_back(reinterpret_cast<const char*>(sqlite3_column_text(raw, c)));
+      }
+    }
+    result.rows.push_back(std::move(row));
+  }
+  CKV_CHECK(rc == SQLITE_DONE, "{}: {}", db.path(), sqlite3_errmsg(db.handle()));
+  return result;
 }
 
 }  // namespace ckv

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/canonical_json.hpp"
 #include "db/database.hpp"
 #include "db/result_store.hpp"
 
@@ -91,11 +92,24 @@ std::vector<std::string> metric_names(Database& db, const std::string& campaign)
 
 // ---- plan ----------------------------------------------------------------------------------
 
+// A unit as a plan names it: the configuration and the sample's identity, fingerprint included
+// (a sample of the same task and key with other content is another sample, docs/database.md).
 struct UnitKey {
   std::string configuration_hash, task, sample_key;
+  std::string fingerprint = "";
 };
 
 // The state of each unit, nullopt where the database has no such unit yet (it would be new).
 std::vector<std::optional<UnitState>> unit_states(Database& db, const std::vector<UnitKey>& keys);
+
+// ---- query ---------------------------------------------------------------------------------
+
+// The rows of one SQL statement, values typed as SQLite returned them (integer, real, text,
+// NULL; blobs as text).
+struct QueryResult {
+  std::vector<std::string> columns;
+  std::vector<std::vector<json>> rows;
+};
+QueryResult run_query(Database& db, const std::string& sql);
 
 }  // namespace ckv

@@ -2,11 +2,11 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
-#include <set>
 
 #include <fmt/format.h>
 
 #include "db/database.hpp"
+#include "db/queries.hpp"
 #include "kernels/registry.hpp"
 #include "scheduler/campaign.hpp"
 #include "tools/ckv_sweep/commands.hpp"
@@ -54,18 +54,11 @@ int plan_command(int argc, char** argv) {
   long long done = 0;
   if (fs::exists(spec.database)) {
     Database db = Database::open(spec.database, Database::Mode::ReadOnly);
-    std::map<std::string, int64_t> done_keys;
-    auto stmt = db.prepare(
-        "SELECT c.hash, s.task, s.sample_key, s.fingerprint FROM units u "
-        "JOIN configurations c ON c.id = u.configuration_id "
-        "JOIN samples s ON s.id = u.sample_id WHERE u.state = 'done'");
-    std::set<std::string> keys;
-    while (stmt.step())
-      keys.insert(stmt.column_text(0) + "|" + stmt.column_text(1) + "|" + stmt.column_text(2) + "|" +
-                  stmt.column_text(3));
+    std::vector<UnitKey> keys;
+    keys.reserve(size_t(units));
     for (const auto& c : configurations)
-      for (const auto& s : samples)
-        if (keys.count(c.hash + "|" + s.entry.task + "|" + s.entry.id + "|" + s.fingerprint)) ++done;
+      for (const auto& s : samples) keys.push_back({c.hash, s.entry.task, s.entry.id, s.fingerprint});
+    for (const auto& state : unit_states(db, keys)) done += state == UnitState::Done;
   }
   fmt::print("already done:    {}\n", done);
   fmt::print("to run:          {}\n", units - done);
