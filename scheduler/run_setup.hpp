@@ -14,6 +14,9 @@
 
 namespace ckv {
 
+// The most worker threads an embedded run starts (the same bound as [run] threads).
+constexpr int kMaxWorkerThreads = 4096;
+
 struct RunRequest {
   std::string spec_path;
   RunOptions options;

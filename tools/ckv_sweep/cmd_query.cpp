@@ -23,8 +23,8 @@ int query_command(int argc, char** argv) {
   po::variables_map vm;
   if (!parse_options(argc, argv, "ckv-sweep query DB \"SQL\" [--format table|csv|json]", options, positional, vm))
     return kExitOk;
-  CKV_CHECK(format == "table" || format == "csv" || format == "json",
-            "--format must be table, csv or json (got '{}')", format);
+  usage_check(format == "table" || format == "csv" || format == "json", "query",
+              "--format must be table, csv or json (got '" + format + "')");
 
   Database db = Database::open(db_path, Database::Mode::ReadOnly);
   std::cout << render_query_result(run_query(db, sql), format);

@@ -1,5 +1,7 @@
 // `ckv-sweep [run] SPEC.toml`: run or resume a campaign. The same command line on every rank;
 // scheduler/run_setup.hpp decides embedded or MPI.
+#include <fmt/format.h>
+
 #include "common/exit_codes.hpp"
 #include "scheduler/run_setup.hpp"
 #include "tools/ckv_sweep/commands.hpp"
@@ -27,6 +29,13 @@ int run_command(int argc, char** argv) {
   if (!parse_options(argc, argv, "ckv-sweep [run] SPEC.toml [options]", options, positional, vm)) return kExitOk;
   run.progress = Progress::parse_mode(progress);
   request.device = parse_device_choice(device);
+  // Bounded like [run] threads: a thread count the machine cannot start is refused here, not
+  // discovered as a crash when the threads are created.
+  usage_check(!vm.count("threads") || (request.threads >= 0 && request.threads <= kMaxWorkerThreads), "run",
+              fmt::format("--threads must be between 0 (all cores) and {} (got {})", kMaxWorkerThreads, request.threads));
+  usage_check(run.drain_grace >= 0, "run", fmt::format("--drain-grace must be 0 or more seconds (got {})", run.drain_grace));
+  usage_check(run.progress_interval > 0, "run",
+              fmt::format("--progress-interval must be more than 0 seconds (got {})", run.progress_interval));
   return run_campaign_command(request);
 }
 

@@ -26,8 +26,11 @@ int main(int argc, char** argv) {
       argv[0] = const_cast<char*>("run");
       return find_command("run")->run(argc, argv);
     }
-    std::cerr << "ckv-sweep: unknown command '" << first << "'\n";
+    std::cerr << "ckv-sweep: usage error: unknown command '" << first << "'\n";
     print_usage(std::cerr);
+    return kExitUsage;
+  } catch (const UsageError& e) {
+    std::cerr << "ckv-sweep: usage error: " << e.what() << "\n";
     return kExitUsage;
   } catch (const std::exception& e) {
     std::cerr << "ckv-sweep: error: " << e.what() << "\n";
