@@ -117,6 +117,12 @@ int64_t ResultStore::upsert_sample(const SampleRow& sample) {
   return id;
 }
 
+bool ResultStore::sample_known_otherwise(const SampleRow& sample) {
+  Statement q = db_.prepare("SELECT 1 FROM samples WHERE task = ? AND sample_key = ? AND fingerprint <> ? LIMIT 1");
+  q.bind(1, sample.task).bind(2, sample.sample_key).bind(3, sample.fingerprint);
+  return q.step();
+}
+
 std::vector<UnitRow> ResultStore::ensure_units(
     int64_t campaign_id, const std::vector<std::pair<int64_t, int64_t>>& config_sample) {
   // Buffered state changes first, so the rows returned are current.

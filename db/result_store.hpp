@@ -42,6 +42,9 @@ class ResultStore {
   int64_t upsert_configuration(const std::string& hash, const std::string& method,
                                const std::string& canonical_json);
   int64_t upsert_sample(const SampleRow& sample);
+  // Whether the database holds this task and key under another fingerprint (the file's content
+  // changed, or an earlier ckv-sweep identified it differently).
+  bool sample_known_otherwise(const SampleRow& sample);
   // Creates missing units as pending and makes them exactly the campaign's units (links of
   // units no longer in the spec are removed; their results stay). Returns the rows in the
   // order given. One transaction.

@@ -1,9 +1,12 @@
 #include "scheduler/campaign.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <set>
+#include <system_error>
+#include <thread>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -31,7 +34,35 @@ bool ensure_cache(const CampaignSpec& spec) {
   return true;
 }
 
-std::vector<PlannedSample> plan_samples(const CampaignSpec& spec) {
+namespace {
+
+// Identifies every sample, on up to 8 threads (hashing is CPU-bound on a fast disk; on a slow
+// one the threads overlap the reads). Falls back to this thread when threads cannot be started.
+std::vector<SampleFileIdentity> identify_all(const std::vector<PlannedSample>& samples, bool trust_recorded) {
+  std::vector<SampleFileIdentity> out(samples.size());
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < samples.size();)
+      out[i] = identify_safetensors_file(samples[i].absolute_path, trust_recorded);
+  };
+  const size_t threads =
+      std::min<size_t>({samples.size(), 8, size_t(std::max(1u, std::thread::hardware_concurrency()))});
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) {
+    try {
+      pool.emplace_back(work);
+    } catch (const std::system_error&) {
+      break;  // fewer threads, same result
+    }
+  }
+  work();
+  for (auto& thread : pool) thread.join();
+  return out;
+}
+
+}  // namespace
+
+std::vector<PlannedSample> plan_samples(const CampaignSpec& spec, const PlanOptions& options) {
   std::vector<IndexEntry> entries = read_cache_index(spec.data.cache_dir);
   std::map<std::string, std::vector<IndexEntry>> by_task;
   for (auto& e : entries) by_task[e.task].push_back(e);
@@ -55,18 +86,27 @@ std::vector<PlannedSample> plan_samples(const CampaignSpec& spec) {
       PlannedSample s;
       s.entry = e;
       s.absolute_path = fs::absolute(fs::path(spec.data.cache_dir) / e.path).lexically_normal();
-      s.fingerprint = sample_fingerprint(s.absolute_path);
       samples.push_back(std::move(s));
     }
+  }
+  const std::vector<SampleFileIdentity> identities = identify_all(samples, options.trust_recorded_digests);
+  for (size_t i = 0; i < samples.size(); ++i) {
+    PlannedSample& s = samples[i];
+    const SampleFileIdentity& identity = identities[i];
+    s.fingerprint = identity.fingerprint;
+    if (identity.recorded_digest_mismatch)
+      spdlog::warn("{} ({}): its tensor data does not match the {} recorded in its metadata (modified or "
+                   "damaged after it was written): its units will fail",
+                   s.absolute_path, s.entry.task + "/" + s.entry.id, kContentDigestKey);
   }
   return samples;
 }
 
-CampaignPlan prepare_campaign(const CampaignSpec& spec) {
+CampaignPlan prepare_campaign(const CampaignSpec& spec, const PlanOptions& options) {
   CampaignPlan plan;
   plan.configurations = expand_grid(spec);
   ensure_cache(spec);
-  plan.samples = plan_samples(spec);
+  plan.samples = plan_samples(spec, options);
   return plan;
 }
 
@@ -81,6 +121,7 @@ void register_campaign(const CampaignSpec& spec, CampaignPlan& plan, ResultStore
   plan.campaign_id = store.upsert_campaign(spec.name, spec.path, spec.text);
   for (const auto& c : plan.configurations)
     plan.configuration_ids.push_back(store.upsert_configuration(c.hash, c.method->name, c.canonical));
+  std::vector<std::string> changed;
   for (auto& s : plan.samples) {
     SampleRow row;
     row.task = s.entry.task;
@@ -89,8 +130,15 @@ void register_campaign(const CampaignSpec& spec, CampaignPlan& plan, ResultStore
     row.n_tokens = s.entry.n_tokens;
     row.m_answer = s.entry.m_answer;
     row.fingerprint = s.fingerprint;
+    if (store.sample_known_otherwise(row)) changed.push_back(row.task + "/" + row.sample_key);
     s.sample_id = store.upsert_sample(row);
   }
+  if (!changed.empty())
+    spdlog::warn("{} sample(s) of campaign '{}' are in the database under another content fingerprint ({}{}): "
+                 "their content changed, or an earlier ckv-sweep identified them differently; their units run "
+                 "again and the earlier rows stay in the database",
+                 changed.size(), spec.name, fmt::join(changed.begin(), changed.begin() + std::min<size_t>(changed.size(), 5), ", "),
+                 changed.size() > 5 ? ", ..." : "");
   std::vector<std::pair<int64_t, int64_t>> pairs;
   pairs.reserve(plan.samples.size() * plan.configuration_ids.size());
   for (const auto& s : plan.samples)

@@ -67,7 +67,7 @@ int schedule_campaign(const RunRequest& request, const TransportProvider& transp
   for (int w = 0; w < transport.worker_count(); ++w) usable += transport.usable(w);
   CKV_CHECK(usable > 0, "no worker could start ({} of {} failed; their errors are logged above)",
             transport.worker_count(), transport.worker_count());
-  CampaignPlan plan = prepare_campaign(spec);  // validates and plans before anything is written
+  CampaignPlan plan = prepare_campaign(spec, request.plan);  // validates and plans before anything is written
   Database db = Database::open(spec.database, Database::Mode::Writer);
   ResultStore store(db, spec.run.commit_interval);
   register_campaign(spec, plan, store);

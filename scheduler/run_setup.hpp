@@ -8,6 +8,7 @@
 #include <functional>
 #include <string>
 
+#include "scheduler/campaign.hpp"
 #include "scheduler/runner.hpp"
 #include "scheduler/transport.hpp"
 #include "worker/device_policy.hpp"
@@ -22,6 +23,7 @@ struct RunRequest {
   RunOptions options;
   int threads = -1;  // embedded worker threads; -1 = the spec's [run] threads (0 = all cores)
   DeviceChoice device = DeviceChoice::Auto;
+  PlanOptions plan;
 };
 
 // The whole run: embedded when no MPI launcher started several ranks, else distributed.

@@ -80,6 +80,7 @@ RunSummary run_campaign(const CampaignSpec& spec, CampaignPlan& plan, ResultStor
       batch.batch_id = next_batch++;
       batch.sample_path = sample.absolute_path;
       batch.sample_label = sample.entry.task + "/" + sample.entry.id;
+      batch.sample_fingerprint = sample.fingerprint;
       for (size_t k = i; k < std::min(units.size(), i + size_t(spec.run.batch_units)); ++k)
         batch.units.push_back(UnitTask{units[k]->unit_id, config_of.at(units[k]->configuration_id)->document});
       queue.push_back(std::move(batch));

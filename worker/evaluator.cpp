@@ -113,9 +113,9 @@ BatchResult evaluate_batch(const Batch& batch, const EvaluatorOptions& options) 
   try {
     // The CUDA kernels run on the calling thread's current device: bind the worker's GPU.
     bind_cuda_device(options.device);
-    sample.emplace(SampleCache::open(batch.sample_path));
+    sample.emplace(SampleCache::open(batch.sample_path, batch.sample_fingerprint));
   } catch (const std::exception& e) {
-    fail_all(e.what());
+    fail_all(fmt::format("{}: {}", batch.sample_label, e.what()));  // names the sample and its file
   }
 
   if (sample) {
@@ -242,6 +242,7 @@ json batch_to_json(const Batch& batch) {
   return {{"batch", batch.batch_id},
           {"path", batch.sample_path},
           {"label", batch.sample_label},
+          {"fingerprint", batch.sample_fingerprint},
           {"units", units}};
 }
 
@@ -250,6 +251,7 @@ Batch batch_from_json(const json& j) {
   batch.batch_id = j.at("batch").get<int64_t>();
   batch.sample_path = j.at("path").get<std::string>();
   batch.sample_label = j.at("label").get<std::string>();
+  batch.sample_fingerprint = j.value("fingerprint", std::string());
   for (const auto& u : j.at("units"))
     batch.units.push_back(UnitTask{u.at("unit").get<int64_t>(), u.at("config")});
   return batch;

@@ -22,6 +22,9 @@ struct Batch {
   int64_t batch_id = 0;
   std::string sample_path;  // absolute path of the .safetensors file
   std::string sample_label; // "task/id" for messages
+  // The sample's content fingerprint when the campaign was planned; the worker refuses a file
+  // whose content is not that any more (empty: not checked).
+  std::string sample_fingerprint;
   std::vector<UnitTask> units;
 };
 

@@ -18,9 +18,12 @@ int plan_command(int argc, char** argv) {
   po::options_description options("plan options");
   std::string spec_path;
   bool list = false;
+  PlanOptions plan_options;
   options.add_options()
       ("spec", po::value(&spec_path)->required(), "the campaign file (TOML)")
-      ("list", po::bool_switch(&list), "list every configuration with its hash");
+      ("list", po::bool_switch(&list), "list every configuration with its hash")
+      ("trust-recorded-digests", po::bool_switch(&plan_options.trust_recorded_digests),
+       "identify samples by the content_sha256 their metadata records instead of hashing their data");
   po::positional_options_description positional;
   positional.add("spec", 1);
   po::variables_map vm;
@@ -43,7 +46,7 @@ int plan_command(int argc, char** argv) {
                spec.data.synthetic ? " (it will be generated: [data.synthetic])" : "");
     return kExitOk;
   }
-  std::vector<PlannedSample> samples = plan_samples(spec);
+  std::vector<PlannedSample> samples = plan_samples(spec, plan_options);
   std::map<std::string, int> per_task;
   for (const auto& s : samples) ++per_task[s.entry.task];
   fmt::print("samples:         {}\n", samples.size());

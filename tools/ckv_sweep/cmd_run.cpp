@@ -20,6 +20,8 @@ int run_command(int argc, char** argv) {
       ("device", po::value(&device)->default_value("auto"),
        "auto (a GPU when one is visible) | cpu | cuda; workers share the visible GPUs round-robin")
       ("retry-failed", po::bool_switch(&run.retry_failed), "also rerun units that failed before")
+      ("trust-recorded-digests", po::bool_switch(&request.plan.trust_recorded_digests),
+       "identify samples by the content_sha256 their metadata records instead of hashing their data (workers still verify)")
       ("progress", po::value(&progress)->default_value("auto"), "auto | bar | lines | off")
       ("progress-interval", po::value(&run.progress_interval)->default_value(30.0), "seconds between progress lines when not on a terminal")
       ("drain-grace", po::value(&run.drain_grace)->default_value(30.0), "seconds to collect in-flight work after SIGTERM/SIGUSR1/SIGUSR2");
