@@ -64,6 +64,7 @@ std::vector<SampleFileIdentity> identify_all(const std::vector<PlannedSample>& s
 
 std::vector<PlannedSample> plan_samples(const CampaignSpec& spec, const PlanOptions& options) {
   std::vector<IndexEntry> entries = read_cache_index(spec.data.cache_dir);
+  const std::string index_path = (fs::path(spec.data.cache_dir) / "index.jsonl").string();
   std::map<std::string, std::vector<IndexEntry>> by_task;
   for (auto& e : entries) by_task[e.task].push_back(e);
   std::vector<std::string> tasks = spec.data.tasks;
@@ -83,6 +84,12 @@ std::vector<PlannedSample> plan_samples(const CampaignSpec& spec, const PlanOpti
     if (spec.data.samples_per_task > 0 && int(list.size()) > spec.data.samples_per_task)
       list.resize(spec.data.samples_per_task);
     for (auto& e : list) {
+      // Every layer the spec evaluates must have been captured: known from the index alone.
+      for (int layer : spec.data.layers)
+        if (std::find(e.layers.begin(), e.layers.end(), layer) == e.layers.end())
+          throw InputError(fmt::format(
+              "{}: [data] layers asks for layer {}, which sample {}/{} did not capture (captured: {}; {}:{})",
+              spec.path, layer, e.task, e.id, fmt::join(e.layers, ", "), index_path, e.line));
       PlannedSample s;
       s.entry = e;
       s.absolute_path = fs::absolute(fs::path(spec.data.cache_dir) / e.path).lexically_normal();
@@ -94,6 +101,15 @@ std::vector<PlannedSample> plan_samples(const CampaignSpec& spec, const PlanOpti
     PlannedSample& s = samples[i];
     const SampleFileIdentity& identity = identities[i];
     s.fingerprint = identity.fingerprint;
+    if (identity.header_ok) {
+      const std::string disagreement = index_disagreement(s.entry.task, s.entry.id, s.entry.n_tokens,
+                                                          s.entry.m_answer, s.entry.layers, identity.metadata);
+      if (!disagreement.empty())
+        throw InputError(fmt::format("{}:{}: sample {}/{}: {} ({}); the index and the file must describe "
+                                     "the same capture",
+                                     index_path, s.entry.line, s.entry.task, s.entry.id, disagreement,
+                                     s.absolute_path));
+    }
     if (identity.recorded_digest_mismatch)
       spdlog::warn("{} ({}): its tensor data does not match the {} recorded in its metadata (modified or "
                    "damaged after it was written): its units will fail",
