@@ -95,23 +95,7 @@ std::vector<CampaignStatus> campaign_status(Database& db, double now, double win
   return campaigns;
 }
 
-std::optional<std::string> active_writer(const std::string& db_path) {
-  std::string lock_path = db_path + "-lock";
-  int fd = ::open(lock_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;  // no writer has ever opened it from this path
-  std::optional<std::string> holder;
-  if (::flock(fd, LOCK_SH | LOCK_NB) == 0) {
-    ::flock(fd, LOCK_UN);
-  } else if (errno == EWOULDBLOCK) {
-    char text[256] = {0};
-    ssize_t n = ::pread(fd, text, sizeof text - 1, 0);
-    std::string who = n > 0 ? std::string(text, size_t(n)) : std::string("unknown process");
-    while (!who.empty() && (who.back() == '\n' || who.back() == ' ')) who.pop_back();
-    holder = who;
-  }
-  ::close(fd);
-  return holder;
-}
+std::optional<std::string> active_writer(const std::string& db_path) { return database_writer(db_path); }
 
 std::vector<UnitFailure> campaign_failures(Database& db, const std::string& campaign,
                                            size_t limit) {
