@@ -252,7 +252,7 @@ int record_holder(const std::string& path) {
 }
 
 void check_rc(sqlite3* db, int rc, const std::string& path, const std::string& what) {
-  if (rc != SQLITE_OK) throw Error(describe_failure(db, rc, path, what));
+  if (rc != SQLITE_OK) throw DatabaseError(describe_failure(db, rc, path, what), rc);
 }
 
 bool table_exists(Database& db, const std::string& name) {
@@ -319,6 +319,26 @@ void migrate(Database& db) {
   transaction->commit();
 }
 
+// A damaged file is refused when a writer opens it, before any work: writing into it could
+// spread the damage, and a run would fail at its first commit after hours of computing.
+// PRAGMA quick_check reads every page (O(N), without the index cross-checks of integrity_check).
+void refuse_if_corrupt(Database& db) {
+  std::vector<std::string> problems;
+  try {
+    Statement check = db.prepare("PRAGMA quick_check(3)");
+    while (check.step()) problems.push_back(check.column_text(0));
+  } catch (const DatabaseError& e) {
+    if (e.primary_code() != SQLITE_CORRUPT && e.primary_code() != SQLITE_NOTADB) throw;
+    problems.push_back(e.what());
+  }
+  if (problems.size() == 1 && problems[0] == "ok") return;
+  std::string found;
+  for (const std::string& p : problems) found += (found.empty() ? "" : "; ") + p;
+  CKV_FAIL("{}: the database file is corrupt (PRAGMA quick_check: {}); nothing was written to it. Restore it "
+           "from a copy, or save what is readable: sqlite3 {} .recover | sqlite3 recovered.sqlite",
+           db.path(), found, db.path());
+}
+
 // A reader must not change anything: an older schema is reported, not migrated.
 void check_readable_version(Database& db) {
   if (!table_exists(db, "schema_version"))
@@ -356,7 +376,7 @@ Statement::Statement(sqlite3* db, const std::string& sql, const std::string& db_
     std::string message = describe_failure(db, rc, db_path, "cannot prepare `" + sql_excerpt(sql) + "`");
     sqlite3_finalize(stmt_);
     stmt_ = nullptr;
-    throw Error(message);
+    throw DatabaseError(message, rc);
   }
   CKV_CHECK(stmt_ != nullptr, "{}: empty SQL statement", db_path);
 }
@@ -403,7 +423,7 @@ bool Statement::step() {
       describe_failure(db_, rc, db_path_, "`" + sql_excerpt(sqlite3_sql(stmt_)) + "` failed");
   // Leave the statement reusable after the caller handles the error.
   sqlite3_reset(stmt_);
-  throw Error(message);
+  throw DatabaseError(message, rc);
 }
 
 void Statement::run() {
@@ -475,18 +495,26 @@ Database Database::open(const std::string& path, Mode mode) {
     // A short wait for the lock check at open: another connection holding the write lock
     // longer than this is another writer, and the user should hear so rather than wait.
     check_rc(db.db_, sqlite3_busy_timeout(db.db_, 1000), path, "cannot set the busy timeout");
-    db.exec("PRAGMA foreign_keys = ON");
-    {
-      Statement journal = db.prepare("PRAGMA journal_mode = WAL");
-      std::string mode_now = journal.step() ? journal.column_text(0) : "";
-      if (mode_now != "wal")
-        spdlog::warn("{}: could not switch to WAL journaling (got '{}'); readers may block the "
-                     "writer on this file system",
-                     path, mode_now);
+    try {
+      db.exec("PRAGMA foreign_keys = ON");
+      {
+        Statement journal = db.prepare("PRAGMA journal_mode = WAL");
+        std::string mode_now = journal.step() ? journal.column_text(0) : "";
+        if (mode_now != "wal")
+          spdlog::warn("{}: could not switch to WAL journaling (got '{}'); readers may block the "
+                       "writer on this file system",
+                       path, mode_now);
+      }
+      // NORMAL in WAL mode: a commit survives a process crash; only an OS crash or power loss
+      // can roll back the last commits, and never corrupts the file.
+      db.exec("PRAGMA synchronous = NORMAL");
+      refuse_if_corrupt(db);
+    } catch (const DatabaseError& e) {
+      if (e.primary_code() != SQLITE_CORRUPT) throw;  // "not an SQLite database" says it already
+      CKV_FAIL("{}: the database file is corrupt ({}); nothing was written to it. Restore it from a copy, or "
+               "save what is readable: sqlite3 {} .recover | sqlite3 recovered.sqlite",
+               path, e.what(), path);
     }
-    // NORMAL in WAL mode: a commit survives a process crash; only an OS crash or power loss
-    // can roll back the last commits, and never corrupts the file.
-    db.exec("PRAGMA synchronous = NORMAL");
     migrate(db);
     check_rc(db.db_, sqlite3_busy_timeout(db.db_, 5000), path, "cannot set the busy timeout");
     return db;
@@ -575,7 +603,7 @@ void Database::exec(const std::string& sql) {
   int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error);
   if (rc != SQLITE_OK) {
     sqlite3_free(error);  // the same text is still available from sqlite3_errmsg
-    throw Error(describe_failure(db_, rc, path_, "`" + sql_excerpt(sql) + "` failed"));
+    throw DatabaseError(describe_failure(db_, rc, path_, "`" + sql_excerpt(sql) + "` failed"), rc);
   }
 }
 

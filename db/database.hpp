@@ -9,10 +9,21 @@
 #include <string>
 #include <utility>
 
+#include "common/error.hpp"
+
 struct sqlite3;
 struct sqlite3_stmt;
 
 namespace ckv {
+
+// A failed SQLite call: the message names the database file; `code` is SQLite's (extended)
+// result code, for callers that retry what may pass (a held lock, a full disk).
+class DatabaseError : public Error {
+ public:
+  DatabaseError(const std::string& message, int code) : Error(message), code(code) {}
+  int code;
+  int primary_code() const { return code & 0xff; }
+};
 
 class Statement {
  public:

@@ -2,6 +2,9 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
+#include <thread>
+
 #include <spdlog/spdlog.h>
 
 #include "common/error.hpp"
@@ -254,15 +257,56 @@ void ResultStore::maybe_flush() {
 
 size_t ResultStore::pending_writes() const { return ops_.size(); }
 
+size_t ResultStore::buffered_finishes() const {
+  size_t n = 0;
+  for (const Op& op : ops_) n += op.kind != Op::Kind::Begin;
+  return n;
+}
+
+void ResultStore::abandon() { ops_.clear(); }
+
 void ResultStore::flush() {
   if (ops_.empty()) {
     last_commit_ = monotonic_now();
     return;
   }
+  const double start = monotonic_now();
+  double pause = 0.1;
+  for (bool warned = false;;) {
+    try {
+      commit_buffer();
+      if (warned) spdlog::info("{}: committed after {:.1f} s of retries", db_.path(), monotonic_now() - start);
+      return;
+    } catch (const DatabaseError& e) {
+      // The transaction rolled back: the database holds exactly what it held before, and the
+      // buffer is kept whole so that a later flush (space freed, lock released) writes it all.
+      const int code = e.primary_code();
+      const bool may_pass = code == SQLITE_BUSY || code == SQLITE_LOCKED || code == SQLITE_FULL ||
+                            code == SQLITE_IOERR || code == SQLITE_PROTOCOL;
+      const double waited = monotonic_now() - start;
+      if (!may_pass || commit_retry_ <= 0)
+        CKV_FAIL("{}; {} buffered writes were not committed and are kept for the next flush", e.what(), ops_.size());
+      if (waited + pause > commit_retry_)
+        throw CommitError(fmt::format("{}; {} buffered writes were not committed after {:.0f} s of retries and are "
+                                      "kept for the next flush",
+                                      e.what(), ops_.size(), waited),
+                          e.what(), buffered_finishes(), waited);
+      if (!warned)
+        spdlog::warn("{}; retrying the commit for up to {:.0f} s", e.what(), commit_retry_);
+      warned = true;
+      std::this_thread::sleep_for(std::chrono::duration<double>(pause));
+      pause = std::min(pause * 2, 2.0);
+    } catch (const std::exception& e) {
+      CKV_FAIL("{}; {} buffered writes were not committed and are kept for the next flush", e.what(), ops_.size());
+    }
+  }
+}
+
+void ResultStore::commit_buffer() {
   // Attempt rows inserted by this batch, by unit, in buffer order. Only merged into
   // open_attempt_ once the commit succeeded: after a rollback the ids do not exist.
   std::map<int64_t, int64_t> begun;
-  try {
+  {
     Transaction transaction(db_);
     Statement insert_attempt = db_.prepare(
         "INSERT INTO attempts (unit_id, rank, host, pid, started_at) VALUES (?, ?, ?, ?, ?)");
@@ -321,11 +365,6 @@ void ResultStore::flush() {
       }
     }
     transaction.commit();
-  } catch (const std::exception& e) {
-    // The transaction rolled back: the database holds exactly what it held before, and the
-    // buffer is kept whole so that a later flush (space freed, lock released) writes it all.
-    CKV_FAIL("{}; {} buffered writes were not committed and are kept for the next flush", e.what(),
-             ops_.size());
   }
   for (const auto& [unit_id, attempt_id] : begun) {
     auto open = open_attempt_.find(unit_id);

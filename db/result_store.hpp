@@ -26,6 +26,18 @@ struct UnitRow {
   int attempts = 0;
 };
 
+// A commit that still failed when its retries ran out (ResultStore::set_commit_retry). The
+// buffer is kept; `reason` is the last failure (naming the database), `finishes` the finished
+// units whose results it holds.
+class CommitError : public Error {
+ public:
+  CommitError(const std::string& message, std::string reason, size_t finishes, double seconds)
+      : Error(message), reason(std::move(reason)), finishes(finishes), seconds(seconds) {}
+  std::string reason;
+  size_t finishes;
+  double seconds;
+};
+
 struct SampleRow {
   std::string task, sample_key, path;
   int n_tokens = 0, m_answer = 0;
@@ -64,8 +76,17 @@ class ResultStore {
 
   // Commits buffered writes if `commit_interval` has passed since the last commit.
   void maybe_flush();
+  // Commits the buffer in one transaction. A failure that may pass (another program holds the
+  // write lock, the disk is full, an I/O error) is retried with back-off (0.1 s doubling to 2 s)
+  // for `commit_retry` seconds; then, or at once for other failures, it throws (CommitError
+  // after retries) with the buffer kept whole, so a later flush writes all of it.
   void flush();
   size_t pending_writes() const;
+  size_t buffered_finishes() const;  // finished units (done, failed, lost) in the buffer
+  void set_commit_retry(double seconds) { commit_retry_ = seconds; }
+  // Drops the buffer deliberately: the run ends after a CommitError and says so; the units it
+  // held are requeued by the next run (begun ones are `running` there, then `lost`).
+  void abandon();
 
   // Read helpers for the scheduler; each flushes first so that it sees the buffered writes.
   std::vector<UnitRow> campaign_units(int64_t campaign_id);  // ordered by sample, configuration
@@ -76,8 +97,10 @@ class ResultStore {
   // Closes unit op.unit_id's open attempt with `op` (outcome and payload set by the caller):
   // checks there is one, records its attempt id, buffers the op.
   void finish_attempt(Op op);
+  void commit_buffer();
   Database& db_;
   double interval_;
+  double commit_retry_ = 0;
   double last_commit_;
   std::vector<Op> ops_;  // Op is defined in result_store.cpp
   std::map<int64_t, int64_t> open_attempt_;  // unit -> attempt row id

@@ -73,9 +73,22 @@ int schedule_campaign(const RunRequest& request, const TransportProvider& transp
   register_campaign(spec, plan, store);
   spdlog::info("campaign '{}': {} configurations x {} samples = {} units; {}", spec.name,
                plan.configurations.size(), plan.samples.size(), plan.units.size(), transport.description());
-  const RunSummary summary = run_campaign(spec, plan, store, transport, request.options);
-  store.flush();
-  return report_run_summary(spec, summary);
+  store.set_commit_retry(request.commit_retry);
+  try {
+    const RunSummary summary = run_campaign(spec, plan, store, transport, request.options);
+    store.flush();
+    return report_run_summary(spec, summary);
+  } catch (const CommitError& e) {
+    // One true account: what is lost is what the next run redoes; what was committed stays.
+    store.abandon();
+    fmt::print(stderr,
+               "ckv-sweep: {}: results could not be committed for {:.0f} s ({}). The results of {} unit(s) "
+               "finished since the last commit are not recorded: those units run again next time; everything "
+               "committed before is kept. Run the same command again once the database can be written "
+               "(exit {}).\n",
+               spec.database, e.seconds, e.reason, e.finishes, kExitIncomplete);
+    return kExitIncomplete;
+  }
 }
 
 int report_run_summary(const CampaignSpec& spec, const RunSummary& s) {

@@ -24,6 +24,7 @@ struct RunRequest {
   int threads = -1;  // embedded worker threads; -1 = the spec's [run] threads (0 = all cores)
   DeviceChoice device = DeviceChoice::Auto;
   PlanOptions plan;
+  double commit_retry = 60;  // seconds a failing commit is retried before the run stops (exit 3)
 };
 
 // The whole run: embedded when no MPI launcher started several ranks, else distributed.

@@ -24,7 +24,9 @@ int run_command(int argc, char** argv) {
        "identify samples by the content_sha256 their metadata records instead of hashing their data (workers still verify)")
       ("progress", po::value(&progress)->default_value("auto"), "auto | bar | lines | off")
       ("progress-interval", po::value(&run.progress_interval)->default_value(30.0), "seconds between progress lines when not on a terminal")
-      ("drain-grace", po::value(&run.drain_grace)->default_value(30.0), "seconds to collect in-flight work after SIGTERM/SIGUSR1/SIGUSR2");
+      ("drain-grace", po::value(&run.drain_grace)->default_value(30.0), "seconds to collect in-flight work after SIGTERM/SIGUSR1/SIGUSR2")
+      ("commit-retry", po::value(&request.commit_retry)->default_value(60.0),
+       "seconds a failing commit (a lock held by another program, a full disk) is retried before the run stops with exit 3");
   po::positional_options_description positional;
   positional.add("spec", 1);
   po::variables_map vm;
@@ -36,6 +38,8 @@ int run_command(int argc, char** argv) {
   usage_check(!vm.count("threads") || (request.threads >= 0 && request.threads <= kMaxWorkerThreads), "run",
               fmt::format("--threads must be between 0 (all cores) and {} (got {})", kMaxWorkerThreads, request.threads));
   usage_check(run.drain_grace >= 0, "run", fmt::format("--drain-grace must be 0 or more seconds (got {})", run.drain_grace));
+  usage_check(request.commit_retry >= 0, "run",
+              fmt::format("--commit-retry must be 0 or more seconds (got {})", request.commit_retry));
   usage_check(run.progress_interval > 0, "run",
               fmt::format("--progress-interval must be more than 0 seconds (got {})", run.progress_interval));
   return run_campaign_command(request);
