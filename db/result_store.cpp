@@ -286,7 +286,7 @@ void ResultStore::flush() {
       const double waited = monotonic_now() - start;
       if (!may_pass || commit_retry_ <= 0)
         CKV_FAIL("{}; {} buffered writes were not committed and are kept for the next flush", e.what(), ops_.size());
-      if (waited + pause > commit_retry_)
+      if (waited + pause > commit_retry_ || (retry_abort_ && retry_abort_()))
         throw CommitError(fmt::format("{}; {} buffered writes were not committed after {:.0f} s of retries and are "
                                       "kept for the next flush",
                                       e.what(), ops_.size(), waited),

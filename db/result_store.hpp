@@ -5,6 +5,7 @@
 // so a SIGKILL loses at most the uncommitted batch and never corrupts the database.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -84,6 +85,8 @@ class ResultStore {
   size_t pending_writes() const;
   size_t buffered_finishes() const;  // finished units (done, failed, lost) in the buffer
   void set_commit_retry(double seconds) { commit_retry_ = seconds; }
+  // Checked between retries: true ends them at once (CommitError), e.g. on a second signal.
+  void set_retry_abort(std::function<bool()> abort) { retry_abort_ = std::move(abort); }
   // Drops the buffer deliberately: the run ends after a CommitError and says so; the units it
   // held are requeued by the next run (begun ones are `running` there, then `lost`).
   void abandon();
@@ -101,6 +104,7 @@ class ResultStore {
   Database& db_;
   double interval_;
   double commit_retry_ = 0;
+  std::function<bool()> retry_abort_;
   double last_commit_;
   std::vector<Op> ops_;  // Op is defined in result_store.cpp
   std::map<int64_t, int64_t> open_attempt_;  // unit -> attempt row id

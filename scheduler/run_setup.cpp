@@ -1,6 +1,8 @@
 #include "scheduler/run_setup.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <optional>
 #include <thread>
@@ -24,6 +26,20 @@ namespace ckv {
 
 namespace {
 
+// "0, 2, 4" or "0-199": worker indices for one log line.
+std::string index_list(const std::vector<int>& indices) {
+  std::string out;
+  for (size_t i = 0; i < indices.size();) {
+    size_t j = i;
+    while (j + 1 < indices.size() && indices[j + 1] == indices[j] + 1) ++j;
+    out += (out.empty() ? "" : ", ") +
+           (j >= i + 2 ? fmt::format("{}-{}", indices[i], indices[j]) : fmt::format("{}", indices[i]));
+    if (j == i + 1) out += fmt::format(", {}", indices[j]);
+    i = j + 1;
+  }
+  return out;
+}
+
 // World size 1: the scheduler and its worker threads in this process.
 int run_embedded(const RunRequest& request) {
   std::optional<EmbeddedTransport> transport;
@@ -40,11 +56,24 @@ int run_embedded(const RunRequest& request) {
       by_device[describe_device(request.device, per_worker[size_t(w)].device, visible)].push_back(w);
     }
     for (const auto& [device, list] : by_device)
-      spdlog::info("embedded worker{} {}: {}", list.size() == 1 ? "" : "s", fmt::join(list, ", "), device);
+      spdlog::info("embedded worker{} {}: {}", list.size() == 1 ? "" : "s", index_list(list), device);
     transport.emplace(per_worker);
     return *transport;
   });
-  if (transport) transport->stop();
+  if (transport) {
+    // The database is closed and the summary printed. Workers still inside a kernel are not
+    // waited for beyond a moment: the run ends within its drain grace, as an MPI run does.
+    transport->stop();
+    if (const int left = transport->wait_for_workers(2.0); left > 0) {
+      spdlog::warn("{} worker thread(s) still inside a kernel are not waited for; their batches were recorded "
+                   "lost and run again next time",
+                   left);
+      spdlog::default_logger()->flush();
+      std::fflush(stdout);
+      std::fflush(stderr);
+      std::_Exit(code);  // static destructors must not run under threads that still compute
+    }
+  }
   return code;
 }
 
@@ -74,6 +103,7 @@ int schedule_campaign(const RunRequest& request, const TransportProvider& transp
   spdlog::info("campaign '{}': {} configurations x {} samples = {} units; {}", spec.name,
                plan.configurations.size(), plan.samples.size(), plan.units.size(), transport.description());
   store.set_commit_retry(request.commit_retry);
+  store.set_retry_abort(&stop_now_requested);  // a second signal does not wait for the disk
   try {
     const RunSummary summary = run_campaign(spec, plan, store, transport, request.options);
     store.flush();
@@ -99,8 +129,9 @@ int report_run_summary(const CampaignSpec& spec, const RunSummary& s) {
     return kExitOk;
   }
   if (s.drained)
-    fmt::print(stderr, "drained on signal {}: {} units remain. Run the same command again to resume (exit {}).\n",
-               s.drain_signal, s.remaining, kExitIncomplete);
+    fmt::print(stderr, "drained on signal {}{}: {} units remain. Run the same command again to resume (exit {}).\n",
+               s.drain_signal, s.stopped_now ? ", stopped at once by a second signal" : "", s.remaining,
+               kExitIncomplete);
   else
     fmt::print(stderr, "{} units are not done (failed or lost; see `ckv-sweep status {}`). "
                "Run again to retry lost units, with --retry-failed to retry failed ones (exit {}).\n",

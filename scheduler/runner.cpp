@@ -148,6 +148,12 @@ RunSummary run_campaign(const CampaignSpec& spec, CampaignPlan& plan, ResultStor
                    summary.drain_signal, in_flight.size(), options.drain_grace, queue.size());
       queue.clear();
     }
+    if (summary.drained && stop_now_requested() && !summary.stopped_now) {
+      summary.stopped_now = true;
+      spdlog::warn("second signal: stopping now; {} batches in flight are recorded lost and rerun next time",
+                   in_flight.size());
+      break;
+    }
     if (!summary.drained) dispatch();
     if (in_flight.empty()) break;
     if (summary.drained && now_seconds() > drain_deadline) break;
@@ -206,7 +212,10 @@ RunSummary run_campaign(const CampaignSpec& spec, CampaignPlan& plan, ResultStor
   const double t = now_seconds();
   for (const auto& [id, flight] : in_flight)
     for (const auto& u : flight.batch.units) {
-      store.finish_lost(u.unit_id, t, fmt::format("drained on signal {} before the result arrived", summary.drain_signal));
+      store.finish_lost(u.unit_id, t,
+                        summary.stopped_now
+                            ? fmt::format("stopped on a second signal before the result arrived (first: {})", summary.drain_signal)
+                            : fmt::format("drained on signal {} before the result arrived", summary.drain_signal));
       ++summary.lost;
     }
   in_flight.clear();

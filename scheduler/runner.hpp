@@ -25,6 +25,7 @@ struct RunSummary {
   long long done = 0, failed = 0, lost = 0;  // outcomes of this run
   long long remaining = 0;      // units of the campaign not done after this run
   bool drained = false;
+  bool stopped_now = false;  // a second signal ended the drain at once
   int drain_signal = 0;
   double seconds = 0;
   bool complete() const { return remaining == 0; }

@@ -130,7 +130,12 @@ BatchResult evaluate_batch(const Batch& batch, const EvaluatorOptions& options) 
         unit.error = e.what();
       }
     }
+    auto cancelled = [&] { return options.cancel && options.cancel->load(std::memory_order_relaxed); };
     for (int layer : layers) {
+      if (cancelled()) {
+        fail_all(fmt::format("{}: not finished: the run was stopping", batch.sample_label));
+        break;
+      }
       LayerTensors tensors;
       try {
         tensors = sample->load_layer(layer);
@@ -147,6 +152,11 @@ BatchResult evaluate_batch(const Batch& batch, const EvaluatorOptions& options) 
         if (unit.failed ||
             std::find(unit.layers.begin(), unit.layers.end(), layer) == unit.layers.end())
           continue;
+        if (cancelled()) {
+          unit.failed = true;
+          unit.error = fmt::format("{}: not finished: the run was stopping", batch.sample_label);
+          continue;
+        }
         auto it = shared.find(unit.score_key);
         if (it == shared.end()) {
           ScoreCacheEntry entry;

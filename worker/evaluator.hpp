@@ -2,6 +2,7 @@
 // loaded once; each layer's attention stages and each method's budget-independent scores are
 // shared by all configurations that need them (R6).
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -48,6 +49,9 @@ BatchResult batch_result_from_json(const json& j);
 
 struct EvaluatorOptions {
   int device = -1;  // CUDA device, -1 = CPU
+  // Set when the run is stopping: the batch ends at its next layer or configuration (its result
+  // is not recorded any more).
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 // Never throws for a problem of the sample or a configuration: those become failed units

@@ -46,7 +46,9 @@ int run_distributed(const LaunchContext& launch, const RunRequest& request) {
     fmt::print(stderr, "ckv-sweep: error: {}\n", e.what());
     code = kExitError;
   }
-  // The database is closed here; what follows only concerns the other ranks.
+  // The database is closed here; what follows only concerns the other ranks. After a second
+  // signal, workers busy in a batch are not waited for.
+  if (stop_now_requested()) transport->stop_timeout = 1;
   transport->stop();
   if (!transport->all_stopped()) session.abort(code);
   return code;
