@@ -121,22 +121,33 @@ int schedule_campaign(const RunRequest& request, const TransportProvider& transp
   }
 }
 
-int report_run_summary(const CampaignSpec& spec, const RunSummary& s) {
-  fmt::print(stderr, "campaign '{}': {} units, {} done before, {} run now ({} done, {} failed, {} lost) in {:.1f}s\n",
-             spec.name, s.total, s.already_done, s.ran, s.done, s.failed, s.lost, s.seconds);
-  if (s.complete()) {
-    fmt::print(stderr, "campaign '{}' is complete; results in {}\n", spec.name, spec.database);
-    return kExitOk;
-  }
+std::string run_summary_text(const CampaignSpec& spec, const RunSummary& s) {
+  std::string out = fmt::format("campaign '{}': {} units, {} done before, {} run now ({} done, {} failed, {} lost) in {:.1f}s\n",
+                                spec.name, s.total, s.already_done, s.ran, s.done, s.failed, s.lost, s.seconds);
+  if (s.complete()) return out + fmt::format("campaign '{}' is complete; results in {}\n", spec.name, spec.database);
   if (s.drained)
-    fmt::print(stderr, "drained on signal {}{}: {} units remain. Run the same command again to resume (exit {}).\n",
-               s.drain_signal, s.stopped_now ? ", stopped at once by a second signal" : "", s.remaining,
-               kExitIncomplete);
-  else
-    fmt::print(stderr, "{} units are not done (failed or lost; see `ckv-sweep status {}`). "
-               "Run again to retry lost units, with --retry-failed to retry failed ones (exit {}).\n",
-               s.remaining, spec.database, kExitIncomplete);
-  return kExitIncomplete;
+    return out + fmt::format("drained on signal {}{}: {} units remain. Run the same command again to resume (exit {}).\n",
+                             s.drain_signal, s.stopped_now ? ", stopped at once by a second signal" : "", s.remaining,
+                             kExitIncomplete);
+  // Each kind of unfinished unit with the one thing that finishes it: never "run again" for units
+  // a rerun would skip.
+  out += fmt::format("{} units are not done (exit {}):\n", s.remaining, kExitIncomplete);
+  if (s.remaining_retryable > 0)
+    out += fmt::format("  {} lost or not started, with attempts left: run the same command again\n", s.remaining_retryable);
+  if (s.remaining_failed > 0)
+    out += fmt::format("  {} failed (errors: ckv-sweep status {} --failures {}): once the cause is fixed, run again "
+                       "with --retry-failed\n",
+                       s.remaining_failed, spec.database, spec.name);
+  if (s.remaining_exhausted > 0)
+    out += fmt::format("  {} lost with every attempt used (max_attempts = {}; a worker vanished or timed out each time): "
+                       "run again with --retry-lost, or raise [run] max_attempts in {}\n",
+                       s.remaining_exhausted, s.max_attempts, spec.path);
+  return out;
+}
+
+int report_run_summary(const CampaignSpec& spec, const RunSummary& s) {
+  fmt::print(stderr, "{}", run_summary_text(spec, s));
+  return s.complete() ? kExitOk : kExitIncomplete;
 }
 
 }  // namespace ckv

@@ -37,7 +37,10 @@ int run_campaign_command(const RunRequest& request);
 using TransportProvider = std::function<Transport&(const CampaignSpec& spec)>;
 int schedule_campaign(const RunRequest& request, const TransportProvider& transport_for);
 
-// Prints the end-of-run lines and returns kExitOk or kExitIncomplete.
+// The end-of-run lines: what ran, and for an incomplete campaign what each kind of unfinished
+// unit needs (the same command, --retry-failed, --retry-lost).
+std::string run_summary_text(const CampaignSpec& spec, const RunSummary& summary);
+// Prints them and returns kExitOk or kExitIncomplete.
 int report_run_summary(const CampaignSpec& spec, const RunSummary& summary);
 
 }  // namespace ckv

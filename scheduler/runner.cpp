@@ -27,11 +27,11 @@ struct InFlight {
   double deadline = 0;
 };
 
-bool runnable(const UnitRow& unit, const RunSpec& run, bool retry_failed) {
+bool runnable(const UnitRow& unit, const RunSpec& run, const RunOptions& options) {
   switch (unit.state) {
     case UnitState::Pending: return true;
-    case UnitState::Lost: return unit.attempts < run.max_attempts;
-    case UnitState::Failed: return retry_failed;
+    case UnitState::Lost: return unit.attempts < run.max_attempts || options.retry_lost;
+    case UnitState::Failed: return options.retry_failed;
     default: return false;
   }
 }
@@ -62,14 +62,15 @@ RunSummary run_campaign(const CampaignSpec& spec, CampaignPlan& plan, ResultStor
   for (const auto& unit : plan.units) {
     if (unit.state == UnitState::Done) {
       ++summary.already_done;
-    } else if (runnable(unit, spec.run, options.retry_failed)) {
+    } else if (runnable(unit, spec.run, options)) {
       by_sample[unit.sample_id].push_back(&unit);
     } else if (unit.state == UnitState::Lost) {
       ++exhausted;
     }
   }
   if (exhausted)
-    spdlog::warn("{} lost units have used their retry budget (max_attempts = {}) and are not rerun",
+    spdlog::warn("{} lost units have used their retry budget (max_attempts = {}) and are not rerun: use "
+                 "--retry-lost to run them once more, or raise [run] max_attempts",
                  exhausted, spec.run.max_attempts);
   std::deque<Batch> queue;
   int64_t next_batch = 1;
@@ -223,6 +224,13 @@ RunSummary run_campaign(const CampaignSpec& spec, CampaignPlan& plan, ResultStor
   progress.update(summary.done, summary.failed, summary.lost);
   progress.finish();
   summary.remaining = summary.total - summary.already_done - summary.done;
+  // What the remaining units need: the same command, --retry-failed, or --retry-lost.
+  summary.max_attempts = spec.run.max_attempts;
+  for (const UnitRow& unit : store.campaign_units(plan.campaign_id)) {
+    if (unit.state == UnitState::Failed) ++summary.remaining_failed;
+    else if (unit.state == UnitState::Lost && unit.attempts >= spec.run.max_attempts) ++summary.remaining_exhausted;
+    else if (unit.state != UnitState::Done) ++summary.remaining_retryable;
+  }
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return summary;
 }
