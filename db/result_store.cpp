@@ -126,6 +126,26 @@ bool ResultStore::sample_known_otherwise(const SampleRow& sample) {
   return q.step();
 }
 
+std::optional<ResultStore::CampaignDefinition> ResultStore::campaign_definition(const std::string& name) {
+  Statement campaign = db_.prepare("SELECT id, spec_path FROM campaigns WHERE name = ?");
+  campaign.bind(1, name);
+  if (!campaign.step()) return std::nullopt;
+  CampaignDefinition out;
+  const int64_t id = campaign.column_int64(0);
+  out.spec_path = campaign.column_text(1);
+  Statement units = db_.prepare(
+      "SELECT DISTINCT cf.hash, s.task || '/' || s.sample_key || '/' || s.fingerprint "
+      "FROM campaign_units cu JOIN units u ON u.id = cu.unit_id "
+      "JOIN configurations cf ON cf.id = u.configuration_id JOIN samples s ON s.id = u.sample_id "
+      "WHERE cu.campaign_id = ?");
+  units.bind(1, id);
+  while (units.step()) {
+    out.configurations.insert(units.column_text(0));
+    out.samples.insert(units.column_text(1));
+  }
+  return out;
+}
+
 std::vector<UnitRow> ResultStore::ensure_units(
     int64_t campaign_id, const std::vector<std::pair<int64_t, int64_t>>& config_sample) {
   // Buffered state changes first, so the rows returned are current.

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,14 @@ class ResultStore {
   // Whether the database holds this task and key under another fingerprint (the file's content
   // changed, or an earlier ckv-sweep identified it differently).
   bool sample_known_otherwise(const SampleRow& sample);
+
+  // What a campaign is now: the spec file that defined it last and its units, by configuration
+  // hash and sample identity ("task/key/fingerprint"). nullopt for a new campaign.
+  struct CampaignDefinition {
+    std::string spec_path;
+    std::set<std::string> configurations, samples;
+  };
+  std::optional<CampaignDefinition> campaign_definition(const std::string& name);
   // Creates missing units as pending and makes them exactly the campaign's units (links of
   // units no longer in the spec are removed; their results stay). Returns the rows in the
   // order given. One transaction.

@@ -132,9 +132,58 @@ CampaignPlan register_campaign(const CampaignSpec& spec, ResultStore& store) {
   return plan;
 }
 
-void register_campaign(const CampaignSpec& spec, CampaignPlan& plan, ResultStore& store) {
+namespace {
+
+std::string real_path(const std::string& path) {
+  std::error_code ec;
+  fs::path real = fs::weakly_canonical(fs::absolute(path, ec), ec);
+  return ec ? path : real.string();
+}
+
+// "3 configurations added, 5 removed; samples unchanged (24)".
+std::string describe_change(const std::set<std::string>& before, const std::set<std::string>& after, const char* what) {
+  size_t added = 0, removed = 0;
+  for (const auto& x : after) added += !before.count(x);
+  for (const auto& x : before) removed += !after.count(x);
+  if (added == 0 && removed == 0) return fmt::format("{} unchanged ({})", what, after.size());
+  return fmt::format("{} {} added, {} removed ({} before, {} after)", what, added, removed, before.size(), after.size());
+}
+
+// Refuses a second spec file redefining a campaign, unless asked (see campaign.hpp).
+void check_definition(const CampaignSpec& spec, const CampaignPlan& plan, ResultStore& store, bool redefine) {
+  const auto existing = store.campaign_definition(spec.name);
+  if (!existing) return;
+  std::set<std::string> configurations, samples;
+  for (const auto& c : plan.configurations) configurations.insert(c.hash);
+  for (const auto& s : plan.samples) samples.insert(s.entry.task + "/" + s.entry.id + "/" + s.fingerprint);
+  const bool same_units = configurations == existing->configurations && samples == existing->samples;
+  const bool same_file = real_path(existing->spec_path) == real_path(spec.path);
+  if (same_units) return;
+  const std::string change = describe_change(existing->configurations, configurations, "configurations") + "; " +
+                             describe_change(existing->samples, samples, "samples");
+  if (same_file) {
+    spdlog::info("campaign '{}': its spec changed since the last run: {}", spec.name, change);
+    return;
+  }
+  if (redefine) {
+    spdlog::warn("campaign '{}' was defined by {}; --redefine makes {} its definition: {}", spec.name,
+                 existing->spec_path, spec.path, change);
+    return;
+  }
+  throw InputError(fmt::format(
+      "{}: campaign '{}' is already defined by another spec, {}, in {}; this spec would redefine it: {}. Give "
+      "this campaign another name, or run with --redefine to make this spec its definition (units and results "
+      "of both stay in the database)",
+      spec.path, spec.name, existing->spec_path, spec.database, change));
+}
+
+}  // namespace
+
+void register_campaign(const CampaignSpec& spec, CampaignPlan& plan, ResultStore& store, bool redefine) {
+  check_definition(spec, plan, store, redefine);
   plan.configuration_ids.clear();
-  plan.campaign_id = store.upsert_campaign(spec.name, spec.path, spec.text);
+  // The spec's absolute path: later runs tell an edit of this file from another file.
+  plan.campaign_id = store.upsert_campaign(spec.name, real_path(spec.path), spec.text);
   for (const auto& c : plan.configurations)
     plan.configuration_ids.push_back(store.upsert_configuration(c.hash, c.method->name, c.canonical));
   std::vector<std::string> changed;

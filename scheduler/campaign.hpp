@@ -50,7 +50,11 @@ struct CampaignPlan {
 CampaignPlan prepare_campaign(const CampaignSpec& spec, const PlanOptions& options = {});
 
 // Registers campaign, configurations, samples and units (pending when new) of a prepared plan.
-void register_campaign(const CampaignSpec& spec, CampaignPlan& plan, ResultStore& store);
+// A campaign name already defined by another spec file with other units is a redefinition: it
+// is refused (ckv::InputError saying what would change) unless `redefine`. The same spec file,
+// edited, may change its campaign (that is how a sweep grows); another file with the same units
+// (a copy, a moved spec) may run it.
+void register_campaign(const CampaignSpec& spec, CampaignPlan& plan, ResultStore& store, bool redefine = false);
 
 // prepare_campaign + register_campaign.
 CampaignPlan register_campaign(const CampaignSpec& spec, ResultStore& store);

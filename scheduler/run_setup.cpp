@@ -99,7 +99,7 @@ int schedule_campaign(const RunRequest& request, const TransportProvider& transp
   CampaignPlan plan = prepare_campaign(spec, request.plan);  // validates and plans before anything is written
   Database db = Database::open(spec.database, Database::Mode::Writer);
   ResultStore store(db, spec.run.commit_interval);
-  register_campaign(spec, plan, store);
+  register_campaign(spec, plan, store, request.redefine);
   spdlog::info("campaign '{}': {} configurations x {} samples = {} units; {}", spec.name,
                plan.configurations.size(), plan.samples.size(), plan.units.size(), transport.description());
   store.set_commit_retry(request.commit_retry);

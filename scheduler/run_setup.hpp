@@ -25,6 +25,7 @@ struct RunRequest {
   DeviceChoice device = DeviceChoice::Auto;
   PlanOptions plan;
   double commit_retry = 60;  // seconds a failing commit is retried before the run stops (exit 3)
+  bool redefine = false;     // this spec may redefine a campaign another spec file defined
 };
 
 // The whole run: embedded when no MPI launcher started several ranks, else distributed.

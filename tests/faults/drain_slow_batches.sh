@@ -46,12 +46,12 @@ check_sound slow.sqlite
 expect_sql slow.sqlite "select count(*) from attempts where outcome='lost' and error like 'stopped on a second signal%'" 16
 
 # 3. One kernel call much longer than the grace: the worker inside it is not waited for.
-sed 's/walkers = 8000000/walkers = 60000000/' slow.toml > stuck.toml
+sed 's/walkers = 8000000/walkers = 60000000/; s#database = "slow.sqlite"#database = "stuck.sqlite"#' slow.toml > stuck.toml
 read -r took code < <(signal_run stuck.log 3 TERM -- stuck.toml --drain-grace 1)
 [[ $code -eq 3 ]] || fail "a run with a stuck worker must exit 3, got $code: $(tail -5 stuck.log)"
 (( $(echo "$took < 7" | bc) )) || fail "a stuck worker delayed the exit ${took}s: $(tail -5 stuck.log)"
 grep -q "worker thread(s) still inside a kernel are not waited for" stuck.log || fail "no word of the stuck worker: $(tail -5 stuck.log)"
-check_sound slow.sqlite
+check_sound stuck.sqlite
 
 # 4. More worker threads than the system allows (a pids limit): one clear error, nothing run.
 #    Root is exempt from RLIMIT_NPROC, so the run drops to 'nobody' under a limit of 24 threads.

@@ -21,6 +21,8 @@ int run_command(int argc, char** argv) {
        "auto (a GPU when one is visible) | cpu | cuda; workers share the visible GPUs round-robin")
       ("retry-failed", po::bool_switch(&run.retry_failed), "also rerun units that failed before")
       ("retry-lost", po::bool_switch(&run.retry_lost), "also rerun lost units whose [run] max_attempts are used up")
+      ("redefine", po::bool_switch(&request.redefine),
+       "let this spec redefine a campaign of the same name that another spec file defined")
       ("trust-recorded-digests", po::bool_switch(&request.plan.trust_recorded_digests),
        "identify samples by the content_sha256 their metadata records instead of hashing their data (workers still verify)")
       ("progress", po::value(&progress)->default_value("auto"), "auto | bar | lines | off")
