@@ -242,11 +242,66 @@ std::vector<std::optional<UnitState>> unit_states(Database& db, const std::vecto
   return states;
 }
 
+namespace {
+
+// The statement's first line, shortened, for messages.
+std::string statement_excerpt(const std::string& sql) {
+  std::string text = sql.substr(0, sql.find('\n'));
+  const size_t start = text.find_first_not_of(" \t\r");
+  text = start == std::string::npos ? "" : text.substr(start);
+  return text.size() > 60 ? text.substr(0, 57) + "..." : text;
+}
+
+// Denies ATTACH and DETACH, which sqlite3_stmt_readonly counts as read-only (they change the
+// connection, not a file) but which would let a query open, create or write other files.
+extern "C" int deny_attach(void* denied, int action, const char*, const char*, const char*, const char*) {
+  if (action == SQLITE_ATTACH || action == SQLITE_DETACH) {
+    *static_cast<const char**>(denied) = action == SQLITE_ATTACH ? "ATTACH" : "DETACH";
+    return SQLITE_DENY;
+  }
+  return SQLITE_OK;
+}
+
+}  // namespace
+
 QueryResult run_query(Database& db, const std::string& sql) {
+  const char* denied = nullptr;
+  sqlite3_set_authorizer(db.handle(), &deny_attach, &denied);
+  // VACUUM INTO attaches its output internally (with the authorizer off): no attached database
+  // at all closes that door too.
+  const int attached_limit = sqlite3_limit(db.handle(), SQLITE_LIMIT_ATTACHED, 0);
+  struct Restore {
+    sqlite3* handle;
+    int limit;
+    ~Restore() {
+      sqlite3_set_authorizer(handle, nullptr, nullptr);
+      sqlite3_limit(handle, SQLITE_LIMIT_ATTACHED, limit);
+    }
+  } restore{db.handle(), attached_limit};
+
   sqlite3_stmt* raw = nullptr;
-  if (sqlite3_prepare_v2(db.handle(), sql.c_str(), -1, &raw, nullptr) != SQLITE_OK)
-    CKV_FAIL("{}: {}", db.path(), sqlite3_errmsg(db.handle()));
+  const char* tail = nullptr;
+  const int prepared = sqlite3_prepare_v2(db.handle(), sql.c_str(), int(sql.size()), &raw, &tail);
   std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> stmt(raw, &sqlite3_finalize);
+  if (denied)
+    CKV_FAIL("{}: query is read-only: {} is refused (it would open or write another database file)", db.path(), denied);
+  if (prepared != SQLITE_OK) CKV_FAIL("{}: {}", db.path(), sqlite3_errmsg(db.handle()));
+  CKV_CHECK(raw != nullptr, "{}: the SQL is empty (nothing but spaces or comments): give one statement, e.g. "
+            "\"select * from campaign_progress\"", db.path());
+  // One statement only: a second one would silently not run.
+  if (tail && *tail) {
+    sqlite3_stmt* next = nullptr;
+    const char* after = nullptr;
+    sqlite3_prepare_v2(db.handle(), tail, -1, &next, &after);
+    const bool more = next != nullptr;
+    sqlite3_finalize(next);
+    CKV_CHECK(!more, "{}: several statements given; query runs exactly one (the second starts at `{}`): run them "
+              "one per call",
+              db.path(), statement_excerpt(tail));
+  }
+  CKV_CHECK(sqlite3_stmt_readonly(raw), "{}: query is read-only: `{}` would write (VACUUM, INSERT, UPDATE, DELETE, "
+            "CREATE, DROP and writing PRAGMAs are refused; use the sqlite3 shell on a copy for those)",
+            db.path(), statement_excerpt(sql));
   QueryResult result;
   const int columns = sqlite3_column_count(raw);
   for (int c = 0; c < columns; ++c) result.columns.push_back(sqlite3_column_name(raw, c));

@@ -110,6 +110,9 @@ struct QueryResult {
   std::vector<std::string> columns;
   std::vector<std::vector<json>> rows;
 };
+// Runs exactly one read-only statement: empty SQL, several statements, a statement that would
+// write (VACUUM INTO, INSERT, CREATE TEMP, a writing PRAGMA ...), ATTACH and DETACH are refused
+// with a message naming the database and the problem, before anything runs.
 QueryResult run_query(Database& db, const std::string& sql);
 
 }  // namespace ckv
