@@ -157,10 +157,13 @@ CampaignReport campaign_report(Database& db, const std::string& campaign,
   report.metric = metric;
 
   Statement tasks = db.prepare(
-      "SELECT DISTINCT s.task FROM campaign_units cu JOIN units u ON u.id = cu.unit_id "
-      "JOIN samples s ON s.id = u.sample_id WHERE cu.campaign_id = ?");
+      "SELECT s.task, COUNT(DISTINCT s.id) FROM campaign_units cu JOIN units u ON u.id = cu.unit_id "
+      "JOIN samples s ON s.id = u.sample_id WHERE cu.campaign_id = ? GROUP BY s.task");
   tasks.bind(1, campaign_id);
-  while (tasks.step()) report.tasks.push_back(tasks.column_text(0));
+  while (tasks.step()) {
+    report.tasks.push_back(tasks.column_text(0));
+    report.task_samples[tasks.column_text(0)] = tasks.column_int64(1);
+  }
   std::sort(report.tasks.begin(), report.tasks.end(),
             [](const std::string& a, const std::string& b) {
               size_t ra = task_rank(a), rb = task_rank(b);
@@ -205,6 +208,21 @@ CampaignReport campaign_report(Database& db, const std::string& campaign,
     report.rows[found->second].tasks[scores.column_text(1)] = score;
     if (score.mean) category_task_means[found->second][scores.column_text(4)].push_back(*score.mean);
   }
+  // How many units of each (configuration, task) are done: a mean over fewer samples than the
+  // task has is shown as such (report_table.cpp), never silently.
+  Statement done = db.prepare(
+      "SELECT cf.hash, s.task, SUM(u.state = 'done') FROM campaign_units cu JOIN units u ON u.id = cu.unit_id "
+      "JOIN configurations cf ON cf.id = u.configuration_id JOIN samples s ON s.id = u.sample_id "
+      "WHERE cu.campaign_id = ? GROUP BY cf.hash, s.task");
+  done.bind(1, campaign_id);
+  while (done.step()) {
+    auto found = row_of_hash.find(done.column_text(0));
+    if (found == row_of_hash.end()) continue;
+    auto task = report.rows[found->second].tasks.find(done.column_text(1));
+    if (task != report.rows[found->second].tasks.end()) task->second.done = done.column_int64(2);
+  }
+  for (ReportRow& row : report.rows)
+    for (auto& [task, score] : row.tasks) score.samples = report.task_samples[task];
   for (size_t i = 0; i < report.rows.size(); ++i) {
     ReportRow& row = report.rows[i];
     double task_sum = 0, category_sum = 0;

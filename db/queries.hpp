@@ -62,6 +62,8 @@ struct ConfigurationInfo {
 struct TaskScore {
   std::optional<double> mean;  // mean over the done samples' non-NULL values
   int64_t count = 0;           // how many non-NULL values went into the mean
+  int64_t samples = 0;         // the task's samples in the campaign: the mean covers count of them
+  int64_t done = 0;            // of those, units of this configuration that are done
 };
 
 struct ReportRow {
@@ -78,6 +80,7 @@ struct CampaignReport {
   // The campaign's tasks (of all its samples, done or not) in common/tasks.hpp order; tasks
   // this build does not know follow, by name.
   std::vector<std::string> tasks;
+  std::map<std::string, int64_t> task_samples;  // samples of each task in the campaign
   std::vector<ReportRow> rows;  // one per configuration of the campaign, by configuration id
 };
 
