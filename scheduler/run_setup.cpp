@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <thread>
@@ -89,6 +90,13 @@ int schedule_campaign(const RunRequest& request, const TransportProvider& transp
   install_drain_handlers();
   CampaignSpec spec = load_spec(request.spec_path);
   if (request.threads >= 0) spec.run.threads = request.threads;
+  {
+    // Absolute paths: a batch log read later (or on another node) says which files were used.
+    std::error_code ec;
+    auto absolute = [&](const std::string& p) { return std::filesystem::absolute(p, ec).lexically_normal().string(); };
+    spdlog::info("campaign '{}': spec {}, database {}, cache {}", spec.name, absolute(spec.path),
+                 absolute(spec.database), absolute(spec.data.cache_dir));
+  }
   // Workers first (their devices chosen, MPI ranks heard from): a run that could not compute
   // anything stops before it plans or writes.
   Transport& transport = transport_for(spec);

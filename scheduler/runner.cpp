@@ -93,6 +93,7 @@ RunSummary run_campaign(const CampaignSpec& spec, CampaignPlan& plan, ResultStor
   Progress progress(spec.name, to_run, summary.already_done, summary.total, options.progress,
                     options.progress_interval);
   std::map<int64_t, InFlight> in_flight;
+  std::map<std::string, std::string> noted;  // sample label -> its first note (logged once per sample)
   std::vector<int> load(transport.worker_count(), 0);
   std::vector<bool> dead(transport.worker_count(), false);
   for (int w = 0; w < transport.worker_count(); ++w) dead[w] = !transport.usable(w);
@@ -173,6 +174,8 @@ RunSummary run_campaign(const CampaignSpec& spec, CampaignPlan& plan, ResultStor
         if (it == in_flight.end() || it->second.worker != worker) {
           spdlog::warn("ignoring a late result of batch {} (its units were declared lost)", result.batch_id);
         } else {
+          for (const std::string& note : result.notes)
+            if (noted.emplace(it->second.batch.sample_label, note).second) spdlog::warn("{}", note);
           for (const auto& u : result.units) {
             if (u.ok) {
               store.finish_done(u.unit_id, u.ended, u.metrics);

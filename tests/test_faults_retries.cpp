@@ -37,7 +37,7 @@ CampaignSpec write_spec(const TempDir& dir) {
 }
 
 BatchResult outcome(const Batch& batch, bool fail) {
-  BatchResult result{batch.batch_id, {}};
+  BatchResult result{batch.batch_id, {}, {}};
   for (const auto& task : batch.units) {
     UnitResult u;
     u.unit_id = task.unit_id;

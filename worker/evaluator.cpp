@@ -118,6 +118,7 @@ BatchResult evaluate_batch(const Batch& batch, const EvaluatorOptions& options) 
     fail_all(fmt::format("{}: {}", batch.sample_label, e.what()));  // names the sample and its file
   }
 
+  std::set<int> unevicted_budgets;  // budgets >= n seen in this batch, over every layer
   if (sample) {
     const SampleMeta& meta = sample->meta();
     std::set<int> layers;
@@ -147,7 +148,6 @@ BatchResult evaluate_batch(const Batch& batch, const EvaluatorOptions& options) 
       LayerContext context(input);
       std::map<std::string, ScoreCacheEntry> shared;
       std::map<int, AnswerAttention> answers;  // per topk: keep-set independent metric parts
-      std::set<int> warned_budgets;
       for (auto& unit : units) {
         if (unit.failed ||
             std::find(unit.layers.begin(), unit.layers.end(), layer) == unit.layers.end())
@@ -181,9 +181,7 @@ BatchResult evaluate_batch(const Batch& batch, const EvaluatorOptions& options) 
             // METHODS.md: n <= B evicts nothing. Legitimate, but a researcher should know the
             // point measures the full cache on this sample (R13: a sample shorter than the budget).
             const int budget = layer_budget(selection_from_params(unit.params), layer, input.num_layers_model, input.n);
-            if (input.n <= budget && warned_budgets.insert(budget).second)
-              spdlog::warn("{} layer {}: n = {} tokens <= budget {}: nothing is evicted (kept = n)",
-                           batch.sample_label, layer, input.n, budget);
+            if (input.n <= budget) unevicted_budgets.insert(budget);
           }
           unit.score_ms += it->second.ms + elapsed_ms(t0);
           auto answer = answers.find(unit.topk);
@@ -198,6 +196,9 @@ BatchResult evaluate_batch(const Batch& batch, const EvaluatorOptions& options) 
     }
   }
 
+  if (!unevicted_budgets.empty())
+    result.notes.push_back(fmt::format("{}: n = {} tokens <= budget {}: nothing is evicted (kept = n)",
+                                       batch.sample_label, sample->meta().n_tokens, fmt::join(unevicted_budgets, ", ")));
   const double end = now_seconds();
   for (auto& unit : units) {
     UnitResult out;
@@ -279,12 +280,13 @@ json batch_result_to_json(const BatchResult& result) {
                      {"started", u.started},
                      {"ended", u.ended}});
   }
-  return {{"batch", result.batch_id}, {"units", units}};
+  return {{"batch", result.batch_id}, {"units", units}, {"notes", result.notes}};
 }
 
 BatchResult batch_result_from_json(const json& j) {
   BatchResult result;
   result.batch_id = j.at("batch").get<int64_t>();
+  result.notes = j.value("notes", std::vector<std::string>());
   for (const auto& u : j.at("units")) {
     UnitResult out;
     out.unit_id = u.at("unit").get<int64_t>();

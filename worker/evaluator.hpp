@@ -40,6 +40,9 @@ struct UnitResult {
 struct BatchResult {
   int64_t batch_id = 0;
   std::vector<UnitResult> units;
+  // Things the researcher should know about the sample, once per batch (e.g. a budget at or
+  // above its length: nothing is evicted). The scheduler logs each once per sample.
+  std::vector<std::string> notes;
 };
 
 json batch_to_json(const Batch& batch);
