@@ -116,4 +116,16 @@ run run2.log 3 long.toml
 cp needle-8.backup cache/synth-needle/synth-needle-8.safetensors
 run run3.log 0 long.toml --retry-failed
 expect_complete_once long.sqlite long
+# --- 6. a sample file that is gone: its units fail naming it, the others finish -------------------
+cd "$work" && mkdir six && cd six
+cp "$src/tests/data/faults/samples.toml" .
+cp -r "$work/four/cache" cache
+rm cache/synth-needle/synth-needle-2.safetensors  # the NaN one of case 4: gone now
+run run1.log 3 samples.toml
+[[ $(campaign_rows samples.sqlite samples synth-needle synth-needle-2 failed) -eq 4 ]] || fail "a missing file did not fail its units"
+[[ $(done_units samples.sqlite samples) -eq 20 ]] || fail "the other samples did not finish"
+sql samples.sqlite "select distinct last_error from units where state='failed'" | \
+  grep -q "synth-needle/synth-needle-2: .*synth-needle-2.safetensors: cannot open: No such file or directory" \
+  || fail "missing-file message: $(sql samples.sqlite "select distinct last_error from units where state='failed'")"
+cd ..
 echo "sample_changes: all checks passed"
