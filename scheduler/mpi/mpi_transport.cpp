@@ -206,7 +206,7 @@ void MpiTransport::stop() {
 }
 
 std::string MpiTransport::description() const {
-  return fmt::format("{} MPI workers", worker_count());
+  return fmt::format("{} MPI workers ({} launch)", worker_count(), launcher);
 }
 
 bool MpiTransport::all_stopped() const {

@@ -34,6 +34,7 @@ class MpiTransport : public Transport {
   bool all_stopped() const;
 
   double stop_timeout = 10;
+  std::string launcher = "mpirun";  // for description(): "3 MPI workers (srun launch)"
 
  private:
   struct PendingSend {

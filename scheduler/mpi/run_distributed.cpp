@@ -34,6 +34,7 @@ int run_distributed(const LaunchContext& launch, const RunRequest& request) {
   std::optional<MpiTransport> transport;
   try {
     transport.emplace(session);
+    transport->launcher = launch.launcher;
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
     session.abort(kExitError);  // a silent rank cannot be told to stop; nothing is written yet
