@@ -62,7 +62,7 @@ Options parse(int argc, char** argv) {
 // What a kernel-free worker returns: every unit done with a handful of metrics, as many as
 // the real evaluator writes, so the database work per unit is realistic.
 BatchResult trivial_evaluator(const Batch& batch, const EvaluatorOptions&) {
-  BatchResult result{batch.batch_id, {}};
+  BatchResult result{batch.batch_id, {}, {}};
   const double now = double(std::chrono::duration_cast<std::chrono::microseconds>(
                                 std::chrono::system_clock::now().time_since_epoch()).count()) * 1e-6;
   for (const auto& task : batch.units) {

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "common/canonical_json.hpp"
 #include "common/error.hpp"
@@ -60,6 +61,7 @@ std::vector<IndexEntry> read_cache_index(const std::string& dir) {
   std::ifstream in(path);
   if (!in) CKV_FAIL("{}: cache index is missing or unreadable", path);
   std::vector<IndexEntry> entries;
+  std::map<std::string, int> line_of_sample, line_of_path;
   std::string line;
   for (int number = 1; std::getline(in, line); ++number) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
@@ -75,7 +77,23 @@ std::vector<IndexEntry> read_cache_index(const std::string& dir) {
     } catch (const Error& e) {
       throw InputError(e.what());
     }
+    IndexEntry& entry = entries.back();
+    entry.line = number;
+    const auto [sample, new_sample] = line_of_sample.emplace(entry.task + "/" + entry.id, number);
+    if (!new_sample)
+      throw InputError(fmt::format("{}: sample {}/{} is listed twice (first at line {}); an appended or "
+                                   "resumed capture? keep one line per sample",
+                                   where, entry.task, entry.id, sample->second));
+    const std::string file = std::filesystem::path(entry.path).lexically_normal().string();
+    const auto [listed, new_path] = line_of_path.emplace(file, number);
+    if (!new_path)
+      throw InputError(fmt::format("{}: file '{}' is listed twice (first at line {}, as another sample); "
+                                   "each sample needs its own file",
+                                   where, entry.path, listed->second));
   }
+  if (entries.empty())
+    throw InputError(fmt::format("{}: the index is empty (no sample is listed); capture or generate "
+                                 "the cache again", path));
   return entries;
 }
 

@@ -1,13 +1,13 @@
 #include "cache/safetensors.hpp"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <bit>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -15,6 +15,7 @@
 #include "common/canonical_json.hpp"
 #include "common/error.hpp"
 #include "common/half.hpp"
+#include "common/sha256.hpp"
 
 namespace ckv {
 
@@ -75,62 +76,210 @@ int64_t TensorInfo::numel() const {
   return count;
 }
 
+// ---- identity ----------------------------------------------------------------------------
+
+namespace {
+
+constexpr const char* kContentDomain = "ckv-sample-fingerprint/2\n";
+constexpr const char* kBytesDomain = "ckv-sample-bytes/2\n";
+constexpr size_t kChunk = size_t(4) << 20;  // streamed reads: 4 MiB
+
+std::string content_fingerprint(const unsigned char* header, uint64_t header_length,
+                                const Sha256::Digest& data_digest) {
+  Sha256 hash;
+  hash.update(kContentDomain, std::strlen(kContentDomain));
+  hash.update(&header_length, 8);  // little-endian host (static_assert above)
+  hash.update(header, size_t(header_length));
+  hash.update(data_digest.data(), data_digest.size());
+  return Sha256::hex(hash.finish());
+}
+
+// The 8-byte header length against the file: "" when usable, else what is wrong.
+std::string header_length_problem(const std::string& path, uint64_t file_size, uint64_t header_length) {
+  if (file_size < 8)
+    return fmt::format("{}: file is truncated ({} bytes; a safetensors file starts with an 8-byte "
+                       "header length)", path, file_size);
+  if (header_length > file_size - 8)
+    return fmt::format("{}: header length {} is larger than the file allows ({} bytes after the "
+                       "length field; truncated or not a safetensors file)",
+                       path, header_length, file_size - 8);
+  if (header_length > kMaxHeaderBytes)
+    return fmt::format("{}: header length {} exceeds the 100 MB limit", path, header_length);
+  if (header_length < 2)
+    return fmt::format("{}: header length {} is too short for a JSON object", path, header_length);
+  return "";
+}
+
+// The header JSON, or the reason it is not a JSON object.
+bool parse_header(const std::string& path, const unsigned char* bytes, uint64_t length, json& out,
+                  std::string& error) {
+  const char* begin = reinterpret_cast<const char*>(bytes);
+  try {
+    out = json::parse(begin, begin + length);
+  } catch (const json::parse_error& e) {
+    error = fmt::format("{}: header is not valid JSON: {}", path, e.what());
+    return false;
+  }
+  if (!out.is_object()) {
+    error = fmt::format("{}: header is not a JSON object", path);
+    return false;
+  }
+  return true;
+}
+
+// Reads exactly `size` bytes at `offset`, feeding `hash` when given. A file that ends early was
+// truncated after it was measured: said so, naming the file.
+void read_exact(int fd, const std::string& path, unsigned char* out, size_t size, uint64_t offset,
+                uint64_t file_size) {
+  size_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::pread(fd, out + done, std::min(size - done, kChunk), off_t(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      CKV_FAIL("{}: read failed at byte {}: {}", path, offset + done, errno_text());
+    }
+    if (n == 0)
+      CKV_FAIL("{}: the file ended at byte {} while being read ({} bytes when opened): it was "
+               "truncated or replaced meanwhile",
+               path, offset + done, file_size);
+    done += size_t(n);
+  }
+}
+
+// SHA-256 of [offset, offset + size) of the file, read in chunks (constant memory).
+Sha256::Digest stream_digest(int fd, const std::string& path, uint64_t offset, uint64_t size, uint64_t file_size,
+                             const char* domain = nullptr) {
+  Sha256 hash;
+  if (domain) hash.update(domain, std::strlen(domain));
+  std::unique_ptr<unsigned char[]> buffer(new unsigned char[kChunk]);
+  for (uint64_t at = 0; at < size;) {
+    const size_t n = size_t(std::min<uint64_t>(kChunk, size - at));
+    read_exact(fd, path, buffer.get(), n, offset + at, file_size);
+    hash.update(buffer.get(), n);
+    at += n;
+  }
+  return hash.finish();
+}
+
+}  // namespace
+
+SampleFileIdentity identify_safetensors_file(const std::string& path, bool trust_recorded_digest) {
+  SampleFileIdentity out;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    out.fingerprint = errno == ENOENT ? "missing" : "unreadable";
+    out.header_error = fmt::format("{}: cannot open: {}", path, errno_text());
+    return out;
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  try {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) CKV_FAIL("{}: cannot stat: {}", path, errno_text());
+    if (!S_ISREG(st.st_mode)) CKV_FAIL("{}: not a regular file", path);
+    const uint64_t file_size = uint64_t(st.st_size);
+    uint64_t header_length = 0;
+    if (file_size >= 8) read_exact(fd, path, reinterpret_cast<unsigned char*>(&header_length), 8, 0, file_size);
+    out.header_error = header_length_problem(path, file_size, header_length);
+    std::string header_bytes;
+    json header;
+    if (out.header_error.empty()) {
+      header_bytes.resize(size_t(header_length));
+      read_exact(fd, path, reinterpret_cast<unsigned char*>(header_bytes.data()), header_bytes.size(), 8, file_size);
+      if (parse_header(path, reinterpret_cast<const unsigned char*>(header_bytes.data()), header_length, header,
+                       out.header_error)) {
+        out.header_ok = true;
+        if (header.contains("__metadata__") && header["__metadata__"].is_object())
+          for (const auto& [key, value] : header["__metadata__"].items())
+            if (value.is_string()) out.metadata[key] = value.get<std::string>();
+      }
+    }
+    if (!out.header_ok) {
+      // No header to describe the content: the identity is every byte (a corrupt file is still
+      // a sample of its own, whose units fail with the reader's message).
+      out.fingerprint = Sha256::hex(stream_digest(fd, path, 0, file_size, file_size, kBytesDomain));
+      return out;
+    }
+    Sha256::Digest data{}, recorded_digest{};
+    auto recorded = out.metadata.find(kContentDigestKey);
+    const bool has_recorded =
+        recorded != out.metadata.end() && Sha256::parse_hex(recorded->second, recorded_digest);
+    if (has_recorded && trust_recorded_digest) {
+      // Only when asked: the data is not read, and a file modified in place without its digest
+      // keeps its identity here (every worker still verifies the digest against the bytes).
+      data = recorded_digest;
+      out.used_recorded_digest = true;
+    } else {
+      data = stream_digest(fd, path, 8 + header_length, file_size - 8 - header_length, file_size);
+      out.recorded_digest_mismatch = has_recorded && data != recorded_digest;
+    }
+    out.fingerprint = content_fingerprint(reinterpret_cast<const unsigned char*>(header_bytes.data()),
+                                          header_length, data);
+  } catch (const Error& e) {
+    out.fingerprint = "unreadable";
+    out.header_ok = false;
+    out.header_error = e.what();
+  }
+  return out;
+}
+
 // ---- reader ------------------------------------------------------------------------------
 
-std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) {
+std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path,
+                                                       const std::string& expected_fingerprint) {
   std::shared_ptr<SafetensorsFile> file(new SafetensorsFile());
   file->path_ = path;
 
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) CKV_FAIL("{}: cannot open: {}", path, errno_text());
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
   struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    const std::string why = errno_text();
-    ::close(fd);
-    CKV_FAIL("{}: cannot stat: {}", path, why);
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    CKV_FAIL("{}: not a regular file", path);
-  }
+  if (::fstat(fd, &st) != 0) CKV_FAIL("{}: cannot stat: {}", path, errno_text());
+  if (!S_ISREG(st.st_mode)) CKV_FAIL("{}: not a regular file", path);
   const uint64_t file_size = uint64_t(st.st_size);
-  if (file_size < 8) {
-    ::close(fd);
-    CKV_FAIL("{}: file is truncated ({} bytes; a safetensors file starts with an 8-byte header "
-             "length)",
-             path, file_size);
+
+  // The whole file is read into memory owned by this object, never memory-mapped: a file that is
+  // truncated or rewritten while a worker uses it then costs an error for its units, not a
+  // SIGBUS for the process. The bytes hashed below are exactly the bytes used.
+  try {
+    file->bytes_.reset(new unsigned char[std::max<uint64_t>(file_size, 1)]);
+  } catch (const std::bad_alloc&) {
+    CKV_FAIL("{}: cannot hold the file in memory ({} bytes)", path, file_size);
   }
-  void* map = ::mmap(nullptr, size_t(file_size), PROT_READ, MAP_PRIVATE, fd, 0);
-  const std::string map_error = map == MAP_FAILED ? errno_text() : "";
-  ::close(fd);  // the mapping keeps its own reference to the file
-  if (map == MAP_FAILED) CKV_FAIL("{}: cannot memory-map: {}", path, map_error);
-  file->map_ = map;
-  file->map_size_ = size_t(file_size);
-  const auto* bytes = static_cast<const unsigned char*>(map);
+  file->size_ = size_t(file_size);
+  unsigned char* bytes = file->bytes_.get();
+  read_exact(fd, path, bytes, file->size_, 0, file_size);
 
   uint64_t header_length = 0;
-  std::memcpy(&header_length, bytes, 8);
-  if (header_length > file_size - 8)
-    CKV_FAIL("{}: header length {} is larger than the file allows ({} bytes after the length "
-             "field; truncated or not a safetensors file)",
-             path, header_length, file_size - 8);
-  if (header_length > kMaxHeaderBytes)
-    CKV_FAIL("{}: header length {} exceeds the 100 MB limit", path, header_length);
-  if (header_length < 2) CKV_FAIL("{}: header length {} is too short for a JSON object", path,
-                                  header_length);
-
-  const char* header_begin = reinterpret_cast<const char*>(bytes + 8);
+  if (file_size >= 8) std::memcpy(&header_length, bytes, 8);
+  std::string header_error = header_length_problem(path, file_size, header_length);
   json header;
-  try {
-    header = json::parse(header_begin, header_begin + header_length);
-  } catch (const json::parse_error& e) {
-    CKV_FAIL("{}: header is not valid JSON: {}", path, e.what());
+  if (header_error.empty()) parse_header(path, bytes + 8, header_length, header, header_error);
+  Sha256::Digest data_digest{};
+  if (header_error.empty()) {
+    data_digest = Sha256::of(bytes + 8 + header_length, size_t(file_size - 8 - header_length));
+    file->fingerprint_ = content_fingerprint(bytes + 8, header_length, data_digest);
+  } else {
+    Sha256 hash;
+    hash.update(kBytesDomain, std::strlen(kBytesDomain));
+    hash.update(bytes, file->size_);
+    file->fingerprint_ = Sha256::hex(hash.finish());
   }
-  if (!header.is_object()) CKV_FAIL("{}: header is not a JSON object", path);
+  if (!expected_fingerprint.empty() && expected_fingerprint != file->fingerprint_)
+    throw SampleChangedError(fmt::format(
+        "{}: the file changed since the campaign was planned (content fingerprint {} now, {} "
+        "planned): nothing is computed on other data than planned; run the campaign again to "
+        "plan the file as it is now",
+        path, file->fingerprint_.substr(0, 12), expected_fingerprint.substr(0, 12)));
+  if (!header_error.empty()) throw Error(header_error);
 
   file->data_ = bytes + 8 + header_length;
   const uint64_t data_size = file_size - 8 - header_length;
-
   for (auto it = header.begin(); it != header.end(); ++it) {
     const std::string& name = it.key();
     const json& entry = it.value();
@@ -215,12 +364,22 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
       CKV_FAIL("{}: tensors '{}' [{}, {}] and '{}' [{}, {}] overlap", path, ranges[i - 1]->name,
                ranges[i - 1]->begin, ranges[i - 1]->end, ranges[i]->name, ranges[i]->begin,
                ranges[i]->end);
+
+  auto recorded = file->metadata_.find(kContentDigestKey);
+  if (recorded != file->metadata_.end()) {
+    Sha256::Digest declared{};
+    if (!Sha256::parse_hex(recorded->second, declared))
+      CKV_FAIL("{}: __metadata__ '{}' = '{}' is not a SHA-256 (64 hex digits)", path, kContentDigestKey,
+               recorded->second);
+    if (declared != data_digest)
+      CKV_FAIL("{}: the tensor data does not match the '{}' recorded in its metadata (recorded {}, "
+               "computed {}): the file was modified or damaged after it was written",
+               path, kContentDigestKey, recorded->second.substr(0, 12), Sha256::hex(data_digest).substr(0, 12));
+  }
   return file;
 }
 
-SafetensorsFile::~SafetensorsFile() {
-  if (map_ != nullptr) ::munmap(map_, map_size_);
-}
+SafetensorsFile::~SafetensorsFile() = default;
 
 const TensorInfo* SafetensorsFile::find(const std::string& name) const {
   auto it = tensors_.find(name);
@@ -235,32 +394,56 @@ const TensorInfo& SafetensorsFile::require(const std::string& name) const {
 
 const unsigned char* SafetensorsFile::raw(const TensorInfo& info) const { return data_ + info.begin; }
 
-std::vector<float> SafetensorsFile::read_f32(const std::string& name) const {
+std::vector<float> SafetensorsFile::read_f32(const std::string& name, size_t* first_non_finite) const {
   const TensorInfo& info = require(name);
   const size_t count = size_t(info.numel());
   if (info.dtype == DType::I32)
     CKV_FAIL("{}: tensor '{}' holds I32 values (token ids), not floats", path_, name);
   std::vector<float> out(count);
   const unsigned char* src = raw(info);
+  // Non-finite values are found on the source bits while converting (all exponent bits set),
+  // OR-ed over the tensor so the clean case costs one compare per value; located only if seen.
+  uint32_t non_finite = 0;
   switch (info.dtype) {
     case DType::I32: break;  // refused above
     case DType::F32:
       if (count > 0) std::memcpy(out.data(), src, count * 4);
+      if (first_non_finite)
+        for (size_t i = 0; i < count; ++i) non_finite |= uint32_t((float_to_bits(out[i]) & 0x7f800000u) == 0x7f800000u);
       break;
-    case DType::F16:
+    case DType::F16: {
+      // Every fp16 value's fp32 twin, built once (256 KiB): a load instead of the branches of
+      // f16_to_float for each of the ~10^8 values of a large sample.
+      static const std::vector<float> table = [] {
+        std::vector<float> t(65536);
+        for (uint32_t h = 0; h < 65536; ++h) t[h] = f16_to_float(uint16_t(h));
+        return t;
+      }();
       for (size_t i = 0; i < count; ++i) {
         uint16_t h;
         std::memcpy(&h, src + 2 * i, 2);
-        out[i] = f16_to_float(h);
+        non_finite |= uint32_t((h & 0x7c00u) == 0x7c00u);
+        out[i] = table[h];
       }
       break;
+    }
     case DType::BF16:
       for (size_t i = 0; i < count; ++i) {
         uint16_t h;
         std::memcpy(&h, src + 2 * i, 2);
+        non_finite |= uint32_t((h & 0x7f80u) == 0x7f80u);
         out[i] = bf16_to_float(h);
       }
       break;
+  }
+  if (first_non_finite) {
+    *first_non_finite = count;
+    if (non_finite)
+      for (size_t i = 0; i < count; ++i)
+        if (!std::isfinite(out[i])) {
+          *first_non_finite = i;
+          break;
+        }
   }
   return out;
 }
@@ -342,13 +525,19 @@ void SafetensorsWriter::write(const std::string& path) const {
     return dtype_rank(a->second.dtype) > dtype_rank(b->second.dtype);
   });
 
+  std::map<std::string, std::string> metadata = metadata_;
+  if (record_digest_) {
+    Sha256 data;
+    for (const auto* item : order) data.update(item->second.bytes.data(), item->second.bytes.size());
+    metadata[kContentDigestKey] = Sha256::hex(data.finish());
+  }
   // The header is written by hand rather than by json::dump so its key order matches the
   // Python writer ("dtype", "shape", "data_offsets"; metadata first) byte for byte.
   std::string header = "{";
-  if (!metadata_.empty()) {
+  if (!metadata.empty()) {
     header += "\"__metadata__\":{";
     bool first = true;
-    for (const auto& [key, value] : metadata_) {
+    for (const auto& [key, value] : metadata) {
       if (!first) header += ',';
       first = false;
       header += json(key).dump() + ':' + json(value).dump();

@@ -1,8 +1,8 @@
 #include "cache/sample_cache.hpp"
 
-#include <fstream>
-
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <charconv>
 #include <cstdio>
 #include <set>
@@ -17,6 +17,7 @@ constexpr const char* kFormat = "ckv-cache/1";
 constexpr const char* kTensorKinds[6] = {"q", "k", "v", "q_answer", "k_answer", "v_answer"};
 
 std::string tensor_name(int layer, const char* kind) { return fmt::format("layers.{}.{}", layer, kind); }
+
 
 // Metadata values are strings (a safetensors rule); structured ones hold JSON. Every accessor
 // names the file and the key, so a hand-edited or foreign cache says exactly what is wrong.
@@ -240,9 +241,9 @@ LayerInput LayerTensors::view() const {
   return in;
 }
 
-SampleCache SampleCache::open(const std::string& path) {
+SampleCache SampleCache::open(const std::string& path, const std::string& expected_fingerprint) {
   SampleCache cache;
-  cache.file_ = SafetensorsFile::open(path);
+  cache.file_ = SafetensorsFile::open(path, expected_fingerprint);
   cache.meta_ = parse_meta(*cache.file_);
   validate_tensors(*cache.file_, cache.meta_);
   cache.meta_.input_ids = read_token_ids(*cache.file_, "input_ids", cache.meta_.n_tokens, "n_tokens");
@@ -269,12 +270,22 @@ LayerTensors SampleCache::load_layer(int layer) const {
   t.layer = layer;
   t.num_layers_model = meta_.num_layers_model;
   t.sample = meta_.task + "/" + meta_.id;
-  t.q = file_->read_f32(tensor_name(layer, "q"));
-  t.k = file_->read_f32(tensor_name(layer, "k"));
-  t.v = file_->read_f32(tensor_name(layer, "v"));
-  t.q_answer = file_->read_f32(tensor_name(layer, "q_answer"));
-  t.k_answer = file_->read_f32(tensor_name(layer, "k_answer"));
-  t.v_answer = file_->read_f32(tensor_name(layer, "v_answer"));
+  const std::pair<const char*, std::vector<float>*> parts[6] = {
+      {"q", &t.q},        {"k", &t.k},        {"v", &t.v},
+      {"q_answer", &t.q_answer}, {"k_answer", &t.k_answer}, {"v_answer", &t.v_answer}};
+  for (const auto& [kind, out] : parts) {
+    const std::string name = tensor_name(layer, kind);
+    size_t bad = 0;
+    *out = file_->read_f32(name, &bad);
+    if (bad < out->size()) {
+      const auto& shape = file_->require(name).shape;
+      const size_t inner = size_t(shape[1] * shape[2]);
+      CKV_FAIL("{}: sample {}/{} layer {}: tensor '{}' holds {} at [{}, {}, {}] (a capture with "
+               "non-finite values gives no valid metric; recapture the sample)",
+               path(), meta_.task, meta_.id, layer, name, std::isnan((*out)[bad]) ? "NaN" : "an infinite value",
+               bad / inner, (bad % inner) / size_t(shape[2]), bad % size_t(shape[2]));
+    }
+  }
   return t;
 }
 
@@ -282,6 +293,7 @@ void write_sample(const std::string& path, const SampleMeta& meta,
                   const std::vector<SampleWriteLayer>& layers, DType dtype) {
   CKV_CHECK(!layers.empty(), "{}: write_sample needs at least one layer", path);
   SafetensorsWriter writer;
+  writer.record_content_digest();  // planning then identifies the sample from its header alone
   json layer_list = json::array(), evidence = json::array();
   for (const auto& [start, end] : meta.evidence) evidence.push_back({start, end});
   for (const SampleWriteLayer& entry : layers) {
@@ -339,26 +351,32 @@ void write_sample(const std::string& path, const SampleMeta& meta,
 }
 
 std::string sample_fingerprint(const std::string& path) {
-  // Only raw bytes, no parsing: a corrupt or truncated file still gets an identity (a new one,
-  // since its content changed) and its units fail at evaluation with the reader's message,
-  // instead of stopping the campaign (docs/spec/MISSION.md R13). A missing file gets "missing" likewise.
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return "missing";
-  in.seekg(0, std::ios::end);
-  const long long size = in.tellg();
-  const long long head = std::min<long long>(size, 256 * 1024);
-  const long long tail = std::min<long long>(size - head, 64 * 1024);
-  std::string bytes = fmt::format("{}:", size);
-  auto append = [&](long long from, long long count) {
-    std::string buffer(size_t(count), '\0');
-    in.seekg(from);
-    in.read(buffer.data(), std::streamsize(count));
-    CKV_CHECK(in, "{}: read failed at byte {}", path, from);
-    bytes += buffer;
+  // No parsing beyond the header: a corrupt or truncated file still gets an identity (a new
+  // one, since its content changed) and its units fail at evaluation with the reader's message,
+  // instead of stopping the campaign (docs/spec/MISSION.md R13).
+  return identify_safetensors_file(path).fingerprint;
+}
+
+std::string index_disagreement(const std::string& index_task, const std::string& index_id, int index_n_tokens,
+                               int index_m_answer, const std::vector<int>& index_layers,
+                               const std::map<std::string, std::string>& metadata) {
+  std::vector<std::string> differences;
+  auto compare = [&](const char* key, const std::string& in_index) {
+    auto it = metadata.find(key);
+    if (it != metadata.end() && it->second != in_index)
+      differences.push_back(fmt::format("{} is {} in the index but {} in the file", key, in_index, it->second));
   };
-  append(0, head);
-  if (tail > 0) append(size - tail, tail);
-  return sha256_hex(bytes);
+  compare("task", index_task);
+  compare("id", index_id);
+  compare("n_tokens", std::to_string(index_n_tokens));
+  compare("m_answer", std::to_string(index_m_answer));
+  if (auto it = metadata.find("layers"); it != metadata.end()) {
+    const json layers = json::parse(it->second, nullptr, false);
+    if (layers.is_array() && layers != json(index_layers))
+      differences.push_back(fmt::format("layers are {} in the index but {} in the file", json(index_layers).dump(),
+                                        layers.dump()));
+  }
+  return differences.empty() ? std::string() : fmt::format("{}", fmt::join(differences, "; "));
 }
 
 }  // namespace ckv

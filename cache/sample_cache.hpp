@@ -42,27 +42,40 @@ struct LayerTensors {
 
 class SampleCache {
  public:
-  // Opens and validates the whole file: metadata present and well-formed, every captured
+  // Reads and validates the whole file: metadata present and well-formed, every captured
   // layer has all six tensors with agreeing shapes (H % G == 0, r <= n, ...) in a float dtype,
-  // and the optional token-id tensors are I32 of shape [n] / [m] with non-negative ids.
-  static SampleCache open(const std::string& path);
+  // and the optional token-id tensors are I32 of shape [n] / [m] with non-negative ids. With
+  // `expected_fingerprint` (the one the campaign was planned with) a file whose content changed
+  // since is refused first (SampleChangedError).
+  static SampleCache open(const std::string& path, const std::string& expected_fingerprint = "");
 
   const SampleMeta& meta() const { return meta_; }
   const std::string& path() const { return file_->path(); }
+  const std::string& fingerprint() const { return file_->fingerprint(); }
   bool has_layer(int layer) const;
-  LayerTensors load_layer(int layer) const;  // throws naming file and layer if absent
+  // Converts the layer's six tensors to fp32. Throws naming the file and layer if it is absent,
+  // and naming the sample, layer, tensor and element if a value is NaN or infinite (no metric
+  // computed from such a capture is meaningful).
+  LayerTensors load_layer(int layer) const;
 
  private:
   std::shared_ptr<SafetensorsFile> file_;
   SampleMeta meta_;
 };
 
-// Content identity of a cache file: SHA-256 over its size, its first 256 KiB (the header:
-// tensor table and metadata, and the start of the data) and its last 64 KiB. Two caches whose
-// samples share task and id (different models, seeds, captures) get different fingerprints,
-// so the database never mixes their results; moving or copying a cache keeps them; a file
-// whose content changed is a new sample. "missing" for a file that cannot be opened.
+// Content identity of a cache file (identify_safetensors_file, cache/safetensors.hpp): SHA-256
+// over the header and the SHA-256 of every tensor byte. Two caches whose samples share task and
+// id (different models, seeds, captures) get different fingerprints, so the database never
+// mixes their results; moving or copying a cache keeps them; a file whose content changed in
+// any byte is a new sample. "missing" for a file that does not exist.
 std::string sample_fingerprint(const std::string& path);
+
+// What `index.jsonl` says of a sample against what its file's metadata says: "" when they
+// agree, else one sentence naming every field that differs (task, id, n_tokens, m_answer,
+// layers). Metadata keys that are absent or malformed are left to the reader's own checks.
+std::string index_disagreement(const std::string& index_task, const std::string& index_id, int index_n_tokens,
+                               int index_m_answer, const std::vector<int>& index_layers,
+                               const std::map<std::string, std::string>& metadata);
 
 // Writes a sample in the cache format (used by the synthetic generator and tests); the token ids
 // of `meta` are written when non-empty (sizes checked against n_tokens / m_answer).

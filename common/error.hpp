@@ -18,6 +18,12 @@ class InputError : public Error {
   using Error::Error;
 };
 
+// The command line is wrong (unknown option, bad value, missing argument): exit code 2.
+class UsageError : public Error {
+ public:
+  using Error::Error;
+};
+
 [[noreturn]] void throw_error(const char* file, int line, const std::string& message);
 
 std::string hostname();

@@ -3,14 +3,21 @@
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <optional>
+#include <map>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
@@ -101,37 +108,114 @@ std::string sql_excerpt(const std::string& sql) {
   return line;
 }
 
-std::string lock_path_for(const std::string& path) { return path + "-lock"; }
+// POSIX record locks, which SQLite takes on the database file, belong to a process and an inode:
+// closing ANY descriptor of that file drops every one of them the process holds, those of
+// another open connection included. So a descriptor ckv-sweep opens on a database file itself is
+// closed only when no Database of this process has the file open; until then it is parked (as
+// SQLite does with its own). Keyed by (device, inode): every path of the file is the same file.
+class DatabaseFiles {
+ public:
+  using Key = std::pair<dev_t, ino_t>;
+  static DatabaseFiles& instance() {
+    static DatabaseFiles files;
+    return files;
+  }
+  void add_user(Key key) {
+    std::lock_guard lock(mutex_);
+    ++files_[key].users;
+  }
+  void remove_user(Key key) {
+    std::lock_guard lock(mutex_);
+    auto it = files_.find(key);
+    if (it == files_.end()) return;
+    if (--it->second.users > 0) return;
+    for (int fd : it->second.parked) ::close(fd);
+    files_.erase(it);
+  }
+  // A descriptor of the file we no longer need (its flock already released).
+  void release(Key key, int fd) {
+    std::lock_guard lock(mutex_);
+    auto it = files_.find(key);
+    if (it == files_.end() || it->second.users == 0) {
+      ::close(fd);
+      return;
+    }
+    it->second.parked.push_back(fd);
+  }
+
+ private:
+  struct File {
+    int users = 0;
+    std::vector<int> parked;
+  };
+  std::mutex mutex_;
+  std::map<Key, File> files_;
+};
+
+std::optional<DatabaseFiles::Key> file_key(int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return std::nullopt;
+  return DatabaseFiles::Key{st.st_dev, st.st_ino};
+}
+
+// "<real path>-lock": who holds the writer lock, for the second writer's message and `status`.
+std::string holder_path_for(const std::string& path) {
+  std::error_code ec;
+  const fs::path real = fs::canonical(path, ec);
+  return (ec ? fs::path(path) : real).string() + "-lock";
+}
+
+// The process of this host holding an exclusive flock on the file (key), from /proc/locks
+// ("1: FLOCK  ADVISORY  WRITE 4242 fe:00:10952910 0 EOF"): names the writer when the holder
+// file is not where this path would put it (a hard link in another directory).
+std::string flock_holder_on_this_host(DatabaseFiles::Key key) {
+  std::ifstream locks("/proc/locks");
+  const std::string device = fmt::format("{:02x}:{:02x}:{}", major(key.first), minor(key.first), key.second);
+  for (std::string line; std::getline(locks, line);) {
+    std::istringstream fields(line);
+    std::string number, kind, advisory, mode, pid, where;
+    if (!(fields >> number >> kind >> advisory >> mode >> pid >> where)) continue;
+    if (kind == "FLOCK" && mode == "WRITE" && where == device) return fmt::format("pid {} on host {}", pid, hostname());
+  }
+  return "";
+}
+
+std::string read_holder(const std::string& path, std::optional<DatabaseFiles::Key> key = std::nullopt) {
+  std::string who;
+  const int fd = ::open(holder_path_for(path).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    char text[256] = {0};
+    const ssize_t n = ::pread(fd, text, sizeof text - 1, 0);
+    if (n > 0) who.assign(text, size_t(n));
+    ::close(fd);
+  }
+  while (!who.empty() && (who.back() == '\n' || who.back() == ' ')) who.pop_back();
+  if (who.empty() && key) who = flock_holder_on_this_host(*key);
+  return who.empty() ? std::string("unknown process, perhaps on another host") : who;
+}
 
 // SQLite's own locks only cover a transaction; two schedulers alternating transactions on one
 // database would both dispatch the same units and each call the other's running units lost.
-// An flock on "<db>-lock", held for the writer's lifetime, makes the second one stop at open.
-// flock is released by the kernel when the process dies, so a killed run leaves no stale lock.
-int acquire_writer_lock(const std::string& path) {
-  std::string lock_path = lock_path_for(path);
-  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0)
-    CKV_FAIL("{}: cannot open for writing: {} (creating the lock file {})", path,
-             std::strerror(errno), lock_path);
-  // A reader checking for a live writer (queries.cpp) holds a shared lock for an instant; retry
-  // briefly so that such a check never makes a writer fail.
-  double deadline = db_detail::monotonic_now() + 1.0;
+// An exclusive flock on the database file itself, held for the writer's lifetime, makes the
+// second one stop at open, whatever path it used (a symlink, `..`, a bind mount or a hard link
+// name the same inode, and flock locks the inode). flock and SQLite's POSIX locks do not
+// interact on Linux, and the kernel drops the flock when the process dies, so a killed run
+// leaves no stale lock. Returns false (after a warning) on a file system without flock.
+bool lock_database_file(int fd, const std::string& path, std::optional<DatabaseFiles::Key> key) {
+  // A reader checking for a live writer (active_writer) holds a shared lock for an instant;
+  // retry briefly so that such a check never makes a writer fail.
+  const double deadline = db_detail::monotonic_now() + 1.0;
   while (true) {
-    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) break;
-    int error = errno;
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return true;
+    const int error = errno;
     if (error == EWOULDBLOCK || error == EINTR) {
       if (db_detail::monotonic_now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
         continue;
       }
-      char holder[256] = {0};
-      ssize_t n = ::pread(fd, holder, sizeof holder - 1, 0);
-      ::close(fd);
-      std::string who = n > 0 ? std::string(holder, size_t(n)) : std::string("unknown process");
-      while (!who.empty() && (who.back() == '\n' || who.back() == ' ')) who.pop_back();
       CKV_FAIL("{}: database is locked by another writer ({}); only one ckv-sweep run may write "
                "to a database at a time",
-               path, who);
+               path, read_holder(path, key));
     }
     if (error == ENOLCK || error == ENOSYS || error == EINVAL || error == EOPNOTSUPP) {
       // Some cluster file systems are mounted without flock; SQLite's transaction lock still
@@ -139,20 +223,36 @@ int acquire_writer_lock(const std::string& path) {
       spdlog::warn("{}: the file system does not support flock ({}); a second concurrent writer "
                    "will not be detected",
                    path, std::strerror(error));
-      return fd;
+      return false;
     }
-    ::close(fd);
-    CKV_FAIL("{}: cannot lock {}: {}", path, lock_path, std::strerror(error));
+    CKV_FAIL("{}: cannot lock the database file: {}", path, std::strerror(error));
   }
-  std::string holder = fmt::format("pid {} on host {}\n", ::getpid(), hostname());
-  // Best effort: the content only improves the message a second writer sees.
+}
+
+// Records "pid N on host H" in "<real path>-lock" and locks that file too, so that an older
+// ckv-sweep (which locked only this file) is kept out as well. Best effort beyond that: the
+// database file's lock is the guarantee. Returns the descriptor, or -1.
+int record_holder(const std::string& path) {
+  const std::string holder_path = holder_path_for(path);
+  const int fd = ::open(holder_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    spdlog::debug("{}: could not record the writer in {}: {}", path, holder_path, std::strerror(errno));
+    return -1;
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+    ::close(fd);
+    CKV_FAIL("{}: database is locked by another writer ({}, holding {}); only one ckv-sweep run may "
+             "write to a database at a time",
+             path, read_holder(path), holder_path);
+  }
+  const std::string holder = fmt::format("pid {} on host {}\n", ::getpid(), hostname());
   if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, holder.data(), holder.size(), 0) < 0)
-    spdlog::debug("{}: could not record the writer in {}", path, lock_path);
+    spdlog::debug("{}: could not record the writer in {}", path, holder_path);
   return fd;
 }
 
 void check_rc(sqlite3* db, int rc, const std::string& path, const std::string& what) {
-  if (rc != SQLITE_OK) throw Error(describe_failure(db, rc, path, what));
+  if (rc != SQLITE_OK) throw DatabaseError(describe_failure(db, rc, path, what), rc);
 }
 
 bool table_exists(Database& db, const std::string& name) {
@@ -219,6 +319,26 @@ void migrate(Database& db) {
   transaction->commit();
 }
 
+// A damaged file is refused when a writer opens it, before any work: writing into it could
+// spread the damage, and a run would fail at its first commit after hours of computing.
+// PRAGMA quick_check reads every page (O(N), without the index cross-checks of integrity_check).
+void refuse_if_corrupt(Database& db) {
+  std::vector<std::string> problems;
+  try {
+    Statement check = db.prepare("PRAGMA quick_check(3)");
+    while (check.step()) problems.push_back(check.column_text(0));
+  } catch (const DatabaseError& e) {
+    if (e.primary_code() != SQLITE_CORRUPT && e.primary_code() != SQLITE_NOTADB) throw;
+    problems.push_back(e.what());
+  }
+  if (problems.size() == 1 && problems[0] == "ok") return;
+  std::string found;
+  for (const std::string& p : problems) found += (found.empty() ? "" : "; ") + p;
+  CKV_FAIL("{}: the database file is corrupt (PRAGMA quick_check: {}); nothing was written to it. Restore it "
+           "from a copy, or save what is readable: sqlite3 {} .recover | sqlite3 recovered.sqlite",
+           db.path(), found, db.path());
+}
+
 // A reader must not change anything: an older schema is reported, not migrated.
 void check_readable_version(Database& db) {
   if (!table_exists(db, "schema_version"))
@@ -256,7 +376,7 @@ Statement::Statement(sqlite3* db, const std::string& sql, const std::string& db_
     std::string message = describe_failure(db, rc, db_path, "cannot prepare `" + sql_excerpt(sql) + "`");
     sqlite3_finalize(stmt_);
     stmt_ = nullptr;
-    throw Error(message);
+    throw DatabaseError(message, rc);
   }
   CKV_CHECK(stmt_ != nullptr, "{}: empty SQL statement", db_path);
 }
@@ -303,7 +423,7 @@ bool Statement::step() {
       describe_failure(db_, rc, db_path_, "`" + sql_excerpt(sqlite3_sql(stmt_)) + "` failed");
   // Leave the statement reusable after the caller handles the error.
   sqlite3_reset(stmt_);
-  throw Error(message);
+  throw DatabaseError(message, rc);
 }
 
 void Statement::run() {
@@ -355,7 +475,16 @@ Database Database::open(const std::string& path, Mode mode) {
     }
     std::error_code ec;
     CKV_CHECK(!fs::is_directory(path, ec), "{}: is a directory, not a database file", path);
-    db.lock_fd_ = acquire_writer_lock(path);
+    // The database file is opened (created when new) and locked before SQLite touches it.
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    const int open_error = errno;
+    if (fd < 0 && (open_error == EACCES || open_error == EROFS || open_error == EPERM) && fs::exists(path, ec))
+      fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);  // SQLite says below that it is read-only
+    if (fd < 0) CKV_FAIL("{}: cannot open for writing: {}", path, std::strerror(open_error));
+    db.file_fd_ = fd;
+    db.file_key_ = file_key(fd);
+    if (db.file_key_) DatabaseFiles::instance().add_user(*db.file_key_);
+    if (lock_database_file(fd, path, db.file_key_)) db.holder_fd_ = record_holder(path);
     int rc = sqlite3_open_v2(path.c_str(), &db.db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
                              nullptr);
     check_rc(db.db_, rc, path, "cannot open for writing");
@@ -366,18 +495,26 @@ Database Database::open(const std::string& path, Mode mode) {
     // A short wait for the lock check at open: another connection holding the write lock
     // longer than this is another writer, and the user should hear so rather than wait.
     check_rc(db.db_, sqlite3_busy_timeout(db.db_, 1000), path, "cannot set the busy timeout");
-    db.exec("PRAGMA foreign_keys = ON");
-    {
-      Statement journal = db.prepare("PRAGMA journal_mode = WAL");
-      std::string mode_now = journal.step() ? journal.column_text(0) : "";
-      if (mode_now != "wal")
-        spdlog::warn("{}: could not switch to WAL journaling (got '{}'); readers may block the "
-                     "writer on this file system",
-                     path, mode_now);
+    try {
+      db.exec("PRAGMA foreign_keys = ON");
+      {
+        Statement journal = db.prepare("PRAGMA journal_mode = WAL");
+        std::string mode_now = journal.step() ? journal.column_text(0) : "";
+        if (mode_now != "wal")
+          spdlog::warn("{}: could not switch to WAL journaling (got '{}'); readers may block the "
+                       "writer on this file system",
+                       path, mode_now);
+      }
+      // NORMAL in WAL mode: a commit survives a process crash; only an OS crash or power loss
+      // can roll back the last commits, and never corrupts the file.
+      db.exec("PRAGMA synchronous = NORMAL");
+      refuse_if_corrupt(db);
+    } catch (const DatabaseError& e) {
+      if (e.primary_code() != SQLITE_CORRUPT) throw;  // "not an SQLite database" says it already
+      CKV_FAIL("{}: the database file is corrupt ({}); nothing was written to it. Restore it from a copy, or "
+               "save what is readable: sqlite3 {} .recover | sqlite3 recovered.sqlite",
+               path, e.what(), path);
     }
-    // NORMAL in WAL mode: a commit survives a process crash; only an OS crash or power loss
-    // can roll back the last commits, and never corrupts the file.
-    db.exec("PRAGMA synchronous = NORMAL");
     migrate(db);
     check_rc(db.db_, sqlite3_busy_timeout(db.db_, 5000), path, "cannot set the busy timeout");
     return db;
@@ -390,6 +527,13 @@ Database Database::open(const std::string& path, Mode mode) {
   CKV_CHECK(!fs::is_directory(path, ec), "{}: is a directory, not a database file", path);
   int rc = sqlite3_open_v2(path.c_str(), &db.db_, SQLITE_OPEN_READONLY, nullptr);
   check_rc(db.db_, rc, path, "cannot open for reading");
+  {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0) {
+      db.file_key_ = std::pair{st.st_dev, st.st_ino};
+      DatabaseFiles::instance().add_user(*db.file_key_);
+    }
+  }
   sqlite3_extended_result_codes(db.db_, 1);
   check_rc(db.db_, sqlite3_busy_timeout(db.db_, 5000), path, "cannot set the busy timeout");
   try {
@@ -419,13 +563,39 @@ Database::~Database() {
     int rc = sqlite3_close_v2(db_);
     if (rc != SQLITE_OK) spdlog::error("{}: closing the database failed: {}", path_, sqlite3_errstr(rc));
   }
-  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the writer lock
+  if (holder_fd_ >= 0) ::close(holder_fd_);
+  if (file_fd_ >= 0) {
+    ::flock(file_fd_, LOCK_UN);  // the writer lock ends here, even while the descriptor is parked
+    if (file_key_) DatabaseFiles::instance().release(*file_key_, file_fd_);
+    else ::close(file_fd_);
+  }
+  if (file_key_) DatabaseFiles::instance().remove_user(*file_key_);
 }
 
 Database::Database(Database&& other) noexcept
-    : db_(other.db_), path_(std::move(other.path_)), lock_fd_(other.lock_fd_) {
+    : db_(other.db_),
+      path_(std::move(other.path_)),
+      file_fd_(other.file_fd_),
+      holder_fd_(other.holder_fd_),
+      file_key_(other.file_key_) {
   other.db_ = nullptr;
-  other.lock_fd_ = -1;
+  other.file_fd_ = -1;
+  other.holder_fd_ = -1;
+  other.file_key_.reset();
+}
+
+std::optional<std::string> database_writer(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  const auto key = file_key(fd);
+  std::optional<std::string> holder;
+  if (::flock(fd, LOCK_SH | LOCK_NB) == 0)
+    ::flock(fd, LOCK_UN);
+  else if (errno == EWOULDBLOCK)
+    holder = read_holder(path, key);
+  if (key) DatabaseFiles::instance().release(*key, fd);  // never drop this process's SQLite locks
+  else ::close(fd);
+  return holder;
 }
 
 void Database::exec(const std::string& sql) {
@@ -433,7 +603,7 @@ void Database::exec(const std::string& sql) {
   int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error);
   if (rc != SQLITE_OK) {
     sqlite3_free(error);  // the same text is still available from sqlite3_errmsg
-    throw Error(describe_failure(db_, rc, path_, "`" + sql_excerpt(sql) + "` failed"));
+    throw DatabaseError(describe_failure(db_, rc, path_, "`" + sql_excerpt(sql) + "` failed"), rc);
   }
 }
 

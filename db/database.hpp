@@ -3,13 +3,27 @@
 // database file.
 #pragma once
 #include <cstdint>
+#include <sys/types.h>
+
 #include <optional>
 #include <string>
+#include <utility>
+
+#include "common/error.hpp"
 
 struct sqlite3;
 struct sqlite3_stmt;
 
 namespace ckv {
+
+// A failed SQLite call: the message names the database file; `code` is SQLite's (extended)
+// result code, for callers that retry what may pass (a held lock, a full disk).
+class DatabaseError : public Error {
+ public:
+  DatabaseError(const std::string& message, int code) : Error(message), code(code) {}
+  int code;
+  int primary_code() const { return code & 0xff; }
+};
 
 class Statement {
  public:
@@ -66,8 +80,16 @@ class Database {
   Database() = default;
   sqlite3* db_ = nullptr;
   std::string path_;
-  int lock_fd_ = -1;  // Writer: flock'd "<path>-lock", held while open (one writer at a time)
+  // Writer: a descriptor of the database file itself, flock'd exclusively while open (one
+  // writer per file, whatever path names it), and of "<real path>-lock" (who holds it).
+  int file_fd_ = -1;
+  int holder_fd_ = -1;
+  std::optional<std::pair<dev_t, ino_t>> file_key_;  // the file's identity while open
 };
+
+// "pid N on host H" of the writer that holds the database file's lock, nullopt when none does.
+// Safe to call in a process that has the database open.
+std::optional<std::string> database_writer(const std::string& path);
 
 // BEGIN IMMEDIATE ... COMMIT; rolls back if destroyed without commit().
 class Transaction {

@@ -1,10 +1,12 @@
 #include "db/queries.hpp"
 
 #include <fcntl.h>
+#include <sqlite3.h>
 #include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <memory>
 #include <cerrno>
 
 #include <fmt/format.h>
@@ -93,23 +95,7 @@ std::vector<CampaignStatus> campaign_status(Database& db, double now, double win
   return campaigns;
 }
 
-std::optional<std::string> active_writer(const std::string& db_path) {
-  std::string lock_path = db_path + "-lock";
-  int fd = ::open(lock_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;  // no writer has ever opened it from this path
-  std::optional<std::string> holder;
-  if (::flock(fd, LOCK_SH | LOCK_NB) == 0) {
-    ::flock(fd, LOCK_UN);
-  } else if (errno == EWOULDBLOCK) {
-    char text[256] = {0};
-    ssize_t n = ::pread(fd, text, sizeof text - 1, 0);
-    std::string who = n > 0 ? std::string(text, size_t(n)) : std::string("unknown process");
-    while (!who.empty() && (who.back() == '\n' || who.back() == ' ')) who.pop_back();
-    holder = who;
-  }
-  ::close(fd);
-  return holder;
-}
+std::optional<std::string> active_writer(const std::string& db_path) { return database_writer(db_path); }
 
 std::vector<UnitFailure> campaign_failures(Database& db, const std::string& campaign,
                                            size_t limit) {
@@ -171,10 +157,13 @@ CampaignReport campaign_report(Database& db, const std::string& campaign,
   report.metric = metric;
 
   Statement tasks = db.prepare(
-      "SELECT DISTINCT s.task FROM campaign_units cu JOIN units u ON u.id = cu.unit_id "
-      "JOIN samples s ON s.id = u.sample_id WHERE cu.campaign_id = ?");
+      "SELECT s.task, COUNT(DISTINCT s.id) FROM campaign_units cu JOIN units u ON u.id = cu.unit_id "
+      "JOIN samples s ON s.id = u.sample_id WHERE cu.campaign_id = ? GROUP BY s.task");
   tasks.bind(1, campaign_id);
-  while (tasks.step()) report.tasks.push_back(tasks.column_text(0));
+  while (tasks.step()) {
+    report.tasks.push_back(tasks.column_text(0));
+    report.task_samples[tasks.column_text(0)] = tasks.column_int64(1);
+  }
   std::sort(report.tasks.begin(), report.tasks.end(),
             [](const std::string& a, const std::string& b) {
               size_t ra = task_rank(a), rb = task_rank(b);
@@ -219,6 +208,21 @@ CampaignReport campaign_report(Database& db, const std::string& campaign,
     report.rows[found->second].tasks[scores.column_text(1)] = score;
     if (score.mean) category_task_means[found->second][scores.column_text(4)].push_back(*score.mean);
   }
+  // How many units of each (configuration, task) are done: a mean over fewer samples than the
+  // task has is shown as such (report_table.cpp), never silently.
+  Statement done = db.prepare(
+      "SELECT cf.hash, s.task, SUM(u.state = 'done') FROM campaign_units cu JOIN units u ON u.id = cu.unit_id "
+      "JOIN configurations cf ON cf.id = u.configuration_id JOIN samples s ON s.id = u.sample_id "
+      "WHERE cu.campaign_id = ? GROUP BY cf.hash, s.task");
+  done.bind(1, campaign_id);
+  while (done.step()) {
+    auto found = row_of_hash.find(done.column_text(0));
+    if (found == row_of_hash.end()) continue;
+    auto task = report.rows[found->second].tasks.find(done.column_text(1));
+    if (task != report.rows[found->second].tasks.end()) task->second.done = done.column_int64(2);
+  }
+  for (ReportRow& row : report.rows)
+    for (auto& [task, score] : row.tasks) score.samples = report.task_samples[task];
   for (size_t i = 0; i < report.rows.size(); ++i) {
     ReportRow& row = report.rows[i];
     double task_sum = 0, category_sum = 0;
@@ -240,12 +244,13 @@ CampaignReport campaign_report(Database& db, const std::string& campaign,
 
 std::vector<std::optional<UnitState>> unit_states(Database& db, const std::vector<UnitKey>& keys) {
   Statement q = db.prepare(
-      "SELECT u.state FROM configurations cf JOIN samples s ON s.task = ?2 AND s.sample_key = ?3 "
+      "SELECT u.state FROM configurations cf "
+      "JOIN samples s ON s.task = ?2 AND s.sample_key = ?3 AND s.fingerprint = ?4 "
       "JOIN units u ON u.configuration_id = cf.id AND u.sample_id = s.id WHERE cf.hash = ?1");
   std::vector<std::optional<UnitState>> states;
   states.reserve(keys.size());
   for (const UnitKey& key : keys) {
-    q.bind(1, key.configuration_hash).bind(2, key.task).bind(3, key.sample_key);
+    q.bind(1, key.configuration_hash).bind(2, key.task).bind(3, key.sample_key).bind(4, key.fingerprint);
     if (q.step())
       states.push_back(unit_state_from_name(q.column_text(0)));
     else
@@ -253,6 +258,86 @@ std::vector<std::optional<UnitState>> unit_states(Database& db, const std::vecto
     q.reset();
   }
   return states;
+}
+
+namespace {
+
+// The statement's first line, shortened, for messages.
+std::string statement_excerpt(const std::string& sql) {
+  std::string text = sql.substr(0, sql.find('\n'));
+  const size_t start = text.find_first_not_of(" \t\r");
+  text = start == std::string::npos ? "" : text.substr(start);
+  return text.size() > 60 ? text.substr(0, 57) + "..." : text;
+}
+
+// Denies ATTACH and DETACH, which sqlite3_stmt_readonly counts as read-only (they change the
+// connection, not a file) but which would let a query open, create or write other files.
+extern "C" int deny_attach(void* denied, int action, const char*, const char*, const char*, const char*) {
+  if (action == SQLITE_ATTACH || action == SQLITE_DETACH) {
+    *static_cast<const char**>(denied) = action == SQLITE_ATTACH ? "ATTACH" : "DETACH";
+    return SQLITE_DENY;
+  }
+  return SQLITE_OK;
+}
+
+}  // namespace
+
+QueryResult run_query(Database& db, const std::string& sql) {
+  const char* denied = nullptr;
+  sqlite3_set_authorizer(db.handle(), &deny_attach, &denied);
+  // VACUUM INTO attaches its output internally (with the authorizer off): no attached database
+  // at all closes that door too.
+  const int attached_limit = sqlite3_limit(db.handle(), SQLITE_LIMIT_ATTACHED, 0);
+  struct Restore {
+    sqlite3* handle;
+    int limit;
+    ~Restore() {
+      sqlite3_set_authorizer(handle, nullptr, nullptr);
+      sqlite3_limit(handle, SQLITE_LIMIT_ATTACHED, limit);
+    }
+  } restore{db.handle(), attached_limit};
+
+  sqlite3_stmt* raw = nullptr;
+  const char* tail = nullptr;
+  const int prepared = sqlite3_prepare_v2(db.handle(), sql.c_str(), int(sql.size()), &raw, &tail);
+  std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> stmt(raw, &sqlite3_finalize);
+  if (denied)
+    CKV_FAIL("{}: query is read-only: {} is refused (it would open or write another database file)", db.path(), denied);
+  if (prepared != SQLITE_OK) CKV_FAIL("{}: {}", db.path(), sqlite3_errmsg(db.handle()));
+  CKV_CHECK(raw != nullptr, "{}: the SQL is empty (nothing but spaces or comments): give one statement, e.g. "
+            "\"select * from campaign_progress\"", db.path());
+  // One statement only: a second one would silently not run.
+  if (tail && *tail) {
+    sqlite3_stmt* next = nullptr;
+    const char* after = nullptr;
+    sqlite3_prepare_v2(db.handle(), tail, -1, &next, &after);
+    const bool more = next != nullptr;
+    sqlite3_finalize(next);
+    CKV_CHECK(!more, "{}: several statements given; query runs exactly one (the second starts at `{}`): run them "
+              "one per call",
+              db.path(), statement_excerpt(tail));
+  }
+  CKV_CHECK(sqlite3_stmt_readonly(raw), "{}: query is read-only: `{}` would write (VACUUM, INSERT, UPDATE, DELETE, "
+            "CREATE, DROP and writing PRAGMAs are refused; use the sqlite3 shell on a copy for those)",
+            db.path(), statement_excerpt(sql));
+  QueryResult result;
+  const int columns = sqlite3_column_count(raw);
+  for (int c = 0; c < columns; ++c) result.columns.push_back(sqlite3_column_name(raw, c));
+  int rc;
+  while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
+    std::vector<json> row;
+    for (int c = 0; c < columns; ++c) {
+      switch (sqlite3_column_type(raw, c)) {
+        case SQLITE_INTEGER: row.push_back(sqlite3_column_int64(raw, c)); break;
+        case SQLITE_FLOAT: row.push_back(sqlite3_column_double(raw, c)); break;
+        case SQLITE_NULL: row.push_back(nullptr); break;
+        default: row.push_back(reinterpret_cast<const char*>(sqlite3_column_text(raw, c)));
+      }
+    }
+    result.rows.push_back(std::move(row));
+  }
+  CKV_CHECK(rc == SQLITE_DONE, "{}: {}", db.path(), sqlite3_errmsg(db.handle()));
+  return result;
 }
 
 }  // namespace ckv

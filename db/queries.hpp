@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/canonical_json.hpp"
 #include "db/database.hpp"
 #include "db/result_store.hpp"
 
@@ -61,6 +62,8 @@ struct ConfigurationInfo {
 struct TaskScore {
   std::optional<double> mean;  // mean over the done samples' non-NULL values
   int64_t count = 0;           // how many non-NULL values went into the mean
+  int64_t samples = 0;         // the task's samples in the campaign: the mean covers count of them
+  int64_t done = 0;            // of those, units of this configuration that are done
 };
 
 struct ReportRow {
@@ -77,6 +80,7 @@ struct CampaignReport {
   // The campaign's tasks (of all its samples, done or not) in common/tasks.hpp order; tasks
   // this build does not know follow, by name.
   std::vector<std::string> tasks;
+  std::map<std::string, int64_t> task_samples;  // samples of each task in the campaign
   std::vector<ReportRow> rows;  // one per configuration of the campaign, by configuration id
 };
 
@@ -91,11 +95,27 @@ std::vector<std::string> metric_names(Database& db, const std::string& campaign)
 
 // ---- plan ----------------------------------------------------------------------------------
 
+// A unit as a plan names it: the configuration and the sample's identity, fingerprint included
+// (a sample of the same task and key with other content is another sample, docs/database.md).
 struct UnitKey {
   std::string configuration_hash, task, sample_key;
+  std::string fingerprint = "";
 };
 
 // The state of each unit, nullopt where the database has no such unit yet (it would be new).
 std::vector<std::optional<UnitState>> unit_states(Database& db, const std::vector<UnitKey>& keys);
+
+// ---- query ---------------------------------------------------------------------------------
+
+// The rows of one SQL statement, values typed as SQLite returned them (integer, real, text,
+// NULL; blobs as text).
+struct QueryResult {
+  std::vector<std::string> columns;
+  std::vector<std::vector<json>> rows;
+};
+// Runs exactly one read-only statement: empty SQL, several statements, a statement that would
+// write (VACUUM INTO, INSERT, CREATE TEMP, a writing PRAGMA ...), ATTACH and DETACH are refused
+// with a message naming the database and the problem, before anything runs.
+QueryResult run_query(Database& db, const std::string& sql);
 
 }  // namespace ckv

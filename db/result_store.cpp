@@ -2,6 +2,9 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
+#include <thread>
+
 #include <spdlog/spdlog.h>
 
 #include "common/error.hpp"
@@ -115,6 +118,32 @@ int64_t ResultStore::upsert_sample(const SampleRow& sample) {
   int64_t id = upsert.column_int64(0);
   upsert.run();
   return id;
+}
+
+bool ResultStore::sample_known_otherwise(const SampleRow& sample) {
+  Statement q = db_.prepare("SELECT 1 FROM samples WHERE task = ? AND sample_key = ? AND fingerprint <> ? LIMIT 1");
+  q.bind(1, sample.task).bind(2, sample.sample_key).bind(3, sample.fingerprint);
+  return q.step();
+}
+
+std::optional<ResultStore::CampaignDefinition> ResultStore::campaign_definition(const std::string& name) {
+  Statement campaign = db_.prepare("SELECT id, spec_path FROM campaigns WHERE name = ?");
+  campaign.bind(1, name);
+  if (!campaign.step()) return std::nullopt;
+  CampaignDefinition out;
+  const int64_t id = campaign.column_int64(0);
+  out.spec_path = campaign.column_text(1);
+  Statement units = db_.prepare(
+      "SELECT DISTINCT cf.hash, s.task || '/' || s.sample_key || '/' || s.fingerprint "
+      "FROM campaign_units cu JOIN units u ON u.id = cu.unit_id "
+      "JOIN configurations cf ON cf.id = u.configuration_id JOIN samples s ON s.id = u.sample_id "
+      "WHERE cu.campaign_id = ?");
+  units.bind(1, id);
+  while (units.step()) {
+    out.configurations.insert(units.column_text(0));
+    out.samples.insert(units.column_text(1));
+  }
+  return out;
 }
 
 std::vector<UnitRow> ResultStore::ensure_units(
@@ -248,15 +277,56 @@ void ResultStore::maybe_flush() {
 
 size_t ResultStore::pending_writes() const { return ops_.size(); }
 
+size_t ResultStore::buffered_finishes() const {
+  size_t n = 0;
+  for (const Op& op : ops_) n += op.kind != Op::Kind::Begin;
+  return n;
+}
+
+void ResultStore::abandon() { ops_.clear(); }
+
 void ResultStore::flush() {
   if (ops_.empty()) {
     last_commit_ = monotonic_now();
     return;
   }
+  const double start = monotonic_now();
+  double pause = 0.1;
+  for (bool warned = false;;) {
+    try {
+      commit_buffer();
+      if (warned) spdlog::info("{}: committed after {:.1f} s of retries", db_.path(), monotonic_now() - start);
+      return;
+    } catch (const DatabaseError& e) {
+      // The transaction rolled back: the database holds exactly what it held before, and the
+      // buffer is kept whole so that a later flush (space freed, lock released) writes it all.
+      const int code = e.primary_code();
+      const bool may_pass = code == SQLITE_BUSY || code == SQLITE_LOCKED || code == SQLITE_FULL ||
+                            code == SQLITE_IOERR || code == SQLITE_PROTOCOL;
+      const double waited = monotonic_now() - start;
+      if (!may_pass || commit_retry_ <= 0)
+        CKV_FAIL("{}; {} buffered writes were not committed and are kept for the next flush", e.what(), ops_.size());
+      if (waited + pause > commit_retry_ || (retry_abort_ && retry_abort_()))
+        throw CommitError(fmt::format("{}; {} buffered writes were not committed after {:.0f} s of retries and are "
+                                      "kept for the next flush",
+                                      e.what(), ops_.size(), waited),
+                          e.what(), buffered_finishes(), waited);
+      if (!warned)
+        spdlog::warn("{}; retrying the commit for up to {:.0f} s", e.what(), commit_retry_);
+      warned = true;
+      std::this_thread::sleep_for(std::chrono::duration<double>(pause));
+      pause = std::min(pause * 2, 2.0);
+    } catch (const std::exception& e) {
+      CKV_FAIL("{}; {} buffered writes were not committed and are kept for the next flush", e.what(), ops_.size());
+    }
+  }
+}
+
+void ResultStore::commit_buffer() {
   // Attempt rows inserted by this batch, by unit, in buffer order. Only merged into
   // open_attempt_ once the commit succeeded: after a rollback the ids do not exist.
   std::map<int64_t, int64_t> begun;
-  try {
+  {
     Transaction transaction(db_);
     Statement insert_attempt = db_.prepare(
         "INSERT INTO attempts (unit_id, rank, host, pid, started_at) VALUES (?, ?, ?, ?, ?)");
@@ -315,11 +385,6 @@ void ResultStore::flush() {
       }
     }
     transaction.commit();
-  } catch (const std::exception& e) {
-    // The transaction rolled back: the database holds exactly what it held before, and the
-    // buffer is kept whole so that a later flush (space freed, lock released) writes it all.
-    CKV_FAIL("{}; {} buffered writes were not committed and are kept for the next flush", e.what(),
-             ops_.size());
   }
   for (const auto& [unit_id, attempt_id] : begun) {
     auto open = open_attempt_.find(unit_id);

@@ -5,8 +5,10 @@
 // so a SIGKILL loses at most the uncommitted batch and never corrupts the database.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -26,6 +28,18 @@ struct UnitRow {
   int attempts = 0;
 };
 
+// A commit that still failed when its retries ran out (ResultStore::set_commit_retry). The
+// buffer is kept; `reason` is the last failure (naming the database), `finishes` the finished
+// units whose results it holds.
+class CommitError : public Error {
+ public:
+  CommitError(const std::string& message, std::string reason, size_t finishes, double seconds)
+      : Error(message), reason(std::move(reason)), finishes(finishes), seconds(seconds) {}
+  std::string reason;
+  size_t finishes;
+  double seconds;
+};
+
 struct SampleRow {
   std::string task, sample_key, path;
   int n_tokens = 0, m_answer = 0;
@@ -42,6 +56,17 @@ class ResultStore {
   int64_t upsert_configuration(const std::string& hash, const std::string& method,
                                const std::string& canonical_json);
   int64_t upsert_sample(const SampleRow& sample);
+  // Whether the database holds this task and key under another fingerprint (the file's content
+  // changed, or an earlier ckv-sweep identified it differently).
+  bool sample_known_otherwise(const SampleRow& sample);
+
+  // What a campaign is now: the spec file that defined it last and its units, by configuration
+  // hash and sample identity ("task/key/fingerprint"). nullopt for a new campaign.
+  struct CampaignDefinition {
+    std::string spec_path;
+    std::set<std::string> configurations, samples;
+  };
+  std::optional<CampaignDefinition> campaign_definition(const std::string& name);
   // Creates missing units as pending and makes them exactly the campaign's units (links of
   // units no longer in the spec are removed; their results stay). Returns the rows in the
   // order given. One transaction.
@@ -61,8 +86,19 @@ class ResultStore {
 
   // Commits buffered writes if `commit_interval` has passed since the last commit.
   void maybe_flush();
+  // Commits the buffer in one transaction. A failure that may pass (another program holds the
+  // write lock, the disk is full, an I/O error) is retried with back-off (0.1 s doubling to 2 s)
+  // for `commit_retry` seconds; then, or at once for other failures, it throws (CommitError
+  // after retries) with the buffer kept whole, so a later flush writes all of it.
   void flush();
   size_t pending_writes() const;
+  size_t buffered_finishes() const;  // finished units (done, failed, lost) in the buffer
+  void set_commit_retry(double seconds) { commit_retry_ = seconds; }
+  // Checked between retries: true ends them at once (CommitError), e.g. on a second signal.
+  void set_retry_abort(std::function<bool()> abort) { retry_abort_ = std::move(abort); }
+  // Drops the buffer deliberately: the run ends after a CommitError and says so; the units it
+  // held are requeued by the next run (begun ones are `running` there, then `lost`).
+  void abandon();
 
   // Read helpers for the scheduler; each flushes first so that it sees the buffered writes.
   std::vector<UnitRow> campaign_units(int64_t campaign_id);  // ordered by sample, configuration
@@ -73,8 +109,11 @@ class ResultStore {
   // Closes unit op.unit_id's open attempt with `op` (outcome and payload set by the caller):
   // checks there is one, records its attempt id, buffers the op.
   void finish_attempt(Op op);
+  void commit_buffer();
   Database& db_;
   double interval_;
+  double commit_retry_ = 0;
+  std::function<bool()> retry_abort_;
   double last_commit_;
   std::vector<Op> ops_;  // Op is defined in result_store.cpp
   std::map<int64_t, int64_t> open_attempt_;  // unit -> attempt row id

@@ -13,6 +13,7 @@
 #include "common/canonical_json.hpp"
 #include "common/error.hpp"
 #include "common/tasks.hpp"
+#include "db/e2e_store.hpp"
 
 namespace ckv::e2e {
 
@@ -122,29 +123,6 @@ ScoredFile score_file(const std::string& file, const ImportOptions& options) {
   return out;
 }
 
-int64_t campaign_id(Database& db, const std::string& name) {
-  Statement q = db.prepare("SELECT id FROM campaigns WHERE name = ?");
-  q.bind(1, name);
-  if (q.step()) return q.column_int64(0);
-  std::vector<std::string> names;
-  Statement all = db.prepare("SELECT name FROM campaigns ORDER BY id");
-  while (all.step()) names.push_back(all.column_text(0));
-  CKV_FAIL("{}: no campaign '{}' (campaigns: {})", db.path(), name, fmt::format("{}", fmt::join(names, ", ")));
-}
-
-int64_t configuration_id(Database& db, const std::string& hash) {
-  CKV_CHECK(!hash.empty(), "--config: a configuration hash is required");
-  Statement q = db.prepare("SELECT id, hash FROM configurations WHERE substr(hash, 1, ?) = ?");
-  q.bind(1, int64_t(hash.size())).bind(2, hash);
-  std::vector<std::pair<int64_t, std::string>> found;
-  while (q.step()) found.emplace_back(q.column_int64(0), q.column_text(1));
-  CKV_CHECK(!found.empty(), "{}: no configuration with hash '{}' (see: ckv-sweep query {} "
-            "\"select hash, canonical_json from configurations\")", db.path(), hash, db.path());
-  CKV_CHECK(found.size() == 1, "{}: hash prefix '{}' matches {} configurations; give more of it",
-            db.path(), hash, found.size());
-  return found[0].first;
-}
-
 double now_seconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -154,8 +132,8 @@ double now_seconds() {
 std::vector<ImportedTask> import_predictions(Database& db, const ImportOptions& options) {
   CKV_CHECK(!options.prediction_files.empty(), "no predictions file given");
   CKV_CHECK(!options.longbench.empty(), "no LongBench data given (--longbench DIR or FILE)");
-  const int64_t campaign = campaign_id(db, options.campaign);
-  const int64_t configuration = configuration_id(db, options.configuration);
+  const int64_t campaign = e2e_campaign_id(db, options.campaign);
+  const int64_t configuration = configuration_id_by_prefix(db, options.configuration);
 
   std::vector<ScoredFile> files;
   std::set<std::string> tasks;
@@ -166,37 +144,19 @@ std::vector<ImportedTask> import_predictions(Database& db, const ImportOptions& 
   }
 
   std::vector<ImportedTask> out;
-  const double now = now_seconds();
-  Transaction transaction(db);
+  std::vector<E2eTaskRows> rows;
   for (const ScoredFile& f : files) {
-    for (const char* table : {"e2e_predictions", "e2e_tasks"}) {
-      Statement drop = db.prepare(fmt::format(
-          "DELETE FROM {} WHERE campaign_id = ? AND configuration_id = ? AND task = ?", table));
-      drop.bind(1, campaign).bind(2, configuration).bind(3, f.task);
-      drop.run();
-    }
-    Statement insert = db.prepare(
-        "INSERT INTO e2e_predictions (campaign_id, configuration_id, task, sample_key, prediction, "
-        "metric, score, source, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    E2eTaskRows task{f.task, metric_name(f.metric), f.file, 0, {}};
     std::vector<double> scores;
     for (const ScoredLine& line : f.lines) {
-      insert.bind(1, campaign).bind(2, configuration).bind(3, f.task).bind(4, line.id)
-          .bind(5, line.prediction).bind(6, metric_name(f.metric)).bind(7, line.score)
-          .bind(8, line.source).bind(9, now);
-      insert.run();
-      insert.reset();
+      task.predictions.push_back({line.id, line.prediction, line.source, line.score});
       scores.push_back(line.score);
     }
-    ImportedTask task{f.task, metric_name(f.metric), f.file, scores.size(), task_score(scores)};
-    Statement summary = db.prepare(
-        "INSERT INTO e2e_tasks (campaign_id, configuration_id, task, metric, score, count, source, "
-        "imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
-    summary.bind(1, campaign).bind(2, configuration).bind(3, task.task).bind(4, task.metric)
-        .bind(5, task.score).bind(6, int64_t(task.count)).bind(7, task.file).bind(8, now);
-    summary.run();
-    out.push_back(task);
+    task.score = task_score(scores);
+    out.push_back(ImportedTask{task.task, task.metric, task.file, scores.size(), task.score});
+    rows.push_back(std::move(task));
   }
-  transaction.commit();
+  replace_e2e_tasks(db, campaign, configuration, rows, now_seconds());
   return out;
 }
 

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "common/error.hpp"
+#include "db/e2e_store.hpp"
 
 namespace ckv::e2e {
 
@@ -49,13 +50,9 @@ RankComparison compare_rankings(Database& db, const std::string& campaign, const
   // configuration -> task -> e2e score
   std::map<std::string, std::map<std::string, double>> e2e;
   std::map<std::string, std::pair<std::string, std::string>> info;
-  Statement q = db.prepare(
-      "SELECT e.configuration, e.method, cf.canonical_json, e.task, e.score FROM e2e_task_scores e "
-      "JOIN configurations cf ON cf.hash = e.configuration WHERE e.campaign = ?");
-  q.bind(1, campaign);
-  while (q.step()) {
-    e2e[q.column_text(0)][q.column_text(3)] = q.column_double(4);
-    info[q.column_text(0)] = {q.column_text(1), q.column_text(2)};
+  for (const E2eTaskScore& row : e2e_task_scores(db, campaign)) {
+    e2e[row.configuration][row.task] = row.score;
+    info[row.configuration] = {row.method, row.canonical_json};
   }
   CKV_CHECK(!e2e.empty(), "{}: campaign '{}' has no imported end-to-end scores (ckv-sweep import-predictions)",
             db.path(), campaign);
@@ -76,12 +73,7 @@ RankComparison compare_rankings(Database& db, const std::string& campaign, const
     double sum = 0;
     for (const auto& t : out.tasks) sum += tasks.at(t);
     row.e2e_mean = sum / double(out.tasks.size());
-    Statement p = db.prepare(
-        "SELECT task, mean FROM task_scores WHERE campaign = ? AND configuration = ? AND metric = ?");
-    p.bind(1, campaign).bind(2, hash).bind(3, proxy_metric);
-    std::map<std::string, double> proxy;
-    while (p.step())
-      if (!p.column_is_null(1)) proxy[p.column_text(0)] = p.column_double(1);
+    const std::map<std::string, double> proxy = proxy_task_means(db, campaign, hash, proxy_metric);
     double proxy_sum = 0;
     bool complete = true;
     for (const auto& t : out.tasks) {

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "common/error.hpp"
+#include "report/query_table.hpp"
 
 namespace ckv {
 
@@ -38,6 +39,7 @@ std::string value_text(const json& v) {
 struct Cell {
   std::string text;
   std::optional<double> number;
+  std::string coverage;  // "3/4" (samples) or "15/16 tasks" when the mean covers fewer; "" when all
 };
 
 struct Table {
@@ -45,6 +47,9 @@ struct Table {
   size_t label_columns = 0;
   std::vector<std::vector<Cell>> rows;
   std::vector<std::string> configurations;  // hash per row
+  std::vector<std::map<std::string, int64_t>> covered;  // per row: task -> samples in its mean
+  std::vector<int> tasks_covered;                       // per row: tasks in its averages
+  bool partial = false;  // some mean covers fewer samples (or tasks) than the campaign has
 };
 
 // Rows grouped by method (in order of first appearance), then by the varying parameters'
@@ -96,18 +101,31 @@ Table build_table(const CampaignReport& report, const ReportOptions& options) {
     const ReportRow& row = *row_pointer;
     std::vector<Cell> cells;
     table.configurations.push_back(row.configuration.hash);
-    if (columns.show_method) cells.push_back(Cell{row.configuration.method, {}});
+    if (columns.show_method) cells.push_back(Cell{row.configuration.method, {}, {}});
     auto params = flat_parameters(row);
     for (const auto& p : columns.params) {
       auto it = params.find(p);
-      cells.push_back(Cell{it == params.end() ? "-" : value_text(it->second), {}});
+      cells.push_back(Cell{it == params.end() ? "-" : value_text(it->second), {}, {}});
     }
+    std::map<std::string, int64_t> covered;
     for (const auto& t : report.tasks) {
       auto it = row.tasks.find(t);
-      cells.push_back(number(it == row.tasks.end() ? std::nullopt : it->second.mean));
+      Cell cell = number(it == row.tasks.end() ? std::nullopt : it->second.mean);
+      const int64_t count = it == row.tasks.end() ? 0 : it->second.count;
+      const int64_t samples = report.task_samples.count(t) ? report.task_samples.at(t) : count;
+      covered[t] = count;
+      if (cell.number && count < samples) cell.coverage = fmt::format("{}/{}", count, samples);
+      cells.push_back(std::move(cell));
     }
-    cells.push_back(number(row.task_mean));
-    cells.push_back(number(row.category_mean));
+    for (std::optional<double> average : {row.task_mean, row.category_mean}) {
+      Cell cell = number(average);
+      if (cell.number && size_t(row.tasks_counted) < report.tasks.size())
+        cell.coverage = fmt::format("{}/{} tasks", row.tasks_counted, report.tasks.size());
+      cells.push_back(std::move(cell));
+    }
+    for (const Cell& cell : cells) table.partial = table.partial || !cell.coverage.empty();
+    table.covered.push_back(std::move(covered));
+    table.tasks_covered.push_back(row.tasks_counted);
     table.rows.push_back(std::move(cells));
   }
   return table;
@@ -120,13 +138,6 @@ std::string latex_escape(const std::string& s) {
     out += c;
   }
   return out;
-}
-
-std::string csv_quote(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char ch : s) q += ch == '"' ? std::string("\"\"") : std::string(1, ch);
-  return q + "\"";
 }
 
 }  // namespace
@@ -153,6 +164,21 @@ ReportColumns varying_columns(const CampaignReport& report) {
   return columns;
 }
 
+namespace {
+
+// A value with its coverage when partial: "0.8123 (3/4)".
+std::string shown(const Cell& cell) { return cell.coverage.empty() ? cell.text : cell.text + " (" + cell.coverage + ")"; }
+
+std::string coverage_note(const CampaignReport& report) {
+  return fmt::format(
+      "(k/n): the mean covers k of the task's n samples; the other units failed, were lost or are not done "
+      "yet, or the metric is NULL for them (see `ckv-sweep status DB --failures {}`). (k/n tasks): the "
+      "average covers k of the n tasks.",
+      report.campaign);
+}
+
+}  // namespace
+
 std::string render_report(const CampaignReport& report, const ReportOptions& options) {
   const Table table = build_table(report, options);
   std::string out;
@@ -167,17 +193,30 @@ std::string render_report(const CampaignReport& report, const ReportOptions& opt
                                : cell.number          ? json(*cell.number)
                                                       : json(nullptr);
       }
+      // How many samples each task's mean covers, and how many tasks the averages cover.
+      row["samples"] = table.covered[r];
+      row["tasks_covered"] = table.tasks_covered[r];
       rows.push_back(row);
     }
-    return json{{"campaign", report.campaign}, {"metric", report.metric}, {"rows", rows}}.dump(2) + "\n";
+    return json{{"campaign", report.campaign},
+                {"metric", report.metric},
+                {"task_samples", report.task_samples},
+                {"rows", rows}}
+               .dump(2) +
+           "\n";
   }
   if (options.format == "csv") {
+    // After the values, one column per task with the samples its mean covers ("n:TASK"), and
+    // "n:tasks" for the averages; the campaign's sample counts are the header of `query`.
     for (size_t c = 0; c < table.header.size(); ++c) out += (c ? "," : "") + csv_quote(table.header[c]);
-    out += "\n";
-    for (const auto& row : table.rows) {
+    for (const auto& t : report.tasks) out += "," + csv_quote("n:" + t);
+    out += ",n:tasks\n";
+    for (size_t r = 0; r < table.rows.size(); ++r) {
+      const auto& row = table.rows[r];
       for (size_t c = 0; c < row.size(); ++c)
         out += (c ? "," : "") + (row[c].number || c < table.label_columns ? csv_quote(row[c].text) : std::string());
-      out += "\n";
+      for (const auto& t : report.tasks) out += fmt::format(",{}", table.covered[r].at(t));
+      out += fmt::format(",{}\n", table.tasks_covered[r]);
     }
     return out;
   }
@@ -188,10 +227,11 @@ std::string render_report(const CampaignReport& report, const ReportOptions& opt
       out += (c ? " & " : "") + latex_escape(table.header[c]);
     out += " \\\\\n\\midrule\n";
     for (const auto& row : table.rows) {
-      for (size_t c = 0; c < row.size(); ++c) out += (c ? " & " : "") + latex_escape(row[c].text);
+      for (size_t c = 0; c < row.size(); ++c) out += (c ? " & " : "") + latex_escape(shown(row[c]));
       out += " \\\\\n";
     }
     out += "\\bottomrule\n\\end{tabular}\n";
+    if (table.partial) out += "% " + coverage_note(report) + "\n";
     return out;
   }
   CKV_CHECK(options.format == "markdown", "report format must be markdown, csv, json or latex (got '{}')",
@@ -199,7 +239,7 @@ std::string render_report(const CampaignReport& report, const ReportOptions& opt
   std::vector<size_t> width(table.header.size());
   for (size_t c = 0; c < width.size(); ++c) width[c] = table.header[c].size();
   for (const auto& row : table.rows)
-    for (size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].text.size());
+    for (size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], shown(row[c]).size());
   auto line = [&](const std::vector<std::string>& cells) {
     std::string s = "|";
     for (size_t c = 0; c < cells.size(); ++c)
@@ -217,9 +257,10 @@ std::string render_report(const CampaignReport& report, const ReportOptions& opt
   out += rule + "\n";
   for (const auto& row : table.rows) {
     std::vector<std::string> cells;
-    for (const auto& cell : row) cells.push_back(cell.text);
+    for (const auto& cell : row) cells.push_back(shown(cell));
     out += line(cells);
   }
+  if (table.partial) out += "\n" + coverage_note(report) + "\n";
   return out;
 }
 

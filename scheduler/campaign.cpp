@@ -1,9 +1,12 @@
 #include "scheduler/campaign.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <set>
+#include <system_error>
+#include <thread>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -31,8 +34,37 @@ bool ensure_cache(const CampaignSpec& spec) {
   return true;
 }
 
-std::vector<PlannedSample> plan_samples(const CampaignSpec& spec) {
+namespace {
+
+// Identifies every sample, on up to 8 threads (hashing is CPU-bound on a fast disk; on a slow
+// one the threads overlap the reads). Falls back to this thread when threads cannot be started.
+std::vector<SampleFileIdentity> identify_all(const std::vector<PlannedSample>& samples, bool trust_recorded) {
+  std::vector<SampleFileIdentity> out(samples.size());
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < samples.size();)
+      out[i] = identify_safetensors_file(samples[i].absolute_path, trust_recorded);
+  };
+  const size_t threads =
+      std::min<size_t>({samples.size(), 8, size_t(std::max(1u, std::thread::hardware_concurrency()))});
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) {
+    try {
+      pool.emplace_back(work);
+    } catch (const std::system_error&) {
+      break;  // fewer threads, same result
+    }
+  }
+  work();
+  for (auto& thread : pool) thread.join();
+  return out;
+}
+
+}  // namespace
+
+std::vector<PlannedSample> plan_samples(const CampaignSpec& spec, const PlanOptions& options) {
   std::vector<IndexEntry> entries = read_cache_index(spec.data.cache_dir);
+  const std::string index_path = (fs::path(spec.data.cache_dir) / "index.jsonl").string();
   std::map<std::string, std::vector<IndexEntry>> by_task;
   for (auto& e : entries) by_task[e.task].push_back(e);
   std::vector<std::string> tasks = spec.data.tasks;
@@ -52,21 +84,45 @@ std::vector<PlannedSample> plan_samples(const CampaignSpec& spec) {
     if (spec.data.samples_per_task > 0 && int(list.size()) > spec.data.samples_per_task)
       list.resize(spec.data.samples_per_task);
     for (auto& e : list) {
+      // Every layer the spec evaluates must have been captured: known from the index alone.
+      for (int layer : spec.data.layers)
+        if (std::find(e.layers.begin(), e.layers.end(), layer) == e.layers.end())
+          throw InputError(fmt::format(
+              "{}: [data] layers asks for layer {}, which sample {}/{} did not capture (captured: {}; {}:{})",
+              spec.path, layer, e.task, e.id, fmt::join(e.layers, ", "), index_path, e.line));
       PlannedSample s;
       s.entry = e;
       s.absolute_path = fs::absolute(fs::path(spec.data.cache_dir) / e.path).lexically_normal();
-      s.fingerprint = sample_fingerprint(s.absolute_path);
       samples.push_back(std::move(s));
     }
+  }
+  const std::vector<SampleFileIdentity> identities = identify_all(samples, options.trust_recorded_digests);
+  for (size_t i = 0; i < samples.size(); ++i) {
+    PlannedSample& s = samples[i];
+    const SampleFileIdentity& identity = identities[i];
+    s.fingerprint = identity.fingerprint;
+    if (identity.header_ok) {
+      const std::string disagreement = index_disagreement(s.entry.task, s.entry.id, s.entry.n_tokens,
+                                                          s.entry.m_answer, s.entry.layers, identity.metadata);
+      if (!disagreement.empty())
+        throw InputError(fmt::format("{}:{}: sample {}/{}: {} ({}); the index and the file must describe "
+                                     "the same capture",
+                                     index_path, s.entry.line, s.entry.task, s.entry.id, disagreement,
+                                     s.absolute_path));
+    }
+    if (identity.recorded_digest_mismatch)
+      spdlog::warn("{} ({}): its tensor data does not match the {} recorded in its metadata (modified or "
+                   "damaged after it was written): its units will fail",
+                   s.absolute_path, s.entry.task + "/" + s.entry.id, kContentDigestKey);
   }
   return samples;
 }
 
-CampaignPlan prepare_campaign(const CampaignSpec& spec) {
+CampaignPlan prepare_campaign(const CampaignSpec& spec, const PlanOptions& options) {
   CampaignPlan plan;
   plan.configurations = expand_grid(spec);
   ensure_cache(spec);
-  plan.samples = plan_samples(spec);
+  plan.samples = plan_samples(spec, options);
   return plan;
 }
 
@@ -76,11 +132,61 @@ CampaignPlan register_campaign(const CampaignSpec& spec, ResultStore& store) {
   return plan;
 }
 
-void register_campaign(const CampaignSpec& spec, CampaignPlan& plan, ResultStore& store) {
+namespace {
+
+std::string real_path(const std::string& path) {
+  std::error_code ec;
+  fs::path real = fs::weakly_canonical(fs::absolute(path, ec), ec);
+  return ec ? path : real.string();
+}
+
+// "3 configurations added, 5 removed; samples unchanged (24)".
+std::string describe_change(const std::set<std::string>& before, const std::set<std::string>& after, const char* what) {
+  size_t added = 0, removed = 0;
+  for (const auto& x : after) added += !before.count(x);
+  for (const auto& x : before) removed += !after.count(x);
+  if (added == 0 && removed == 0) return fmt::format("{} unchanged ({})", what, after.size());
+  return fmt::format("{} {} added, {} removed ({} before, {} after)", what, added, removed, before.size(), after.size());
+}
+
+// Refuses a second spec file redefining a campaign, unless asked (see campaign.hpp).
+void check_definition(const CampaignSpec& spec, const CampaignPlan& plan, ResultStore& store, bool redefine) {
+  const auto existing = store.campaign_definition(spec.name);
+  if (!existing) return;
+  std::set<std::string> configurations, samples;
+  for (const auto& c : plan.configurations) configurations.insert(c.hash);
+  for (const auto& s : plan.samples) samples.insert(s.entry.task + "/" + s.entry.id + "/" + s.fingerprint);
+  const bool same_units = configurations == existing->configurations && samples == existing->samples;
+  const bool same_file = real_path(existing->spec_path) == real_path(spec.path);
+  if (same_units) return;
+  const std::string change = describe_change(existing->configurations, configurations, "configurations") + "; " +
+                             describe_change(existing->samples, samples, "samples");
+  if (same_file) {
+    spdlog::info("campaign '{}': its spec changed since the last run: {}", spec.name, change);
+    return;
+  }
+  if (redefine) {
+    spdlog::warn("campaign '{}' was defined by {}; --redefine makes {} its definition: {}", spec.name,
+                 existing->spec_path, spec.path, change);
+    return;
+  }
+  throw InputError(fmt::format(
+      "{}: campaign '{}' is already defined by another spec, {}, in {}; this spec would redefine it: {}. Give "
+      "this campaign another name, or run with --redefine to make this spec its definition (units and results "
+      "of both stay in the database)",
+      spec.path, spec.name, existing->spec_path, spec.database, change));
+}
+
+}  // namespace
+
+void register_campaign(const CampaignSpec& spec, CampaignPlan& plan, ResultStore& store, bool redefine) {
+  check_definition(spec, plan, store, redefine);
   plan.configuration_ids.clear();
-  plan.campaign_id = store.upsert_campaign(spec.name, spec.path, spec.text);
+  // The spec's absolute path: later runs tell an edit of this file from another file.
+  plan.campaign_id = store.upsert_campaign(spec.name, real_path(spec.path), spec.text);
   for (const auto& c : plan.configurations)
     plan.configuration_ids.push_back(store.upsert_configuration(c.hash, c.method->name, c.canonical));
+  std::vector<std::string> changed;
   for (auto& s : plan.samples) {
     SampleRow row;
     row.task = s.entry.task;
@@ -89,8 +195,15 @@ void register_campaign(const CampaignSpec& spec, CampaignPlan& plan, ResultStore
     row.n_tokens = s.entry.n_tokens;
     row.m_answer = s.entry.m_answer;
     row.fingerprint = s.fingerprint;
+    if (store.sample_known_otherwise(row)) changed.push_back(row.task + "/" + row.sample_key);
     s.sample_id = store.upsert_sample(row);
   }
+  if (!changed.empty())
+    spdlog::warn("{} sample(s) of campaign '{}' are in the database under another content fingerprint ({}{}): "
+                 "their content changed, or an earlier ckv-sweep identified them differently; their units run "
+                 "again and the earlier rows stay in the database",
+                 changed.size(), spec.name, fmt::join(changed.begin(), changed.begin() + std::min<size_t>(changed.size(), 5), ", "),
+                 changed.size() > 5 ? ", ..." : "");
   std::vector<std::pair<int64_t, int64_t>> pairs;
   pairs.reserve(plan.samples.size() * plan.configuration_ids.size());
   for (const auto& s : plan.samples)

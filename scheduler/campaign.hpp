@@ -22,9 +22,19 @@ struct PlannedSample {
 // Returns true when it generated one.
 bool ensure_cache(const CampaignSpec& spec);
 
+struct PlanOptions {
+  // Identify samples by the content_sha256 their metadata records instead of hashing their data
+  // (docs/database.md, "Sample identity"); workers verify it either way.
+  bool trust_recorded_digests = false;
+};
+
 // The samples of the campaign: tasks filter (unknown task → error listing the cache's tasks),
-// the first `samples_per_task` samples of each task in id order.
-std::vector<PlannedSample> plan_samples(const CampaignSpec& spec);
+// the first `samples_per_task` samples of each task in id order, each identified by its content
+// (sample_fingerprint, hashed on several threads). Refuses (ckv::InputError), before anything
+// runs, what planning can know: a sample whose index line disagrees with its file's metadata
+// (task, id, n_tokens, m_answer, layers), and [data] layers a sample did not capture. A file that
+// cannot be read is not refused here: its units fail with the reader's message (docs/spec/MISSION.md R13).
+std::vector<PlannedSample> plan_samples(const CampaignSpec& spec, const PlanOptions& options = {});
 
 struct CampaignPlan {
   int64_t campaign_id = 0;
@@ -37,10 +47,14 @@ struct CampaignPlan {
 // Everything a run needs before it writes anything: the configurations (expansion validates
 // every grid point, so a bad spec fails here), the cache (generated when the spec asks for a
 // synthetic one and none exists) and the samples.
-CampaignPlan prepare_campaign(const CampaignSpec& spec);
+CampaignPlan prepare_campaign(const CampaignSpec& spec, const PlanOptions& options = {});
 
 // Registers campaign, configurations, samples and units (pending when new) of a prepared plan.
-void register_campaign(const CampaignSpec& spec, CampaignPlan& plan, ResultStore& store);
+// A campaign name already defined by another spec file with other units is a redefinition: it
+// is refused (ckv::InputError saying what would change) unless `redefine`. The same spec file,
+// edited, may change its campaign (that is how a sweep grows); another file with the same units
+// (a copy, a moved spec) may run it.
+void register_campaign(const CampaignSpec& spec, CampaignPlan& plan, ResultStore& store, bool redefine = false);
 
 // prepare_campaign + register_campaign.
 CampaignPlan register_campaign(const CampaignSpec& spec, ResultStore& store);

@@ -54,25 +54,8 @@ LaunchContext detect_launch() {
   return launch;
 }
 
-int report_run_summary(const CampaignSpec& spec, const RunSummary& s) {
-  fmt::print(stderr, "campaign '{}': {} units, {} done before, {} run now ({} done, {} failed, {} lost) in {:.1f}s\n",
-             spec.name, s.total, s.already_done, s.ran, s.done, s.failed, s.lost, s.seconds);
-  if (s.complete()) {
-    fmt::print(stderr, "campaign '{}' is complete; results in {}\n", spec.name, spec.database);
-    return kRunComplete;
-  }
-  if (s.drained)
-    fmt::print(stderr, "drained on signal {}: {} units remain. Run the same command again to resume (exit {}).\n",
-               s.drain_signal, s.remaining, kRunIncomplete);
-  else
-    fmt::print(stderr, "{} units are not done (failed or lost; see `ckv-sweep status {}`). "
-               "Run again to retry lost units, with --retry-failed to retry failed ones (exit {}).\n",
-               s.remaining, spec.database, kRunIncomplete);
-  return kRunIncomplete;
-}
-
 #ifndef CKV_HAVE_MPI
-int run_distributed(const LaunchContext& launch, const std::string&, const RunOptions&) {
+int run_distributed(const LaunchContext& launch, const RunRequest&) {
   CKV_FAIL("started by {} as one of {} ranks, but this ckv-sweep was built without MPI "
            "(rebuild with libopenmpi-dev installed and -DCKV_MPI=ON)",
            launch.launcher, launch.world_size);

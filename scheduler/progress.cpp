@@ -15,7 +15,7 @@ Progress::Mode Progress::parse_mode(const std::string& text) {
   if (text == "bar") return Mode::Bar;
   if (text == "lines") return Mode::Lines;
   if (text == "off") return Mode::Off;
-  CKV_FAIL("--progress must be auto, bar, lines or off (got '{}')", text);
+  throw UsageError(fmt::format("--progress must be auto, bar, lines or off (got '{}')", text));
 }
 
 std::string format_duration(double seconds) {

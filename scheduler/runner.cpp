@@ -27,11 +27,11 @@ struct InFlight {
   double deadline = 0;
 };
 
-bool runnable(const UnitRow& unit, const RunSpec& run, bool retry_failed) {
+bool runnable(const UnitRow& unit, const RunSpec& run, const RunOptions& options) {
   switch (unit.state) {
     case UnitState::Pending: return true;
-    case UnitState::Lost: return unit.attempts < run.max_attempts;
-    case UnitState::Failed: return retry_failed;
+    case UnitState::Lost: return unit.attempts < run.max_attempts || options.retry_lost;
+    case UnitState::Failed: return options.retry_failed;
     default: return false;
   }
 }
@@ -62,14 +62,15 @@ RunSummary run_campaign(const CampaignSpec& spec, CampaignPlan& plan, ResultStor
   for (const auto& unit : plan.units) {
     if (unit.state == UnitState::Done) {
       ++summary.already_done;
-    } else if (runnable(unit, spec.run, options.retry_failed)) {
+    } else if (runnable(unit, spec.run, options)) {
       by_sample[unit.sample_id].push_back(&unit);
     } else if (unit.state == UnitState::Lost) {
       ++exhausted;
     }
   }
   if (exhausted)
-    spdlog::warn("{} lost units have used their retry budget (max_attempts = {}) and are not rerun",
+    spdlog::warn("{} lost units have used their retry budget (max_attempts = {}) and are not rerun: use "
+                 "--retry-lost to run them once more, or raise [run] max_attempts",
                  exhausted, spec.run.max_attempts);
   std::deque<Batch> queue;
   int64_t next_batch = 1;
@@ -80,6 +81,7 @@ RunSummary run_campaign(const CampaignSpec& spec, CampaignPlan& plan, ResultStor
       batch.batch_id = next_batch++;
       batch.sample_path = sample.absolute_path;
       batch.sample_label = sample.entry.task + "/" + sample.entry.id;
+      batch.sample_fingerprint = sample.fingerprint;
       for (size_t k = i; k < std::min(units.size(), i + size_t(spec.run.batch_units)); ++k)
         batch.units.push_back(UnitTask{units[k]->unit_id, config_of.at(units[k]->configuration_id)->document});
       queue.push_back(std::move(batch));
@@ -91,6 +93,7 @@ RunSummary run_campaign(const CampaignSpec& spec, CampaignPlan& plan, ResultStor
   Progress progress(spec.name, to_run, summary.already_done, summary.total, options.progress,
                     options.progress_interval);
   std::map<int64_t, InFlight> in_flight;
+  std::map<std::string, std::string> noted;  // sample label -> its first note (logged once per sample)
   std::vector<int> load(transport.worker_count(), 0);
   std::vector<bool> dead(transport.worker_count(), false);
   for (int w = 0; w < transport.worker_count(); ++w) dead[w] = !transport.usable(w);
@@ -147,6 +150,12 @@ RunSummary run_campaign(const CampaignSpec& spec, CampaignPlan& plan, ResultStor
                    summary.drain_signal, in_flight.size(), options.drain_grace, queue.size());
       queue.clear();
     }
+    if (summary.drained && stop_now_requested() && !summary.stopped_now) {
+      summary.stopped_now = true;
+      spdlog::warn("second signal: stopping now; {} batches in flight are recorded lost and rerun next time",
+                   in_flight.size());
+      break;
+    }
     if (!summary.drained) dispatch();
     if (in_flight.empty()) break;
     if (summary.drained && now_seconds() > drain_deadline) break;
@@ -165,6 +174,8 @@ RunSummary run_campaign(const CampaignSpec& spec, CampaignPlan& plan, ResultStor
         if (it == in_flight.end() || it->second.worker != worker) {
           spdlog::warn("ignoring a late result of batch {} (its units were declared lost)", result.batch_id);
         } else {
+          for (const std::string& note : result.notes)
+            if (noted.emplace(it->second.batch.sample_label, note).second) spdlog::warn("{}", note);
           for (const auto& u : result.units) {
             if (u.ok) {
               store.finish_done(u.unit_id, u.ended, u.metrics);
@@ -205,7 +216,10 @@ RunSummary run_campaign(const CampaignSpec& spec, CampaignPlan& plan, ResultStor
   const double t = now_seconds();
   for (const auto& [id, flight] : in_flight)
     for (const auto& u : flight.batch.units) {
-      store.finish_lost(u.unit_id, t, fmt::format("drained on signal {} before the result arrived", summary.drain_signal));
+      store.finish_lost(u.unit_id, t,
+                        summary.stopped_now
+                            ? fmt::format("stopped on a second signal before the result arrived (first: {})", summary.drain_signal)
+                            : fmt::format("drained on signal {} before the result arrived", summary.drain_signal));
       ++summary.lost;
     }
   in_flight.clear();
@@ -213,6 +227,13 @@ RunSummary run_campaign(const CampaignSpec& spec, CampaignPlan& plan, ResultStor
   progress.update(summary.done, summary.failed, summary.lost);
   progress.finish();
   summary.remaining = summary.total - summary.already_done - summary.done;
+  // What the remaining units need: the same command, --retry-failed, or --retry-lost.
+  summary.max_attempts = spec.run.max_attempts;
+  for (const UnitRow& unit : store.campaign_units(plan.campaign_id)) {
+    if (unit.state == UnitState::Failed) ++summary.remaining_failed;
+    else if (unit.state == UnitState::Lost && unit.attempts >= spec.run.max_attempts) ++summary.remaining_exhausted;
+    else if (unit.state != UnitState::Done) ++summary.remaining_retryable;
+  }
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return summary;
 }

@@ -7,7 +7,11 @@ namespace ckv {
 
 namespace {
 volatile std::sig_atomic_t g_signal = 0;
-extern "C" void on_drain_signal(int signal) { g_signal = signal; }
+volatile std::sig_atomic_t g_count = 0;
+extern "C" void on_drain_signal(int signal) {
+  if (g_signal == 0) g_signal = signal;
+  if (g_count < 2) g_count = g_count + 1;
+}
 }  // namespace
 
 void install_drain_handlers() {
@@ -20,6 +24,10 @@ void install_drain_handlers() {
 
 bool drain_requested() { return g_signal != 0; }
 int drain_signal() { return g_signal; }
-void reset_drain_state() { g_signal = 0; }
+bool stop_now_requested() { return g_count >= 2; }
+void reset_drain_state() {
+  g_signal = 0;
+  g_count = 0;
+}
 
 }  // namespace ckv

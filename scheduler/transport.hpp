@@ -46,6 +46,8 @@ class Transport {
   virtual std::optional<Delivery> receive(double timeout_seconds) = 0;
   // No more work: workers finish what they hold and exit.
   virtual void stop() = 0;
+  // "4 worker threads (embedded)", "8 MPI workers (srun launch)": for the start-of-run line.
+  virtual std::string description() const = 0;
 };
 
 }  // namespace ckv

@@ -229,3 +229,26 @@ TEST_CASE("unit_states answers what a plan would run", "[db]") {
   CHECK_FALSE(states[3].has_value());
   CHECK_FALSE(states[4].has_value());
 }
+
+TEST_CASE("unit_states tells samples of equal task and key apart by fingerprint", "[db]") {
+  TempDir dir;
+  const std::string path = dir.file("ckv.sqlite");
+  Database db = Database::open(path, Database::Mode::Writer);
+  ResultStore store(db, 3600.0);
+  const int64_t campaign = store.upsert_campaign("c", "c.toml", "");
+  const int64_t config = store.upsert_configuration(kHashA, "snapkv", "{}");
+  SampleRow old_capture{"qasper", "0", "/x", 100, 3};
+  old_capture.fingerprint = std::string(64, '1');
+  const int64_t sample = store.upsert_sample(old_capture);
+  const int64_t unit = store.ensure_units(campaign, {{config, sample}})[0].unit_id;
+  store.begin_attempt(unit, 1, "h", 1, 1.0);
+  store.finish_done(unit, 2.0, {});
+  store.flush();
+  // A recaptured file (same task and key, other content) has not been run: `plan` must not
+  // count the old capture's done unit for it.
+  const auto states = unit_states(db, {{kHashA, "qasper", "0", std::string(64, '1')},
+                                       {kHashA, "qasper", "0", std::string(64, '2')}});
+  REQUIRE(states.size() == 2);
+  CHECK(states[0] == UnitState::Done);
+  CHECK_FALSE(states[1].has_value());
+}

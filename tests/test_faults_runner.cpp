@@ -46,7 +46,7 @@ UnitResult ok_unit(int64_t unit_id) {
 }
 
 BatchResult all_ok(const Batch& batch, const EvaluatorOptions&) {
-  BatchResult result{batch.batch_id, {}};
+  BatchResult result{batch.batch_id, {}, {}};
   for (const auto& task : batch.units) result.units.push_back(ok_unit(task.unit_id));
   return result;
 }

@@ -105,11 +105,12 @@ BatchResult evaluate_batch(const Batch& batch, const EvaluatorOptions& options) 
   try {
     // The CUDA kernels run on the calling thread's current device: bind the worker's GPU.
     bind_cuda_device(options.device);
-    sample.emplace(SampleCache::open(batch.sample_path));
+    sample.emplace(SampleCache::open(batch.sample_path, batch.sample_fingerprint));
   } catch (const std::exception& e) {
-    fail_all(e.what());
+    fail_all(fmt::format("{}: {}", batch.sample_label, e.what()));  // names the sample and its file
   }
 
+  std::set<int> unevicted_budgets;  // budgets >= n seen in this batch, over every layer
   if (sample) {
     const SampleMeta& meta = sample->meta();
     std::set<int> layers;
@@ -122,7 +123,12 @@ BatchResult evaluate_batch(const Batch& batch, const EvaluatorOptions& options) 
         unit.error = e.what();
       }
     }
+    auto cancelled = [&] { return options.cancel && options.cancel->load(std::memory_order_relaxed); };
     for (int layer : layers) {
+      if (cancelled()) {
+        fail_all(fmt::format("{}: not finished: the run was stopping", batch.sample_label));
+        break;
+      }
       LayerTensors tensors;
       try {
         tensors = sample->load_layer(layer);
@@ -134,11 +140,15 @@ BatchResult evaluate_batch(const Batch& batch, const EvaluatorOptions& options) 
       LayerContext context(input, options.device >= 0 ? Device::gpu(options.device) : Device::cpu());
       std::map<std::string, ScoreCacheEntry> shared;
       std::map<int, AnswerAttention> answers;  // per topk: keep-set independent metric parts
-      std::set<int> warned_budgets;
       for (auto& unit : units) {
         if (unit.failed ||
             std::find(unit.layers.begin(), unit.layers.end(), layer) == unit.layers.end())
           continue;
+        if (cancelled()) {
+          unit.failed = true;
+          unit.error = fmt::format("{}: not finished: the run was stopping", batch.sample_label);
+          continue;
+        }
         auto it = shared.find(unit.score_key);
         if (it == shared.end()) {
           ScoreCacheEntry entry;
@@ -161,12 +171,10 @@ BatchResult evaluate_batch(const Batch& batch, const EvaluatorOptions& options) 
           auto keep = keep_sets(*unit.config, it->second.scores, input);
           if (unit.config->method->uses_selection) {
             // docs/spec/METHODS.md: n <= B evicts nothing. Legitimate, but a researcher should
-            // know the point measures the full cache on this sample (docs/spec/MISSION.md R13: a sample shorter than
-            // the budget).
+            // know the point measures the full cache on this sample (docs/spec/MISSION.md R13:
+            // a sample shorter than the budget).
             const int budget = layer_budget(unit.config->selection(), layer, input.num_layers_model, input.n);
-            if (input.n <= budget && warned_budgets.insert(budget).second)
-              spdlog::warn("{} layer {}: n = {} tokens <= budget {}: nothing is evicted (kept = n)",
-                           batch.sample_label, layer, input.n, budget);
+            if (input.n <= budget) unevicted_budgets.insert(budget);
           }
           unit.score_ms += it->second.ms + elapsed_ms(t0);
           const int topk = unit.config->eval.topk;
@@ -182,6 +190,9 @@ BatchResult evaluate_batch(const Batch& batch, const EvaluatorOptions& options) 
     }
   }
 
+  if (!unevicted_budgets.empty())
+    result.notes.push_back(fmt::format("{}: n = {} tokens <= budget {}: nothing is evicted (kept = n)",
+                                       batch.sample_label, sample->meta().n_tokens, fmt::join(unevicted_budgets, ", ")));
   const double end = now_seconds();
   for (auto& unit : units) {
     UnitResult out;
@@ -236,6 +247,7 @@ json batch_to_json(const Batch& batch) {
   return {{"batch", batch.batch_id},
           {"path", batch.sample_path},
           {"label", batch.sample_label},
+          {"fingerprint", batch.sample_fingerprint},
           {"units", units}};
 }
 
@@ -244,6 +256,7 @@ Batch batch_from_json(const json& j) {
   batch.batch_id = j.at("batch").get<int64_t>();
   batch.sample_path = j.at("path").get<std::string>();
   batch.sample_label = j.at("label").get<std::string>();
+  batch.sample_fingerprint = j.value("fingerprint", std::string());
   for (const auto& u : j.at("units"))
     batch.units.push_back(UnitTask{u.at("unit").get<int64_t>(), u.at("config")});
   return batch;
@@ -261,12 +274,13 @@ json batch_result_to_json(const BatchResult& result) {
                      {"started", u.started},
                      {"ended", u.ended}});
   }
-  return {{"batch", result.batch_id}, {"units", units}};
+  return {{"batch", result.batch_id}, {"units", units}, {"notes", result.notes}};
 }
 
 BatchResult batch_result_from_json(const json& j) {
   BatchResult result;
   result.batch_id = j.at("batch").get<int64_t>();
+  result.notes = j.value("notes", std::vector<std::string>());
   for (const auto& u : j.at("units")) {
     UnitResult out;
     out.unit_id = u.at("unit").get<int64_t>();

@@ -2,6 +2,7 @@
 // loaded once; each layer's attention stages and each method's budget-independent scores are
 // shared by all configurations that need them (docs/spec/MISSION.md R6).
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -22,6 +23,9 @@ struct Batch {
   int64_t batch_id = 0;
   std::string sample_path;  // absolute path of the .safetensors file
   std::string sample_label; // "task/id" for messages
+  // The sample's content fingerprint when the campaign was planned; the worker refuses a file
+  // whose content is not that any more (empty: not checked).
+  std::string sample_fingerprint;
   std::vector<UnitTask> units;
 };
 
@@ -36,6 +40,9 @@ struct UnitResult {
 struct BatchResult {
   int64_t batch_id = 0;
   std::vector<UnitResult> units;
+  // Things the researcher should know about the sample, once per batch (e.g. a budget at or
+  // above its length: nothing is evicted). The scheduler logs each once per sample.
+  std::vector<std::string> notes;
 };
 
 json batch_to_json(const Batch& batch);
@@ -45,6 +52,9 @@ BatchResult batch_result_from_json(const json& j);
 
 struct EvaluatorOptions {
   int device = -1;  // CUDA device, -1 = CPU
+  // Set when the run is stopping: the batch ends at its next layer or configuration (its result
+  // is not recorded any more).
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 // Never throws for a problem of the sample or a configuration: those become failed units

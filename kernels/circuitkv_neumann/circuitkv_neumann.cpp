@@ -193,7 +193,7 @@ std::vector<std::vector<double>> neumann_per_head_scores(LayerContext& context,
   const double hop = std::pow(p.gamma, double(p.iterations) / 2.0);
   const double n_t = double(std::max(n - s, 1));
   const Tensor3& win = attention_rows(context, source, w, "circuitkv_neumann");
-  // The public code (METHODS.md step 7) smooths and ranks the prefix [0, n − w) only; ours all n.
+  // The public code (docs/spec/METHODS.md step 7) smooths and ranks the prefix [0, n − w) only; ours all n.
   const int len = p.per_head_range == PerHeadRange::prefix ? n - w : n;
   // Public: one kernel max(qi_kernel, hi_kernel) with σ for both; ours: each its own, σ for both.
   const bool one_kernel = p.per_head_smoothing == PerHeadSmoothing::shared_kernel;
@@ -379,7 +379,7 @@ MethodDef make_circuitkv_neumann_method() {
            {{"entropy_weighted", PerHeadMix::entropy_weighted},
             {"max_global_hi", PerHeadMix::max_global_hi}},
            "per_head: entropy_weighted = qw·rank QI + (1 − qw)·rank HI per head (public, "
-           "METHODS.md step 7); max_global_hi = max(rank QI_h, rank of HI averaged over heads) "
+           "docs/spec/METHODS.md step 7); max_global_hi = max(rank QI_h, rank of HI averaged over heads) "
            "(public v7.5.0 at 6283744d)")
       .legacy("entropy_weighted");
   return define_method<NeumannParams>(

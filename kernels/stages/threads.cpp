@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <exception>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -35,13 +36,18 @@ void parallel_ranges(int count, int threads, const std::function<void(int, int)>
   for (int t = 0; t < threads; ++t) {
     const int begin = int(static_cast<long long>(count) * t / threads);
     const int end = int(static_cast<long long>(count) * (t + 1) / threads);
-    pool.emplace_back([&, t, begin, end] {
+    auto run = [&, t, begin, end] {
       try {
         body(begin, end);
       } catch (...) {
         errors[t] = std::current_exception();
       }
-    });
+    };
+    try {
+      pool.emplace_back(run);
+    } catch (const std::system_error&) {
+      run();  // the system refused a thread (a pids limit): this chunk runs here, same result
+    }
   }
   for (auto& thread : pool) thread.join();
   for (auto& e : errors)

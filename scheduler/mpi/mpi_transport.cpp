@@ -205,6 +205,10 @@ void MpiTransport::stop() {
   }
 }
 
+std::string MpiTransport::description() const {
+  return fmt::format("{} MPI workers ({} launch)", worker_count(), launcher);
+}
+
 bool MpiTransport::all_stopped() const {
   for (bool s : stopped_)
     if (!s) return false;
@@ -213,30 +217,38 @@ bool MpiTransport::all_stopped() const {
 
 // ---- ranks >= 1 ---------------------------------------------------------------------------
 
-int run_mpi_worker(const MpiSession& session, const BatchEvaluator& evaluator) {
+int run_mpi_worker(const MpiSession& session, const BatchEvaluator& evaluator, DeviceChoice device) {
   // srun and mpirun deliver SIGTERM/SIGUSR1/SIGUSR2 to every task; only rank 0 drains, and
   // it needs the workers to keep serving (and to answer its stop) while it does.
   for (int s : {SIGTERM, SIGUSR1, SIGUSR2, SIGINT}) std::signal(s, SIG_IGN);
 
   const auto [index, node_workers] = session.node_worker_index();
-  const int devices = cuda_device_count();
+  const int devices = device == DeviceChoice::Cpu ? 0 : cuda_device_count();
   EvaluatorOptions options;
-  // One visible device: Slurm (--gpu-bind / --gpus-per-task) already chose it for this task.
-  options.device = devices == 0 ? -1 : devices == 1 ? 0 : index % devices;
+  std::string device_error;
+  try {
+    // One visible device: Slurm (--gpu-bind / --gpus-per-task) already chose it for this task.
+    options.device = choose_device(device, devices, index);
+  } catch (const std::exception& e) {
+    device_error = e.what();  // reported to rank 0 below, like any worker that cannot start
+  }
   if (devices > 1 && node_workers > devices && index == 0)
     spdlog::warn("{}: {} workers share {} GPUs on this node", session.host(), node_workers, devices);
   // CPU kernels of the workers of one node share its cores (a GPU worker barely uses them).
   set_default_kernel_threads(int(std::max(1u, std::thread::hardware_concurrency())) / std::max(1, node_workers));
-  spdlog::info("rank {} on {} (pid {}): worker {} of {} on this node, {}", session.rank(), session.host(),
-               getpid(), index, node_workers,
-               options.device < 0 ? std::string("CPU (no GPU visible)")
-                                  : fmt::format("GPU {} of {} visible", options.device, devices));
-
   json identity = {{"host", session.host()}, {"pid", int64_t(getpid())}, {"device", options.device}};
-  blocking_send(0, kTagIdentity, identity.dump());
+  if (!device_error.empty()) {
+    spdlog::error("rank {} on {}: {}", session.rank(), session.host(), device_error);
+    identity["error"] = device_error;
+    blocking_send(0, kTagWorkerError, identity.dump());
+  } else {
+    spdlog::info("rank {} on {} (pid {}): worker {} of {} on this node, {}", session.rank(), session.host(),
+                 getpid(), index, node_workers, describe_device(device, options.device, devices));
+    blocking_send(0, kTagIdentity, identity.dump());
+  }
 
   std::deque<Batch> queue;
-  bool stopping = false, failed = false;
+  bool stopping = false, failed = !device_error.empty();
   Backoff backoff;
   // Takes every message already here, so a stop is seen before batches queued behind it are
   // started (after a drain, rank 0 has already recorded them as lost).

@@ -9,6 +9,7 @@
 
 #include "scheduler/mpi/mpi_session.hpp"
 #include "scheduler/transport.hpp"
+#include "worker/device_policy.hpp"
 
 namespace ckv {
 
@@ -27,11 +28,13 @@ class MpiTransport : public Transport {
   // Sends stop to every worker and waits up to `stop_timeout` seconds for each to answer
   // (late results are discarded: the runner has recorded those units as lost).
   void stop() override;
+  std::string description() const override;
   // True once every worker answered the stop; false means some worker is stuck in a batch and
   // the caller must MPI_Abort instead of finalising (finalise would wait for it).
   bool all_stopped() const;
 
   double stop_timeout = 10;
+  std::string launcher = "mpirun";  // for description(): "3 MPI workers (srun launch)"
 
  private:
   struct PendingSend {
@@ -51,7 +54,9 @@ class MpiTransport : public Transport {
 
 // Ranks >= 1: announce identity, then evaluate batches until rank 0 says stop. SIGTERM,
 // SIGUSR1, SIGUSR2 and SIGINT are ignored (srun signals every task; rank 0 alone drains).
-// Returns the process exit code (0).
-int run_mpi_worker(const MpiSession& session, const BatchEvaluator& evaluator);
+// The device comes from `device` by the shared policy (worker/device_policy.hpp) with this
+// rank's node-local worker index. Returns the process exit code (0).
+int run_mpi_worker(const MpiSession& session, const BatchEvaluator& evaluator,
+                   DeviceChoice device = DeviceChoice::Auto);
 
 }  // namespace ckv

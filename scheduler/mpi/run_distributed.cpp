@@ -1,19 +1,18 @@
 // `ckv-sweep SPEC.toml` under mpirun/srun (world size > 1): rank 0 schedules and is the only
-// database writer, ranks >= 1 evaluate batches (docs/spec/MISSION.md R6). Workers never open the database.
+// database writer (schedule_campaign, as in the embedded run), ranks >= 1 evaluate batches (docs/spec/MISSION.md R6).
+// Workers never open the database.
 #include <spdlog/spdlog.h>
 
 #include "common/error.hpp"
-#include "db/database.hpp"
-#include "db/result_store.hpp"
-#include "scheduler/campaign.hpp"
+#include "common/exit_codes.hpp"
 #include "scheduler/launch.hpp"
 #include "scheduler/mpi/mpi_transport.hpp"
-#include "scheduler/runner.hpp"
+#include "scheduler/run_setup.hpp"
 #include "scheduler/signals.hpp"
 
 namespace ckv {
 
-int run_distributed(const LaunchContext& launch, const std::string& spec_path, const RunOptions& options) {
+int run_distributed(const LaunchContext& launch, const RunRequest& request) {
   MpiSession session;
   session.check_world(launch);
   if (session.size() < 2)
@@ -22,12 +21,12 @@ int run_distributed(const LaunchContext& launch, const std::string& spec_path, c
 
   if (session.rank() != 0) {
     try {
-      return run_mpi_worker(session, default_evaluator());
+      return run_mpi_worker(session, default_evaluator(), request.device);
     } catch (const std::exception& e) {
       // Only MPI failures get here (batch errors go to rank 0 as messages); the job cannot
       // continue without this rank's communication, so end it rather than leave rank 0 waiting.
       spdlog::critical("{}", e.what());
-      session.abort(kRunError);
+      session.abort(kExitError);
     }
   }
 
@@ -35,29 +34,22 @@ int run_distributed(const LaunchContext& launch, const std::string& spec_path, c
   std::optional<MpiTransport> transport;
   try {
     transport.emplace(session);
+    transport->launcher = launch.launcher;
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
-    session.abort(kRunError);  // a silent rank cannot be told to stop; nothing is written yet
+    session.abort(kExitError);  // a silent rank cannot be told to stop; nothing is written yet
   }
 
-  int code = kRunError;
+  int code = kExitError;
   try {
-    CampaignSpec spec = load_spec(spec_path);
-    CampaignPlan plan = prepare_campaign(spec);  // validates and plans before anything is written
-    Database db = Database::open(spec.database, Database::Mode::Writer);
-    ResultStore store(db, spec.run.commit_interval);
-    register_campaign(spec, plan, store);
-    spdlog::info("campaign '{}': {} configurations x {} samples = {} units; {} MPI workers ({} launch)",
-                 spec.name, plan.configurations.size(), plan.samples.size(), plan.units.size(),
-                 transport->worker_count(), launch.launcher);
-    const RunSummary summary = run_campaign(spec, plan, store, *transport, options);
-    store.flush();
-    code = report_run_summary(spec, summary);
+    code = schedule_campaign(request, [&](const CampaignSpec&) -> Transport& { return *transport; });
   } catch (const std::exception& e) {
     fmt::print(stderr, "ckv-sweep: error: {}\n", e.what());
-    code = kRunError;
+    code = kExitError;
   }
-  // The database is closed here; what follows only concerns the other ranks.
+  // The database is closed here; what follows only concerns the other ranks. After a second
+  // signal, workers busy in a batch are not waited for.
+  if (stop_now_requested()) transport->stop_timeout = 1;
   transport->stop();
   if (!transport->all_stopped()) session.abort(code);
   return code;

@@ -35,7 +35,8 @@ int import_predictions_command(int argc, char** argv) {
                      "--longbench DIR|FILE... [--task T]",
                      options, positional, vm))
     return kExitOk;
-  CKV_CHECK(fuzz == "difflib" || fuzz == "levenshtein", "--fuzz must be difflib or levenshtein (got '{}')", fuzz);
+  usage_check(fuzz == "difflib" || fuzz == "levenshtein", "import-predictions",
+              "--fuzz must be difflib or levenshtein (got '" + fuzz + "')");
   import.backend = fuzz == "difflib" ? e2e::FuzzBackend::Difflib : e2e::FuzzBackend::Levenshtein;
   CKV_CHECK(import.task.empty() || import.prediction_files.size() == 1,
             "--task names the task of a single predictions file; name the files <task>.jsonl instead");

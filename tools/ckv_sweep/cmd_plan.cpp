@@ -2,11 +2,11 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
-#include <set>
 
 #include <fmt/format.h>
 
 #include "db/database.hpp"
+#include "db/queries.hpp"
 #include "kernels/registry.hpp"
 #include "scheduler/campaign.hpp"
 #include "tools/ckv_sweep/commands.hpp"
@@ -18,9 +18,12 @@ int plan_command(int argc, char** argv) {
   po::options_description options("plan options");
   std::string spec_path;
   bool list = false;
+  PlanOptions plan_options;
   options.add_options()
       ("spec", po::value(&spec_path)->required(), "the campaign file (TOML)")
-      ("list", po::bool_switch(&list), "list every configuration with its hash");
+      ("list", po::bool_switch(&list), "list every configuration with its hash")
+      ("trust-recorded-digests", po::bool_switch(&plan_options.trust_recorded_digests),
+       "identify samples by the content_sha256 their metadata records instead of hashing their data");
   po::positional_options_description positional;
   positional.add("spec", 1);
   po::variables_map vm;
@@ -43,7 +46,7 @@ int plan_command(int argc, char** argv) {
                spec.data.synthetic ? " (it will be generated: [data.synthetic])" : "");
     return kExitOk;
   }
-  std::vector<PlannedSample> samples = plan_samples(spec);
+  std::vector<PlannedSample> samples = plan_samples(spec, plan_options);
   std::map<std::string, int> per_task;
   for (const auto& s : samples) ++per_task[s.entry.task];
   fmt::print("samples:         {}\n", samples.size());
@@ -54,18 +57,11 @@ int plan_command(int argc, char** argv) {
   long long done = 0;
   if (fs::exists(spec.database)) {
     Database db = Database::open(spec.database, Database::Mode::ReadOnly);
-    std::map<std::string, int64_t> done_keys;
-    auto stmt = db.prepare(
-        "SELECT c.hash, s.task, s.sample_key, s.fingerprint FROM units u "
-        "JOIN configurations c ON c.id = u.configuration_id "
-        "JOIN samples s ON s.id = u.sample_id WHERE u.state = 'done'");
-    std::set<std::string> keys;
-    while (stmt.step())
-      keys.insert(stmt.column_text(0) + "|" + stmt.column_text(1) + "|" + stmt.column_text(2) + "|" +
-                  stmt.column_text(3));
+    std::vector<UnitKey> keys;
+    keys.reserve(size_t(units));
     for (const auto& c : configurations)
-      for (const auto& s : samples)
-        if (keys.count(c.hash + "|" + s.entry.task + "|" + s.entry.id + "|" + s.fingerprint)) ++done;
+      for (const auto& s : samples) keys.push_back({c.hash, s.entry.task, s.entry.id, s.fingerprint});
+    for (const auto& state : unit_states(db, keys)) done += state == UnitState::Done;
   }
   fmt::print("already done:    {}\n", done);
   fmt::print("to run:          {}\n", units - done);

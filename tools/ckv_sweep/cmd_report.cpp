@@ -36,6 +36,11 @@ int report_command(int argc, char** argv) {
                      options, positional, vm))
     return kExitOk;
 
+  usage_check(report_options.format == "markdown" || report_options.format == "csv" ||
+                  report_options.format == "json" || report_options.format == "latex",
+              "report", "--format must be markdown, csv, json or latex (got '" + report_options.format + "')");
+  usage_check(report_options.precision >= 0 && report_options.precision <= 17, "report",
+              fmt::format("--precision must be between 0 and 17 (got {})", report_options.precision));
   Database db = Database::open(db_path, Database::Mode::ReadOnly);
   if (campaign.empty()) {
     auto names = campaign_names(db);

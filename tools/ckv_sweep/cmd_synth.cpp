@@ -37,7 +37,7 @@ int synth_command(int argc, char** argv) {
   if (dtype == "f16") synth.dtype = DType::F16;
   else if (dtype == "bf16") synth.dtype = DType::BF16;
   else if (dtype == "f32") synth.dtype = DType::F32;
-  else CKV_FAIL("--dtype must be f16, bf16 or f32 (got '{}')", dtype);
+  else usage_check(false, "synth", "--dtype must be f16, bf16 or f32 (got '" + dtype + "')");
   for (const auto& t : synth.tasks) {
     auto info = find_task(t);
     CKV_CHECK(info && info->synthetic, "--tasks: '{}' is not a synthetic task (valid: {})", t,

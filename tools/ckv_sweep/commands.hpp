@@ -3,14 +3,11 @@
 #include <string>
 #include <vector>
 
+#include "common/exit_codes.hpp"
+
 namespace ckv::cli {
 
-// Exit codes (docs/architecture.md): 0 complete; 1 error; 2 usage; 3 campaign incomplete
-// (drained on a signal, or units lost/failed) — run the same command again.
-constexpr int kExitOk = 0;
-constexpr int kExitError = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitIncomplete = 3;
+// Exit codes: common/exit_codes.hpp (one table for every command and both kinds of run).
 
 struct Command {
   const char* name;

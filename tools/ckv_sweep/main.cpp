@@ -7,6 +7,7 @@
 #include "tools/ckv_sweep/commands.hpp"
 
 int main(int argc, char** argv) {
+  using namespace ckv;
   using namespace ckv::cli;
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     print_usage(std::cout);
@@ -25,8 +26,11 @@ int main(int argc, char** argv) {
       argv[0] = const_cast<char*>("run");
       return find_command("run")->run(argc, argv);
     }
-    std::cerr << "ckv-sweep: unknown command '" << first << "'\n";
+    std::cerr << "ckv-sweep: usage error: unknown command '" << first << "'\n";
     print_usage(std::cerr);
+    return kExitUsage;
+  } catch (const UsageError& e) {
+    std::cerr << "ckv-sweep: usage error: " << e.what() << "\n";
     return kExitUsage;
   } catch (const std::exception& e) {
     std::cerr << "ckv-sweep: error: " << e.what() << "\n";

@@ -15,9 +15,13 @@ bool parse_options(int argc, char** argv, const std::string& usage, po::options_
     }
     po::notify(vm);
   } catch (const po::error& e) {
-    throw Error(std::string(argv[0]) + ": " + e.what() + " (see: ckv-sweep " + argv[0] + " --help)");
+    throw UsageError(std::string(argv[0]) + ": " + e.what() + " (see: ckv-sweep " + argv[0] + " --help)");
   }
   return true;
+}
+
+void usage_check(bool condition, const std::string& command, const std::string& message) {
+  if (!condition) throw UsageError(command + ": " + message + " (see: ckv-sweep " + command + " --help)");
 }
 
 }  // namespace ckv::cli
