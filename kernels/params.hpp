@@ -106,20 +106,20 @@ class ParamSchema {
     CKV_CHECK(min >= double(std::numeric_limits<T>::min()) &&
                   max <= double(std::numeric_limits<T>::max()),
               "parameter '{}': range [{}, {}] does not fit its field", name, min, max);
-    ParamSpec s{std::move(name), ParamType::Int, json(def), min, max, {}, std::move(help)};
+    ParamSpec s = make_spec(std::move(name), ParamType::Int, json(def), min, max, {}, std::move(help));
     return add(std::move(s), [field](P& p, const json& v) { p.*field = v.get<T>(); },
                [field](const P& p) { return json(p.*field); });
   }
 
   ParamSchema& real(double P::*field, std::string name, double def, double min, double max,
                     std::string help) {
-    ParamSpec s{std::move(name), ParamType::Float, json(def), min, max, {}, std::move(help)};
+    ParamSpec s = make_spec(std::move(name), ParamType::Float, json(def), min, max, {}, std::move(help));
     return add(std::move(s), [field](P& p, const json& v) { p.*field = v.get<double>(); },
                [field](const P& p) { return json(p.*field); });
   }
 
   ParamSchema& flag(bool P::*field, std::string name, bool def, std::string help) {
-    ParamSpec s{std::move(name), ParamType::Bool, json(def), 0, 0, {}, std::move(help)};
+    ParamSpec s = make_spec(std::move(name), ParamType::Bool, json(def), 0, 0, {}, std::move(help));
     return add(std::move(s), [field](P& p, const json& v) { p.*field = v.get<bool>(); },
                [field](const P& p) { return json(p.*field); });
   }
@@ -127,8 +127,8 @@ class ParamSchema {
   template <class E>
   ParamSchema& choice(E P::*field, std::string name, E def, ChoiceNames<E> names,
                       std::string help) {
-    ParamSpec s{std::move(name), ParamType::String, json(choice_name(names, def)), 0, 0,
-                names_of(names), std::move(help)};
+    ParamSpec s = make_spec(std::move(name), ParamType::String, json(choice_name(names, def)), 0, 0,
+                names_of(names), std::move(help));
     return add(
         std::move(s),
         [field, names](P& p, const json& v) { p.*field = value_of(names, v.get<std::string>()); },
@@ -138,8 +138,8 @@ class ParamSchema {
   template <class E>
   ParamSchema& number_or_choice(NumberOrChoice<E> P::*field, std::string name, double def,
                                 double min, double max, ChoiceNames<E> names, std::string help) {
-    ParamSpec s{std::move(name), ParamType::FloatOrString, json(def), min, max, names_of(names),
-                std::move(help)};
+    ParamSpec s = make_spec(std::move(name), ParamType::FloatOrString, json(def), min, max, names_of(names),
+                std::move(help));
     return add(
         std::move(s),
         [field, names](P& p, const json& v) {
@@ -158,7 +158,7 @@ class ParamSchema {
   // accepted (check_param_value).
   ParamSchema& int_list(std::vector<int> P::*field, std::string name, std::vector<int> def,
                         double min, double max, std::string help) {
-    ParamSpec s{std::move(name), ParamType::IntList, json(def), min, max, {}, std::move(help)};
+    ParamSpec s = make_spec(std::move(name), ParamType::IntList, json(def), min, max, {}, std::move(help));
     return add(std::move(s),
                [field](P& p, const json& v) { p.*field = v.get<std::vector<int>>(); },
                [field](const P& p) { return json(p.*field); });
@@ -210,7 +210,7 @@ class ParamSchema {
   // A `convention` shorthand: each named reference sets the listed parameters (checked when the
   // method is registered, registry.cpp). "none" sets nothing and is the default.
   ParamSchema& convention(std::vector<std::pair<std::string, json>> references, std::string help) {
-    ParamSpec s{"convention", ParamType::String, json("none"), 0, 0, {"none"}, std::move(help)};
+    ParamSpec s = make_spec("convention", ParamType::String, json("none"), 0, 0, {"none"}, std::move(help));
     for (const auto& [name, values] : references) s.choices.push_back(name);
     s.presets = std::move(references);
     s.affects_scores = false;  // expanded before scoring: the parameters it sets carry the effect
@@ -264,6 +264,19 @@ class ParamSchema {
   }
 
  private:
+  static ParamSpec make_spec(std::string name, ParamType type, json def, double min, double max,
+                             std::vector<std::string> choices, std::string help) {
+    ParamSpec s;
+    s.name = std::move(name);
+    s.type = type;
+    s.default_value = std::move(def);
+    s.min = min;
+    s.max = max;
+    s.choices = std::move(choices);
+    s.help = std::move(help);
+    return s;
+  }
+
   template <class E>
   static std::vector<std::string> names_of(const ChoiceNames<E>& names) {
     std::vector<std::string> out;

@@ -44,6 +44,26 @@ Layer hand_layer() {
   return l;
 }
 
+
+// A layer of n = 4 prompt and m = 1 answer tokens, d = 2, over caller-owned vectors.
+LayerInput small_input(int H, int G, std::vector<float>& k, std::vector<float>& v,
+                       std::vector<float>& k_ans, std::vector<float>& v_ans,
+                       std::vector<float>& q_ans, const char* sample) {
+  LayerInput in;
+  in.H = H;
+  in.G = G;
+  in.d = 2;
+  in.n = 4;
+  in.m = 1;
+  in.k = k.data();
+  in.v = v.data();
+  in.q_answer = q_ans.data();
+  in.k_answer = k_ans.data();
+  in.v_answer = v_ans.data();
+  in.sample = sample;
+  return in;
+}
+
 }  // namespace
 
 TEST_CASE("metrics of a hand-computed layer") {
@@ -117,18 +137,7 @@ TEST_CASE("GQA: each query head uses its KV head's keys and keep-set; evidence m
   std::vector<float> k_ans = {log_key(2), 0, 0, 0};
   std::vector<float> v_ans = {2, 0, 1, 0};
   std::vector<float> q_ans = {1, 0, 1, 0};
-  LayerInput in;
-  in.H = 2;
-  in.G = 2;
-  in.d = 2;
-  in.n = 4;
-  in.m = 1;
-  in.k = k.data();
-  in.v = v.data();
-  in.q_answer = q_ans.data();
-  in.k_answer = k_ans.data();
-  in.v_answer = v_ans.data();
-  in.sample = "test/gqa";
+  const LayerInput in = small_input(2, 2, k, v, k_ans, v_ans, q_ans, "test/gqa");
   MetricAccumulator acc;
   // KV head 0 keeps {0, 2}; KV head 1 keeps {1, 2, 3}. Evidence {1, 2}: recalls 1/2 and 1.
   acc.add_layer(in, {{0, 2}, {1, 2, 3}}, {{1, 3}}, 2);
@@ -155,4 +164,28 @@ TEST_CASE("a keep-set that does not match the layer is an error naming the sampl
   MetricAccumulator acc;
   CHECK_THROWS_WITH(acc.add_layer(l.input, {{0, 9}}, {}, 2), Catch::Contains("test/hand"));
   CHECK_THROWS_AS(acc.add_layer(l.input, {{0}, {1}}, {}, 2), ckv::Error);
+}
+
+TEST_CASE("per_query_head: each query head reads its own keep-set (H sets for G KV heads)") {
+  // H = 2 query heads sharing G = 1 KV head (the hand layer's keys), m = 1. Head 0 queries
+  // (1, 0): a = (1,2,3,2 | 2)/10; head 1 queries (0, 0): uniform 1/5 over the 5 keys.
+  std::vector<float> k = {log_key(1), 0, log_key(2), 0, log_key(3), 0, log_key(2), 0};
+  std::vector<float> v = {1, 0, 0, 1, 1, 1, 0, 0};
+  std::vector<float> k_ans = {log_key(2), 0};
+  std::vector<float> v_ans = {2, 0};
+  std::vector<float> q_ans = {1, 0, 0, 0};
+  const LayerInput in = small_input(2, 1, k, v, k_ans, v_ans, q_ans, "test/per_query_head");
+  MetricAccumulator own;
+  // Head 0 keeps {0, 2} (recall 4/8), head 1 keeps {1, 2, 3} (recall 3/4). Evidence {1, 2}.
+  own.add_layer(in, {{0, 2}, {1, 2, 3}}, {{1, 3}}, 2);
+  auto m = own.finish();
+  CHECK(*m.at("attn_recall") == Approx((0.5 + 0.75) / 2));
+  CHECK(*m.at("evidence_recall") == Approx(0.75));
+  CHECK(*m.at("evidence_recall_min") == Approx(0.5));
+  CHECK(*m.at("kept") == Approx(2.5));
+  // One set for the KV head ({0, 2} for both query heads) is a different measurement.
+  MetricAccumulator shared;
+  shared.add_layer(in, {{0, 2}}, {{1, 3}}, 2);
+  CHECK(*shared.finish().at("attn_recall") == Approx((0.5 + 0.5) / 2));
+  CHECK_THROWS_WITH(own.add_layer(in, {{0}, {1}, {2}}, {}, 2), Catch::Contains("test/per_query_head"));
 }

@@ -97,6 +97,15 @@ PY
 set +e; "$sweep" inspect --cache cache --sample synth-multihop-1 --layer 1 --method snapkv --set bogus=1 2>bogus.log; code=$?; set -e
 [[ $code -eq 1 ]] && grep -q "no parameter 'bogus' (valid: budget" bogus.log || fail "unknown parameter message: $(cat bogus.log)"
 
+# 9b. per_query_head selection: one keep-set per query head (H = 4 here, G = 2)
+"$sweep" inspect --cache cache --sample synth-multihop-1 --layer 1 --method snapkv --budget 96 --set selection=per_query_head > inspect_pqh.json
+python3 - inspect_pqh.json <<'PY' || fail "inspect per_query_head: $(head -c 300 inspect_pqh.json)"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert len(d["keep"]) == 4 and all(len(k) == 96 for k in d["keep"]), [len(k) for k in d["keep"]]
+assert len(d["scores"]) == 4
+PY
+
 # 10. a grid point that breaks a cross-parameter rule: file:line:col, and no database is created
 printf '[campaign]\nname = "x"\ndatabase = "never.sqlite"\n[data]\ncache = "cache"\n[[methods]]\nname = "snapkv"\nbudget = 32\n' > rule.toml
 set +e; "$sweep" rule.toml 2>rule.log; code=$?; set -e
