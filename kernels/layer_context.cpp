@@ -59,16 +59,6 @@ const Tensor3& LayerContext::window_attention(int w, const char* method) {
   return window_.emplace(rows, std::move(t)).first->second;
 }
 
-const Tensor3& LayerContext::full_attention(const char* method) {
-  if (full_) return *full_;
-  require_query_rows(input_.n, method);
-  auto t = std::make_unique<Tensor3>(input_.H, input_.n, input_.n);
-  for (int h = 0; h < input_.H; ++h)
-    for (int i = 0; i < input_.n; ++i) attention_row(h, i, t->row(h, i));
-  full_ = std::move(t);
-  return *full_;
-}
-
 const std::vector<std::vector<double>>& LayerContext::column_sums(int rows, const char* method) {
   rows = std::min(rows, input_.n);
   auto it = column_sums_.find(rows);
@@ -76,20 +66,12 @@ const std::vector<std::vector<double>>& LayerContext::column_sums(int rows, cons
   require_query_rows(rows, method);
   const int n = input_.n;
   std::vector<std::vector<double>> sums(input_.H, std::vector<double>(n, 0.0));
-  if (full_) {
-    for (int h = 0; h < input_.H; ++h)
-      for (int i = n - rows; i < n; ++i) {
-        const float* a = full_->row(h, i);
-        for (int j = 0; j <= i; ++j) sums[h][j] += a[j];
-      }
-  } else {
-    std::vector<float> buffer(n);
-    for (int h = 0; h < input_.H; ++h)
-      for (int i = n - rows; i < n; ++i) {
-        attention_row(h, i, buffer.data());
-        for (int j = 0; j <= i; ++j) sums[h][j] += buffer[j];
-      }
-  }
+  std::vector<float> buffer(n);
+  for (int h = 0; h < input_.H; ++h)
+    for (int i = n - rows; i < n; ++i) {
+      attention_row(h, i, buffer.data());
+      for (int j = 0; j <= i; ++j) sums[h][j] += buffer[j];
+    }
   return column_sums_.emplace(rows, std::move(sums)).first->second;
 }
 

@@ -44,11 +44,10 @@ class LayerContext {
   void attention_row(int h, int i, float* out) const;
 
   // The last w' = min(w, n) rows: [H, w', n]; row t is position n - w' + t. Memoised per w.
-  // `method` names the caller in the message when the cache holds fewer query rows.
+  // `method` names the caller in the message when the cache holds fewer query rows. Meant for
+  // window rows (H·w·n floats): stages that need every row stream them with attention_row()
+  // instead, so no [H, n, n] tensor is ever held for a long prompt.
   const Tensor3& window_attention(int w, const char* method = "window attention");
-
-  // All n rows: [H, n, n]. Memoised. Requires a full capture (r == n).
-  const Tensor3& full_attention(const char* method);
 
   // Column sums Σ_i A[h, i, j] over rows i in [n - rows, n) (rows = n: all rows), per head,
   // [H][n], in double. Computed row by row without holding the n×n matrix. Memoised per rows.
@@ -73,7 +72,6 @@ class LayerContext {
   const LayerInput& input_;
   Device device_;
   std::map<int, Tensor3> window_;
-  std::unique_ptr<Tensor3> full_;
   std::map<int, std::vector<std::vector<double>>> column_sums_;
   std::map<std::type_index, std::shared_ptr<void>> memo_;
 };

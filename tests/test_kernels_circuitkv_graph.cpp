@@ -53,19 +53,22 @@ TEST_CASE("graph entries, row sums and matrix-vector products equal the dense fo
           o.reduction.mode = ckv_test::head_reduce(mode);
           AttentionGraph g = AttentionGraph::build(ctx, o);
           auto P = dense_graph(ctx, graph, w, T, all_heads(H), mode == "max");
+          // The full graph stores P in fp32 (bounded memory: 2·n² bytes), the window rows in
+          // double: entries agree with the double formula to fp32 rounding there.
+          const double tol = graph == "full" ? 2e-7 : 1e-10;
           CHECK(g.window_start() == (graph == "full" ? 0 : n - std::min(w, n)));
           for (int i = 0; i < n; ++i) {
             double rs = 0.0;
             for (int j = 0; j < n; ++j) {
               rs += P[i][j];
-              REQUIRE(g.entry(i, j) == Approx(P[i][j]).epsilon(1e-10).margin(1e-15));
+              REQUIRE(g.entry(i, j) == Approx(P[i][j]).epsilon(tol).margin(1e-15));
             }
-            CHECK(g.row_sum(i) == Approx(rs).epsilon(1e-10).margin(1e-15));
+            CHECK(g.row_sum(i) == Approx(rs).epsilon(tol).margin(1e-15));
           }
           // T = 0.05 makes the long synthetic prefix rows so flat that F^(1/T) sums below
           // 1e-8: the clamp of step 2 leaves them substochastic, exactly as the formula says.
           if (graph == "window_prefix" && T == 0.05 && w == 6) CHECK(g.row_sum(n - 7) < 0.5);
-          if (T == 1.0) CHECK(g.row_sum(n - 1) == Approx(1.0).epsilon(1e-12));
+          if (T == 1.0) CHECK(g.row_sum(n - 1) == Approx(1.0).epsilon(graph == "full" ? 1e-6 : 1e-12));
           CHECK(g.row_sum(0) == (g.window_start() == 0 ? Approx(1.0) : Approx(0.0)));
           std::vector<double> x(n), y, yt;
           for (double& v : x) v = uni(rng);
@@ -77,11 +80,13 @@ TEST_CASE("graph entries, row sums and matrix-vector products equal the dense fo
               want += P[i][j] * x[j];
               want_t += P[j][i] * x[j];
             }
-            CHECK(y[i] == Approx(want).epsilon(1e-10).margin(1e-13));
-            CHECK(yt[i] == Approx(want_t).epsilon(1e-10).margin(1e-13));
+            // Sums of signed terms: fp32 entries err by ~6e-8 of each term, absolutely.
+            const double margin = graph == "full" ? 1e-6 : 1e-13;
+            CHECK(y[i] == Approx(want).epsilon(tol).margin(margin));
+            CHECK(yt[i] == Approx(want_t).epsilon(tol).margin(margin));
           }
           // The window column sums are the H2O signal: column sums of the reduced window rows.
-          const Tensor3& a = ctx.full_attention("test");
+          const Tensor3& a = ctx.window_attention(ctx.n(), "test");
           for (int j = 0; j < n; ++j) {
             double want = 0.0;
             for (int i = n - std::min(w, n); i < n; ++i) {
@@ -133,6 +138,11 @@ TEST_CASE("sample() inverts the row CDF at its boundaries") {
       o.temperature = T;
       AttentionGraph g = AttentionGraph::build(ctx, o);
       auto P = dense_graph(ctx, graph, 4, T, all_heads(2), true);
+      // sample() inverts the stored rows: for the full graph those are fp32 (P rounded), so its
+      // boundaries are the stored entries' (checked against the formula in the test above).
+      if (graph == "full")
+        for (int i = 0; i < n; ++i)
+          for (int j = 0; j < n; ++j) P[i][j] = g.entry(i, j);
       if (graph == "window_prefix") CHECK(g.sample(0, 0.5) == -1);  // row 0 is empty
       for (int i = 1; i < n; ++i) {
         INFO("row " << i);
@@ -140,7 +150,7 @@ TEST_CASE("sample() inverts the row CDF at its boundaries") {
         for (int j = 0; j < n; ++j) total += P[i][j];
         // Normalised rows (sum 1 up to rounding): boundaries at cum/total; substochastic rows
         // (the 1e-8 clamp) keep the raw boundaries and end the walk beyond their total.
-        const bool stochastic = std::abs(total - 1.0) < 1e-9;
+        const bool stochastic = std::abs(total - 1.0) < (graph == "full" ? 1e-6 : 1e-9);
         const double scale = stochastic ? total : 1.0;
         // Entries with mass >= 1e-9 are checked just inside both of their boundaries (and the
         // previous entry just below the lower one); tinier ones only must not be skipped over.

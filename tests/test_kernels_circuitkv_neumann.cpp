@@ -229,8 +229,10 @@ TEST_CASE("truncated K equals the explicit finite sum Σ_{k<=K} γᵏ Qᵏ; K sw
         want_q[s + j] = sq[j];
         want_h[s + j] = sh[j];
       }
-      check_close(raw.series.qi, want_q, 1e-10);
-      check_close(raw.series.hi, want_h, 1e-10);
+      // The full graph stores P in fp32 (bounded memory): K products agree to fp32 rounding.
+      const double eps = graph == "full" ? 1e-6 : 1e-10;
+      check_close(raw.series.qi, want_q, eps);
+      check_close(raw.series.hi, want_h, eps);
     }
   }
 }

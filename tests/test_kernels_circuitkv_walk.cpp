@@ -60,7 +60,7 @@ std::vector<double> dense_P(LayerContext& ctx, const std::string& graph, int w, 
   const int n = ctx.n(), H = ctx.input().H;
   std::vector<double> F(size_t(n) * n, 0.0);
   const int ws = graph == "full" ? 0 : n - w;
-  const Tensor3& a = graph == "full" ? ctx.full_attention("test") : ctx.window_attention(w);
+  const Tensor3& a = graph == "full" ? ctx.window_attention(ctx.n(), "test") : ctx.window_attention(w);
   for (int i = ws; i < n; ++i)
     for (int j = 0; j < n; ++j) {
       double m = 0.0;
@@ -209,7 +209,8 @@ TEST_CASE("circuitkv_walk: exact estimator equals dense matrix powers of the doc
             auto want = dense_visits(P, kN, kS, source, kW, forward, kSteps, count_start);
             double total = 0.0;
             for (int j = 0; j < kN; ++j) {
-              CHECK(got[j] == Approx(want[j]).epsilon(1e-9).margin(1e-12));
+              // The full graph stores P in fp32 (bounded memory): agreement to fp32 rounding.
+              CHECK(got[j] == Approx(want[j]).epsilon(graph == "full" ? 1e-6 : 1e-9).margin(1e-12));
               total += want[j];
             }
             CHECK(total > 0.1);  // the walks go somewhere: the comparison is not vacuous
@@ -218,7 +219,7 @@ TEST_CASE("circuitkv_walk: exact estimator equals dense matrix powers of the doc
       for (int j = 0; j < kN; ++j) {
         double c = 0.0;
         for (int i = 0; i < kN; ++i) c += P[size_t(i) * kN + j];
-        CHECK(fwd.column_mass(j) == Approx(c).epsilon(1e-10));
+        CHECK(fwd.column_mass(j) == Approx(c).epsilon(graph == "full" ? 1e-6 : 1e-10));
       }
     }
 }
@@ -421,7 +422,8 @@ TEST_CASE("circuitkv_walk: adaptive temperature T = T_base (ln n / H)^kappa") {
     }
     const AttentionGraph& g = shared_graph(ctx, graph_options(graph, kW, kS, 1.0));
     const double entropy = mean_row_entropy(g);
-    CHECK(entropy == Approx(total / rows).epsilon(1e-9));
+    // (The full graph's P is stored in fp32: agreement to fp32 rounding.)
+    CHECK(entropy == Approx(total / rows).epsilon(graph == "full" ? 1e-6 : 1e-9));
     // The method with "adaptive" walks the graph of the temperature computed by hand.
     const double T = 1.3 * std::pow(std::log(double(kN)) / (total / rows), 0.5);
     auto adaptive = walk_scores(ctx, {{"graph", graph}, {"combination", "walk"},
@@ -470,7 +472,7 @@ TEST_CASE("circuitkv_walk: combination modes on hand-made vectors") {
     CHECK(h_win[j] == Approx(h).epsilon(1e-5));
   }
   auto h_full = walk_scores(ctx, {{"combination", "h2o"}, {"graph", "full"}});
-  const Tensor3& a = ctx.full_attention("test");
+  const Tensor3& a = ctx.window_attention(ctx.n(), "test");
   for (int j = 0; j < kN; ++j) {
     double h = 0.0;
     for (int head = 0; head < 4; ++head)

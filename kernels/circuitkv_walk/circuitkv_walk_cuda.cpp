@@ -22,32 +22,22 @@ cuda::WalkKernels& walk_kernels(LayerContext& ctx, const WalkChain& chain) {
   const WalkKernelsKey key{g.options(), g.source(), chain.direction};
   const auto& kernels = ctx.memo<std::shared_ptr<cuda::WalkKernels>>(key, [&] {
     cuda::WalkChainView view;
-    view.n = g.n();
-    if (chain.direction == WalkDirection::backward) {
-      view.window_start = g.window_start();
-      view.dense_cdf = g.dense_cdf().data();
-      view.dense_cdf_size = g.dense_cdf().size();
-      view.prefix_cumulative = g.prefix_cumulative().data();
-      view.prefix_scale = g.prefix_scale().data();
-      view.row_stochastic = g.row_stochastic().data();
-    } else {
+    view.forward = chain.direction == WalkDirection::forward;
+    view.backward = g.arrays();
+    view.dense_cdf_size = g.dense_cdf_size();
+    view.packed_size = g.packed_size();
+    view.row_block_cum_size = g.row_block_cum_size();
+    if (view.forward) {
       const ForwardChain& f = *chain.forward;
-      view.forward = true;
-      view.window_start = f.window_start();
-      view.prefix_column = f.prefix_column().data();
-      view.row_cumulative = f.row_cumulative().data();
-      view.prefix_mass = f.prefix_mass().data();
-      view.column_offset = reinterpret_cast<const uint64_t*>(f.column_offset().data());
-      view.column_cdf = f.column_cdf().data();
-      view.column_cdf_size = f.column_cdf().size();
-      view.mass = f.mass().data();
+      view.forward_arrays = f.arrays();
+      view.column_cdf_size = f.column_cdf_size();
+      view.column_block_cum_size = f.column_block_cum_size();
     }
     return std::make_shared<cuda::WalkKernels>(view);
   });
   return *kernels;
 }
 
-static_assert(sizeof(size_t) == sizeof(uint64_t), "ForwardChain offsets upload as 64-bit");
 
 }  // namespace
 

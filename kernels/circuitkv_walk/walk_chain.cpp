@@ -39,6 +39,7 @@ PrefixFactors prefix_factors(const AttentionGraph& graph) {
 ForwardChain ForwardChain::build(const AttentionGraph& graph) {
   ForwardChain c;
   const int n = graph.n();
+  c.graph_ = &graph;
   c.n_ = n;
   c.prefix_ = prefix_factors(graph);
   const int ws = c.prefix_.window_start;
@@ -48,49 +49,52 @@ ForwardChain ForwardChain::build(const AttentionGraph& graph) {
   c.prefix_mass_.assign(n, 0.0);
   for (int j = 0; j + 1 < ws; ++j)
     c.prefix_mass_[j] = c.prefix_.column[j] * (c.row_cum_[ws] - c.row_cum_[j + 1]);
-  // Dense rows r >= ws feed column j when r >= j: column j holds n − max(ws, j) entries.
-  c.offset_.assign(n + 1, 0);
-  for (int j = 0; j < n; ++j) c.offset_[j + 1] = c.offset_[j] + size_t(n - std::max(ws, j));
-  c.dense_cdf_.assign(c.offset_[n], 0.0);
   std::vector<double> running(n, 0.0);
-  for (int r = ws; r < n; ++r)
-    for (int j = 0; j <= r; ++j) {
-      running[j] += graph.entry(r, j);
-      c.dense_cdf_[c.offset_[j] + size_t(r - std::max(ws, j))] = running[j];
-    }
+  if (graph.packed()) {
+    // Column j holds rows r in [j, n); its running sum over rows in ascending order is recorded
+    // at the end of every kCdfBlock rows (forward_sample scans inside a block).
+    c.column_block_offset_.assign(n + 1, 0);
+    for (int j = 0; j < n; ++j)
+      c.column_block_offset_[j + 1] = c.column_block_offset_[j] + block_count(n - j);
+    c.column_block_cum_.assign(c.column_block_offset_[n], 0.0);
+    for (int r = 0; r < n; ++r)
+      for (int j = 0; j <= r; ++j) {
+        running[j] += graph.entry(r, j);
+        const int t = r - j;
+        if ((t + 1) % kCdfBlock == 0 || r == n - 1)
+          c.column_block_cum_[c.column_block_offset_[j] + t / kCdfBlock] = running[j];
+      }
+  } else {
+    // Dense rows r >= ws feed column j when r >= j: column j holds n − max(ws, j) entries.
+    c.offset_.assign(n + 1, 0);
+    for (int j = 0; j < n; ++j) c.offset_[j + 1] = c.offset_[j] + uint64_t(n - std::max(ws, j));
+    c.dense_cdf_.assign(c.offset_[n], 0.0);
+    for (int r = ws; r < n; ++r)
+      for (int j = 0; j <= r; ++j) {
+        running[j] += graph.entry(r, j);
+        c.dense_cdf_[c.offset_[j] + size_t(r - std::max(ws, j))] = running[j];
+      }
+  }
   c.mass_.resize(n);
   for (int j = 0; j < n; ++j) c.mass_[j] = c.prefix_mass_[j] + running[j];
   return c;
 }
 
-int ForwardChain::sample(int j, double u) const {
-  if (j < 0 || j >= n_) return -1;
-  const double total = mass_[j];
-  if (!(total > 0.0)) return -1;
-  // Column-normalised: every column with mass is stochastic, so u is scaled by its total.
-  double target = u * total;
-  if (target < prefix_mass_[j]) {
-    // Prefix rows i in (j, ws): weight column[j]·row[i]; first i with
-    // column[j]·(R[i+1] − R[j+1]) > target. Zero-weight rows never win (strict >).
-    const double key = row_cum_[j + 1] + target / prefix_.column[j];
-    const double* begin = row_cum_.data() + j + 2;
-    const double* end = row_cum_.data() + window_start_ + 1;
-    const double* it = std::upper_bound(begin, end, key);
-    if (it == end) --it;  // rounding at the top of the range
-    return int(it - row_cum_.data()) - 1;
-  }
-  target -= prefix_mass_[j];
-  const int first = std::max(window_start_, j);
-  const double* begin = dense_cdf_.data() + offset_[j];
-  const double* end = dense_cdf_.data() + offset_[j + 1];
-  if (begin == end) return -1;
-  const double* it = std::upper_bound(begin, end, target);
-  if (it == end) {
-    // Rounding: fall back to the last row that carries mass.
-    it = end - 1;
-    while (it > begin && *it == *(it - 1)) --it;
-  }
-  return first + int(it - begin);
+ForwardChainArrays ForwardChain::arrays() const {
+  ForwardChainArrays a;
+  a.n = n_;
+  a.window_start = window_start_;
+  a.packed = graph_->packed();
+  a.prefix_column = prefix_.column.data();
+  a.row_cumulative = row_cum_.data();
+  a.prefix_mass = prefix_mass_.data();
+  a.mass = mass_.data();
+  a.column_offset = offset_.data();
+  a.column_cdf = dense_cdf_.data();
+  a.packed_rows = graph_->arrays().packed_rows;
+  a.column_block_cum = column_block_cum_.data();
+  a.column_block_offset = column_block_offset_.data();
+  return a;
 }
 
 const char* direction_name(WalkDirection direction) {

@@ -42,7 +42,8 @@ PrefixFactors prefix_factors(const AttentionGraph& graph);
 // Column-normalised transpose of P for forward walks. Prefix rows contribute
 // column[j]·(R[ws] − R[j+1]) to column j (R = prefix sums of the row factors: one array,
 // binary search); dense rows are held as packed per-column cumulative sums (n·w numbers for
-// window_prefix, n(n+1)/2 for full).
+// window_prefix); for the full graph the columns are read from the graph's packed rows, with
+// running sums every kCdfBlock rows (n²/128 numbers).
 class ForwardChain {
  public:
   static ForwardChain build(const AttentionGraph& graph);
@@ -50,26 +51,28 @@ class ForwardChain {
   int n() const { return n_; }
   // c_j = Σ_i P[i, j].
   double column_mass(int j) const { return mass_[j]; }
-  // i ~ P[i, j] / c_j for u in [0, 1); -1 when column j has no mass.
-  int sample(int j, double u) const;
+  // i ~ P[i, j] / c_j for u in [0, 1); -1 when column j has no mass (forward_sample of
+  // kernels/stages/chain_sampling.hpp, the CUDA walkers' code).
+  int sample(int j, double u) const { return forward_sample(arrays(), j, u); }
 
-  // The arrays sample() searches, for the CUDA walk twin that copies them to the device
-  // (kernels/circuitkv_walk/walk_kernels.hpp).
+  // The arrays sample() searches (host pointers; the full graph's packed rows are the
+  // backward graph's), and their sizes, for the CUDA walk twin (walk_kernels.hpp).
+  ForwardChainArrays arrays() const;
   int window_start() const { return window_start_; }
-  const std::vector<double>& prefix_column() const { return prefix_.column; }  // [ws]
-  const std::vector<double>& row_cumulative() const { return row_cum_; }       // [ws + 1]
-  const std::vector<double>& prefix_mass() const { return prefix_mass_; }      // [n]
-  const std::vector<size_t>& column_offset() const { return offset_; }         // [n + 1]
-  const std::vector<double>& column_cdf() const { return dense_cdf_; }         // [offset[n]]
-  const std::vector<double>& mass() const { return mass_; }                    // [n]
+  size_t column_cdf_size() const { return dense_cdf_.size(); }
+  size_t column_block_cum_size() const { return column_block_cum_.size(); }
 
  private:
+  const AttentionGraph* graph_ = nullptr;
   int n_ = 0, window_start_ = 0;
   PrefixFactors prefix_;
   std::vector<double> row_cum_;      // row_cum_[i] = Σ_{k<i} prefix_.row[k], i in [0, ws]
   std::vector<double> prefix_mass_;  // prefix-row mass of column j
-  std::vector<size_t> offset_;       // column j's dense rows start at offset_[j] (n + 1)
-  std::vector<double> dense_cdf_;    // cumulative P[r, j] over dense rows r >= max(ws, j)
+  std::vector<uint64_t> offset_;     // window_prefix: column j's dense rows start at offset_[j]
+  std::vector<double> dense_cdf_;    // window_prefix: cumulative P[r, j] over rows r >= max(ws, j)
+  // full graph: running sums of column j over rows r >= j at the end of every kCdfBlock rows.
+  std::vector<uint64_t> column_block_offset_;  // [n + 1]
+  std::vector<double> column_block_cum_;
   std::vector<double> mass_;
 };
 

@@ -1,13 +1,10 @@
 // CUDA twin of circuitkv_walk's Monte Carlo (walk_kernels.hpp). Bit-identity with run_walkers
-// (kernels/circuitkv_walk/walk_chain.cpp) rests on three things:
-//   - the draw: philox_walk_draw (common/philox.hpp, host/device) of the same
-//     (seed, stream, walker, step);
-//   - the arithmetic: the few double operations of AttentionGraph::sample and
-//     ForwardChain::sample with explicit round-to-nearest intrinsics, so nvcc cannot contract
-//     a multiply and an add into an FMA the host does not use;
-//   - the search: libstdc++'s std::upper_bound probe sequence, so even rounding ties and the
-//     clamps at the end of a row pick the CPU's index.
-// Visit counts are unsigned 64-bit integer atomics: order-independent, hence exact.
+// (kernels/circuitkv_walk/walk_chain.cpp) rests on two things: the draw, philox_walk_draw
+// (common/philox.hpp) of the same (seed, stream, walker, step); and the search, the same
+// __host__ __device__ functions on copies of the same arrays (kernels/stages/chain_sampling.hpp,
+// whose double arithmetic uses round-to-nearest intrinsics on the device so nvcc cannot contract
+// into FMAs the host does not use). Visit counts are unsigned 64-bit integer atomics:
+// order-independent, hence exact.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -26,73 +23,6 @@ constexpr int kWalkThreads = 256;
 
 static_assert(sizeof(unsigned long long) == sizeof(uint64_t), "visit counters are 64-bit");
 
-// std::upper_bound (libstdc++ __upper_bound): the first index in [0, len) whose element is
-// > value, with the same probes.
-__device__ __forceinline__ long long upper_bound_index(const double* first, long long len,
-                                                       double value) {
-  const double* const begin = first;
-  while (len > 0) {
-    const long long half = len >> 1;
-    const double* middle = first + half;
-    if (value < *middle) {
-      len = half;
-    } else {
-      first = middle + 1;
-      len = len - half - 1;
-    }
-  }
-  return first - begin;
-}
-
-// AttentionGraph::sample (graph.cpp).
-__device__ int backward_sample(const WalkKernelParams& p, int i, double u) {
-  if (i < 0 || i >= p.n) return -1;
-  if (i >= p.window_start) {
-    const double* cdf = p.dense_cdf + size_t(i - p.window_start) * size_t(p.n);
-    const double total = cdf[p.n - 1];
-    if (total <= 0.0) return -1;
-    const double target = p.row_stochastic[i] ? __dmul_rn(u, total) : u;
-    if (target >= total) return -1;
-    const int j = int(upper_bound_index(cdf, p.n, target));
-    return min(j, p.n - 1);
-  }
-  const double total = p.prefix_cumulative[i];
-  if (i == 0 || total <= 0.0) return -1;
-  const double target =
-      p.row_stochastic[i] ? __dmul_rn(u, total) : __ddiv_rn(u, p.prefix_scale[i]);
-  if (target >= total) return -1;
-  const int j = int(upper_bound_index(p.prefix_cumulative + 1, i, target));
-  return min(j, i - 1);
-}
-
-// ForwardChain::sample (walk_chain.cpp).
-__device__ int forward_sample(const WalkKernelParams& p, int j, double u) {
-  if (j < 0 || j >= p.n) return -1;
-  const double total = p.mass[j];
-  if (!(total > 0.0)) return -1;
-  double target = __dmul_rn(u, total);
-  if (target < p.prefix_mass[j]) {
-    const double key = __dadd_rn(p.row_cumulative[j + 1], __ddiv_rn(target, p.prefix_column[j]));
-    const double* begin = p.row_cumulative + j + 2;
-    const double* end = p.row_cumulative + p.window_start + 1;
-    const double* it = begin + upper_bound_index(begin, end - begin, key);
-    if (it == end) --it;  // rounding at the top of the range
-    return int(it - p.row_cumulative) - 1;
-  }
-  target = __dsub_rn(target, p.prefix_mass[j]);
-  const int first = max(p.window_start, j);
-  const double* begin = p.column_cdf + p.column_offset[j];
-  const double* end = p.column_cdf + p.column_offset[j + 1];
-  if (begin == end) return -1;
-  const double* it = begin + upper_bound_index(begin, end - begin, target);
-  if (it == end) {
-    // Rounding: fall back to the last row that carries mass.
-    it = end - 1;
-    while (it > begin && *it == *(it - 1)) --it;
-  }
-  return first + int(it - begin);
-}
-
 // One thread per walker: run_walkers' loop body.
 __global__ void walk_kernel(WalkKernelParams p) {
   const long long w = (long long)blockIdx.x * blockDim.x + threadIdx.x;
@@ -102,7 +32,8 @@ __global__ void walk_kernel(WalkKernelParams p) {
   if (p.count_start) atomicAdd(p.visits + pos, 1ull);
   for (int step = 0; step < p.steps; ++step) {
     const double u = philox_walk_draw(p.seed, p.stream, uint32_t(w), uint32_t(step)).u0;
-    const int next = p.forward ? forward_sample(p, pos, u) : backward_sample(p, pos, u);
+    const int next = p.forward ? forward_sample(p.forward_arrays, pos, u)
+                               : backward_sample(p.backward, pos, u);
     if (next < 0 || p.absorbing[next]) break;  // WalkChain::next
     pos = next;
     atomicAdd(p.visits + pos, 1ull);
@@ -115,10 +46,13 @@ struct WalkKernels::Impl {
   int device = 0;
   cudaStream_t stream = nullptr;
   WalkKernelParams chain;  // the arrays below; per-run fields set by run()
-  DeviceArray<double> dense_cdf, prefix_cumulative, prefix_scale;
+  DeviceArray<double> dense_cdf, prefix_cumulative, prefix_scale, row_block_cum;
+  DeviceArray<float> packed_rows;
+  DeviceArray<uint64_t> row_block_offset;
   DeviceArray<unsigned char> row_stochastic;
-  DeviceArray<double> prefix_column, row_cumulative, prefix_mass, column_cdf, mass;
-  DeviceArray<uint64_t> column_offset;
+  DeviceArray<double> prefix_column, row_cumulative, prefix_mass, column_cdf, mass,
+      column_block_cum;
+  DeviceArray<uint64_t> column_offset, column_block_offset;
 
   ~Impl() {  // the body runs before the arrays are freed
     if (!stream) return;
@@ -128,38 +62,54 @@ struct WalkKernels::Impl {
 };
 
 WalkKernels::WalkKernels(const WalkChainView& view) : impl_(std::make_unique<Impl>()) {
-  if (view.n <= 0 || view.window_start < 0 || view.window_start > view.n)
+  const int n_int = view.forward ? view.forward_arrays.n : view.backward.n;
+  const int ws_int = view.forward ? view.forward_arrays.window_start : view.backward.window_start;
+  if (n_int <= 0 || ws_int < 0 || ws_int > n_int)
     throw std::invalid_argument("WalkKernels: unsupported chain shape");
   Impl& s = *impl_;
   CKV_CUDA_CHECK(cudaGetDevice(&s.device));
   CKV_CUDA_CHECK(cudaStreamCreateWithFlags(&s.stream, cudaStreamNonBlocking));
-  const size_t n = size_t(view.n), ws = size_t(view.window_start);
+  const size_t n = size_t(n_int), ws = size_t(ws_int);
   WalkKernelParams& p = s.chain;
   p.forward = view.forward;
-  p.n = view.n;
-  p.window_start = view.window_start;
+  // Both directions sample the backward graph's packed rows (the forward chain reads columns).
+  const BackwardChainArrays& b = view.backward;
+  s.packed_rows = upload(b.packed_rows, view.packed_size, s.stream);
   if (!view.forward) {
-    s.dense_cdf = upload(view.dense_cdf, view.dense_cdf_size, s.stream);
-    s.prefix_cumulative = upload(view.prefix_cumulative, n + 1, s.stream);
-    s.prefix_scale = upload(view.prefix_scale, n, s.stream);
-    s.row_stochastic = upload(view.row_stochastic, n, s.stream);
-    p.dense_cdf = s.dense_cdf.get();
-    p.prefix_cumulative = s.prefix_cumulative.get();
-    p.prefix_scale = s.prefix_scale.get();
-    p.row_stochastic = s.row_stochastic.get();
+    p.backward = b;
+    s.dense_cdf = upload(b.dense_cdf, view.dense_cdf_size, s.stream);
+    s.row_block_cum = upload(b.row_block_cum, view.row_block_cum_size, s.stream);
+    s.row_block_offset = upload(b.row_block_offset, b.packed ? n + 1 : 0, s.stream);
+    s.prefix_cumulative = upload(b.prefix_cumulative, n + 1, s.stream);
+    s.prefix_scale = upload(b.prefix_scale, n, s.stream);
+    s.row_stochastic = upload(b.row_stochastic, n, s.stream);
+    p.backward.dense_cdf = s.dense_cdf.get();
+    p.backward.packed_rows = s.packed_rows.get();
+    p.backward.row_block_cum = s.row_block_cum.get();
+    p.backward.row_block_offset = s.row_block_offset.get();
+    p.backward.prefix_cumulative = s.prefix_cumulative.get();
+    p.backward.prefix_scale = s.prefix_scale.get();
+    p.backward.row_stochastic = s.row_stochastic.get();
   } else {
-    s.prefix_column = upload(view.prefix_column, ws, s.stream);
-    s.row_cumulative = upload(view.row_cumulative, ws + 1, s.stream);
-    s.prefix_mass = upload(view.prefix_mass, n, s.stream);
-    s.column_offset = upload(view.column_offset, n + 1, s.stream);
-    s.column_cdf = upload(view.column_cdf, view.column_cdf_size, s.stream);
-    s.mass = upload(view.mass, n, s.stream);
-    p.prefix_column = s.prefix_column.get();
-    p.row_cumulative = s.row_cumulative.get();
-    p.prefix_mass = s.prefix_mass.get();
-    p.column_offset = s.column_offset.get();
-    p.column_cdf = s.column_cdf.get();
-    p.mass = s.mass.get();
+    const ForwardChainArrays& f = view.forward_arrays;
+    p.forward_arrays = f;
+    s.prefix_column = upload(f.prefix_column, ws, s.stream);
+    s.row_cumulative = upload(f.row_cumulative, ws + 1, s.stream);
+    s.prefix_mass = upload(f.prefix_mass, n, s.stream);
+    s.mass = upload(f.mass, n, s.stream);
+    s.column_offset = upload(f.column_offset, f.packed ? 0 : n + 1, s.stream);
+    s.column_cdf = upload(f.column_cdf, view.column_cdf_size, s.stream);
+    s.column_block_offset = upload(f.column_block_offset, f.packed ? n + 1 : 0, s.stream);
+    s.column_block_cum = upload(f.column_block_cum, view.column_block_cum_size, s.stream);
+    p.forward_arrays.prefix_column = s.prefix_column.get();
+    p.forward_arrays.row_cumulative = s.row_cumulative.get();
+    p.forward_arrays.prefix_mass = s.prefix_mass.get();
+    p.forward_arrays.mass = s.mass.get();
+    p.forward_arrays.column_offset = s.column_offset.get();
+    p.forward_arrays.column_cdf = s.column_cdf.get();
+    p.forward_arrays.packed_rows = s.packed_rows.get();
+    p.forward_arrays.column_block_offset = s.column_block_offset.get();
+    p.forward_arrays.column_block_cum = s.column_block_cum.get();
   }
   CKV_CUDA_CHECK(cudaStreamSynchronize(s.stream));
 }
@@ -176,7 +126,7 @@ WalkKernels::~WalkKernels() {
 
 std::vector<uint64_t> WalkKernels::run(const WalkRun& run) {
   Impl& s = *impl_;
-  const int n = s.chain.n;
+  const int n = s.chain.forward ? s.chain.forward_arrays.n : s.chain.backward.n;
   if (run.walkers < 1 || run.walkers > 0xFFFFFFFFll || run.steps < 0 ||
       run.absorbing.size() != size_t(n))
     throw std::invalid_argument("WalkKernels: bad walk run");

@@ -1,36 +1,28 @@
 // The CUDA twin of circuitkv_walk's Monte Carlo (kernels/circuitkv_walk/walk_chain.hpp,
 // run_walkers): one thread per walker, the same Philox draw per (seed, stream, walker, step),
-// the same inverse-CDF binary search on the same double arrays, integer visit counts. The
-// counts are therefore bit-identical to run_walkers on the same chain and seed.
-// Plain C++ with standard headers only (nvcc compiles the implementation; the project's fmt does
-// not build under nvcc). Only defined in builds with CUDA (CKV_HAVE_CUDA).
+// the same inverse-CDF search on the same arrays (kernels/stages/chain_sampling.hpp, one
+// __host__ __device__ implementation for both), integer visit counts. The counts are therefore
+// bit-identical to run_walkers on the same chain and seed.
+// Plain C++ (nvcc compiles the implementation; the project's fmt does not build under nvcc).
+// Only defined in builds with CUDA (CKV_HAVE_CUDA).
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <vector>
 
+#include "kernels/stages/chain_sampling.hpp"
+
 namespace ckv::cuda {
 
-// Host views of one chain's sampling arrays (layouts in WalkKernelParams below); only the
-// arrays of the chain's direction are read.
+// Host views of one chain's sampling arrays (kernels/stages/chain_sampling.hpp) and the sizes
+// of those that are not [n]-shaped; only the arrays of the chain's direction are read.
 struct WalkChainView {
   bool forward = false;
-  int n = 0, window_start = 0;
-  // backward: AttentionGraph::dense_cdf / prefix_cumulative / prefix_scale / row_stochastic
-  const double* dense_cdf = nullptr;
-  size_t dense_cdf_size = 0;
-  const double* prefix_cumulative = nullptr;  // [n + 1]
-  const double* prefix_scale = nullptr;       // [n]
-  const unsigned char* row_stochastic = nullptr;  // [n]
-  // forward: ForwardChain's arrays
-  const double* prefix_column = nullptr;   // [window_start]
-  const double* row_cumulative = nullptr;  // [window_start + 1]
-  const double* prefix_mass = nullptr;     // [n]
-  const uint64_t* column_offset = nullptr;  // [n + 1]
-  const double* column_cdf = nullptr;
-  size_t column_cdf_size = 0;
-  const double* mass = nullptr;  // [n]
+  BackwardChainArrays backward;  // AttentionGraph::arrays()
+  ForwardChainArrays forward_arrays;  // ForwardChain::arrays()
+  size_t dense_cdf_size = 0, packed_size = 0, row_block_cum_size = 0;
+  size_t column_cdf_size = 0, column_block_cum_size = 0;
 };
 
 // One run of walkers on an uploaded chain (walk_chain.hpp: WalkChain, WalkOptions).
@@ -44,24 +36,13 @@ struct WalkRun {
   bool count_start = false;
 };
 
-// circuitkv_walk (docs/spec/METHODS.md "CircuitKV: absorbing random walks"): one absorbing chain's sampling
-// arrays, as AttentionGraph::sample (backward) and ForwardChain::sample (forward) search them,
-// and one run of walkers. One thread per walker; visits by integer atomics (order-independent).
+// circuitkv_walk (docs/spec/METHODS.md "CircuitKV: absorbing random walks"): one absorbing
+// chain's device arrays and one run of walkers. One thread per walker; visits by integer
+// atomics (order-independent).
 struct WalkKernelParams {
   bool forward = false;
-  int n = 0, window_start = 0;
-  // backward: AttentionGraph's arrays (graph.hpp)
-  const double* dense_cdf = nullptr;          // [(n - window_start) * n]
-  const double* prefix_cumulative = nullptr;  // [n + 1]
-  const double* prefix_scale = nullptr;       // [n]
-  const unsigned char* row_stochastic = nullptr;  // [n]
-  // forward: ForwardChain's arrays (walk_chain.hpp)
-  const double* prefix_column = nullptr;   // [window_start]
-  const double* row_cumulative = nullptr;  // [window_start + 1]
-  const double* prefix_mass = nullptr;     // [n]
-  const uint64_t* column_offset = nullptr;  // [n + 1]
-  const double* column_cdf = nullptr;      // [column_offset[n]]
-  const double* mass = nullptr;            // [n]
+  BackwardChainArrays backward;  // device pointers
+  ForwardChainArrays forward_arrays;
   // the run
   const int* sources = nullptr;  // walker w starts at sources[w % source_count]
   int source_count = 0;

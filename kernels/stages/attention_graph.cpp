@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "kernels/stages/threads.hpp"
+
 #ifdef CKV_HAVE_CUDA
 #include "kernels/stages/attention_device.hpp"
 #endif
@@ -57,8 +59,7 @@ const Tensor3& attention_rows(LayerContext& context, RowSource source, int rows,
                               const char* method) {
   rows = std::min(rows, context.n());
   if (source == RowSource::host)
-    return rows >= context.n() ? context.full_attention(method)
-                               : context.window_attention(rows, method);
+    return context.window_attention(rows, method);
 #ifdef CKV_HAVE_CUDA
   context.require_query_rows(rows, method);
   return context.memo<Tensor3>(DeviceRowsKey{rows}, [&] {
@@ -146,6 +147,60 @@ std::vector<int> select_heads(LayerContext& context, int window, const HeadReduc
   }
 }
 
+void AttentionGraph::build_full_rows(LayerContext& context, AttentionGraph& g,
+                                     const std::vector<int>& heads, bool use_max, int w,
+                                     double inv_t) {
+  // Every row of the reduced attention, computed row by row from Q and K (the [H, n, n]
+  // tensor is never held; each thread holds one row per head at a time), then sharpened and
+  // row-normalised as the window rows are, and stored packed in fp32 with block running sums.
+  const LayerInput& in = context.input();
+  const int n = in.n;
+  context.require_query_rows(n, "circuitkv (graph = \"full\")");
+  g.packed_.assign(packed_row_offset(n), 0.0f);
+  g.row_block_offset_.assign(n + 1, 0);
+  for (int i = 0; i < n; ++i) g.row_block_offset_[i + 1] = g.row_block_offset_[i] + block_count(i + 1);
+  g.row_block_cum_.assign(g.row_block_offset_[n], 0.0);
+  g.row_stochastic_.assign(n, 0);
+  std::vector<double> window_rows(size_t(w) * n, 0.0);  // the reduced last w rows, for h
+  parallel_ranges(n, kernel_threads(), [&](int begin, int end) {
+    std::vector<float> buffer(n);
+    std::vector<double> acc(n);
+    for (int i = begin; i < end; ++i) {
+      // max starts at -inf like reduce_rows (every head row is >= 0, so the first head wins).
+      std::fill(acc.begin(), acc.begin() + i + 1, use_max ? -INFINITY : 0.0);
+      for (int h : heads) {
+        context.attention_row(h, i, buffer.data());
+        for (int j = 0; j <= i; ++j)
+          acc[j] = use_max ? std::max(acc[j], double(buffer[j])) : acc[j] + double(buffer[j]);
+      }
+      if (!use_max)
+        for (int j = 0; j <= i; ++j) acc[j] /= double(heads.size());
+      if (i >= n - w) std::copy(acc.begin(), acc.begin() + i + 1, window_rows.begin() + size_t(i - (n - w)) * n);
+      double sum = 0.0;
+      for (int j = 0; j <= i; ++j) {
+        acc[j] = sharpen(acc[j], inv_t);
+        sum += acc[j];
+      }
+      const double denom = std::max(sum, kRowSumFloor);
+      float* row = g.packed_.data() + packed_row_offset(i);
+      double* block_cum = g.row_block_cum_.data() + g.row_block_offset_[i];
+      double cum = 0.0;
+      for (int j = 0; j <= i; ++j) {
+        row[j] = float(acc[j] / denom);
+        cum += double(row[j]);  // the running sum of the stored entries (chain_sampling.hpp)
+        if ((j + 1) % kCdfBlock == 0 || j == i) block_cum[j / kCdfBlock] = cum;
+      }
+      g.row_stochastic_[i] = sum >= kRowSumFloor ? 1 : 0;
+    }
+  });
+  // h[j]: column sums of the reduced window rows, before clamping, rows in order.
+  g.h_.assign(n, 0.0);
+  for (int r = 0; r < w; ++r) {
+    const double* row = window_rows.data() + size_t(r) * n;
+    for (int j = 0; j < n; ++j) g.h_[j] += row[j];
+  }
+}
+
 AttentionGraph AttentionGraph::build(LayerContext& context, const GraphOptions& options,
                                      RowSource source) {
   const LayerInput& in = context.input();
@@ -166,48 +221,46 @@ AttentionGraph AttentionGraph::build(LayerContext& context, const GraphOptions& 
   const bool use_max =
       options.reduction.mode == HeadReduce::max || options.reduction.mode == HeadReduce::entropy_qi;
 
-  // Dense rows: the w window rows, or every row for the full graph (needs r == n).
-  std::vector<double> dense;
   if (g.full_) {
-    const Tensor3& a = attention_rows(context, source, n, "circuitkv (graph = \"full\")");
     g.window_start_ = 0;
-    dense = reduce_rows(a, 0, n, heads, use_max);
+    build_full_rows(context, g, heads, use_max, w, inv_t);
   } else {
+    // The w window rows, dense.
     const Tensor3& win = attention_rows(context, source, w, "circuitkv graph");
     g.window_start_ = n - w;
-    dense = reduce_rows(win, 0, w, heads, use_max);
+    std::vector<double> dense = reduce_rows(win, 0, w, heads, use_max);
+    const int ws = g.window_start_;
+
+    // h[j]: column sums of the reduced window rows, before clamping.
+    g.h_.assign(n, 0.0);
+    for (int r = 0; r < w; ++r) {
+      const double* row = dense.data() + size_t(r) * n;
+      for (int j = 0; j < n; ++j) g.h_[j] += row[j];
+    }
+
+    // F^(1/T), then P = F / max(rowsum, 1e-8) over the whole row (step 2).
+    g.row_stochastic_.assign(n, 0);
+    g.dense_cdf_.resize(dense.size());
+    for (int r = 0; r < w; ++r) {
+      double* row = dense.data() + size_t(r) * n;
+      double sum = 0.0;
+      for (int j = 0; j < n; ++j) {
+        row[j] = sharpen(row[j], inv_t);
+        sum += row[j];
+      }
+      const double denom = std::max(sum, kRowSumFloor);
+      double cum = 0.0;
+      double* cdf = g.dense_cdf_.data() + size_t(r) * n;
+      for (int j = 0; j < n; ++j) {
+        row[j] /= denom;
+        cum += row[j];
+        cdf[j] = cum;
+      }
+      g.row_stochastic_[ws + r] = sum >= kRowSumFloor ? 1 : 0;
+    }
+    g.dense_ = std::move(dense);
   }
   const int ws = g.window_start_;
-  const int dense_rows = n - ws;
-
-  // h[j]: column sums of the reduced window rows (the last w dense rows), before clamping.
-  g.h_.assign(n, 0.0);
-  for (int r = dense_rows - w; r < dense_rows; ++r) {
-    const double* row = dense.data() + size_t(r) * n;
-    for (int j = 0; j < n; ++j) g.h_[j] += row[j];
-  }
-
-  // Dense rows: F^(1/T), then P = F / max(rowsum, 1e-8) over the whole row (step 2).
-  g.row_stochastic_.assign(n, 0);
-  g.dense_cdf_.resize(dense.size());
-  for (int r = 0; r < dense_rows; ++r) {
-    double* row = dense.data() + size_t(r) * n;
-    double sum = 0.0;
-    for (int j = 0; j < n; ++j) {
-      row[j] = sharpen(row[j], inv_t);
-      sum += row[j];
-    }
-    const double denom = std::max(sum, kRowSumFloor);
-    double cum = 0.0;
-    double* cdf = g.dense_cdf_.data() + size_t(r) * n;
-    for (int j = 0; j < n; ++j) {
-      row[j] /= denom;
-      cum += row[j];
-      cdf[j] = cum;
-    }
-    g.row_stochastic_[ws + r] = sum >= kRowSumFloor ? 1 : 0;
-  }
-  g.dense_ = std::move(dense);
 
   // Prefix rows (window_prefix only), separable after temperature:
   //   F[i, j]^(1/T) = g[j] / D_i,  g = max(h, 1e-6)^(1/T),  D_i = (Σ_{k<i} max(h,1e-6) + 1e-8)^(1/T)
@@ -236,11 +289,13 @@ AttentionGraph AttentionGraph::build(LayerContext& context, const GraphOptions& 
 
 double AttentionGraph::entry(int i, int j) const {
   if (i < 0 || i >= n_ || j < 0 || j >= n_) return 0.0;
+  if (full_) return j <= i ? double(packed_[packed_row_offset(i) + j]) : 0.0;
   if (i >= window_start_) return dense_[size_t(i - window_start_) * n_ + j];
   return j < i ? g_[j] * prefix_scale_[i] : 0.0;
 }
 
 double AttentionGraph::row_sum(int i) const {
+  if (full_) return row_block_cum_[row_block_offset_[i + 1] - 1];
   if (i >= window_start_) return dense_cdf_[size_t(i - window_start_) * n_ + n_ - 1];
   return g_cum_[i] * prefix_scale_[i];
 }
@@ -248,6 +303,15 @@ double AttentionGraph::row_sum(int i) const {
 void AttentionGraph::apply_transpose(const std::vector<double>& x, std::vector<double>& y) const {
   CKV_CHECK(int(x.size()) == n_, "apply_transpose: vector of length {} for n = {}", x.size(), n_);
   y.assign(n_, 0.0);
+  if (full_) {
+    for (int i = 0; i < n_; ++i) {
+      const double xi = x[i];
+      if (xi == 0.0) continue;
+      const float* row = packed_.data() + packed_row_offset(i);
+      for (int j = 0; j <= i; ++j) y[j] += double(row[j]) * xi;
+    }
+    return;
+  }
   // Prefix rows: y[j] += g[j] · Σ_{i=j+1}^{ws-1} scale_i x[i], a suffix sum, O(n).
   double suffix = 0.0;
   for (int j = window_start_ - 1; j >= 0; --j) {
@@ -265,6 +329,15 @@ void AttentionGraph::apply_transpose(const std::vector<double>& x, std::vector<d
 void AttentionGraph::apply(const std::vector<double>& x, std::vector<double>& y) const {
   CKV_CHECK(int(x.size()) == n_, "apply: vector of length {} for n = {}", x.size(), n_);
   y.assign(n_, 0.0);
+  if (full_) {
+    for (int i = 0; i < n_; ++i) {
+      const float* row = packed_.data() + packed_row_offset(i);
+      double acc = 0.0;
+      for (int j = 0; j <= i; ++j) acc += double(row[j]) * x[j];
+      y[i] = acc;
+    }
+    return;
+  }
   double prefix = 0.0;  // Σ_{j<i} g[j] x[j]
   for (int i = 0; i < window_start_; ++i) {
     y[i] = prefix_scale_[i] * prefix;
@@ -278,28 +351,19 @@ void AttentionGraph::apply(const std::vector<double>& x, std::vector<double>& y)
   }
 }
 
-int AttentionGraph::sample(int i, double u) const {
-  if (i < 0 || i >= n_) return -1;
-  if (i >= window_start_) {
-    const double* cdf = dense_cdf_.data() + size_t(i - window_start_) * n_;
-    const double total = cdf[n_ - 1];
-    if (total <= 0.0) return -1;
-    // A normalised row sums to 1 up to rounding: scale u by its total so no draw falls off
-    // the end; a clamped (substochastic) row ends the walk with probability 1 − total.
-    const double target = row_stochastic_[i] ? u * total : u;
-    if (target >= total) return -1;
-    // First j with cdf[j] > target: zero-probability columns are never picked.
-    int j = int(std::upper_bound(cdf, cdf + n_, target) - cdf);
-    return std::min(j, n_ - 1);
-  }
-  const double total = g_cum_[i];  // in units of g: the row is g[j]·scale_i for j < i
-  if (i == 0 || total <= 0.0) return -1;
-  const double target = row_stochastic_[i] ? u * total : u / prefix_scale_[i];
-  if (target >= total) return -1;
-  // g_cum_[j + 1] = Σ_{k≤j} g[k]: the first j with g_cum_[j + 1] > target.
-  const double* begin = g_cum_.data() + 1;
-  int j = int(std::upper_bound(begin, begin + i, target) - begin);
-  return std::min(j, i - 1);
+BackwardChainArrays AttentionGraph::arrays() const {
+  BackwardChainArrays a;
+  a.n = n_;
+  a.window_start = window_start_;
+  a.packed = full_;
+  a.dense_cdf = dense_cdf_.data();
+  a.packed_rows = packed_.data();
+  a.row_block_cum = row_block_cum_.data();
+  a.row_block_offset = row_block_offset_.data();
+  a.prefix_cumulative = g_cum_.data();
+  a.prefix_scale = prefix_scale_.data();
+  a.row_stochastic = row_stochastic_.data();
+  return a;
 }
 
 namespace {

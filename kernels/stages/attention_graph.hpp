@@ -8,12 +8,14 @@
 // prefix rows are separable (docs/spec/METHODS.md "Facts that make it fast"):
 //   P[i, j] = g[j] / S[i] for j < i < n-w,  g = max(h, 1e-6)^(1/T),  S[i] = Σ_{k<i} g[k],
 // with h[j] = Σ_r A_win[r, j] over the reduced window rows; row 0 is empty. Nothing n×n is held.
-// graph = "full": every row is the head-reduced attention row (dense n×n; needs r == n).
+// graph = "full": every row is the head-reduced attention row (needs r == n), computed row by
+// row from Q and K (no [H, n, n] tensor) and stored lower-triangular in fp32: 2·n² bytes.
 #pragma once
 #include <string>
 #include <vector>
 
 #include "kernels/layer_context.hpp"
+#include "kernels/stages/chain_sampling.hpp"
 
 namespace ckv::circuitkv {
 
@@ -73,6 +75,7 @@ class AttentionGraph {
   int n() const { return n_; }
   int sink() const { return sink_; }
   int window_start() const { return window_start_; }  // first dense window row (n - w'), or 0 for full
+  bool packed() const { return full_; }  // graph = "full": rows packed in fp32 (chain_sampling.hpp)
 
   // P[i, j] (0 for j > i or an empty row).
   double entry(int i, int j) const;
@@ -86,19 +89,21 @@ class AttentionGraph {
   // The column sums of the reduced window rows (h before clamping), used as the H2O signal.
   const std::vector<double>& window_column_sums() const { return h_; }
 
-  // Samples j ~ P[i, ·] with u in [0, 1): inverse CDF by binary search (deterministic given u).
-  // Returns -1 for an empty row.
-  int sample(int i, double u) const;
+  // Samples j ~ P[i, ·] with u in [0, 1): inverse CDF by binary search (deterministic given u;
+  // backward_sample of chain_sampling.hpp, the CUDA walkers' code). Returns -1 for an empty row.
+  int sample(int i, double u) const { return backward_sample(arrays(), i, u); }
 
-  // The arrays sample() searches, for the CUDA walk twin that copies them to the device
-  // (kernels/circuitkv_walk/walk_kernels.hpp): prefix sums of g [n + 1], prefix row scales [n], the dense
-  // rows' CDFs [(n − window_start)·n], row_stochastic flags [n].
-  const std::vector<double>& prefix_cumulative() const { return g_cum_; }
-  const std::vector<double>& prefix_scale() const { return prefix_scale_; }
-  const std::vector<double>& dense_cdf() const { return dense_cdf_; }
-  const std::vector<unsigned char>& row_stochastic() const { return row_stochastic_; }
+  // The arrays sample() searches (host pointers), and their sizes, for the CUDA walk twin that
+  // copies them to the device (kernels/circuitkv_walk/walk_kernels.hpp).
+  BackwardChainArrays arrays() const;
+  size_t dense_cdf_size() const { return dense_cdf_.size(); }
+  size_t packed_size() const { return packed_.size(); }
+  size_t row_block_cum_size() const { return row_block_cum_.size(); }
 
  private:
+  static void build_full_rows(LayerContext& context, AttentionGraph& g,
+                              const std::vector<int>& heads, bool use_max, int w, double inv_t);
+
   GraphOptions options_;
   RowSource source_ = RowSource::host;
   int n_ = 0, sink_ = 0, window_start_ = 0;
@@ -106,8 +111,13 @@ class AttentionGraph {
   std::vector<double> h_;       // window column sums
   std::vector<double> g_;       // prefix weights g[j]
   std::vector<double> g_cum_;   // g_cum_[i] = Σ_{k<i} g[k]
-  std::vector<double> dense_;   // dense rows [rows, n], row-normalised
-  std::vector<double> dense_cdf_;  // cumulative sums of dense rows
+  std::vector<double> dense_;   // window_prefix: the w' window rows [w', n], row-normalised
+  std::vector<double> dense_cdf_;  // their running sums
+  // graph = "full": every row i, P[i, 0..i] in fp32 at i(i+1)/2, with running sums (double)
+  // at the end of every kCdfBlock entries: n²/2 floats + n²/128 doubles, no n×n double.
+  std::vector<float> packed_;
+  std::vector<uint64_t> row_block_offset_;  // [n + 1]
+  std::vector<double> row_block_cum_;
   // Prefix row i: P[i, j] = g[j] * prefix_scale_[i]; the scale is 1/S[i] unless the 1e-8
   // row-sum clamp of step 2 binds (then the row is substochastic, as in the public code).
   std::vector<double> prefix_scale_;
