@@ -5,6 +5,7 @@ every file, and the greedy answer is the model's own greedy generation."""
 from __future__ import annotations
 
 import json
+import hashlib
 import os
 
 import pytest
@@ -115,6 +116,10 @@ def test_window_capture_and_storage_dtype(assets, kind, tmp_path):
         assert small["layers.0.q"].shape[1] == 64 and metadata["query_rows"] == "64"
         assert torch.equal(small["layers.0.q"], big["layers.0.q"][:, -64:])
         assert torch.equal(small["layers.0.k"], big["layers.0.k"])
+        # content_sha256: the SHA-256 of every byte after the header, read from the raw file
+        raw = open(os.path.join(tmp_path / "window", b["path"]), "rb").read()
+        header_length = int.from_bytes(raw[:8], "little")
+        assert metadata["content_sha256"] == hashlib.sha256(raw[8 + header_length:]).hexdigest()
     # a second capture into the same directory with other settings is refused
     argv = ["--model", assets[kind], "--longbench", assets["longbench"], "--out", str(tmp_path / "window"),
             "--device", "cpu", "--max-length", "400", "--query-rows", "all", "--tasks", "trec", "--layers", "0",

@@ -11,6 +11,7 @@ transposed views, and the raw memory of a view is not its logical order.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import struct
@@ -49,6 +50,17 @@ def _header(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> tuple
     text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     text += b" " * ((8 - len(text) % 8) % 8)
     return text, order
+
+
+def content_digest(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 (hex) of the data section as write_safetensors lays it out: every tensor's bytes in
+    the header's order. Recorded as `content_sha256` (docs/cache-format.md), it lets ckv-sweep
+    check a file's content at open and plan with --trust-recorded-digests."""
+    order = sorted(tensors, key=lambda name: (-_DTYPE_RANK[DTYPE_NAMES[tensors[name].dtype]], name))
+    digest = hashlib.sha256()
+    for name in order:
+        digest.update(_bytes(tensors[name]).numpy().data)
+    return digest.hexdigest()
 
 
 def write_safetensors(path: str, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> int:

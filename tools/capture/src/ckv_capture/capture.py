@@ -172,6 +172,7 @@ def capture_one(model, tokenizer, session, info, sample, options, layers, out_di
     metadata = sample_metadata(sample, prompt, info, options, layers, r, answer_ids, source, tokenizer,
                                session.num_layers)
     cache_format.check_layout(tensors, metadata)
+    metadata["content_sha256"] = cache_format.content_digest(tensors)
     relative = cache_format.sample_path(sample.task, sample.id)
     path = os.path.join(out_dir, relative)
     os.makedirs(os.path.dirname(path), exist_ok=True)
