@@ -4,13 +4,20 @@
 // copy and an FMA loop). CPU always; CUDA when built with it and a device is visible.
 // One table row per kernel: a CircuitKV kernel is one more entry in kernel_cases().
 //
-//   bench_kernels [--shapes small,qwen-2k,qwen-8k] [--cpu-max-gflop 40] [--min-time 0.5]
-//                 [--cpu-only] [--cuda-only]
+//   bench_kernels [--shapes small,qwen-2k,qwen-8k,qwen-32k] [--cpu-max-gflop 40]
+//                 [--min-time 0.5] [--cpu-only] [--cuda-only] [--only NAME,...]
+//
+// Rows: the shared stages (window attention, column sums, SnapKV votes, key norms), then every
+// registry method (its default configuration: scores plus selection at B = 2048, or n/2 when
+// n <= 2048), the proxy metrics of one layer (m = 64 answer tokens), and a whole window-method
+// unit (snapkv: scores, selection and every metric over 4 layers). Time is the median of the
+// timed calls after one warm-up call.
 //
 // Bytes are what must move at least: Q/K reads and the outputs. FLOPs: 2·d per q·k dot plus 5
 // per attention entry for the softmax (scale, max subtract, exp, sum, normalise), plus the
 // method's own reductions; the GPU column sums recompute each dot twice (row statistics, then
 // sums), which the counts do not include (algorithmic work, as nccl-tests' algbw).
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -24,6 +31,7 @@
 #include "bench/harness.hpp"
 #include "kernels/cuda/device.hpp"
 #include "kernels/registry.hpp"
+#include "worker/metrics.hpp"
 #ifdef CKV_HAVE_CUDA
 #include "kernels/cuda/device_limits.hpp"
 #include "kernels/knorm/knorm_kernels.hpp"
@@ -49,20 +57,36 @@ const std::vector<Shape> kShapes = {
     {"small", 8, 2, 64, 512, 64},
     {"qwen-2k", 28, 4, 128, 2048, 64},  // Qwen2.5-7B-like layer
     {"qwen-8k", 28, 4, 128, 8192, 64},
+    {"qwen-32k", 28, 4, 128, 32768, 64},
 };
 
-// A random layer (unit-normal K, Q of logit spread ~1.5), full capture.
+constexpr int kAnswerTokens = 64;
+
+// A random layer (unit-normal K and V, Q of logit spread ~1.5), full capture, with m answer
+// tokens for the metrics.
 struct BenchLayer {
-  std::vector<float> q, k, v;
+  std::vector<float> q, k, v, q_answer, k_answer, v_answer;
   LayerInput input;
   explicit BenchLayer(const Shape& s) {
     std::mt19937 rng(7);
     std::normal_distribution<float> normal(0.0f, 1.0f);
     q.resize(size_t(s.H) * s.n * s.d);
     k.resize(size_t(s.G) * s.n * s.d);
-    v.assign(size_t(s.G) * s.n * s.d, 0.0f);
+    v.resize(size_t(s.G) * s.n * s.d);
+    q_answer.resize(size_t(s.H) * kAnswerTokens * s.d);
+    k_answer.resize(size_t(s.G) * kAnswerTokens * s.d);
+    v_answer.resize(size_t(s.G) * kAnswerTokens * s.d);
     for (float& x : q) x = 1.5f * normal(rng);
     for (float& x : k) x = normal(rng);
+    for (float& x : v) x = normal(rng);
+    for (float& x : q_answer) x = 1.5f * normal(rng);
+    for (float& x : k_answer) x = normal(rng);
+    for (float& x : v_answer) x = normal(rng);
+    input.m = kAnswerTokens;
+    input.q_answer = q_answer.data();
+    input.k_answer = k_answer.data();
+    input.v_answer = v_answer.data();
+    input.num_layers_model = 28;
     input.H = s.H;
     input.G = s.G;
     input.d = s.d;
@@ -97,6 +121,9 @@ struct KernelCase {
   std::function<void(cuda::LayerKernels&, const Shape&)> cuda_run;  // recompute, stay on device
   std::function<std::vector<double>(cuda::LayerKernels&, const Shape&)> cuda_result;
 #endif
+  // A method row on the device: the whole scoring call on a context bound to GPU 0 (the twin's
+  // host glue and copies included), for methods that have a CUDA twin.
+  std::function<std::vector<double>(const LayerInput&, const Shape&)> device_method;
 };
 
 std::vector<double> flatten(const std::vector<std::vector<double>>& x) {
@@ -119,6 +146,38 @@ std::string sci(double x) {
   char buffer[32];
   std::snprintf(buffer, sizeof buffer, "%.1e", x);
   return buffer;
+}
+
+json method_budget(const std::string& method, const Shape& s) {
+  if (!method_named(method).uses_selection) return json::object();
+  return json{{"budget", s.n > 2048 ? 2048 : s.n / 2}};
+}
+
+// Algorithmic work of a method's default configuration (docs/benchmarks.md "What the counts
+// are"): the attention entries it computes (2d + 5 flops each, Q rows and K read once) plus its
+// own passes; 0 where the work is not arithmetic (walkers: table lookups and searches), shown
+// as "-" in the table.
+double all_pairs(const Shape& s) { return double(s.n) * (s.n + 1) / 2; }
+double method_bytes(const std::string& m, const Shape& s) {
+  if (m == "h2o" || m == "rc" || m == "rwr") return qk_bytes(s, s.n);
+  if (m == "knorm") return 4.0 * s.G * s.n * s.d;
+  if (m == "tova") return qk_bytes(s, 1);
+  if (m == "snapkv" || m == "pyramidkv" || m == "circuitkv_neumann" || m == "circuitkv_walk" ||
+      m == "circuitkv_influence")
+    return qk_bytes(s, s.w);
+  return 0;
+}
+double method_flops(const std::string& m, const Shape& s) {
+  const double window = attention_flops(s, window_pairs(s));
+  if (m == "h2o" || m == "rc") return attention_flops(s, all_pairs(s));
+  if (m == "rwr") return double(s.H) * all_pairs(s) * 2.0 * s.d;  // cosines to every earlier key
+  if (m == "snapkv" || m == "pyramidkv") return window + double(s.H) * s.n * (s.w + 7);
+  if (m == "tova") return attention_flops(s, s.n);
+  if (m == "knorm") return double(s.G) * s.n * 2.0 * s.d;
+  // K = 10 iterations of O(n·w) on two graphs, plus the window rows and their entropies.
+  if (m == "circuitkv_neumann") return window + 2.0 * 10 * 2.0 * s.n * s.w + 3.0 * s.H * s.w * s.n;
+  if (m == "circuitkv_walk" || m == "circuitkv_influence") return window;
+  return 0;
 }
 
 std::vector<KernelCase> kernel_cases() {
@@ -220,11 +279,92 @@ std::vector<KernelCase> kernel_cases() {
   };
 #endif
   cases.push_back(knorm);
+
+  // Every registry method with its default configuration: scores and the selection.
+  for (const MethodDef& m : method_registry()) {
+    KernelCase c;
+    c.name = m.name;
+    const std::string name = m.name;
+    c.bytes = [name](const Shape& s) { return method_bytes(name, s); };
+    c.flops = [name](const Shape& s) { return method_flops(name, s); };
+    c.cpu = [name](const LayerInput& in, const Shape& s) {
+      const Configuration config = bench_configuration(name, method_budget(name, s));
+      LayerContext ctx(in);
+      const Scores scores = config.method->score_cpu(ctx, config.typed);
+      std::vector<double> out = flatten(scores.heads);
+      if (config.method->uses_selection)
+        for (const auto& keep : select_keep(scores, config.selection(), in.n, in.G, 0, 1, in.H))
+          out.push_back(double(keep.size()));
+      return out;
+    };
+    if (m.has_cuda)
+      c.device_method = [name](const LayerInput& in, const Shape& s) {
+        const Configuration config = bench_configuration(name, method_budget(name, s));
+        LayerContext ctx(in, Device::gpu(0));
+        return flatten(config.method->score(ctx, config.typed).heads);
+      };
+    c.check = [name](const Shape& s, const std::vector<double>& x) {
+      bool finite = true;
+      for (double v : x) finite = finite && std::isfinite(v);
+      return Check{finite, finite ? "finite" : "NaN/Inf in the scores"};
+    };
+    cases.push_back(c);
+  }
+
+  // The proxy metrics of one layer for one keep-set (the worker's per-layer cost).
+  KernelCase metrics;
+  metrics.name = "metrics";
+  metrics.bytes = [](const Shape& s) { return 4.0 * 2 * s.G * s.n * s.d; };  // K and V read
+  metrics.flops = [](const Shape& s) {  // q·k and a·v per (head, answer token, key)
+    return double(s.H) * kAnswerTokens * (s.n + kAnswerTokens / 2.0) * 4.0 * s.d;
+  };
+  metrics.cpu = [](const LayerInput& in, const Shape& s) {
+    const int budget = std::min(2048, s.n / 2);
+    std::vector<int> keep;
+    for (int j = 0; j < budget; ++j) keep.push_back(int((long long)j * s.n / budget));
+    MetricAccumulator acc;
+    acc.add_layer(in, std::vector<std::vector<int>>(in.G, keep), {{0, s.n / 8}}, 32);
+    std::vector<double> out;
+    for (const auto& [name, value] : acc.finish()) out.push_back(value ? *value : -1.0);
+    return out;
+  };
+  metrics.check = [](const Shape&, const std::vector<double>& x) {
+    bool ok = true;
+    for (double v : x) ok = ok && std::isfinite(v);
+    return Check{ok, ok ? "finite" : "NaN/Inf"};
+  };
+  cases.push_back(metrics);
+
+  // A whole window-method unit: snapkv's scores, selection and every metric over 4 layers
+  // (the same layer four times, each on a fresh context: nothing is shared between layers).
+  KernelCase unit;
+  unit.name = "unit:snapkv x4 layers";
+  unit.bytes = [](const Shape& s) { return 4 * (method_bytes("snapkv", s) + 4.0 * 2 * s.G * s.n * s.d); };
+  unit.flops = [](const Shape& s) {
+    return 4 * (method_flops("snapkv", s) +
+                double(s.H) * kAnswerTokens * (s.n + kAnswerTokens / 2.0) * 4.0 * s.d);
+  };
+  unit.cpu = [](const LayerInput& in, const Shape& s) {
+    const Configuration config = bench_configuration("snapkv", method_budget("snapkv", s));
+    MetricAccumulator acc;
+    for (int layer = 0; layer < 4; ++layer) {
+      LayerContext ctx(in);
+      const Scores scores = config.method->score_cpu(ctx, config.typed);
+      const auto keep = select_keep(scores, config.selection(), in.n, in.G, layer, 28, in.H);
+      acc.add_layer(in, keep, {{0, s.n / 8}}, 32);
+    }
+    std::vector<double> out;
+    for (const auto& [name, value] : acc.finish()) out.push_back(value ? *value : -1.0);
+    return out;
+  };
+  unit.check = metrics.check;
+  cases.push_back(unit);
   return cases;
 }
 
 struct Options {
   std::vector<std::string> shapes = {"small", "qwen-2k", "qwen-8k"};
+  std::vector<std::string> only;  // kernel names; empty: every row
   double cpu_max_gflop = 40;
   double min_time = 0.5;
   bool cpu = true, cuda = true;
@@ -249,14 +389,18 @@ Options parse(int argc, char** argv) {
       o.cpu_max_gflop = std::atof(value().c_str());
     } else if (a == "--min-time") {
       o.min_time = std::atof(value().c_str());
+    } else if (a == "--only") {
+      std::stringstream list(value());
+      for (std::string item; std::getline(list, item, ',');) o.only.push_back(item);
     } else if (a == "--cpu-only") {
       o.cuda = false;
     } else if (a == "--cuda-only") {
       o.cpu = false;
     } else {
       std::fprintf(stderr,
-                   "usage: bench_kernels [--shapes small,qwen-2k,qwen-8k] [--cpu-max-gflop G] "
-                   "[--min-time S] [--cpu-only] [--cuda-only]\n");
+                   "usage: bench_kernels [--shapes small,qwen-2k,qwen-8k,qwen-32k] "
+                   "[--cpu-max-gflop G] [--min-time S] [--cpu-only] [--cuda-only] "
+                   "[--only KERNEL,...]\n");
       std::exit(a == "--help" ? 0 : 2);
     }
   }
@@ -321,6 +465,9 @@ int main(int argc, char** argv) {
           layer.k.data());
 #endif
     for (const KernelCase& c : cases) {
+      if (!options.only.empty() &&
+          std::find(options.only.begin(), options.only.end(), c.name) == options.only.end())
+        continue;
       std::vector<double> cpu_result;
       if (options.cpu) {
         Row row;
@@ -343,7 +490,25 @@ int main(int argc, char** argv) {
         rows.push_back(row);
       }
 #ifdef CKV_HAVE_CUDA
-      if (device) {
+      if (device && !c.cuda_run && c.device_method) {
+        Row row;
+        row.device = "cuda";
+        row.kernel = c.name;
+        row.shape = shape->text();
+        row.bytes = c.bytes(*shape);
+        row.flops = c.flops(*shape);
+        row.bandwidth_limit_gbs = gpu.copy_bandwidth_gbs;
+        row.flop_limit_gflops = gpu.fma_gflops;
+        std::vector<double> result;
+        row.timing = time_calls([&] { result = c.device_method(layer.input, *shape); }, options.min_time);
+        Check check = c.check(*shape, result);
+        if (!cpu_result.empty()) check.text += ", NMSE vs cpu " + sci(nmse(cpu_result, result));
+        row.check = (check.ok ? "ok " : "FAIL ") + check.text;
+        all_ok = all_ok && check.ok;
+        progress(row);
+        rows.push_back(row);
+      }
+      if (device && c.cuda_run) {
         Row row;
         row.device = "cuda";
         row.kernel = c.name;
@@ -379,7 +544,8 @@ int main(int argc, char** argv) {
                 "GFLOP/s)\n",
                 one.triad_gbs, one.fma_gflops);
   }
-  std::printf("# time = mean over iters (* = one run longer than 2 s, timed once, no repeat)\n");
+  std::printf("# median_ms = median over iters after one warm-up call (* = one run longer than "
+              "2 s, timed once, no repeat)\n");
   print_header();
   for (Row& row : rows) {
     if (row.device == "cpu") {

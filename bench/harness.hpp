@@ -30,7 +30,7 @@ inline double now_seconds() {
 
 struct Timing {
   int iterations = 0;
-  double mean_s = 0, min_s = 0;
+  double mean_s = 0, min_s = 0, median_s = 0;
   bool warmup_timed = false;  // one run was long enough to be its own measurement
 };
 
@@ -45,21 +45,25 @@ inline Timing time_calls(const std::function<void()>& call, double min_seconds =
   const double warmup = now_seconds() - start;
   if (warmup > single_run_seconds) {
     t.iterations = 1;
-    t.mean_s = t.min_s = warmup;
+    t.mean_s = t.min_s = t.median_s = warmup;
     t.warmup_timed = true;
     return t;
   }
-  double total = 0, best = 1e300;
+  double total = 0;
+  std::vector<double> times;
   while (t.iterations < max_iterations && (t.iterations < 3 || total < min_seconds)) {
     start = now_seconds();
     call();
     const double s = now_seconds() - start;
     total += s;
-    best = std::min(best, s);
+    times.push_back(s);
     ++t.iterations;
   }
+  std::sort(times.begin(), times.end());
   t.mean_s = total / t.iterations;
-  t.min_s = best;
+  t.min_s = times.front();
+  t.median_s = times.size() % 2 ? times[times.size() / 2]
+                                : 0.5 * (times[times.size() / 2 - 1] + times[times.size() / 2]);
   return t;
 }
 
@@ -155,23 +159,31 @@ struct Row {
 };
 
 inline void print_header() {
-  std::printf("%-5s %-18s %-22s %5s %11s %9s %6s %10s %6s  %s\n", "dev", "kernel", "shape", "iters",
-              "time_ms", "GB/s", "%bw", "GFLOP/s", "%flop", "check");
+  std::printf("%-5s %-22s %-22s %5s %11s %9s %6s %10s %6s  %s\n", "dev", "kernel", "shape", "iters",
+              "median_ms", "GB/s", "%bw", "GFLOP/s", "%flop", "check");
 }
 
 inline void print_row(const Row& r) {
   if (r.skipped) {
-    std::printf("%-5s %-18s %-22s %5s %11s %9s %6s %10s %6s  %s\n", r.device.c_str(),
+    std::printf("%-5s %-22s %-22s %5s %11s %9s %6s %10s %6s  %s\n", r.device.c_str(),
                 r.kernel.c_str(), r.shape.c_str(), "-", "-", "-", "-", "-", "-", r.check.c_str());
     return;
   }
-  const double s = r.timing.mean_s;
+  const double s = r.timing.median_s;
   const double gbs = r.bytes / s / 1e9, gflops = r.flops / s / 1e9;
-  std::printf("%-5s %-18s %-22s %4d%s %11.3f %9.2f %5.1f%% %10.2f %5.1f%%  %s\n", r.device.c_str(),
+  // No byte or flop count (walkers, trivial methods): the rate columns are "-".
+  auto rate = [](double count, double value, const char* format) {
+    char buffer[32];
+    if (count > 0) std::snprintf(buffer, sizeof buffer, format, value);
+    else std::snprintf(buffer, sizeof buffer, "-");
+    return std::string(buffer);
+  };
+  std::printf("%-5s %-22s %-22s %4d%s %11.3f %9s %6s %10s %6s  %s\n", r.device.c_str(),
               r.kernel.c_str(), r.shape.c_str(), r.timing.iterations,
-              r.timing.warmup_timed ? "*" : " ", s * 1e3, gbs,
-              r.bandwidth_limit_gbs > 0 ? 100.0 * gbs / r.bandwidth_limit_gbs : 0.0, gflops,
-              r.flop_limit_gflops > 0 ? 100.0 * gflops / r.flop_limit_gflops : 0.0,
+              r.timing.warmup_timed ? "*" : " ", s * 1e3, rate(r.bytes, gbs, "%.2f").c_str(),
+              rate(r.bytes * r.bandwidth_limit_gbs, 100.0 * gbs / r.bandwidth_limit_gbs, "%.1f%%").c_str(),
+              rate(r.flops, gflops, "%.2f").c_str(),
+              rate(r.flops * r.flop_limit_gflops, 100.0 * gflops / r.flop_limit_gflops, "%.1f%%").c_str(),
               r.check.c_str());
   std::fflush(stdout);
 }

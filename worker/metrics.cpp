@@ -4,6 +4,8 @@
 // selection; answer tokens always visible).
 #include "worker/metrics.hpp"
 
+#include "kernels/stages/threads.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -33,50 +35,54 @@ AnswerAttention AnswerAttention::compute(const LayerInput& in, int topk) {
   out.answer_mass.assign(size_t(in.H) * m, 0.0);
   out.top.assign(size_t(in.H) * m * out.k, 0);
   const double scale = 1.0 / std::sqrt(double(d));
-  std::vector<int> order(n);
-  for (int h = 0; h < in.H; ++h) {
-    const int g = in.kv_head(h);
-    for (int t = 0; t < m; ++t) {
-      const size_t ht = size_t(h) * m + t;
-      double* a = out.attention.data() + ht * (n + m);
-      const float* q = in.q_answer + ht * d;
-      // a_t = softmax(q_t·[K; K_ans(<=t)]ᵀ/√d) in double; slots n..n+t are the answer keys.
-      const int len = n + t + 1;
-      double max_logit = -INFINITY;
-      for (int j = 0; j < n; ++j) {
-        a[j] = dot(q, in.key(g, j), d) * scale;
-        max_logit = std::max(max_logit, a[j]);
-      }
-      for (int u = 0; u <= t; ++u) {
-        a[n + u] = dot(q, in.k_answer + (size_t(g) * m + u) * d, d) * scale;
-        max_logit = std::max(max_logit, a[n + u]);
-      }
-      double total = 0.0;
-      for (int j = 0; j < len; ++j) total += (a[j] = std::exp(a[j] - max_logit));
-      for (int j = 0; j < len; ++j) a[j] /= total;
+  // Heads are independent and each writes only its own slices: the same values with any number
+  // of threads (kernels/stages/threads.hpp).
+  parallel_ranges(in.H, kernel_threads(), [&](int h_begin, int h_end) {
+    std::vector<int> order(n);
+    for (int h = h_begin; h < h_end; ++h) {
+      const int g = in.kv_head(h);
+      for (int t = 0; t < m; ++t) {
+        const size_t ht = size_t(h) * m + t;
+        double* a = out.attention.data() + ht * (n + m);
+        const float* q = in.q_answer + ht * d;
+        // a_t = softmax(q_t·[K; K_ans(<=t)]ᵀ/√d) in double; slots n..n+t are the answer keys.
+        const int len = n + t + 1;
+        double max_logit = -INFINITY;
+        for (int j = 0; j < n; ++j) {
+          a[j] = dot(q, in.key(g, j), d) * scale;
+          max_logit = std::max(max_logit, a[j]);
+        }
+        for (int u = 0; u <= t; ++u) {
+          a[n + u] = dot(q, in.k_answer + (size_t(g) * m + u) * d, d) * scale;
+          max_logit = std::max(max_logit, a[n + u]);
+        }
+        double total = 0.0;
+        for (int j = 0; j < len; ++j) total += (a[j] = std::exp(a[j] - max_logit));
+        for (int j = 0; j < len; ++j) a[j] /= total;
 
-      double* o = out.output.data() + ht * d;
-      double* o_answer = out.answer_output.data() + ht * d;
-      for (int j = 0; j < n; ++j) {
-        out.prompt_mass[ht] += a[j];
-        const float* v = in.value(g, j);
-        for (int c = 0; c < d; ++c) o[c] += a[j] * v[c];
-      }
-      for (int u = 0; u <= t; ++u) {
-        out.answer_mass[ht] += a[n + u];
-        const float* v = in.v_answer + (size_t(g) * m + u) * d;
-        for (int c = 0; c < d; ++c) o_answer[c] += a[n + u] * v[c];
-      }
-      for (int c = 0; c < d; ++c) o[c] += o_answer[c];
+        double* o = out.output.data() + ht * d;
+        double* o_answer = out.answer_output.data() + ht * d;
+        for (int j = 0; j < n; ++j) {
+          out.prompt_mass[ht] += a[j];
+          const float* v = in.value(g, j);
+          for (int c = 0; c < d; ++c) o[c] += a[j] * v[c];
+        }
+        for (int u = 0; u <= t; ++u) {
+          out.answer_mass[ht] += a[n + u];
+          const float* v = in.v_answer + (size_t(g) * m + u) * d;
+          for (int c = 0; c < d; ++c) o_answer[c] += a[n + u] * v[c];
+        }
+        for (int c = 0; c < d; ++c) o[c] += o_answer[c];
 
-      // The k prompt keys with the largest a_t (ties to the lower position).
-      std::iota(order.begin(), order.end(), 0);
-      std::partial_sort(order.begin(), order.begin() + out.k, order.end(), [&](int x, int y) {
-        return a[x] != a[y] ? a[x] > a[y] : x < y;
-      });
-      std::copy(order.begin(), order.begin() + out.k, out.top.begin() + ht * out.k);
+        // The k prompt keys with the largest a_t (ties to the lower position).
+        std::iota(order.begin(), order.end(), 0);
+        std::partial_sort(order.begin(), order.begin() + out.k, order.end(), [&](int x, int y) {
+          return a[x] != a[y] ? a[x] > a[y] : x < y;
+        });
+        std::copy(order.begin(), order.begin() + out.k, out.top.begin() + ht * out.k);
+      }
     }
-  }
+  });
   return out;
 }
 
