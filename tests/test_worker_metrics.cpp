@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <algorithm>
 
 #include "worker/metrics.hpp"
 
@@ -188,4 +189,92 @@ TEST_CASE("per_query_head: each query head reads its own keep-set (H sets for G 
   shared.add_layer(in, {{0, 2}}, {{1, 3}}, 2);
   CHECK(*shared.finish().at("attn_recall") == Approx((0.5 + 0.5) / 2));
   CHECK_THROWS_WITH(own.add_layer(in, {{0}, {1}, {2}}, {}, 2), Catch::Contains("test/per_query_head"));
+}
+
+// The per-(h, t) terms shared by the CPU accumulator and the CUDA twin (worker/metrics_terms.hpp),
+// against hand-computed values.
+TEST_CASE("metric row terms: hand-computed recall and output error") {
+  // kept mass 0.3 of a prompt mass 0.6, answer mass 0.2: o_S = o_kept / 0.5.
+  const double o_kept[2] = {0.25, 0.0};  // renormalised: (0.5, 0)
+  const double o[2] = {0.3, 0.4};        // ‖o‖ = 0.5; o_S − o = (0.2, −0.4), ‖·‖ = √0.2
+  const auto terms = metric_terms::row_terms(0.3, 0.6, 0.2, o_kept, o, 2);
+  CHECK(terms.recall == Approx(0.5).epsilon(1e-15));
+  CHECK(terms.error == Approx(std::sqrt(0.2) / 0.5).epsilon(1e-15));
+  CHECK_FALSE(terms.undefined_error);
+
+  // A prompt whose mass underflowed: recall 1 (keeping any of it loses nothing).
+  const double same[2] = {0.1, 0.1};
+  const auto underflow = metric_terms::row_terms(0.0, 0.0, 1.0, same, same, 2);
+  CHECK(underflow.recall == 1.0);
+  CHECK(underflow.error == 0.0);
+
+  // o = 0 but o_S != o: undefined, reported by the caller.
+  const double zero[2] = {0.0, 0.0};
+  CHECK(metric_terms::row_terms(0.5, 0.5, 0.5, same, zero, 2).undefined_error);
+  CHECK_FALSE(metric_terms::row_terms(0.5, 0.5, 0.5, zero, zero, 2).undefined_error);
+}
+
+TEST_CASE("metric row terms: top-k order and kept-set membership") {
+  using metric_terms::attends_before;
+  CHECK(attends_before(0.5, 7, 0.25, 1));
+  CHECK_FALSE(attends_before(0.25, 1, 0.5, 7));
+  CHECK(attends_before(0.5, 2, 0.5, 3));  // a tie goes to the lower position
+  CHECK_FALSE(attends_before(0.5, 3, 0.5, 2));
+  CHECK_FALSE(attends_before(0.5, 3, 0.5, 3));
+
+  const int keep[] = {0, 3, 4, 9};
+  for (int j = -1; j <= 10; ++j)
+    CHECK(metric_terms::in_sorted(keep, 4, j) == (j == 0 || j == 3 || j == 4 || j == 9));
+  CHECK_FALSE(metric_terms::in_sorted(keep, 0, 0));
+}
+
+// add_layer_rows (the CUDA twin's entry) adds rows computed elsewhere exactly as add_layer adds
+// its own: built from the CPU's AnswerAttention, the two accumulators agree bit for bit.
+TEST_CASE("metrics: add_layer_rows from the CPU's own rows equals add_layer") {
+  Layer l = hand_layer();
+  const LayerInput& in = l.input;
+  const AnswerAttention answers = AnswerAttention::compute(in, 2);
+  for (const std::vector<int>& set : {std::vector<int>{}, {2}, {0, 3}, {0, 1, 2, 3}}) {
+    const std::vector<std::vector<int>> keep = {set};
+    MetricAccumulator direct;
+    direct.add_layer(in, answers, keep, {{1, 3}});
+
+    std::vector<AnswerRowTerms> rows;
+    for (int t = 0; t < in.m; ++t) {
+      const double* a = answers.row(0, t);
+      double kept_mass = 0.0;
+      std::vector<double> o_kept(answers.answer_output.begin() + t * in.d,
+                                 answers.answer_output.begin() + (t + 1) * in.d);
+      for (int j : set) {
+        kept_mass += a[j];
+        for (int c = 0; c < in.d; ++c) o_kept[c] += a[j] * in.value(0, j)[c];
+      }
+      const auto terms = metric_terms::row_terms(kept_mass, answers.prompt_mass[t],
+                                                 answers.answer_mass[t], o_kept.data(),
+                                                 answers.output.data() + t * in.d, in.d);
+      int hits = 0;
+      for (int i = 0; i < answers.k; ++i)
+        hits += std::count(set.begin(), set.end(), answers.top[t * answers.k + i]) > 0;
+      rows.push_back({terms.recall, terms.error, hits, terms.undefined_error});
+    }
+    MetricAccumulator from_rows;
+    from_rows.add_layer_rows(in, rows, answers.k, keep, {{1, 3}});
+    const auto a = direct.finish(), b = from_rows.finish();
+    for (const auto& [name, value] : a) {
+      INFO(name << " with " << set.size() << " kept");
+      REQUIRE(b.at(name).has_value() == value.has_value());
+      if (value) CHECK(*b.at(name) == *value);
+    }
+  }
+}
+
+TEST_CASE("metrics: add_layer_rows refuses a wrong row count and an undefined error") {
+  Layer l = hand_layer();
+  MetricAccumulator acc;
+  CHECK_THROWS_WITH(acc.add_layer_rows(l.input, std::vector<AnswerRowTerms>(1), 2, {{0}}, {}),
+                    Catch::Contains("1 metric rows for 1 heads x 2 answer tokens"));
+  std::vector<AnswerRowTerms> rows(2);
+  rows[1].undefined_error = true;
+  CHECK_THROWS_WITH(acc.add_layer_rows(l.input, rows, 2, {{0}}, {}),
+                    Catch::Contains("head 0 answer token 1: the full attention output is zero"));
 }

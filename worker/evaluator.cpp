@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <memory>
 #include <set>
 
 #include <fmt/format.h>
@@ -14,6 +15,9 @@
 #include "configuration/configuration.hpp"
 #include "kernels/cuda/device.hpp"
 #include "worker/metrics.hpp"
+#ifdef CKV_HAVE_CUDA
+#include "worker/metrics_cuda.hpp"
+#endif
 
 namespace ckv {
 
@@ -140,6 +144,11 @@ BatchResult evaluate_batch(const Batch& batch, const EvaluatorOptions& options) 
       LayerContext context(input, options.device >= 0 ? Device::gpu(options.device) : Device::cpu());
       std::map<std::string, ScoreCacheEntry> shared;
       std::map<int, AnswerAttention> answers;  // per topk: keep-set independent metric parts
+#ifdef CKV_HAVE_CUDA
+      // On a GPU the same parts stay on the device (worker/metrics_cuda.hpp); only the
+      // per-(head, answer token) terms of each keep-set come back.
+      std::map<int, std::unique_ptr<cuda::AnswerAttentionDevice>> device_answers;
+#endif
       for (auto& unit : units) {
         if (unit.failed ||
             std::find(unit.layers.begin(), unit.layers.end(), layer) == unit.layers.end())
@@ -178,6 +187,17 @@ BatchResult evaluate_batch(const Batch& batch, const EvaluatorOptions& options) 
           }
           unit.score_ms += it->second.ms + elapsed_ms(t0);
           const int topk = unit.config->eval.topk;
+#ifdef CKV_HAVE_CUDA
+          if (context.device().is_cuda() && input.m > 0) {
+            auto answer = device_answers.find(topk);
+            if (answer == device_answers.end())
+              answer = device_answers.emplace(topk, std::make_unique<cuda::AnswerAttentionDevice>(
+                                                        cuda::answer_layer_view(input, topk))).first;
+            unit.metrics.add_layer_rows(input, answer->second->rows(keep), std::min(topk, input.n),
+                                        keep, meta.evidence);
+            continue;
+          }
+#endif
           auto answer = answers.find(topk);
           if (answer == answers.end())
             answer = answers.emplace(topk, AnswerAttention::compute(input, topk)).first;

@@ -5,6 +5,7 @@
 #include "worker/metrics.hpp"
 
 #include "kernels/stages/threads.hpp"
+#include "worker/metrics_terms.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -77,7 +78,7 @@ AnswerAttention AnswerAttention::compute(const LayerInput& in, int topk) {
         // The k prompt keys with the largest a_t (ties to the lower position).
         std::iota(order.begin(), order.end(), 0);
         std::partial_sort(order.begin(), order.begin() + out.k, order.end(), [&](int x, int y) {
-          return a[x] != a[y] ? a[x] > a[y] : x < y;
+          return metric_terms::attends_before(a[x], x, a[y], y);
         });
         std::copy(order.begin(), order.begin() + out.k, out.top.begin() + ht * out.k);
       }
@@ -91,19 +92,16 @@ void MetricAccumulator::add_layer(const LayerInput& in, const std::vector<std::v
   add_layer(in, AnswerAttention::compute(in, topk), keep, evidence);
 }
 
-void MetricAccumulator::add_layer(const LayerInput& in, const AnswerAttention& answers,
-                                  const std::vector<std::vector<int>>& keep,
-                                  const std::vector<std::pair<int, int>>& evidence) {
-  const int n = in.n, m = in.m, d = in.d;
+std::vector<std::vector<unsigned char>> MetricAccumulator::add_keep_sets(
+    const LayerInput& in, const std::vector<std::vector<int>>& keep,
+    const std::vector<std::pair<int, int>>& evidence) {
+  const int n = in.n;
   // One set per KV head (shared and per_kv_head selection), or per query head (per_query_head):
   // query head h reads set `set_of(h)`.
   const int sets = int(keep.size());
   CKV_CHECK(sets == in.G || sets == in.H,
             "{}: layer {}: {} keep-sets for {} KV heads and {} query heads", in.sample, in.layer,
             sets, in.G, in.H);
-  auto set_of = [&](int h) { return sets == in.H ? h : in.kv_head(h); };
-  CKV_CHECK(answers.n == n && answers.m == m && answers.H == in.H,
-            "{}: layer {}: answer attention computed for another layer shape", in.sample, in.layer);
   std::vector<std::vector<unsigned char>> in_set(sets, std::vector<unsigned char>(n, 0));
   for (int g = 0; g < sets; ++g) {
     for (int j : keep[g]) {
@@ -134,6 +132,18 @@ void MetricAccumulator::add_layer(const LayerInput& in, const AnswerAttention& a
     }
   }
 
+  return in_set;
+}
+
+void MetricAccumulator::add_layer(const LayerInput& in, const AnswerAttention& answers,
+                                  const std::vector<std::vector<int>>& keep,
+                                  const std::vector<std::pair<int, int>>& evidence) {
+  const int n = in.n, m = in.m, d = in.d;
+  CKV_CHECK(answers.n == n && answers.m == m && answers.H == in.H,
+            "{}: layer {}: answer attention computed for another layer shape", in.sample, in.layer);
+  const auto in_set = add_keep_sets(in, keep, evidence);
+  const int sets = int(keep.size());
+  auto set_of = [&](int h) { return sets == in.H ? h : in.kv_head(h); };
   if (m == 0) return;
   const int k = answers.k;
   std::vector<double> o_kept(d);
@@ -155,35 +165,40 @@ void MetricAccumulator::add_layer(const LayerInput& in, const AnswerAttention& a
         const float* v = in.value(g, j);
         for (int c = 0; c < d; ++c) o_kept[c] += a[j] * v[c];
       }
-      // n >= 1 keeps prompt_mass > 0 unless it underflowed against the answer keys; then the
-      // prompt carries no attention and keeping any part of it loses nothing.
-      const double recall = prompt_mass > 0.0 ? kept_mass / prompt_mass : 1.0;
-
-      // output_error = ‖o_S − o‖/‖o‖.
-      const double kept_total = kept_mass + answer_mass;  // > 0: the answer key u = t is in
-      double diff2 = 0.0, norm2 = 0.0;
-      for (int c = 0; c < d; ++c) {
-        const double oc = o_kept[c] / kept_total;
-        diff2 += (oc - o[c]) * (oc - o[c]);
-        norm2 += o[c] * o[c];
-      }
-      CKV_CHECK(norm2 > 0.0 || diff2 == 0.0,
-                "{}: layer {} head {} answer token {}: the full attention output is zero, so "
-                "output_error is undefined (all-zero values?)",
-                in.sample, in.layer, h, t);
-      const double error = norm2 > 0.0 ? std::sqrt(diff2 / norm2) : 0.0;
+      const metric_terms::RowTerms terms =
+          metric_terms::row_terms(kept_mass, prompt_mass, answer_mass, o_kept.data(), o, d);
 
       // topk_recall: share of the k prompt keys with the largest a_t that are kept.
       int top_hit = 0;
       const int* top = answers.top.data() + ht * k;
       for (int i = 0; i < k; ++i) top_hit += kept[top[i]];
 
-      attn_recall_sum += recall;
-      output_error_sum += error;
-      topk_recall_sum += double(top_hit) / double(k);
-      ++answer_terms;
+      add_row(in, h, t, AnswerRowTerms{terms.recall, terms.error, top_hit, terms.undefined_error}, k);
     }
   }
+}
+
+void MetricAccumulator::add_layer_rows(const LayerInput& in, const std::vector<AnswerRowTerms>& rows,
+                                       int k, const std::vector<std::vector<int>>& keep,
+                                       const std::vector<std::pair<int, int>>& evidence) {
+  add_keep_sets(in, keep, evidence);
+  if (in.m == 0) return;
+  CKV_CHECK(rows.size() == size_t(in.H) * in.m,
+            "{}: layer {}: {} metric rows for {} heads x {} answer tokens", in.sample, in.layer,
+            rows.size(), in.H, in.m);
+  for (int h = 0; h < in.H; ++h)
+    for (int t = 0; t < in.m; ++t) add_row(in, h, t, rows[size_t(h) * in.m + t], k);
+}
+
+void MetricAccumulator::add_row(const LayerInput& in, int h, int t, const AnswerRowTerms& row, int k) {
+  CKV_CHECK(!row.undefined_error,
+            "{}: layer {} head {} answer token {}: the full attention output is zero, so "
+            "output_error is undefined (all-zero values?)",
+            in.sample, in.layer, h, t);
+  attn_recall_sum += row.recall;
+  output_error_sum += row.error;
+  topk_recall_sum += double(row.top_hit) / double(k);
+  ++answer_terms;
 }
 
 std::map<std::string, std::optional<double>> MetricAccumulator::finish() const {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernels/layer_context.hpp"
+#include "worker/metrics_terms.hpp"
 
 namespace ckv {
 
@@ -44,9 +45,22 @@ struct MetricAccumulator {
                  const std::vector<std::vector<int>>& keep,
                  const std::vector<std::pair<int, int>>& evidence);
 
+  // The same with the per-(h, t) terms computed elsewhere (the CUDA twin,
+  // worker/metrics_cuda.hpp): rows[h·m + t], added in the order add_layer adds them.
+  void add_layer_rows(const LayerInput& input, const std::vector<AnswerRowTerms>& rows, int k,
+                      const std::vector<std::vector<int>>& keep,
+                      const std::vector<std::pair<int, int>>& evidence);
+
   // attn_recall, output_error, topk_recall, evidence_recall, evidence_recall_min, kept:
   // std::nullopt (NULL) where undefined, never 0.
   std::map<std::string, std::optional<double>> finish() const;
+
+ private:
+  // Validates the keep-sets and adds kept and evidence_recall; returns membership per set.
+  std::vector<std::vector<unsigned char>> add_keep_sets(const LayerInput& input,
+                                                        const std::vector<std::vector<int>>& keep,
+                                                        const std::vector<std::pair<int, int>>& evidence);
+  void add_row(const LayerInput& input, int h, int t, const AnswerRowTerms& row, int k);
 };
 
 }  // namespace ckv
