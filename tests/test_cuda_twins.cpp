@@ -4,7 +4,8 @@
 // is the reference. Checks: no NaN/Inf, NMSE < 1e-10 and max error < 1e-5 of the largest
 // magnitude, identical keep-sets, bit-identical repeated CUDA runs. Rank-valued scores
 // (circuitkv_neumann) are checked on their signals at 1e-5 and allow a few rank swaps; walk
-// visit counts (circuitkv_walk) must be bit-identical.
+// visit counts (circuitkv_walk) and rwr scores must be bit-identical, and the device Neumann
+// series must match NeumannSeries on the same graphs to 1e-12.
 // Own main: exits 77 (ctest SKIP_RETURN_CODE) with the reason when no CUDA device is visible
 // or the build has no CUDA, so CI without a GPU shows SKIPPED, never passed.
 #define CATCH_CONFIG_RUNNER
@@ -233,7 +234,7 @@ TEST_CASE("every method with a CUDA twin matches its CPU reference", "[cuda]") {
   std::printf("cuda twins: %d methods, %d score vectors compared, %d refusals matched, %d "
               "keep-set swaps between tied scores, %d rank moves between near-tied signals\n",
               methods, comparisons, refusals, tie_swaps, rank_moves_total);
-  REQUIRE(methods >= 7);  // h2o, snapkv, pyramidkv, tova, knorm, circuitkv_walk, circuitkv_neumann
+  REQUIRE(methods >= 8);  // h2o, snapkv, pyramidkv, tova, knorm, circuitkv_walk, circuitkv_neumann, rwr
   REQUIRE(comparisons > 0);
 }
 
@@ -340,6 +341,105 @@ TEST_CASE("circuitkv_neumann: signals from device attention match the CPU", "[cu
     }
   }
   REQUIRE(compared > 0);
+}
+
+// The device Neumann series (kernels/stages/neumann_kernels.cu) on the same host-built graphs
+// as NeumannSeries: QI and HI within 1e-12 relative (bit-identical while the prefix has at most
+// 1024 positions; the n = 2500 layer takes the chunked prefix scan), the same number of terms,
+// over graphs, reductions, temperatures, γ and a sweep over K in one context (one device
+// iteration, restarted for a smaller K).
+TEST_CASE("circuitkv_neumann: device series matches NeumannSeries on the same graphs", "[cuda]") {
+  std::vector<Shape> shapes = kShapes;
+  shapes.push_back({4, 2, 32, 2500, 2500});
+  const std::vector<json> configs = {
+      json::object(),
+      {{"head_reduce", "max"}, {"iterations", 40}},
+      {{"head_reduce", "mean"}, {"temperature", 0.5}, {"gamma", 0.8}},
+      {{"graph", "full"}},
+      {{"graph", "full"}, {"temperature", 0.3}, {"iterations", 25}},
+      {{"window", 16}, {"temperature", 2.0}, {"sink_size", 0}},
+  };
+  int compared = 0, identical = 0;
+  for (size_t si = 0; si < shapes.size(); ++si) {
+    const Shape& shape = shapes[si];
+    RandomLayer layer(shape, unsigned(6000 + si));
+    for (const json& given : configs) {
+      if (given.value("graph", "") == "full" && (shape.r < shape.n || shape.n > 600)) continue;
+      LayerContext ctx(layer.input);
+      for (int K : {given.value("iterations", 10), 3, 60, 0}) {
+        json with_k = given;
+        with_k["iterations"] = K;
+        const circuitkv::NeumannParams params = ckv_test::neumann_params_of(with_k);
+        INFO(with_k.dump() << " on shape " << si);
+        const circuitkv::NeumannRaw cpu = circuitkv::neumann_raw(ctx, params);
+        const circuitkv::NeumannRaw gpu = circuitkv::neumann_raw(
+            ctx, params, circuitkv::RowSource::host, circuitkv::SeriesDevice::cuda);
+        CHECK(gpu.series.terms == cpu.series.terms);
+        for (const auto& [a, b] : {std::pair{&cpu.series.qi, &gpu.series.qi},
+                                   std::pair{&cpu.series.hi, &gpu.series.hi}}) {
+          REQUIRE(a->size() == b->size());
+          double diff = 0, scale = 0;
+          for (size_t j = 0; j < a->size(); ++j) {
+            REQUIRE(std::isfinite((*b)[j]));
+            diff = std::max(diff, std::abs((*a)[j] - (*b)[j]));
+            scale = std::max(scale, std::abs((*a)[j]));
+          }
+          INFO("max difference " << diff << " of the largest magnitude " << scale);
+          CHECK(diff <= 1e-12 * scale);
+          identical += *a == *b;
+          ++compared;
+        }
+      }
+    }
+  }
+  std::printf("circuitkv_neumann: %d device series vectors within 1e-12, %d bit-identical\n",
+              compared, identical);
+  REQUIRE(compared > 0);
+}
+
+// rwr's twin computes every value with rwr_math.hpp in the CPU's order: scores bit-identical
+// (the default build contracts no multiply-add on the host), over graph options, the
+// reversible walk, reciprocal coupling, restart vectors and selection granularities.
+TEST_CASE("rwr: device scores are bit-identical to the CPU", "[cuda]") {
+  const MethodDef* method = find_method("rwr");
+  REQUIRE(method != nullptr);
+  REQUIRE(method->has_cuda);
+  const std::vector<json> configs = {
+      json::object(),
+      {{"reversible", true}},
+      {{"reversible", true}, {"reciprocal_beta", 0.7}},
+      {{"reciprocal_beta", 0.3}, {"restart", "window"}, {"window", 16}},
+      {{"topk", 0}, {"graph_window", 4}},
+      {{"topk", 3}, {"graph_window", 2}, {"threshold", 0.2}},
+      {{"topk", 1000}, {"graph_window", 0}, {"steps", 9}, {"alpha", 0.5}},
+      {{"threshold", 0.9}, {"reversible", true}},  // rows left empty
+      {{"selection", "per_query_head"}, {"steps", 0}},
+  };
+  std::vector<Shape> shapes = kShapes;
+  shapes.push_back({2, 1, 24, 1200, 1200});  // long rows: several cutoff passes per block
+  int runs = 0;
+  for (size_t si = 0; si < shapes.size(); ++si) {
+    const Shape& shape = shapes[si];
+    RandomLayer layer(shape, unsigned(7000 + si));
+    LayerContext cpu_ctx(layer.input), gpu_ctx(layer.input);
+    for (const json& given : configs) {
+      json with_budget = given;
+      with_budget["budget"] = std::max(68, shape.n / 2);
+      const MethodParams params = parse_params(*method, with_budget);
+      INFO(with_budget.dump() << " on shape " << si);
+      if (shape.r < shape.n) {
+        CHECK_THROWS(method->score_cpu(cpu_ctx, params));
+        CHECK_THROWS(method->score_cuda(gpu_ctx, params));
+        continue;
+      }
+      const Scores cpu = method->score_cpu(cpu_ctx, params);
+      const Scores gpu = method->score_cuda(gpu_ctx, params);
+      REQUIRE(gpu.heads == cpu.heads);
+      ++runs;
+    }
+  }
+  std::printf("rwr: %d configurations bit-identical on the device\n", runs);
+  REQUIRE(runs > 0);
 }
 
 // docs/spec/METHODS.md "What every method must satisfy": walkers give bit-identical counts when the RNG

@@ -114,10 +114,20 @@ std::vector<int> union_fill_order(const std::vector<double>& qi, const std::vect
   return out;
 }
 
-NeumannRaw neumann_raw(LayerContext& context, const NeumannParams& p, RowSource source) {
+NeumannRaw neumann_raw(LayerContext& context, const NeumannParams& p, RowSource source,
+                       SeriesDevice series) {
   const GraphOptions qi = p.qi_graph(), hi = p.hi_graph();
   NeumannRaw raw;
-  raw.series = neumann_vectors(context, qi, hi, source, p.gamma, p.iterations);
+  if (series == SeriesDevice::cuda) {
+#ifdef CKV_HAVE_CUDA
+    raw.series = neumann_vectors_cuda(context, qi, hi, source, p.gamma, p.iterations);
+#else
+    CKV_FAIL("{}: circuitkv_neumann: the CUDA series was requested, but this ckv-sweep was built "
+             "without CUDA", context.input().sample);
+#endif
+  } else {
+    raw.series = neumann_vectors(context, qi, hi, source, p.gamma, p.iterations);
+  }
   raw.da_qi = shared_graph(context, qi, source).window_column_sums();
   raw.da_hi = shared_graph(context, hi, source).window_column_sums();
   return raw;
@@ -269,11 +279,12 @@ std::vector<std::vector<double>> neumann_per_head_scores(LayerContext& context,
   return out;
 }
 
-Scores neumann_scores(LayerContext& context, const NeumannParams& p, RowSource source) {
+Scores neumann_scores(LayerContext& context, const NeumannParams& p, RowSource source,
+                      SeriesDevice series) {
   const LayerInput& in = context.input();
-  if (p.per_head)
+  if (p.per_head)  // two hops from the window rows, no series
     return reduce_query_heads(neumann_per_head_scores(context, p, source), in, p.selection.granularity);
-  const NeumannRaw raw = neumann_raw(context, p, source);
+  const NeumannRaw raw = neumann_raw(context, p, source, series);
   return neumann_combine(neumann_postprocess(raw, p), p, in);
 }
 

@@ -55,9 +55,15 @@ struct NeumannRaw {
   NeumannVectors series;
   std::vector<double> da_qi, da_hi;
 };
-// `source`: where the attention rows come from (the CUDA twin passes device rows).
+// Where the series of step 3 iterates: NeumannSeries on the host, or the CUDA series
+// (kernels/stages/neumann_kernels.hpp; only in builds with CUDA) on the same host-built graphs.
+enum class SeriesDevice { host, cuda };
+
+// `source`: where the attention rows come from (the CUDA twin passes device rows); `series`:
+// where the Neumann iterations run.
 NeumannRaw neumann_raw(LayerContext& context, const NeumannParams& p,
-                       RowSource source = RowSource::host);
+                       RowSource source = RowSource::host,
+                       SeriesDevice series = SeriesDevice::host);
 
 // The rest of step 3 and step 4 on raw vectors: (DA weighting when combination = "da"), sink
 // pseudo-score 0.01·Σ, max-normalisation, smoothing (QI: qi_kernel, σ/2; HI: hi_kernel, σ).
@@ -80,12 +86,15 @@ std::vector<std::vector<double>> neumann_per_head_scores(LayerContext& context,
                                                          const NeumannParams& p,
                                                          RowSource source = RowSource::host);
 
-// The method's scores (steps 1–7) with attention rows from `source`: the CPU reference with host
-// rows, the CUDA twin (circuitkv_neumann_cuda.cpp) with the device's; the rest runs on the CPU.
+// The method's scores (steps 1–7) with attention rows from `source` and the series on `series`:
+// the CPU reference with host rows and series, the CUDA twin (circuitkv_neumann_cuda.cpp) with
+// the device's; head reduction, graph build, per-head variant, smoothing and ranks run on the
+// CPU.
 Scores neumann_scores(LayerContext& context, const NeumannParams& p,
-                      RowSource source = RowSource::host);
+                      RowSource source = RowSource::host,
+                      SeriesDevice series = SeriesDevice::host);
 Scores neumann_scores_cpu(LayerContext& context, const NeumannParams& p);   // host rows
-Scores neumann_scores_cuda(LayerContext& context, const NeumannParams& p);  // device rows (CUDA)
+Scores neumann_scores_cuda(LayerContext& context, const NeumannParams& p);  // device rows and series
 
 
 }  // namespace ckv::circuitkv

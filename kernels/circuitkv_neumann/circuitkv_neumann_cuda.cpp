@@ -1,14 +1,17 @@
-// The CUDA twin of circuitkv_neumann: the window (or, for graph = "full", all) attention rows
-// from LayerKernels on the device, passed to the graph build as RowSource::device and memoised in
-// the context; head reduction, graph, Neumann iterations, smoothing and ranks stay on the CPU
-// (one iteration is O(n·w), ~0.5M multiply-adds at 8k tokens: below launch and copy cost).
+// The CUDA twin of circuitkv_neumann. On the device: the window (or, for graph = "full", all)
+// attention rows (LayerKernels, RowSource::device) and the truncated Neumann series of step 3
+// for both graphs (kernels/stages/neumann_kernels.cu: y = Qᵀx in O(n·w) per iteration on
+// window_prefix, O(n²) on the packed full graph, memoised per layer context so a sweep over K
+// iterates once). On the host: head reduction and the graph build from the downloaded rows
+// (AttentionGraph, whose arrays are then copied to the device once), the per-head two-hop
+// variant (per_head = true: no series), post-processing, ranks and the combination.
 // Compiled only with CUDA.
 #include "kernels/circuitkv_neumann/circuitkv_neumann.hpp"
 
 namespace ckv::circuitkv {
 
 Scores neumann_scores_cuda(LayerContext& context, const NeumannParams& p) {
-  return neumann_scores(context, p, RowSource::device);
+  return neumann_scores(context, p, RowSource::device, SeriesDevice::cuda);
 }
 
 }  // namespace ckv::circuitkv

@@ -4,31 +4,18 @@
 // mixed with the backward saliency by reciprocal_beta; scores are r averaged over heads.
 // Defaults are seed 003's R1 run (α 0.2, T 4, topk 32, window 128, not reversible, forward
 // only); R2 is reversible = true, R3 adds reciprocal_beta = 0.7.
+#include "kernels/rwr/rwr.hpp"
+
 #include <algorithm>
 
 #include "kernels/method_factories.hpp"
 #include "kernels/rwr/rwr_graph.hpp"
+#include "kernels/rwr/rwr_math.hpp"
 #include "kernels/stages/head_reduction.hpp"
 
 namespace ckv {
 
 namespace {
-
-constexpr const char* kName = "rwr";
-
-enum class Restart { query, window };
-
-struct RwrParams {
-  SelectionParams selection;
-  int graph_window = 128;
-  int topk = 32;
-  double threshold = 0.0;
-  double alpha = 0.2;
-  int steps = 4;
-  Restart restart = Restart::query;
-  bool reversible = false;
-  double reciprocal_beta = 1.0;
-};
 
 // Transitions depend on the graph options only: shared by alpha/steps/beta/budget sweeps.
 struct TransitionsKey {
@@ -38,11 +25,25 @@ struct TransitionsKey {
   auto operator<=>(const TransitionsKey&) const = default;
 };
 
-Scores rwr_scores(LayerContext& ctx, const RwrParams& p) {
+}  // namespace
+
+std::vector<double> rwr_restart_vector(const RwrParams& p, int n) {
+  // Restart vector: the query q = n − 1, or the uniform mean over the observation window.
+  std::vector<double> e(n, 0.0);
+  if (p.restart == RwrRestart::query) {
+    e[n - 1] = 1.0;
+  } else {
+    const int w = std::min(p.selection.window, n);
+    for (int i = n - w; i < n; ++i) e[i] = 1.0 / w;
+  }
+  return e;
+}
+
+Scores rwr_scores_cpu(LayerContext& ctx, const RwrParams& p) {
   const LayerInput& in = ctx.input();
   const int n = in.n;
   // Every token is a graph node with its own query: a partial capture cannot build the graph.
-  ctx.require_query_rows(n, kName);
+  ctx.require_query_rows(n, kRwrName);
   rwr::GraphOptions graph;
   graph.window = p.graph_window;
   graph.topk = p.topk;
@@ -57,14 +58,7 @@ Scores rwr_scores(LayerContext& ctx, const RwrParams& p) {
         return per_head;
       });
 
-  // Restart vector: the query q = n − 1, or the uniform mean over the observation window.
-  std::vector<double> e(n, 0.0);
-  if (p.restart == Restart::query) {
-    e[n - 1] = 1.0;
-  } else {
-    const int w = std::min(p.selection.window, n);
-    for (int i = n - w; i < n; ++i) e[i] = 1.0 / w;
-  }
+  const std::vector<double> e = rwr_restart_vector(p, n);
   const double beta = p.reciprocal_beta;
   std::vector<std::vector<double>> per_head(in.H);
   for (int h = 0; h < in.H; ++h) {
@@ -72,16 +66,15 @@ Scores rwr_scores(LayerContext& ctx, const RwrParams& p) {
     if (beta < 1.0) {
       // Reciprocal coupling (seed 003): β·r + (1−β)·r_back.
       const auto back = rwr::backward_saliency(transitions[h], e, p.alpha, p.steps);
-      for (int j = 0; j < n; ++j) per_head[h][j] = beta * per_head[h][j] + (1.0 - beta) * back[j];
+      for (int j = 0; j < n; ++j) per_head[h][j] = rwr::reciprocal_mix(beta, per_head[h][j], back[j]);
     }
   }
   return reduce_query_heads(per_head, in, p.selection.granularity);
 }
 
-}  // namespace
-
 MethodDef make_rwr_method() {
   using P = RwrParams;
+  using Restart = RwrRestart;
   ParamSchema<P> s;
   // Sinks and shared selection as the CircuitKV methods it is compared with: seed 003 is an
   // attention module with no eviction protocol of its own.
@@ -105,8 +98,9 @@ MethodDef make_rwr_method() {
   s.real(&P::reciprocal_beta, "reciprocal_beta", 1.0, 0.0, 1.0,
          "β: score = β r + (1-β) r_back, r_back the walk on Pᵀ (1: forward only, seed 003 R1/R2; "
          "R3 uses 0.7)");
-  return define_method<P>(kName, "Random walk with restart on the per-head cosine(Q, K) token graph",
-                          "seed 003 (RWR attention)", std::move(s), rwr_scores);
+  return define_method<P>(kRwrName, "Random walk with restart on the per-head cosine(Q, K) token graph",
+                          "seed 003 (RWR attention)", std::move(s), rwr_scores_cpu,
+                          CKV_CUDA_TWIN(rwr_scores_cuda));
 }
 
 }  // namespace ckv

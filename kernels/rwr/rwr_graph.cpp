@@ -5,6 +5,7 @@
 #include <functional>
 #include <numeric>
 
+#include "kernels/rwr/rwr_math.hpp"
 #include "kernels/stages/reduced_attention.hpp"
 
 namespace ckv::rwr {
@@ -19,7 +20,7 @@ SparseMatrix SparseMatrix::from_rows(int n, std::vector<std::vector<std::pair<in
     // Merge duplicate columns (the reversible union adds W[i, j] and W[j, i] separately).
     for (size_t t = 0; t < row.size(); ++t) {
       if (!m.column.empty() && int(m.column.size()) > m.row_start[i] && m.column.back() == row[t].first)
-        m.value.back() += row[t].second;
+        m.value.back() = symmetric_weight(m.value.back(), row[t].second);
       else {
         m.column.push_back(row[t].first);
         m.value.push_back(row[t].second);
@@ -31,39 +32,16 @@ SparseMatrix SparseMatrix::from_rows(int n, std::vector<std::vector<std::pair<in
 }
 
 double SparseMatrix::row_sum(int i) const {
-  double total = 0.0;
-  for (int t = row_start[i]; t < row_start[i + 1]; ++t) total += value[t];
-  return total;
+  return row_total(value.data(), row_start[i], row_start[i + 1]);
 }
 
 namespace {
 
-// Unit vectors of n rows of length d into a contiguous [n, d] array (a zero vector stays
-// zero: cosine 0 with everything).
+// Unit vectors of n rows of length d into a contiguous [n, d] array (rwr_math.hpp unit_row).
 std::vector<float> unit_rows(int n, int d, const std::function<const float*(int)>& row) {
   std::vector<float> out(size_t(n) * d, 0.0f);
-  for (int i = 0; i < n; ++i) {
-    const float* x = row(i);
-    double norm = 0.0;
-    for (int c = 0; c < d; ++c) norm += double(x[c]) * x[c];
-    norm = std::sqrt(norm);
-    if (norm > 0.0)
-      for (int c = 0; c < d; ++c) out[size_t(i) * d + c] = float(x[c] / norm);
-  }
+  for (int i = 0; i < n; ++i) unit_row(row(i), d, &out[size_t(i) * d]);
   return out;
-}
-
-// Dot product with eight independent partial sums, so the compiler can vectorise it without
-// reassociation flags; the fixed order keeps it deterministic.
-double dot(const float* a, const float* b, int d) {
-  float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int c = 0;
-  for (; c + 8 <= d; c += 8)
-    for (int l = 0; l < 8; ++l) part[l] += a[c + l] * b[c + l];
-  double total = 0.0;
-  for (int l = 0; l < 8; ++l) total += part[l];
-  for (; c < d; ++c) total += double(a[c]) * b[c];
-  return total;
 }
 
 }  // namespace
@@ -72,26 +50,34 @@ SparseMatrix similarity_graph(const LayerInput& in, int h, const GraphOptions& o
   const int n = in.n, d = in.d, g = in.kv_head(h);
   const std::vector<float> qn = unit_rows(n, d, [&](int i) { return in.query(h, i); });
   const std::vector<float> kn = unit_rows(n, d, [&](int j) { return in.key(g, j); });
-  auto cosine = [&](int i, int j) { return dot(&qn[size_t(i) * d], &kn[size_t(j) * d], d); };
+  auto cos_ij = [&](int i, int j) { return cosine(&qn[size_t(i) * d], &kn[size_t(j) * d], d); };
   std::vector<std::vector<std::pair<int, double>>> rows(n);
   walkers::parallel_ranges(n, walkers::kernel_threads(), [&](int begin, int end) {
-    std::vector<std::pair<double, int>> earlier;
+    struct Candidate {
+      double c;
+      int j;
+    };
+    std::vector<Candidate> earlier;
     for (int i = begin; i < end; ++i) {
       auto& row = rows[i];
       const int lo = std::max(0, i - options.window), hi = std::min(n - 1, i + options.window);
       for (int j = lo; j <= hi; ++j) {
-        const double c = cosine(i, j);
+        const double c = cos_ij(i, j);
         if (c > options.threshold) row.emplace_back(j, c);
       }
-      // The topk most similar keys before the window (long-range edges, seed 003).
+      // The topk most similar keys before the window (long-range edges, seed 003), in
+      // rwr_math.hpp's order (the device selects the same set by radix cutoff).
       earlier.clear();
       for (int j = 0; j < lo; ++j) {
-        const double c = cosine(i, j);
-        if (c > options.threshold) earlier.emplace_back(-c, j);  // most similar, then lower j
+        const double c = cos_ij(i, j);
+        if (c > options.threshold) earlier.push_back({c, j});
       }
       const size_t k = std::min<size_t>(options.topk, earlier.size());
-      std::partial_sort(earlier.begin(), earlier.begin() + k, earlier.end());
-      for (size_t t = 0; t < k; ++t) row.emplace_back(earlier[t].second, -earlier[t].first);
+      std::partial_sort(earlier.begin(), earlier.begin() + k, earlier.end(),
+                        [](const Candidate& a, const Candidate& b) {
+                          return edge_before(a.c, a.j, b.c, b.j);
+                        });
+      for (size_t t = 0; t < k; ++t) row.emplace_back(earlier[t].j, earlier[t].c);
     }
   });
   return SparseMatrix::from_rows(n, std::move(rows));
@@ -102,7 +88,7 @@ SparseMatrix row_normalize(const SparseMatrix& w) {
   for (int i = 0; i < w.n; ++i) {
     const double total = w.row_sum(i);
     for (int t = w.row_start[i]; t < w.row_start[i + 1]; ++t)
-      p.value[t] = total > 0.0 ? w.value[t] / total : 0.0;
+      p.value[t] = normalized(w.value[t], total);
   }
   return p;
 }
@@ -121,16 +107,18 @@ SparseMatrix reversible_transition(const SparseMatrix& w) {
 std::vector<double> forward_saliency(const SparseMatrix& p, const std::vector<double>& e,
                                      double alpha, int steps) {
   std::vector<double> x = e, r(e.size()), y(e.size());
-  for (size_t j = 0; j < e.size(); ++j) r[j] = alpha * e[j];
+  for (size_t j = 0; j < e.size(); ++j) r[j] = restart_mass(alpha, e[j]);
   for (int step = 1; step <= steps; ++step) {
     std::fill(y.begin(), y.end(), 0.0);
-    for (int i = 0; i < p.n; ++i) {  // y = (1−α) Pᵀ x: row i sends x[i] along its edges
+    // y = (1−α) Pᵀ x: row i sends x[i] along its edges, so each column adds its rows in
+    // ascending order (the device's column-by-column order).
+    for (int i = 0; i < p.n; ++i) {
       if (x[i] == 0.0) continue;
       for (int t = p.row_start[i]; t < p.row_start[i + 1]; ++t)
-        y[p.column[t]] += (1.0 - alpha) * p.value[t] * x[i];
+        y[p.column[t]] = forward_flow(y[p.column[t]], alpha, p.value[t], x[i]);
     }
     x.swap(y);
-    for (size_t j = 0; j < e.size(); ++j) r[j] += alpha * x[j];
+    for (size_t j = 0; j < e.size(); ++j) r[j] = restart_accumulate(r[j], alpha, x[j]);
   }
   return r;
 }
@@ -138,15 +126,16 @@ std::vector<double> forward_saliency(const SparseMatrix& p, const std::vector<do
 std::vector<double> backward_saliency(const SparseMatrix& p, const std::vector<double>& e,
                                       double alpha, int steps) {
   std::vector<double> x = e, r(e.size()), y(e.size());
-  for (size_t j = 0; j < e.size(); ++j) r[j] = alpha * e[j];
+  for (size_t j = 0; j < e.size(); ++j) r[j] = restart_mass(alpha, e[j]);
   for (int step = 1; step <= steps; ++step) {
     for (int i = 0; i < p.n; ++i) {  // y = (1−α) P x
       double acc = 0.0;
-      for (int t = p.row_start[i]; t < p.row_start[i + 1]; ++t) acc += p.value[t] * x[p.column[t]];
-      y[i] = (1.0 - alpha) * acc;
+      for (int t = p.row_start[i]; t < p.row_start[i + 1]; ++t)
+        acc = backward_flow(acc, p.value[t], x[p.column[t]]);
+      y[i] = backward_finish(alpha, acc);
     }
     x.swap(y);
-    for (size_t j = 0; j < e.size(); ++j) r[j] += alpha * x[j];
+    for (size_t j = 0; j < e.size(); ++j) r[j] = restart_accumulate(r[j], alpha, x[j]);
   }
   return r;
 }

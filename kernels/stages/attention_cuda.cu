@@ -366,6 +366,7 @@ const std::vector<std::vector<double>>& LayerKernels::column_sums(int rows) {
 }
 
 const float* LayerKernels::device_keys() const { return impl_->k.get(); }
+const float* LayerKernels::device_queries() const { return impl_->q.get(); }
 
 const float* LayerKernels::device_window_attention(int rows) {
   rows = std::min(rows, impl_->input.n);

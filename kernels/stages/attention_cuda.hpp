@@ -46,6 +46,7 @@ class LayerKernels {
 
   // For the methods' .cu files (the caller makes device() current: DeviceScope):
   const float* device_keys() const;                // [G, n, d]
+  const float* device_queries() const;             // [H, r, d]
   const float* device_window_attention(int rows);  // [H, rows, n], memoised
   void launch_window_attention(int rows, float* out);  // into a device buffer, async
   void* stream() const;                            // the layer's cudaStream_t

@@ -303,26 +303,29 @@ double AttentionGraph::row_sum(int i) const {
 void AttentionGraph::apply_transpose(const std::vector<double>& x, std::vector<double>& y) const {
   CKV_CHECK(int(x.size()) == n_, "apply_transpose: vector of length {} for n = {}", x.size(), n_);
   y.assign(n_, 0.0);
+  // Row by row (cache-friendly); every column receives its rows in ascending order, which is
+  // the order of neumann_step.hpp's dense_column, the device's column-by-column form.
   if (full_) {
     for (int i = 0; i < n_; ++i) {
       const double xi = x[i];
       if (xi == 0.0) continue;
       const float* row = packed_.data() + packed_row_offset(i);
-      for (int j = 0; j <= i; ++j) y[j] += double(row[j]) * xi;
+      for (int j = 0; j <= i; ++j) y[j] = edge_flow(y[j], double(row[j]), xi);
     }
     return;
   }
   // Prefix rows: y[j] += g[j] · Σ_{i=j+1}^{ws-1} scale_i x[i], a suffix sum, O(n).
+  const TransposeArrays a = transpose_arrays();
   double suffix = 0.0;
   for (int j = window_start_ - 1; j >= 0; --j) {
-    y[j] += g_[j] * suffix;
-    suffix += prefix_scale_[j] * x[j];
+    y[j] = prefix_column(a, j, suffix);
+    suffix = edge_flow(suffix, prefix_scale_[j], x[j]);
   }
   for (int i = window_start_; i < n_; ++i) {
     const double xi = x[i];
     if (xi == 0.0) continue;
     const double* row = dense_.data() + size_t(i - window_start_) * n_;
-    for (int j = 0; j <= i; ++j) y[j] += row[j] * xi;
+    for (int j = 0; j <= i; ++j) y[j] = edge_flow(y[j], row[j], xi);
   }
 }
 
@@ -349,6 +352,18 @@ void AttentionGraph::apply(const std::vector<double>& x, std::vector<double>& y)
     for (int j = 0; j <= i; ++j) acc += row[j] * x[j];
     y[i] = acc;
   }
+}
+
+TransposeArrays AttentionGraph::transpose_arrays() const {
+  TransposeArrays a;
+  a.n = n_;
+  a.window_start = window_start_;
+  a.packed = full_;
+  a.g = g_.data();
+  a.prefix_scale = prefix_scale_.data();
+  a.dense = dense_.data();
+  a.packed_rows = packed_.data();
+  return a;
 }
 
 BackwardChainArrays AttentionGraph::arrays() const {

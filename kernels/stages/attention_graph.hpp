@@ -16,6 +16,7 @@
 
 #include "kernels/layer_context.hpp"
 #include "kernels/stages/chain_sampling.hpp"
+#include "kernels/stages/neumann_step.hpp"
 
 namespace ckv::circuitkv {
 
@@ -81,7 +82,9 @@ class AttentionGraph {
   double entry(int i, int j) const;
   double row_sum(int i) const;  // 1 (or 0 for an empty row)
 
-  // y = Pᵀ x over all nodes (y[j] = Σ_i P[i, j] x[i]); O(n·w) for window_prefix.
+  // y = Pᵀ x over all nodes (y[j] = Σ_i P[i, j] x[i]); O(n·w) for window_prefix. Each column
+  // adds its rows in ascending order with neumann_step.hpp's edge_flow, the order the CUDA
+  // series computes it in.
   void apply_transpose(const std::vector<double>& x, std::vector<double>& y) const;
   // y = P x (y[i] = Σ_j P[i, j] x[j]).
   void apply(const std::vector<double>& x, std::vector<double>& y) const;
@@ -97,6 +100,10 @@ class AttentionGraph {
   // copies them to the device (kernels/circuitkv_walk/walk_kernels.hpp).
   BackwardChainArrays arrays() const;
   size_t dense_cdf_size() const { return dense_cdf_.size(); }
+  // The arrays apply_transpose reads (host pointers; kernels/stages/neumann_step.hpp), and the
+  // size of the dense window rows, for the CUDA Neumann series that copies them to the device.
+  TransposeArrays transpose_arrays() const;
+  size_t dense_size() const { return dense_.size(); }
   size_t packed_size() const { return packed_.size(); }
   size_t row_block_cum_size() const { return row_block_cum_.size(); }
 

@@ -8,11 +8,11 @@ namespace ckv::circuitkv {
 
 namespace {
 
-constexpr double kStopTolerance = 1e-8;  // docs/spec/METHODS.md step 3: both increments < 1e-8
+constexpr double kStopTolerance = kSeriesStopTolerance;  // neumann_step.hpp
 
 double max_abs(const std::vector<double>& x) {
   double m = 0.0;
-  for (double v : x) m = std::max(m, std::abs(v));
+  for (double v : x) m = max_abs_step(m, v);
   return m;
 }
 
@@ -47,9 +47,9 @@ NeumannSeries::State NeumannSeries::start() const {
   State st;
   st.term_qi.assign(n, 0.0);
   st.term_hi.assign(n, 0.0);
-  if (n > s) {
-    st.term_qi[n - 1] = 1.0;  // e_q, q = n − 1
-    for (int j = s; j < n; ++j) st.term_hi[j] = 1.0 / double(n - s);
+  for (int j = 0; j < n; ++j) {  // e_q (q = n − 1) and 𝟙/(n − s) on the transient nodes
+    st.term_qi[j] = series_start_qi(n, s, j);
+    st.term_hi[j] = series_start_hi(n, s, j);
   }
   st.sum_qi = st.term_qi;
   st.sum_hi = st.term_hi;
@@ -60,15 +60,16 @@ NeumannSeries::State NeumannSeries::start() const {
 void NeumannSeries::advance(State& st, int K) const {
   std::vector<double> next;
   while (st.k < K && !st.stopped) {
+    // The per-position update is neumann_step.hpp's, the CUDA series' (neumann_kernels.cu).
     apply_q_transpose(qi_graph_, st.term_qi, next);
-    for (double& v : next) v *= gamma_;
+    for (double& v : next) v = series_term(v, gamma_);
     st.term_qi.swap(next);
     apply_q_transpose(hi_graph_, st.term_hi, next);
-    for (double& v : next) v *= gamma_;
+    for (double& v : next) v = series_term(v, gamma_);
     st.term_hi.swap(next);
     for (size_t j = 0; j < st.sum_qi.size(); ++j) {
-      st.sum_qi[j] += st.term_qi[j];
-      st.sum_hi[j] += st.term_hi[j];
+      st.sum_qi[j] = series_sum(st.sum_qi[j], st.term_qi[j]);
+      st.sum_hi[j] = series_sum(st.sum_hi[j], st.term_hi[j]);
     }
     ++st.k;
     // The term just added is counted; the series then stops (public loop order).

@@ -53,4 +53,13 @@ NeumannVectors neumann_vectors(LayerContext& context, const GraphOptions& qi_opt
                                const GraphOptions& hi_options, RowSource source, double gamma,
                                int K);
 
+// The same series iterated on the calling thread's current CUDA device
+// (kernels/stages/neumann_kernels.hpp): both graphs copied once, memoised in the context per the
+// same key, a sweep over K iterating once. Equal to neumann_vectors on the same graphs within
+// rounding of the prefix suffix sum (bit-identical for prefixes of at most 1024 positions).
+// Defined only in builds with CUDA (neumann_series_cuda.cpp).
+NeumannVectors neumann_vectors_cuda(LayerContext& context, const GraphOptions& qi_options,
+                                    const GraphOptions& hi_options, RowSource source,
+                                    double gamma, int K);
+
 }  // namespace ckv::circuitkv
