@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/circuitkv_influence/influence_sampling.hpp"
 #include "kernels/stages/monte_carlo.hpp"
 #include "kernels/stages/reduced_attention.hpp"
 
@@ -12,17 +13,20 @@ namespace ckv::influence {
 
 // Floor on attention weights before the temperature (seed 000 §3: max(A, 1e-10)^(1/T)).
 constexpr double kWeightFloor = 1e-10;
-// Philox stream of the influence walkers ("INFL"), apart from the other methods' streams.
-constexpr uint32_t kInfluenceStream = 0x494E464Cu;
 
 // Row pos in [sink, n): the cumulative weights of j in [sink, pos] under
 // w_j = max(A[pos, j], 1e-10)^(1/T): sinks are never sampled, the self loop is allowed.
 class TransitionTable {
  public:
   static TransitionTable build(const walkers::ReducedAttention& a, int sink, double temperature);
-  // The next position from pos (>= sink) for a uniform u in [0, 1): inverse CDF.
-  int sample(int pos, double u) const;
+  // The next position from pos (>= sink) for a uniform u in [0, 1): inverse CDF
+  // (influence_sample, influence_sampling.hpp).
+  int sample(int pos, double u) const { return influence_sample(arrays(), pos, u); }
   int n() const { return n_; }
+  int sink() const { return sink_; }
+  // The packed rows for the shared sampler and the device copy (influence_kernels.cu).
+  InfluenceTableArrays arrays() const { return {n_, sink_, cdf_.data()}; }
+  size_t size() const { return cdf_.size(); }
 
  private:
   int n_ = 0, sink_ = 0;
@@ -44,6 +48,10 @@ struct WalkerOptions {
 long long explore_walkers(const WalkerOptions& options);
 bool starts_at_query(long long walker, const WalkerOptions& options);
 bool explores(long long walker, const WalkerOptions& options);
+
+// The per-run constants of influence_walk (influence_sampling.hpp) for a table of n positions;
+// requires n − 1 >= sink.
+InfluenceWalkRun walk_run(const WalkerOptions& options, int n);
 
 // Visit counts on the shared Monte Carlo engine (kernels/stages/monte_carlo.hpp): every landing
 // of every step is counted, the start is not (v1.0.4). `explore_table` is used only by
