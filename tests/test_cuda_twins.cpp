@@ -4,7 +4,8 @@
 // is the reference. Checks: no NaN/Inf, NMSE < 1e-10 and max error < 1e-5 of the largest
 // magnitude, identical keep-sets, bit-identical repeated CUDA runs. Rank-valued scores
 // (circuitkv_neumann) are checked on their signals at 1e-5 and allow a few rank swaps; walk
-// visit counts (circuitkv_walk) must be bit-identical.
+// visit counts (circuitkv_walk, circuitkv_influence) must be bit-identical, and so must the
+// scores and keep-sets of circuitkv_influence (the rest of its scoring is the same host code).
 // Own main: exits 77 (ctest SKIP_RETURN_CODE) with the reason when no CUDA device is visible
 // or the build has no CUDA, so CI without a GPU shows SKIPPED, never passed.
 #define CATCH_CONFIG_RUNNER
@@ -25,6 +26,9 @@
 #include "kernels/circuitkv_neumann/circuitkv_neumann.hpp"
 #include "kernels/circuitkv_walk/circuitkv_walk.hpp"
 #include "kernels/circuitkv_walk/walk_chain.hpp"
+#include "kernels/circuitkv_influence/influence_kernels.hpp"
+#include "kernels/circuitkv_influence/influence_walker.hpp"
+#include "kernels/stages/reduced_attention.hpp"
 #include "kernels/stages/attention_device.hpp"
 #include "support/names.hpp"
 #endif
@@ -145,6 +149,9 @@ int compare_keep_sets(const std::vector<std::vector<int>>& cpu, const std::vecto
 // that no score tolerance covers. Their signals are compared at 1e-5 below ("Neumann signals");
 // their scores may differ at a few positions.
 bool rank_scored(const std::string& method) { return method == "circuitkv_neumann"; }
+// Methods whose twin differs from the CPU only in who runs the walkers, with bit-identical
+// results: their scores and keep-sets must be equal, not close.
+bool exact_twin(const std::string& method) { return method == "circuitkv_influence"; }
 int rank_move_allowance(int n) { return std::max(4, n / 50); }
 int rank_moves(const std::vector<float>& cpu, const std::vector<float>& gpu) {
   float scale = 0;
@@ -183,6 +190,7 @@ TEST_CASE("every method with a CUDA twin matches its CPU reference", "[cuda]") {
         REQUIRE(gpu.heads.size() == cpu.heads.size());
         REQUIRE(gpu.keep_all == cpu.keep_all);
         const bool ranks = rank_scored(method.name);
+        if (exact_twin(method.name)) REQUIRE(gpu.heads == cpu.heads);
         for (size_t h = 0; h < cpu.heads.size(); ++h) {
           REQUIRE(gpu.heads[h].size() == cpu.heads[h].size());
           REQUIRE(all_finite(cpu.heads[h]));
@@ -221,6 +229,7 @@ TEST_CASE("every method with a CUDA twin matches its CPU reference", "[cuda]") {
                                             layer.input.num_layers_model);
           const auto gpu_keep = select_keep(gpu, sel, shape.n, shape.G, layer.input.layer,
                                             layer.input.num_layers_model);
+          if (exact_twin(method.name)) REQUIRE(gpu_keep == cpu_keep);
           tie_swaps += compare_keep_sets(cpu_keep, gpu_keep, cpu);
         }
         // Deterministic: a fresh device copy gives bit-identical scores.
@@ -233,7 +242,9 @@ TEST_CASE("every method with a CUDA twin matches its CPU reference", "[cuda]") {
   std::printf("cuda twins: %d methods, %d score vectors compared, %d refusals matched, %d "
               "keep-set swaps between tied scores, %d rank moves between near-tied signals\n",
               methods, comparisons, refusals, tie_swaps, rank_moves_total);
-  REQUIRE(methods >= 7);  // h2o, snapkv, pyramidkv, tova, knorm, circuitkv_walk, circuitkv_neumann
+  // h2o, snapkv, pyramidkv, tova, knorm, circuitkv_walk, circuitkv_neumann,
+  // circuitkv_influence
+  REQUIRE(methods >= 8);
   REQUIRE(comparisons > 0);
 }
 
@@ -423,6 +434,80 @@ TEST_CASE("circuitkv_walk: device visit counts are bit-identical to run_walkers"
   }
   std::printf("circuitkv_walk: %d walk runs and configurations bit-identical on the device\n",
               runs);
+}
+
+// circuitkv_influence: raw counts of run_walkers against run_walkers_cuda on both matrices,
+// over sinks, temperatures, explore fractions, walk lengths and seeds; then whole
+// configurations through the registry (scores equal).
+TEST_CASE("circuitkv_influence: device visit counts are bit-identical to run_walkers", "[cuda]") {
+  int runs = 0;
+  for (size_t si = 0; si < kShapes.size(); ++si) {
+    const Shape& shape = kShapes[si];
+    RandomLayer layer(shape, unsigned(6000 + si));
+    LayerContext ctx(layer.input);
+    for (const bool full : {false, true}) {
+      if (full && shape.r < shape.n) continue;  // needs every query row
+      const walkers::ReducedAttention& a =
+          full ? walkers::reduced_attention(ctx, walkers::HeadMerge::mean, "test")
+               : walkers::window_prefix_attention(ctx, walkers::HeadMerge::max, 16, "test");
+      for (int sink : {0, 4})
+        for (double temperature : {0.5, 2.0}) {
+          const int s = std::min(sink, shape.n);
+          const auto table = influence::TransitionTable::build(a, s, temperature);
+          const auto explore = influence::TransitionTable::build(a, s, 10.0);
+          const auto device_table = influence::upload_table(table);
+          const auto device_explore = influence::upload_table(explore);
+          for (double explore_fraction : {0.0, 0.3})
+            for (int steps : {1, 10, 50})
+              for (uint64_t seed : {uint64_t(0), uint64_t(123456789012345)}) {
+                INFO("shape " << si << (full ? " full" : " window_prefix") << " sink " << s
+                              << " T " << temperature << " explore " << explore_fraction
+                              << " steps " << steps << " seed " << seed);
+                influence::WalkerOptions o;
+                o.walkers = 5003;  // not a multiple of the block size
+                o.max_steps = steps;
+                o.sink = s;
+                o.temperature = temperature;
+                o.explore_fraction = explore_fraction;
+                o.explore_temperature = 10.0;
+                o.seed = seed;
+                const auto cpu = influence::run_walkers(table, explore, o);
+                const auto gpu = influence::run_walkers_cuda(*device_table, *device_explore, o);
+                REQUIRE(gpu == cpu);
+                ++runs;
+              }
+        }
+    }
+  }
+  const MethodDef* method = find_method("circuitkv_influence");
+  REQUIRE(method != nullptr);
+  REQUIRE(method->has_cuda);
+  const std::vector<json> configs = {
+      json::object(),
+      {{"seed", 21}, {"combine_h2o", false}},
+      {{"seed", 22}, {"explore_fraction", 0.0}, {"max_steps", 10}},
+      {{"seed", 23}, {"temperature", 0.5}, {"walkers", 777}},
+      {{"seed", 24}, {"graph", "full"}},
+      {{"seed", 25}, {"graph", "full"}, {"head_reduce", "max"}, {"window", 16}},
+  };
+  for (size_t si = 0; si < kShapes.size(); ++si) {
+    const Shape& shape = kShapes[si];
+    RandomLayer layer(shape, unsigned(7000 + si));
+    for (const json& given : configs) {
+      if (given.value("graph", "") == "full" && shape.r < shape.n) continue;
+      json with_budget = given;
+      with_budget["budget"] = std::max(1, shape.n / 2);
+      const MethodParams params = parse_params(*method, with_budget);
+      INFO(with_budget.dump() << " on shape " << si);
+      LayerContext cpu_ctx(layer.input), gpu_ctx(layer.input);
+      const Scores cpu = method->score_cpu(cpu_ctx, params);
+      const Scores gpu = method->score_cuda(gpu_ctx, params);
+      REQUIRE(gpu.heads == cpu.heads);
+      ++runs;
+    }
+  }
+  std::printf("circuitkv_influence: %d walker runs and configurations bit-identical on the "
+              "device\n", runs);
 }
 #endif
 

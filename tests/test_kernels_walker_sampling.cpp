@@ -41,9 +41,9 @@ walkers::ReducedAttention random_attention(int n, unsigned seed, double spread) 
   return a;
 }
 
-// A one-thread-per-walker kernel's body on the host: one call of influence_walk per walker,
-// landings added to shared counters as integer atomics would. Walkers run in a shuffled order:
-// atomics promise nothing about it.
+// influence_kernel's body (influence_kernels.cu) on the host: one call of influence_walk per
+// walker, landings added to shared counters as the atomics do. Walkers run in a shuffled order:
+// the atomics promise nothing about it.
 std::vector<long long> influence_kernel_replica(const influence::TransitionTable& table,
                                                 const influence::TransitionTable& explore,
                                                 const influence::WalkerOptions& options,

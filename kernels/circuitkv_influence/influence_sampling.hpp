@@ -1,9 +1,9 @@
 // The deciding logic of the circuitkv_influence walkers (docs/spec/METHODS.md "CircuitKV:
 // influence walker"), one __host__ __device__ implementation for run_walkers
-// (influence_walker.cpp) and a CUDA kernel (one thread per walker): the Philox draw of
+// (influence_walker.cpp) and the CUDA kernel (influence_kernels.cu): the Philox draw of
 // (seed, stream, walker, step), the start position, the explore decision and the inverse-CDF
 // search on the packed transition rows. The CPU tests therefore exercise the code the GPU runs,
-// and a device's integer visit counts equal run_walkers' by construction.
+// and the device's integer visit counts equal run_walkers' by construction.
 // Plain C++17 with no project header that pulls in fmt (nvcc compiles it; kernels/cuda/README.md).
 #pragma once
 #include <cstddef>

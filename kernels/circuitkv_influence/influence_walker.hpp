@@ -3,11 +3,16 @@
 // Monte Carlo counts with the exact expectation of the same chain.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "kernels/circuitkv_influence/influence_sampling.hpp"
 #include "kernels/stages/monte_carlo.hpp"
 #include "kernels/stages/reduced_attention.hpp"
+
+namespace ckv::cuda {
+class InfluenceTableKernels;  // influence_kernels.hpp
+}
 
 namespace ckv::influence {
 
@@ -59,6 +64,14 @@ InfluenceWalkRun walk_run(const WalkerOptions& options, int n);
 // integer counts). threads = 0: the engine's policy.
 std::vector<long long> run_walkers(const TransitionTable& table, const TransitionTable& explore_table,
                                    const WalkerOptions& options, int threads = 0);
+
+// run_walkers on the device (CUDA builds only; circuitkv_influence_cuda.cpp): the tables'
+// device copies (upload_table, on the calling thread's current device), and counts
+// bit-identical to run_walkers' on the same tables and options.
+std::shared_ptr<const cuda::InfluenceTableKernels> upload_table(const TransitionTable& table);
+std::vector<long long> run_walkers_cuda(const cuda::InfluenceTableKernels& table,
+                                        const cuda::InfluenceTableKernels& explore_table,
+                                        const WalkerOptions& options);
 
 // adjusted[j] = visits[j] / √(n − j + 1) (seed 000 §2.4, v1.0.5); score = adjusted / max over
 // j >= s, sinks forced to 1.0 (§2.5, v1.0.7+). All zeros past the sinks when nothing was visited.
