@@ -1,9 +1,9 @@
 // The __host__ __device__ walker functions of circuitkv_influence (influence_sampling.hpp) and
-// rc (rc_sampling.hpp), compiled here as host code: a one-thread-per-walker loop and rc's
-// ordered reduction (stable sort by position, per-position sums), replayed on the CPU,
-// reproduce run_walkers / run_walks exactly, and the samplers behave at their edges (u = 0,
-// u close to 1, zero-weight entries and rows, dead ends, sinks). This checks the ports' logic
-// in CI without a GPU, not CUDA runtime calls, atomics or device rounding.
+// rc (rc_sampling.hpp), compiled here as host code: the CUDA kernels' per-walker loops and rc's
+// device reduction, replayed on the CPU, reproduce run_walkers / run_walks exactly, and the
+// samplers behave at their edges (u = 0, u close to 1, zero-weight entries and rows, dead ends,
+// sinks). This checks the ports' logic in CI without a GPU, not the CUDA runtime calls, the
+// atomics, CUB's sort or device rounding (tests/test_cuda_twins.cpp does, on a GPU).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -60,7 +60,7 @@ std::vector<long long> influence_kernel_replica(const influence::TransitionTable
   return counts;
 }
 
-// The device pipeline for rc's walks on the host, chunk by chunk: walker-major entries (n past a walk's
+// rc_kernels.cu's pipeline on the host, chunk by chunk: walker-major entries (n past a walk's
 // end), a stable sort by position (the radix sort's contract), each position's run added in
 // sorted order with record_visit, totals carried across chunks.
 rc::WalkTotals rc_device_replica(const rc::SparseGraph& graph, const std::vector<int>& sources,

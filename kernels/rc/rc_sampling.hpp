@@ -1,6 +1,6 @@
 // The deciding logic of the rc walkers (docs/spec/METHODS.md "RC and add-ons", seed 004), one
-// __host__ __device__ implementation for run_walks (rc_walker.cpp) and CUDA kernels (one
-// thread per walk): the Philox draw of (seed, stream, walker, step), the source and temperature
+// __host__ __device__ implementation for run_walks (rc_walker.cpp) and the CUDA kernels
+// (rc_kernels.cu): the Philox draw of (seed, stream, walker, step), the source and temperature
 // of a walker, the inverse-CDF search on the sparse top-k rows, absorption at the sinks, and the
 // per-visit bookkeeping of the four accumulators (the mode weights). The CPU tests therefore
 // exercise the code the GPU runs.
@@ -92,9 +92,8 @@ struct NodeTotalsRef {
 };
 
 // The visit at step t of walk `walk` (length len, absorbed or not). The sums must be added in
-// walker order, t ascending, for a given position: that order is the CPU's, and a device
-// reduction that replays it (a stable sort of the visits by position, then one sequential sum
-// per position) gets the same doubles to the bit.
+// walker order, t ascending, for a given position: that order is the CPU's, and the device's
+// sorted reduction replays it (rc_kernels.cu), so the doubles agree to the bit.
 //   visits: the mode's weight, (S − t)/S for hitting_time (early visits count more), else 1;
 //   first_visits: escape_prob, walks that visit the position at least once;
 //   speed: absorption_speed, 1/(1 + Δ), Δ = steps from this visit to the recorded sink visit.

@@ -33,7 +33,7 @@ class SparseTransitions {
   SparseTransitions(const SparseGraph& graph, double temperature);
   // Next position from i, or -1 for a dead end (empty row): sparse_sample (rc_sampling.hpp).
   int sample(int i, double u) const { return sparse_sample(arrays(), i, u); }
-  // The rows for the shared sampler (and a device copy).
+  // The rows for the shared sampler and the device copy (rc_kernels.cu).
   SparseRowsArrays arrays() const {
     return {graph_->n, graph_->top_k, graph_->degree.data(), graph_->neighbors.data(), cdf_.data()};
   }
@@ -78,6 +78,11 @@ RcWalkRun walk_run(const std::vector<int>& sources, Mode mode, const WalkOptions
 // trajectory buffers and accumulated in walker order. threads = 0: the engine's policy.
 WalkTotals run_walks(const SparseGraph& graph, const std::vector<int>& sources, Mode mode,
                      const WalkOptions& options, int threads = 0);
+
+// run_walks on the device (CUDA builds only; rc_cuda.cpp, rc_kernels.cu): the same totals to
+// the bit (integer counts and fixed-order double sums).
+WalkTotals run_walks_cuda(const SparseGraph& graph, const std::vector<int>& sources, Mode mode,
+                          const WalkOptions& options);
 
 // The mode's max-normalised walk score (seed 004 run_random_walks, final lines):
 //   basic, hitting_time, temp_mix: visits / max;
