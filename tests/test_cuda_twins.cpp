@@ -4,8 +4,10 @@
 // is the reference. Checks: no NaN/Inf, NMSE < 1e-10 and max error < 1e-5 of the largest
 // magnitude, identical keep-sets, bit-identical repeated CUDA runs. Rank-valued scores
 // (circuitkv_neumann) are checked on their signals at 1e-5 and allow a few rank swaps; walk
-// visit counts (circuitkv_walk) and rwr scores must be bit-identical, and the device Neumann
-// series must match NeumannSeries on the same graphs to 1e-12.
+// visit counts (circuitkv_walk, circuitkv_influence), rc's walk totals and rwr scores must be
+// bit-identical, and so must the scores and keep-sets of circuitkv_influence and rc (the rest
+// of their scoring is the same host code); the device Neumann series must match NeumannSeries
+// on the same graphs to 1e-12.
 // Own main: exits 77 (ctest SKIP_RETURN_CODE) with the reason when no CUDA device is visible
 // or the build has no CUDA, so CI without a GPU shows SKIPPED, never passed.
 #define CATCH_CONFIG_RUNNER
@@ -26,6 +28,10 @@
 #include "kernels/circuitkv_neumann/circuitkv_neumann.hpp"
 #include "kernels/circuitkv_walk/circuitkv_walk.hpp"
 #include "kernels/circuitkv_walk/walk_chain.hpp"
+#include "kernels/circuitkv_influence/influence_kernels.hpp"
+#include "kernels/circuitkv_influence/influence_walker.hpp"
+#include "kernels/rc/rc_walker.hpp"
+#include "kernels/stages/reduced_attention.hpp"
 #include "kernels/stages/attention_device.hpp"
 #include "support/names.hpp"
 #endif
@@ -146,6 +152,11 @@ int compare_keep_sets(const std::vector<std::vector<int>>& cpu, const std::vecto
 // that no score tolerance covers. Their signals are compared at 1e-5 below ("Neumann signals");
 // their scores may differ at a few positions.
 bool rank_scored(const std::string& method) { return method == "circuitkv_neumann"; }
+// Methods whose twin differs from the CPU only in who runs the walkers, with bit-identical
+// results: their scores and keep-sets must be equal, not close.
+bool exact_twin(const std::string& method) {
+  return method == "circuitkv_influence" || method == "rc";
+}
 int rank_move_allowance(int n) { return std::max(4, n / 50); }
 int rank_moves(const std::vector<float>& cpu, const std::vector<float>& gpu) {
   float scale = 0;
@@ -184,6 +195,7 @@ TEST_CASE("every method with a CUDA twin matches its CPU reference", "[cuda]") {
         REQUIRE(gpu.heads.size() == cpu.heads.size());
         REQUIRE(gpu.keep_all == cpu.keep_all);
         const bool ranks = rank_scored(method.name);
+        if (exact_twin(method.name)) REQUIRE(gpu.heads == cpu.heads);
         for (size_t h = 0; h < cpu.heads.size(); ++h) {
           REQUIRE(gpu.heads[h].size() == cpu.heads[h].size());
           REQUIRE(all_finite(cpu.heads[h]));
@@ -222,6 +234,7 @@ TEST_CASE("every method with a CUDA twin matches its CPU reference", "[cuda]") {
                                             layer.input.num_layers_model);
           const auto gpu_keep = select_keep(gpu, sel, shape.n, shape.G, layer.input.layer,
                                             layer.input.num_layers_model);
+          if (exact_twin(method.name)) REQUIRE(gpu_keep == cpu_keep);
           tie_swaps += compare_keep_sets(cpu_keep, gpu_keep, cpu);
         }
         // Deterministic: a fresh device copy gives bit-identical scores.
@@ -234,7 +247,9 @@ TEST_CASE("every method with a CUDA twin matches its CPU reference", "[cuda]") {
   std::printf("cuda twins: %d methods, %d score vectors compared, %d refusals matched, %d "
               "keep-set swaps between tied scores, %d rank moves between near-tied signals\n",
               methods, comparisons, refusals, tie_swaps, rank_moves_total);
-  REQUIRE(methods >= 8);  // h2o, snapkv, pyramidkv, tova, knorm, circuitkv_walk, circuitkv_neumann, rwr
+  // h2o, snapkv, pyramidkv, tova, knorm, circuitkv_walk, circuitkv_neumann,
+  // circuitkv_influence, rc, rwr: every scoring method but the trivial ones
+  REQUIRE(methods >= 10);
   REQUIRE(comparisons > 0);
 }
 
@@ -523,6 +538,161 @@ TEST_CASE("circuitkv_walk: device visit counts are bit-identical to run_walkers"
   }
   std::printf("circuitkv_walk: %d walk runs and configurations bit-identical on the device\n",
               runs);
+}
+
+// circuitkv_influence: raw counts of run_walkers against run_walkers_cuda on both matrices,
+// over sinks, temperatures, explore fractions, walk lengths and seeds; then whole
+// configurations through the registry (scores equal).
+TEST_CASE("circuitkv_influence: device visit counts are bit-identical to run_walkers", "[cuda]") {
+  int runs = 0;
+  for (size_t si = 0; si < kShapes.size(); ++si) {
+    const Shape& shape = kShapes[si];
+    RandomLayer layer(shape, unsigned(6000 + si));
+    LayerContext ctx(layer.input);
+    for (const bool full : {false, true}) {
+      if (full && shape.r < shape.n) continue;  // needs every query row
+      const walkers::ReducedAttention& a =
+          full ? walkers::reduced_attention(ctx, walkers::HeadMerge::mean, "test")
+               : walkers::window_prefix_attention(ctx, walkers::HeadMerge::max, 16, "test");
+      for (int sink : {0, 4})
+        for (double temperature : {0.5, 2.0}) {
+          const int s = std::min(sink, shape.n);
+          const auto table = influence::TransitionTable::build(a, s, temperature);
+          const auto explore = influence::TransitionTable::build(a, s, 10.0);
+          const auto device_table = influence::upload_table(table);
+          const auto device_explore = influence::upload_table(explore);
+          for (double explore_fraction : {0.0, 0.3})
+            for (int steps : {1, 10, 50})
+              for (uint64_t seed : {uint64_t(0), uint64_t(123456789012345)}) {
+                INFO("shape " << si << (full ? " full" : " window_prefix") << " sink " << s
+                              << " T " << temperature << " explore " << explore_fraction
+                              << " steps " << steps << " seed " << seed);
+                influence::WalkerOptions o;
+                o.walkers = 5003;  // not a multiple of the block size
+                o.max_steps = steps;
+                o.sink = s;
+                o.temperature = temperature;
+                o.explore_fraction = explore_fraction;
+                o.explore_temperature = 10.0;
+                o.seed = seed;
+                const auto cpu = influence::run_walkers(table, explore, o);
+                const auto gpu = influence::run_walkers_cuda(*device_table, *device_explore, o);
+                REQUIRE(gpu == cpu);
+                ++runs;
+              }
+        }
+    }
+  }
+  const MethodDef* method = find_method("circuitkv_influence");
+  REQUIRE(method != nullptr);
+  REQUIRE(method->has_cuda);
+  const std::vector<json> configs = {
+      json::object(),
+      {{"seed", 21}, {"combine_h2o", false}},
+      {{"seed", 22}, {"explore_fraction", 0.0}, {"max_steps", 10}},
+      {{"seed", 23}, {"temperature", 0.5}, {"walkers", 777}},
+      {{"seed", 24}, {"graph", "full"}},
+      {{"seed", 25}, {"graph", "full"}, {"head_reduce", "max"}, {"window", 16}},
+  };
+  for (size_t si = 0; si < kShapes.size(); ++si) {
+    const Shape& shape = kShapes[si];
+    RandomLayer layer(shape, unsigned(7000 + si));
+    for (const json& given : configs) {
+      if (given.value("graph", "") == "full" && shape.r < shape.n) continue;
+      json with_budget = given;
+      with_budget["budget"] = std::max(1, shape.n / 2);
+      const MethodParams params = parse_params(*method, with_budget);
+      INFO(with_budget.dump() << " on shape " << si);
+      LayerContext cpu_ctx(layer.input), gpu_ctx(layer.input);
+      const Scores cpu = method->score_cpu(cpu_ctx, params);
+      const Scores gpu = method->score_cuda(gpu_ctx, params);
+      REQUIRE(gpu.heads == cpu.heads);
+      ++runs;
+    }
+  }
+  std::printf("circuitkv_influence: %d walker runs and configurations bit-identical on the "
+              "device\n", runs);
+}
+
+// rc: every total of run_walks (visits, plain and first visits, speed: doubles summed in walker
+// order) against run_walks_cuda, over graphs, modes, temperatures, sinks, walk lengths, walker
+// counts (past run_walks' 8192-walk blocks) and seeds; then whole configurations.
+TEST_CASE("rc: device walk totals are bit-identical to run_walks", "[cuda]") {
+  int runs = 0;
+  const rc::Mode modes[] = {rc::Mode::Basic, rc::Mode::HittingTime, rc::Mode::EscapeProb,
+                            rc::Mode::AbsorptionSpeed, rc::Mode::TempMix};
+  for (size_t si = 0; si < kShapes.size(); ++si) {
+    const Shape& shape = kShapes[si];
+    if (shape.r < shape.n) continue;  // the top-k graph needs every query row
+    RandomLayer layer(shape, unsigned(8000 + si));
+    LayerContext ctx(layer.input);
+    const walkers::ReducedAttention& a =
+        walkers::reduced_attention(ctx, walkers::HeadMerge::mean, "test");
+    for (int top_k : {1, 8, 32}) {
+      const rc::SparseGraph graph = rc::build_sparse_graph(a, top_k);
+      for (int sink : {0, 4}) {
+        const int s = std::min(sink, shape.n);
+        const int W = std::max(0, std::min(8, shape.n - s));
+        std::vector<int> sources;
+        for (int i = shape.n - W; i < shape.n; ++i) sources.push_back(i);
+        for (const rc::Mode mode : modes)
+          for (double temperature : {1.0, 0.5})
+            for (int steps : {1, 20, 100})
+              for (int walker_count : {256, 3001}) {
+                INFO("shape " << si << " k " << top_k << " sink " << s << " mode " << int(mode)
+                              << " T " << temperature << " steps " << steps << " walkers "
+                              << walker_count);
+                rc::WalkOptions o;
+                o.walkers = walker_count;
+                o.max_steps = steps;
+                o.sink = s;
+                o.temperature = temperature;
+                o.seed = uint64_t(walker_count + steps);
+                o.stream = 0x52430000u;
+                const rc::WalkTotals cpu = rc::run_walks(graph, sources, mode, o);
+                const rc::WalkTotals gpu = rc::run_walks_cuda(graph, sources, mode, o);
+                REQUIRE(gpu.plain_visits == cpu.plain_visits);
+                REQUIRE(gpu.first_visits == cpu.first_visits);
+                REQUIRE(gpu.visits == cpu.visits);
+                REQUIRE(gpu.speed == cpu.speed);
+                ++runs;
+              }
+      }
+    }
+  }
+  const MethodDef* method = find_method("rc");
+  REQUIRE(method != nullptr);
+  REQUIRE(method->has_cuda);
+  const std::vector<json> configs = {
+      json::object(),
+      {{"seed", 31}, {"mode", "hitting_time"}},
+      {{"seed", 32}, {"mode", "escape_prob"}, {"observation_window", 3}},
+      {{"seed", 33}, {"mode", "absorption_speed"}, {"top_k", 4}},
+      {{"seed", 34}, {"mode", "temp_mix"}, {"walkers", 1001}},
+      {{"seed", 35}, {"mode", "combined"}, {"temperature", 0.7}, {"head_reduce", "max"}},
+  };
+  for (size_t si = 0; si < kShapes.size(); ++si) {
+    const Shape& shape = kShapes[si];
+    RandomLayer layer(shape, unsigned(9000 + si));
+    for (const json& given : configs) {
+      json with_budget = given;
+      with_budget["budget"] = std::max(1, shape.n / 2);
+      const MethodParams params = parse_params(*method, with_budget);
+      INFO(with_budget.dump() << " on shape " << si);
+      LayerContext cpu_ctx(layer.input), gpu_ctx(layer.input);
+      Scores cpu;
+      try {
+        cpu = method->score_cpu(cpu_ctx, params);
+      } catch (const ckv::Error& e) {  // a partial capture: both refuse alike
+        CHECK_THROWS_WITH(method->score_cuda(gpu_ctx, params), std::string(e.what()));
+        continue;
+      }
+      const Scores gpu = method->score_cuda(gpu_ctx, params);
+      REQUIRE(gpu.heads == cpu.heads);
+      ++runs;
+    }
+  }
+  std::printf("rc: %d walk runs and configurations bit-identical on the device\n", runs);
 }
 #endif
 

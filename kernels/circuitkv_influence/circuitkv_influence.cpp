@@ -9,6 +9,9 @@
 #include <fmt/format.h>
 
 #include "kernels/circuitkv_influence/influence_walker.hpp"
+#ifdef CKV_HAVE_CUDA
+#include "kernels/circuitkv_influence/influence_kernels.hpp"
+#endif
 #include "kernels/method_factories.hpp"
 #include "kernels/stages/head_reduction.hpp"
 
@@ -62,15 +65,58 @@ const walkers::ReducedAttention& walk_matrix(LayerContext& ctx, const InfluenceP
              : walkers::window_prefix_attention(ctx, p.head_reduce, p.selection.window, kName);
 }
 
+TableKey table_key(const LayerContext& ctx, const InfluenceParams& p, int sink, double temperature) {
+  const int window = p.graph == InfluenceGraph::full ? 0 : std::min(p.selection.window, ctx.n());
+  return TableKey{p.graph, p.head_reduce, window, sink, temperature};
+}
+
 const influence::TransitionTable& transition_table(LayerContext& ctx, const InfluenceParams& p,
                                                    int sink, double temperature) {
-  const int window = p.graph == InfluenceGraph::full ? 0 : std::min(p.selection.window, ctx.n());
   return ctx.memo<influence::TransitionTable>(
-      TableKey{p.graph, p.head_reduce, window, sink, temperature},
+      table_key(ctx, p, sink, temperature),
       [&] { return influence::TransitionTable::build(walk_matrix(ctx, p), sink, temperature); });
 }
 
-Scores influence_method_scores(LayerContext& ctx, const InfluenceParams& p) {
+// Who runs the walkers: run_walkers on CPU threads, or its CUDA twin (influence_kernels.cu)
+// with bit-identical counts; everything else is the same host code, so the scores are equal.
+enum class WalkerDevice { cpu, cuda };
+
+#ifdef CKV_HAVE_CUDA
+// The device copy of a memoised table: keyed like it, so it lives as long as the context.
+struct DeviceTableKey {
+  TableKey table;
+  auto operator<=>(const DeviceTableKey&) const = default;
+};
+
+const cuda::InfluenceTableKernels& device_table(LayerContext& ctx, const InfluenceParams& p,
+                                                int sink, double temperature) {
+  const DeviceTableKey key{table_key(ctx, p, sink, temperature)};
+  return *ctx.memo<std::shared_ptr<const cuda::InfluenceTableKernels>>(key, [&] {
+    return influence::upload_table(transition_table(ctx, p, sink, temperature));
+  });
+}
+#endif
+
+std::vector<long long> influence_visits(LayerContext& ctx, const InfluenceParams& p,
+                                        const influence::WalkerOptions& options,
+                                        WalkerDevice device) {
+  const bool explore = influence::explore_walkers(options) > 0;
+  const double explore_temperature = explore ? options.explore_temperature : options.temperature;
+  if (device == WalkerDevice::cpu)
+    return influence::run_walkers(transition_table(ctx, p, options.sink, options.temperature),
+                                  transition_table(ctx, p, options.sink, explore_temperature),
+                                  options);
+#ifdef CKV_HAVE_CUDA
+  return influence::run_walkers_cuda(device_table(ctx, p, options.sink, options.temperature),
+                                     device_table(ctx, p, options.sink, explore_temperature),
+                                     options);
+#else
+  CKV_FAIL("{}: circuitkv_influence: GPU walkers requested, but this ckv-sweep was built without "
+           "CUDA", ctx.input().sample);
+#endif
+}
+
+Scores influence_method_scores(LayerContext& ctx, const InfluenceParams& p, WalkerDevice device) {
   const LayerInput& in = ctx.input();
   influence::WalkerOptions options;
   options.walkers = p.walkers;
@@ -84,12 +130,7 @@ Scores influence_method_scores(LayerContext& ctx, const InfluenceParams& p) {
   // graph = full needs every query row (walkers land anywhere in [s, q]) and refuses r < n by
   // sample name; window_prefix needs the window rows only.
   const walkers::ReducedAttention& attention = walk_matrix(ctx, p);
-  const auto& table = transition_table(ctx, p, options.sink, options.temperature);
-  const auto& explore_table =
-      influence::explore_walkers(options) > 0
-          ? transition_table(ctx, p, options.sink, options.explore_temperature)
-          : table;
-  const auto visits = influence::run_walkers(table, explore_table, options);
+  const auto visits = influence_visits(ctx, p, options, device);
   std::vector<double> score = influence::influence_scores(visits, options.sink);
 
   if (p.combine_h2o) {
@@ -103,6 +144,14 @@ Scores influence_method_scores(LayerContext& ctx, const InfluenceParams& p) {
   // One score for the layer (the walk runs on head-reduced attention); per_kv_head
   // selection gets it for every KV head.
   return replicate_scores(score, in, p.selection.granularity);
+}
+
+Scores influence_scores_cpu(LayerContext& ctx, const InfluenceParams& p) {
+  return influence_method_scores(ctx, p, WalkerDevice::cpu);
+}
+
+[[maybe_unused]] Scores influence_scores_cuda(LayerContext& ctx, const InfluenceParams& p) {
+  return influence_method_scores(ctx, p, WalkerDevice::cuda);
 }
 
 }  // namespace
@@ -145,7 +194,8 @@ MethodDef make_circuitkv_influence_method() {
                           "Causal influence walker: visit counts of walks on head-reduced "
                           "attention, positionally normalised, max with rank H2O",
                           "seed 000 (influence walker v1.0.7); public CircuitKV v1.0.8",
-                          std::move(s), influence_method_scores);
+                          std::move(s), influence_scores_cpu,
+                          CKV_CUDA_TWIN(influence_scores_cuda));
 }
 
 }  // namespace ckv

@@ -32,23 +32,6 @@ TransitionTable TransitionTable::build(const walkers::ReducedAttention& a, int s
   return t;
 }
 
-int TransitionTable::sample(int pos, double u) const {
-  const int r = pos - sink_;
-  const float* cdf = cdf_.data() + size_t(r) * size_t(r + 1) / 2;
-  const int len = r + 1;
-  const double target = u * double(cdf[len - 1]);
-  // First j with cdf[j] > target: P(j) = w_j / Σw.
-  int lo = 0, hi = len - 1;
-  while (lo < hi) {
-    const int mid = (lo + hi) / 2;
-    if (double(cdf[mid]) > target)
-      hi = mid;
-    else
-      lo = mid + 1;
-  }
-  return sink_ + lo;
-}
-
 long long explore_walkers(const WalkerOptions& options) {
   // ⌊fraction·N⌋; the epsilon keeps 0.3·10000 at 3000 despite binary rounding.
   return std::min(options.walkers,
@@ -56,11 +39,23 @@ long long explore_walkers(const WalkerOptions& options) {
 }
 
 bool starts_at_query(long long walker, const WalkerOptions& options) {
-  return walker < options.walkers / 2;
+  return influence_starts_at_query(walker, options.walkers);
 }
 
 bool explores(long long walker, const WalkerOptions& options) {
   return walker >= options.walkers - explore_walkers(options);
+}
+
+InfluenceWalkRun walk_run(const WalkerOptions& options, int n) {
+  InfluenceWalkRun run;
+  run.walkers = options.walkers;
+  run.explore_walkers = explore_walkers(options);
+  run.sink = options.sink;
+  run.query = n - 1;
+  run.max_steps = options.max_steps;
+  run.seed = options.seed;
+  run.stream = kInfluenceStream;
+  return run;
 }
 
 std::vector<long long> run_walkers(const TransitionTable& table, const TransitionTable& explore_table,
@@ -72,18 +67,12 @@ std::vector<long long> run_walkers(const TransitionTable& table, const Transitio
   run.seed = options.seed;
   run.stream = kInfluenceStream;
   run.threads = threads;
+  const InfluenceWalkRun walk = walk_run(options, n);
+  const InfluenceTableArrays rows = table.arrays(), explore_rows = explore_table.arrays();
+  // The path of walker w is influence_walk's (influence_sampling.hpp), as on the device.
   const std::vector<uint64_t> counts = count_visits(run, n, [&](long long w, std::vector<uint64_t>& visits) {
-    const TransitionTable& rows = explores(w, options) ? explore_table : table;
-    // Step 0's second uniform places random-start walkers; step t's first uniform draws the
-    // move of step t.
-    WalkDraw draw = run.draw(w, 0);
-    int pos = q;
-    if (!starts_at_query(w, options)) pos = s + std::min(int(draw.u1 * double(q - s + 1)), q - s);
-    for (int step = 0; step < options.max_steps; ++step) {
-      if (step > 0) draw = run.draw(w, step);
-      pos = rows.sample(pos, draw.u0);
-      ++visits[pos];
-    }
+    auto visit = [&](int pos) { ++visits[pos]; };
+    influence_walk(rows, explore_rows, walk, w, visit);
   });
   return std::vector<long long>(counts.begin(), counts.end());
 }

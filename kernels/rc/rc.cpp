@@ -51,7 +51,23 @@ struct SparseGraphKey {
   auto operator<=>(const SparseGraphKey&) const = default;
 };
 
-Scores rc_scores(LayerContext& ctx, const RcParams& p) {
+// Who runs the walks: run_walks on CPU threads, or its CUDA twin (rc_kernels.cu) with
+// bit-identical totals; everything else is the same host code, so the scores are equal.
+enum class WalkerDevice { cpu, cuda };
+
+rc::WalkTotals walk_totals([[maybe_unused]] LayerContext& ctx, WalkerDevice device, const rc::SparseGraph& graph,
+                           const std::vector<int>& sources, rc::Mode mode,
+                           const rc::WalkOptions& options) {
+  if (device == WalkerDevice::cpu) return rc::run_walks(graph, sources, mode, options);
+#ifdef CKV_HAVE_CUDA
+  return rc::run_walks_cuda(graph, sources, mode, options);
+#else
+  CKV_FAIL("{}: rc: GPU walkers requested, but this ckv-sweep was built without CUDA",
+           ctx.input().sample);
+#endif
+}
+
+Scores rc_method_scores(LayerContext& ctx, const RcParams& p, WalkerDevice device) {
   const LayerInput& in = ctx.input();
   const int n = in.n;
   const int sink = std::min(p.selection.sink, n);
@@ -83,13 +99,13 @@ Scores rc_scores(LayerContext& ctx, const RcParams& p) {
     third.walkers = options.walkers / 3;
     for (int k = 0; k < 3; ++k) {
       third.stream = kStreamCombined[k];
-      const auto part = rc::mode_score(rc::run_walks(graph, sources, parts[k], third), parts[k]);
+      const auto part = rc::mode_score(walk_totals(ctx, device, graph, sources, parts[k], third), parts[k]);
       for (int j = 0; j < n; ++j) walk[j] = std::max(walk[j], part[j]);
     }
   } else {
     options.stream = kStreamSingle;
     const rc::Mode m = rc::single_mode(p.mode);
-    walk = rc::mode_score(rc::run_walks(graph, sources, m, options), m);
+    walk = rc::mode_score(walk_totals(ctx, device, graph, sources, m, options), m);
   }
 
   // H2O over the last W rows, max-normalised (seed 004 RCStrategy), then the union by max.
@@ -98,6 +114,14 @@ Scores rc_scores(LayerContext& ctx, const RcParams& p) {
   std::vector<double> score(n);
   for (int j = 0; j < n; ++j) score[j] = std::max(h2o[j] / h2o_max, walk[j]);
   return replicate_scores(score, in, p.selection.granularity);
+}
+
+Scores rc_scores_cpu(LayerContext& ctx, const RcParams& p) {
+  return rc_method_scores(ctx, p, WalkerDevice::cpu);
+}
+
+[[maybe_unused]] Scores rc_scores_cuda(LayerContext& ctx, const RcParams& p) {
+  return rc_method_scores(ctx, p, WalkerDevice::cuda);
 }
 
 }  // namespace
@@ -141,7 +165,8 @@ MethodDef make_rc_method() {
   return define_method<P>(kName,
                           "RC absorbing walks on the top-k attention graph from the last W "
                           "tokens, with the seed 004 add-ons; max with window H2O",
-                          "seed 004 (RC and add-ons PoC)", std::move(s), rc_scores);
+                          "seed 004 (RC and add-ons PoC)", std::move(s), rc_scores_cpu,
+                          CKV_CUDA_TWIN(rc_scores_cuda));
 }
 
 }  // namespace ckv

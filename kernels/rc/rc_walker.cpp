@@ -52,17 +52,6 @@ SparseTransitions::SparseTransitions(const SparseGraph& graph, double temperatur
   }
 }
 
-int SparseTransitions::sample(int i, double u) const {
-  const int k = graph_->degree[i];
-  if (k == 0) return -1;
-  const double* cdf = cdf_.data() + size_t(i) * graph_->top_k;
-  const double total = cdf[k - 1];
-  if (!(total > 0.0)) return -1;  // every kept weight underflowed: no valid transition
-  const double target = u * total;
-  const int t = int(std::upper_bound(cdf, cdf + k, target) - cdf);
-  return graph_->row_neighbors(i)[std::min(t, k - 1)];
-}
-
 namespace {
 
 // Walks are drawn in blocks: trajectories of one block are sampled in parallel, then
@@ -71,9 +60,22 @@ constexpr long long kBlockWalkers = 8192;
 
 }  // namespace
 
+RcWalkRun walk_run(const std::vector<int>& sources, Mode mode, const WalkOptions& options) {
+  RcWalkRun run;
+  run.walks = (long long)options.walkers * (long long)sources.size();
+  run.max_steps = options.max_steps;
+  run.sink = options.sink;
+  run.temp_mix = mode == Mode::TempMix;
+  run.sources = sources.data();
+  run.source_count = int(sources.size());
+  run.seed = options.seed;
+  run.stream = options.stream;
+  return run;
+}
+
 WalkTotals run_walks(const SparseGraph& graph, const std::vector<int>& sources, Mode mode,
                      const WalkOptions& options, int threads) {
-  const int n = graph.n, S = options.max_steps, s = options.sink;
+  const int n = graph.n, S = options.max_steps;
   WalkTotals totals;
   totals.visits.assign(n, 0.0);
   totals.plain_visits.assign(n, 0.0);
@@ -86,7 +88,11 @@ WalkTotals run_walks(const SparseGraph& graph, const std::vector<int>& sources, 
   const SparseTransitions high(graph, mix ? options.mix_high : 1.0);
   const SparseTransitions low(graph, mix ? options.mix_low : 1.0);
 
-  const long long count = (long long)options.walkers * (long long)sources.size();
+  const RcWalkRun run = walk_run(sources, mode, options);
+  const long long count = run.walks;
+  const SparseRowsArrays single_rows = single.arrays(), high_rows = high.arrays(),
+                         low_rows = low.arrays();
+  const bool hitting_time = mode == Mode::HittingTime;
   std::vector<int> trajectory;
   std::vector<int> length;
   std::vector<unsigned char> absorbed;
@@ -98,26 +104,11 @@ WalkTotals run_walks(const SparseGraph& graph, const std::vector<int>& sources, 
     absorbed.assign(size, 0);
     for_walker_chunks(size, walker_threads(size, threads), [&](int, long long begin, long long end) {
       for (int local = int(begin); local < int(end); ++local) {
-        const long long w = block + local;
-        // seed 004: source = walker_id % |sources|; temp_mix: even id -> 2.0, odd -> 0.5
-        // (with an even |sources| each source keeps one temperature, as in the seed).
-        const SparseTransitions& rows = !mix ? single : (w % 2 == 0 ? high : low);
-        int pos = sources[size_t(w % (long long)sources.size())];
-        int* path = trajectory.data() + size_t(local) * S;
-        int steps = 0;
-        for (int step = 0; step < S; ++step) {
-          path[steps++] = pos;
-          if (pos < s) {
-            absorbed[local] = 1;
-            break;
-          }
-          const double u =
-              philox_walk_draw(options.seed, options.stream, uint32_t(w), uint32_t(step)).u0;
-          const int next = rows.sample(pos, u);
-          if (next < 0) break;  // dead end (row 0 when s = 0)
-          pos = next;
-        }
-        length[local] = steps;
+        // The walk is rc_walk's (rc_sampling.hpp), as on the device.
+        bool walk_absorbed = false;
+        length[local] = rc_walk(single_rows, high_rows, low_rows, run, block + local,
+                                trajectory.data() + size_t(local) * S, 1, walk_absorbed);
+        absorbed[local] = walk_absorbed;
       }
     });
     for (int local = 0; local < size; ++local) {
@@ -126,15 +117,9 @@ WalkTotals run_walks(const SparseGraph& graph, const std::vector<int>& sources, 
       const long long walk = block + local;
       for (int t = 0; t < len; ++t) {
         const int j = path[t];
-        totals.plain_visits[j] += 1.0;
-        // hitting_time (seed 004): weight (S − step)/S, early visits count more.
-        totals.visits[j] += mode == Mode::HittingTime ? double(S - t) / double(S) : 1.0;
-        if (last_walk[j] != walk) {
-          last_walk[j] = walk;
-          totals.first_visits[j] += 1.0;
-        }
-        // Steps from this visit to the recorded sink visit that ends the walk.
-        if (absorbed[local]) totals.speed[j] += 1.0 / double(1 + (len - 1 - t));
+        record_visit({totals.visits[j], totals.plain_visits[j], totals.first_visits[j],
+                      totals.speed[j], last_walk[j]},
+                     walk, t, len, absorbed[local] != 0, hitting_time, S);
       }
     }
   }

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/rc/rc_sampling.hpp"
 #include "kernels/stages/monte_carlo.hpp"
 #include "kernels/stages/reduced_attention.hpp"
 
@@ -30,8 +31,13 @@ SparseGraph build_sparse_graph(const walkers::ReducedAttention& a, int top_k);
 class SparseTransitions {
  public:
   SparseTransitions(const SparseGraph& graph, double temperature);
-  // Next position from i, or -1 for a dead end (empty row).
-  int sample(int i, double u) const;
+  // Next position from i, or -1 for a dead end (empty row): sparse_sample (rc_sampling.hpp).
+  int sample(int i, double u) const { return sparse_sample(arrays(), i, u); }
+  // The rows for the shared sampler and the device copy (rc_kernels.cu).
+  SparseRowsArrays arrays() const {
+    return {graph_->n, graph_->top_k, graph_->degree.data(), graph_->neighbors.data(), cdf_.data()};
+  }
+  const std::vector<double>& cdf() const { return cdf_; }
 
  private:
   const SparseGraph* graph_;
@@ -64,11 +70,19 @@ struct WalkTotals {
   std::vector<double> plain_visits;  // unweighted visit counts (every mode)
 };
 
+// The per-run constants of rc_walk (rc_sampling.hpp); `sources` must outlive the result.
+RcWalkRun walk_run(const std::vector<int>& sources, Mode mode, const WalkOptions& options);
+
 // Deterministic for any thread count: walks are drawn in parallel on the shared Monte Carlo
 // engine (kernels/stages/monte_carlo.hpp; Philox keyed by (seed, stream, walker, step)) into
 // trajectory buffers and accumulated in walker order. threads = 0: the engine's policy.
 WalkTotals run_walks(const SparseGraph& graph, const std::vector<int>& sources, Mode mode,
                      const WalkOptions& options, int threads = 0);
+
+// run_walks on the device (CUDA builds only; rc_cuda.cpp, rc_kernels.cu): the same totals to
+// the bit (integer counts and fixed-order double sums).
+WalkTotals run_walks_cuda(const SparseGraph& graph, const std::vector<int>& sources, Mode mode,
+                          const WalkOptions& options);
 
 // The mode's max-normalised walk score (seed 004 run_random_walks, final lines):
 //   basic, hitting_time, temp_mix: visits / max;
