@@ -37,6 +37,7 @@
 #include "kernels/knorm/knorm_kernels.hpp"
 #include "kernels/snapkv/snapkv_kernels.hpp"
 #include "kernels/stages/attention_cuda.hpp"
+#include "worker/metrics_cuda.hpp"
 #endif
 
 using namespace ckv;
@@ -328,6 +329,22 @@ std::vector<KernelCase> kernel_cases() {
     for (const auto& [name, value] : acc.finish()) out.push_back(value ? *value : -1.0);
     return out;
   };
+#ifdef CKV_HAVE_CUDA
+  // The metrics' twin (worker/metrics_cuda.hpp): the layer's answer attention on the device,
+  // then the one keep-set; only the per-(head, answer token) terms come back.
+  metrics.device_method = [](const LayerInput& in, const Shape& s) {
+    const int budget = std::min(2048, s.n / 2);
+    std::vector<int> keep;
+    for (int j = 0; j < budget; ++j) keep.push_back(int((long long)j * s.n / budget));
+    const std::vector<std::vector<int>> keeps(in.G, keep);
+    cuda::AnswerAttentionDevice answers(cuda::answer_layer_view(in, 32));
+    MetricAccumulator acc;
+    acc.add_layer_rows(in, answers.rows(keeps), std::min(32, in.n), keeps, {{0, s.n / 8}});
+    std::vector<double> out;
+    for (const auto& [name, value] : acc.finish()) out.push_back(value ? *value : -1.0);
+    return out;
+  };
+#endif
   metrics.check = [](const Shape&, const std::vector<double>& x) {
     bool ok = true;
     for (double v : x) ok = ok && std::isfinite(v);
@@ -357,6 +374,22 @@ std::vector<KernelCase> kernel_cases() {
     for (const auto& [name, value] : acc.finish()) out.push_back(value ? *value : -1.0);
     return out;
   };
+#ifdef CKV_HAVE_CUDA
+  unit.device_method = [](const LayerInput& in, const Shape& s) {
+    const Configuration config = bench_configuration("snapkv", method_budget("snapkv", s));
+    MetricAccumulator acc;
+    for (int layer = 0; layer < 4; ++layer) {
+      LayerContext ctx(in, Device::gpu(0));
+      const Scores scores = config.method->score(ctx, config.typed);
+      const auto keep = select_keep(scores, config.selection(), in.n, in.G, layer, 28, in.H);
+      cuda::AnswerAttentionDevice answers(cuda::answer_layer_view(in, 32));
+      acc.add_layer_rows(in, answers.rows(keep), std::min(32, in.n), keep, {{0, s.n / 8}});
+    }
+    std::vector<double> out;
+    for (const auto& [name, value] : acc.finish()) out.push_back(value ? *value : -1.0);
+    return out;
+  };
+#endif
   unit.check = metrics.check;
   cases.push_back(unit);
   return cases;
