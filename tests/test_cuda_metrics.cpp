@@ -2,7 +2,8 @@
 // (worker/metrics.cpp), as tests/test_cuda_twins.cpp does for the methods: random layers of
 // several shapes (GQA and MHA, d 64/80/128, n not a multiple of the block), keep-sets per KV head
 // and per query head (empty, one token, random, everything). Checks: the keep-set independent
-// part (attention rows, outputs, masses) to 1e-12 relative with identical top-k sets, every
+// part (attention rows, outputs, masses) to 1e-12 relative, top-k lists equal up to keys tied
+// within rounding at the k-th place, every
 // metric to 1e-12 relative, no NaN/Inf, and bit-identical repeated device runs.
 // Own main: exits 77 (ctest SKIP_RETURN_CODE) with the reason when no CUDA device is visible or
 // the build has no CUDA, so CI without a GPU shows SKIPPED, never passed.
@@ -97,8 +98,21 @@ TEST_CASE("metrics twin: keep-set independent part equals the CPU's") {
         worst = std::max(worst, relative(got.answer_mass[i], cpu.answer_mass[i]));
       }
       CHECK(worst < 1e-12);
-      // Random logits have no ties at 1e-12: the top-k lists are the same, in the same order.
-      CHECK(got.top == cpu.top);
+      // The top-k lists agree except where two keys are within rounding of each other at the
+      // k-th place (the device's a_t differs from the CPU's by ulps): any key in one list and
+      // not the other must be tied, to 1e-12, with the CPU's k-th key.
+      const int k = cpu.k;
+      for (size_t row = 0; row < cpu.prompt_mass.size(); ++row) {
+        const int* want = cpu.top.data() + row * k;
+        const int* have = got.top.data() + row * k;
+        const double* a = cpu.attention.data() + row * (s.n + s.m);
+        const double kth = a[want[k - 1]];
+        for (int i = 0; i < k; ++i) {
+          if (std::find(want, want + k, have[i]) != want + k) continue;
+          INFO("row " << row << ": key " << have[i] << " in the device's top-k only");
+          CHECK(std::abs(a[have[i]] - kth) <= 1e-12 * kth);
+        }
+      }
     }
   }
 }

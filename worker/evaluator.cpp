@@ -193,8 +193,9 @@ BatchResult evaluate_batch(const Batch& batch, const EvaluatorOptions& options) 
             if (answer == device_answers.end())
               answer = device_answers.emplace(topk, std::make_unique<cuda::AnswerAttentionDevice>(
                                                         cuda::answer_layer_view(input, topk))).first;
-            unit.metrics.add_layer_rows(input, answer->second->rows(keep), std::min(topk, input.n),
-                                        keep, meta.evidence);
+            MetricAccumulator::check_keep_sets(input, keep);  // before the device reads them
+            const auto rows = answer->second->rows(keep);
+            unit.metrics.add_layer_rows(input, rows, std::min(topk, input.n), keep, meta.evidence);
             continue;
           }
 #endif

@@ -92,25 +92,31 @@ void MetricAccumulator::add_layer(const LayerInput& in, const std::vector<std::v
   add_layer(in, AnswerAttention::compute(in, topk), keep, evidence);
 }
 
-std::vector<std::vector<unsigned char>> MetricAccumulator::add_keep_sets(
-    const LayerInput& in, const std::vector<std::vector<int>>& keep,
-    const std::vector<std::pair<int, int>>& evidence) {
-  const int n = in.n;
+void MetricAccumulator::check_keep_sets(const LayerInput& in, const std::vector<std::vector<int>>& keep) {
   // One set per KV head (shared and per_kv_head selection), or per query head (per_query_head):
   // query head h reads set `set_of(h)`.
   const int sets = int(keep.size());
   CKV_CHECK(sets == in.G || sets == in.H,
             "{}: layer {}: {} keep-sets for {} KV heads and {} query heads", in.sample, in.layer,
             sets, in.G, in.H);
-  std::vector<std::vector<unsigned char>> in_set(sets, std::vector<unsigned char>(n, 0));
   for (int g = 0; g < sets; ++g) {
-    for (int j : keep[g]) {
-      CKV_CHECK(j >= 0 && j < n, "{}: layer {}: kept token {} outside the prompt [0, {})",
-                in.sample, in.layer, j, n);
-      in_set[g][j] = 1;
-    }
+    for (int j : keep[g])
+      CKV_CHECK(j >= 0 && j < in.n, "{}: layer {}: kept token {} outside the prompt [0, {})",
+                in.sample, in.layer, j, in.n);
     CKV_CHECK(std::adjacent_find(keep[g].begin(), keep[g].end(), std::greater_equal<int>()) == keep[g].end(),
               "{}: layer {}: keep-set {} is not sorted and unique", in.sample, in.layer, g);
+  }
+}
+
+std::vector<std::vector<unsigned char>> MetricAccumulator::add_keep_sets(
+    const LayerInput& in, const std::vector<std::vector<int>>& keep,
+    const std::vector<std::pair<int, int>>& evidence) {
+  const int n = in.n;
+  check_keep_sets(in, keep);
+  const int sets = int(keep.size());
+  std::vector<std::vector<unsigned char>> in_set(sets, std::vector<unsigned char>(n, 0));
+  for (int g = 0; g < sets; ++g) {
+    for (int j : keep[g]) in_set[g][j] = 1;
     kept_sum += double(keep[g].size());
     ++kept_terms;
   }

@@ -45,6 +45,11 @@ struct MetricAccumulator {
                  const std::vector<std::vector<int>>& keep,
                  const std::vector<std::pair<int, int>>& evidence);
 
+  // Throws (naming the sample and layer) unless there are G or H keep-sets, each sorted,
+  // unique and inside [0, n). add_layer checks; the CUDA twin's caller checks before the
+  // device reads the sets.
+  static void check_keep_sets(const LayerInput& input, const std::vector<std::vector<int>>& keep);
+
   // The same with the per-(h, t) terms computed elsewhere (the CUDA twin,
   // worker/metrics_cuda.hpp): rows[h·m + t], added in the order add_layer adds them.
   void add_layer_rows(const LayerInput& input, const std::vector<AnswerRowTerms>& rows, int k,

@@ -48,8 +48,10 @@ class AnswerAttentionDevice {
   AnswerAttentionDevice(const AnswerAttentionDevice&) = delete;
   AnswerAttentionDevice& operator=(const AnswerAttentionDevice&) = delete;
 
-  // keep: S sorted, unique keep-sets, S = G (query head h reads set h / (H / G)) or S = H
-  // (per_query_head). The caller validates them (MetricAccumulator does). Returns [H][m].
+  // keep: S sorted, unique keep-sets inside [0, n), S = G (query head h reads set h / (H / G))
+  // or S = H (per_query_head); anything else is refused (std::invalid_argument) before a launch:
+  // call MetricAccumulator::check_keep_sets first for a message naming the sample. Returns
+  // [H][m].
   std::vector<AnswerRowTerms> rows(const std::vector<std::vector<int>>& keep) const;
 
   // The keep-set independent part, downloaded (the twin test compares it with AnswerAttention).

@@ -8,7 +8,8 @@
 //     (metric_terms::row_terms, the CPU's own function) and its top-k hits.
 // Every reduction has a fixed order (block trees, lanes combined in lane order) and there are
 // no atomics: repeated runs are bit-identical. Against the CPU the values differ by rounding
-// only (summation order of the masses and outputs, the device exp): relative ~1e-15.
+// only (summation order of the masses and outputs, the device exp): relative ~1e-15; so two
+// keys within that of each other at the k-th place of the top-k can swap, moving top_hit by 1.
 #include <cuda_runtime.h>
 
 #include <cmath>
@@ -87,7 +88,7 @@ __device__ double lane_weighted_sum(int count, int d, int lanes, double* scratch
   return total;
 }
 
-__global__ void answer_rows_kernel(AnswerParams p) {
+__global__ void __launch_bounds__(1024) answer_rows_kernel(AnswerParams p) {
   extern __shared__ double shared[];  // [blockDim] doubles, then [blockDim] ints
   double* scratch = shared;
   int* index_scratch = reinterpret_cast<int*>(shared + blockDim.x);
@@ -176,7 +177,7 @@ __global__ void answer_rows_kernel(AnswerParams p) {
   }
 }
 
-__global__ void keep_rows_kernel(KeepParams p) {
+__global__ void __launch_bounds__(1024) keep_rows_kernel(KeepParams p) {
   extern __shared__ double shared[];  // [blockDim] scratch, then [d] o_S
   double* scratch = shared;
   double* o_kept = shared + blockDim.x;
@@ -215,6 +216,7 @@ int block_threads(int d) { return d * (d >= kTargetThreads ? 1 : kTargetThreads 
 }  // namespace
 
 struct AnswerAttentionDevice::Impl {
+  int device = 0;  // where the buffers and the stream live
   AnswerLayerView shape;
   cudaStream_t stream = nullptr;
   DeviceArray<float> k_prompt, v_prompt, q_answer, k_answer, v_answer;
@@ -226,11 +228,22 @@ struct AnswerAttentionDevice::Impl {
   }
 };
 
+AnswerAttentionDevice::~AnswerAttentionDevice() {
+  if (!impl_) return;
+  int current = -1;
+  CKV_CUDA_CHECK_NOTHROW(cudaGetDevice(&current));
+  const int device = impl_->device;
+  if (current != device) CKV_CUDA_CHECK_NOTHROW(cudaSetDevice(device));
+  impl_.reset();  // frees on the device that allocated
+  if (current >= 0 && current != device) CKV_CUDA_CHECK_NOTHROW(cudaSetDevice(current));
+}
+
 AnswerAttentionDevice::AnswerAttentionDevice(const AnswerLayerView& layer) : impl_(std::make_unique<Impl>()) {
   if (layer.m < 1 || layer.n < 1 || layer.d < 1 || layer.d > 1024 || layer.k < 1 || layer.k > layer.n ||
       layer.G < 1 || layer.H % layer.G != 0)
     throw std::invalid_argument("AnswerAttentionDevice: unsupported layer shape (m, n, k >= 1, k <= n, d <= 1024, H % G == 0)");
   Impl& s = *impl_;
+  CKV_CUDA_CHECK(cudaGetDevice(&s.device));
   s.shape = layer;
   const size_t H = layer.H, G = layer.G, d = layer.d, n = layer.n, m = layer.m, k = layer.k;
   CKV_CUDA_CHECK(cudaStreamCreateWithFlags(&s.stream, cudaStreamNonBlocking));
@@ -259,14 +272,20 @@ AnswerAttentionDevice::AnswerAttentionDevice(const AnswerLayerView& layer) : imp
   CKV_CUDA_CHECK(cudaStreamSynchronize(s.stream));
 }
 
-AnswerAttentionDevice::~AnswerAttentionDevice() = default;
 
 std::vector<AnswerRowTerms> AnswerAttentionDevice::rows(const std::vector<std::vector<int>>& keep) const {
   const Impl& s = *impl_;
+  DeviceScope scope(s.device);
   const AnswerLayerView& l = s.shape;
   const int sets = int(keep.size());
   if (sets != l.G && sets != l.H)
     throw std::invalid_argument("AnswerAttentionDevice::rows: one keep-set per KV head or per query head");
+  // The kernel indexes attention rows and V by the kept positions and searches the sets: an
+  // index outside [0, n) or an unsorted set would read out of bounds or count wrongly.
+  for (const auto& set : keep)
+    for (size_t i = 0; i < set.size(); ++i)
+      if (set[i] < 0 || set[i] >= l.n || (i > 0 && set[i] <= set[i - 1]))
+        throw std::invalid_argument("AnswerAttentionDevice::rows: keep-sets must be sorted, unique and in [0, n)");
   std::vector<int> offset(sets + 1, 0), index;
   for (int i = 0; i < sets; ++i) {
     offset[i + 1] = offset[i] + int(keep[i].size());
@@ -291,6 +310,7 @@ std::vector<AnswerRowTerms> AnswerAttentionDevice::rows(const std::vector<std::v
 
 AnswerAttentionDevice::Download AnswerAttentionDevice::download() const {
   const Impl& s = *impl_;
+  DeviceScope scope(s.device);
   Download out;
   auto get = [&](auto& host, const auto& device) {
     host.resize(device.size());

@@ -1,7 +1,8 @@
 // CUDA twins of LayerContext's attention stages (docs/spec/METHODS.md "Attention inputs").
 // Determinism: every reduction has a fixed order (sequential per thread, xor-butterfly within a
-// warp, then warps in index order); no atomics. Row max and Σ exp are fp32 like the CPU path;
-// column sums accumulate in double in the CPU's order.
+// warp, then warps in index order); no atomics. Row max and Σ exp are fp32 like the CPU path
+// (online, with fmaf); column sums accumulate in double, rows interleaved over 8 warps and the
+// warps added in order: deterministic, but not the CPU's summation order (equal to rounding).
 #include <cuda_runtime.h>
 
 #include <algorithm>
