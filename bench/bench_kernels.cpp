@@ -127,6 +127,21 @@ struct KernelCase {
   std::function<std::vector<double>(const LayerInput&, const Shape&)> device_method;
 };
 
+// The metrics rows' keep-set: min(2048, n/2) positions spread evenly over the prompt.
+std::vector<int> spread_keep(const Shape& s) {
+  const int budget = std::min(2048, s.n / 2);
+  std::vector<int> keep;
+  for (int j = 0; j < budget; ++j) keep.push_back(int((long long)j * s.n / budget));
+  return keep;
+}
+
+// A finished accumulator as one row of values (-1 where a metric is undefined).
+std::vector<double> metric_values(const MetricAccumulator& acc) {
+  std::vector<double> out;
+  for (const auto& [name, value] : acc.finish()) out.push_back(value ? *value : -1.0);
+  return out;
+}
+
 std::vector<double> flatten(const std::vector<std::vector<double>>& x) {
   std::vector<double> out;
   for (const auto& v : x) out.insert(out.end(), v.begin(), v.end());
@@ -320,29 +335,19 @@ std::vector<KernelCase> kernel_cases() {
     return double(s.H) * kAnswerTokens * (s.n + kAnswerTokens / 2.0) * 4.0 * s.d;
   };
   metrics.cpu = [](const LayerInput& in, const Shape& s) {
-    const int budget = std::min(2048, s.n / 2);
-    std::vector<int> keep;
-    for (int j = 0; j < budget; ++j) keep.push_back(int((long long)j * s.n / budget));
     MetricAccumulator acc;
-    acc.add_layer(in, std::vector<std::vector<int>>(in.G, keep), {{0, s.n / 8}}, 32);
-    std::vector<double> out;
-    for (const auto& [name, value] : acc.finish()) out.push_back(value ? *value : -1.0);
-    return out;
+    acc.add_layer(in, std::vector<std::vector<int>>(in.G, spread_keep(s)), {{0, s.n / 8}}, 32);
+    return metric_values(acc);
   };
 #ifdef CKV_HAVE_CUDA
   // The metrics' twin (worker/metrics_cuda.hpp): the layer's answer attention on the device,
   // then the one keep-set; only the per-(head, answer token) terms come back.
   metrics.device_method = [](const LayerInput& in, const Shape& s) {
-    const int budget = std::min(2048, s.n / 2);
-    std::vector<int> keep;
-    for (int j = 0; j < budget; ++j) keep.push_back(int((long long)j * s.n / budget));
-    const std::vector<std::vector<int>> keeps(in.G, keep);
+    const std::vector<std::vector<int>> keeps(in.G, spread_keep(s));
     cuda::AnswerAttentionDevice answers(cuda::answer_layer_view(in, 32));
     MetricAccumulator acc;
     acc.add_layer_rows(in, answers.rows(keeps), std::min(32, in.n), keeps, {{0, s.n / 8}});
-    std::vector<double> out;
-    for (const auto& [name, value] : acc.finish()) out.push_back(value ? *value : -1.0);
-    return out;
+    return metric_values(acc);
   };
 #endif
   metrics.check = [](const Shape&, const std::vector<double>& x) {
@@ -370,9 +375,7 @@ std::vector<KernelCase> kernel_cases() {
       const auto keep = select_keep(scores, config.selection(), in.n, in.G, layer, 28, in.H);
       acc.add_layer(in, keep, {{0, s.n / 8}}, 32);
     }
-    std::vector<double> out;
-    for (const auto& [name, value] : acc.finish()) out.push_back(value ? *value : -1.0);
-    return out;
+    return metric_values(acc);
   };
 #ifdef CKV_HAVE_CUDA
   unit.device_method = [](const LayerInput& in, const Shape& s) {
@@ -385,9 +388,7 @@ std::vector<KernelCase> kernel_cases() {
       cuda::AnswerAttentionDevice answers(cuda::answer_layer_view(in, 32));
       acc.add_layer_rows(in, answers.rows(keep), std::min(32, in.n), keep, {{0, s.n / 8}});
     }
-    std::vector<double> out;
-    for (const auto& [name, value] : acc.finish()) out.push_back(value ? *value : -1.0);
-    return out;
+    return metric_values(acc);
   };
 #endif
   unit.check = metrics.check;

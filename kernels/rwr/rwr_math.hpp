@@ -11,24 +11,9 @@
 #include <cstdint>
 #include <cstring>
 
-#include "kernels/stages/chain_sampling.hpp"  // mul_rn, add_rn, sub_rn, div_rn, CKV_HD
+#include "kernels/stages/chain_sampling.hpp"  // mul_rn, add_rn, sub_rn, div_rn, fmul_rn, fadd_rn, CKV_HD
 
 namespace ckv::rwr {
-
-CKV_HD inline float fmul_rn(float a, float b) {
-#ifdef __CUDA_ARCH__
-  return __fmul_rn(a, b);
-#else
-  return a * b;
-#endif
-}
-CKV_HD inline float fadd_rn(float a, float b) {
-#ifdef __CUDA_ARCH__
-  return __fadd_rn(a, b);
-#else
-  return a + b;
-#endif
-}
 
 // x / ‖x‖₂ in fp32, the norm summed in double in index order; a zero row stays zero (cosine 0
 // with everything).
@@ -45,7 +30,7 @@ CKV_HD inline double cosine(const float* a, const float* b, int d) {
   float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int c = 0;
   for (; c + 8 <= d; c += 8)
-    for (int l = 0; l < 8; ++l) part[l] = fadd_rn(part[l], fmul_rn(a[c + l], b[c + l]));
+    for (int l = 0; l < 8; ++l) part[l] = ::ckv::fadd_rn(part[l], ::ckv::fmul_rn(a[c + l], b[c + l]));
   double total = 0.0;
   for (int l = 0; l < 8; ++l) total = add_rn(total, double(part[l]));
   for (; c < d; ++c) total = add_rn(total, mul_rn(double(a[c]), double(b[c])));

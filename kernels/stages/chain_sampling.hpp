@@ -53,6 +53,22 @@ CKV_HD inline double sub_rn(double a, double b) {
 #endif
 }
 
+// The same for floats (rwr's fp32 cosines).
+CKV_HD inline float fmul_rn(float a, float b) {
+#ifdef __CUDA_ARCH__
+  return __fmul_rn(a, b);
+#else
+  return a * b;
+#endif
+}
+CKV_HD inline float fadd_rn(float a, float b) {
+#ifdef __CUDA_ARCH__
+  return __fadd_rn(a, b);
+#else
+  return a + b;
+#endif
+}
+
 // std::upper_bound: the first index in [0, len) whose element is > value (len when none).
 CKV_HD inline long long upper_bound_index(const double* first, long long len, double value) {
   const double* const begin = first;
