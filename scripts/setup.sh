@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin libsqlite3-dev sqlite3
           libtomlplusplus-dev libboost-program-options-dev catch2 nlohmann-json3-dev libfmt-dev
-          libspdlog-dev libssl-dev gnuplot-nox)
+          libspdlog-dev libssl-dev gnuplot-nox libopenblas-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
