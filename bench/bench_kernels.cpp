@@ -1,17 +1,26 @@
 // Kernel benchmark (docs/spec/MISSION.md R12): per kernel and shape, time, achieved GB/s and GFLOP/s, and the ratio
-// to the limits measured at startup (CPU: STREAM triad and an FMA loop, single thread and all
-// threads; GPU: datasheet bandwidth from the device attributes, a measured device-to-device
-// copy and an FMA loop). CPU always; CUDA when built with it and a device is visible.
+// to the limits measured at startup (CPU: STREAM triad, and the fp32 FMA peak of the widest SIMD
+// instruction set the CPU offers, measured by a microkernel written for it (bench/cpu_peak.hpp),
+// single thread and all threads; GPU: datasheet bandwidth from the device attributes, a measured
+// device-to-device copy and an FMA loop). Between the peak and the kernels, the header gives the
+// single-thread rate of a tuned matrix product (OpenBLAS sgemm) on the attention's shapes
+// (bench/matrix_product.hpp). CPU always; CUDA when built with it and a device is visible.
 // One table row per kernel: a CircuitKV kernel is one more entry in kernel_cases().
 //
 //   bench_kernels [--shapes small,qwen-2k,qwen-8k,qwen-32k] [--cpu-max-gflop 40]
 //                 [--min-time 0.5] [--cpu-only] [--cuda-only] [--only NAME,...]
+//                 [--format table|csv|json] [--peak-isa avx512f|avx2|sse]
+//
+// --format csv|json: one record per (dev, kernel, shape) on stdout (median_ms and the rest), the
+// header lines on stderr, so that a script can join rows (bench/torch-compare.sh does).
+// --peak-isa measures the FMA peak with a narrower instruction set than the widest.
 //
 // Rows: the shared stages (window attention, column sums, SnapKV votes, key norms), then every
 // registry method (its default configuration: scores plus selection at B = 2048, or n/2 when
 // n <= 2048), the proxy metrics of one layer (m = 64 answer tokens), and a whole window-method
 // unit (snapkv: scores, selection and every metric over 4 layers). Time is the median of the
-// timed calls after one warm-up call.
+// timed calls after one warm-up call. %flop of CPU rows is against the 1-thread FMA peak; the
+// header says how many threads the kernels may use (CKV_KERNEL_THREADS).
 //
 // Bytes are what must move at least: Q/K reads and the outputs. FLOPs: 2·d per q·k dot plus 5
 // per attention entry for the softmax (scale, max subtract, exp, sum, normalise), plus the
@@ -19,6 +28,7 @@
 // sums), which the counts do not include (algorithmic work, as nccl-tests' algbw).
 #include <algorithm>
 #include <cmath>
+#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -29,8 +39,10 @@
 #include <vector>
 
 #include "bench/harness.hpp"
+#include "bench/matrix_product.hpp"
 #include "kernels/cuda/device.hpp"
 #include "kernels/registry.hpp"
+#include "kernels/stages/threads.hpp"
 #include "worker/metrics.hpp"
 #ifdef CKV_HAVE_CUDA
 #include "kernels/cuda/device_limits.hpp"
@@ -276,7 +288,7 @@ std::vector<KernelCase> kernel_cases() {
   cases.push_back(snapkv);
 
   KernelCase knorm;
-  knorm.name = "knorm";
+  knorm.name = "knorm_score";  // the stage; the method row below is "knorm"
   knorm.bytes = [](const Shape& s) { return 4.0 * s.G * s.n * s.d + 8.0 * s.G * s.n; };
   knorm.flops = [](const Shape& s) { return double(s.G) * s.n * 2.0 * s.d; };
   knorm.cpu = [](const LayerInput& in, const Shape&) {
@@ -402,6 +414,9 @@ struct Options {
   double cpu_max_gflop = 40;
   double min_time = 0.5;
   bool cpu = true, cuda = true;
+  std::string format = "table";  // table | csv | json
+  PeakIsa peak_isa = best_isa();
+  bool peak_isa_forced = false;
 };
 
 Options parse(int argc, char** argv) {
@@ -430,31 +445,93 @@ Options parse(int argc, char** argv) {
       o.cuda = false;
     } else if (a == "--cuda-only") {
       o.cpu = false;
+    } else if (a == "--format") {
+      o.format = value();
+      if (o.format != "table" && o.format != "csv" && o.format != "json") {
+        std::fprintf(stderr, "bench_kernels: --format must be table, csv or json, got '%s'\n",
+                     o.format.c_str());
+        std::exit(2);
+      }
+    } else if (a == "--peak-isa") {
+      const std::string name = value();
+      if (!parse_isa(name, o.peak_isa) || !isa_supported(o.peak_isa)) {
+        std::fprintf(stderr, "bench_kernels: --peak-isa '%s' is unknown or not supported by this "
+                     "CPU (best: %s)\n", name.c_str(), isa_name(best_isa()));
+        std::exit(2);
+      }
+      o.peak_isa_forced = true;
     } else {
       std::fprintf(stderr,
                    "usage: bench_kernels [--shapes small,qwen-2k,qwen-8k,qwen-32k] "
                    "[--cpu-max-gflop G] [--min-time S] [--cpu-only] [--cuda-only] "
-                   "[--only KERNEL,...]\n");
+                   "[--only KERNEL,...] [--format table|csv|json] [--peak-isa avx512f|avx2|sse]\n");
       std::exit(a == "--help" ? 0 : 2);
     }
   }
   return o;
 }
 
+// The header lines: on stdout with the table; on stderr when stdout carries csv or json records.
+FILE* g_notes = stdout;
+
+void note(const char* format, ...) __attribute__((format(printf, 1, 2)));
+void note(const char* format, ...) {
+  va_list args;
+  va_start(args, format);
+  std::vfprintf(g_notes, format, args);
+  va_end(args);
+}
+
+std::string peak_text(const CpuLimits& l) {
+  char buffer[96];
+  std::snprintf(buffer, sizeof buffer, "FMA peak (%s, %d thread%s) %.2f GFLOP/s", isa_name(l.isa),
+                l.threads, l.threads == 1 ? "" : "s", l.fma_gflops);
+  return buffer;
+}
+
+// Ideal fp32 flops per cycle per core, for the plausibility line: two FMA ports (AVX-512 and
+// AVX2 on server cores), or two multiply and two add pipes for SSE and scalar code (Zen; one
+// multiply-add pair per cycle on Intel cores, half of this).
+int ideal_flop_per_cycle(PeakIsa isa) { return 2 * 2 * isa_lanes(isa); }
+const char* ideal_ports(PeakIsa isa) {
+  return isa == PeakIsa::avx512f || isa == PeakIsa::avx2_fma ? "2 FMA ports" : "2 mul + 2 add pipes";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const Options options = parse(argc, argv);
+  for (const std::string& name : options.shapes)
+    if (std::none_of(kShapes.begin(), kShapes.end(), [&](const Shape& s) { return s.name == name; })) {
+      std::fprintf(stderr, "bench_kernels: unknown shape '%s'\n", name.c_str());
+      return 2;
+    }
+  g_notes = options.format == "table" ? stdout : stderr;
   const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
-  std::printf("# ckv-sweep kernel benchmark\n# CPU: %s, %d hardware threads\n", cpu_model().c_str(), cores);
+  note("# ckv-sweep kernel benchmark\n# CPU: %s, %d hardware threads; widest SIMD: %s%s\n",
+       cpu_model().c_str(), cores, isa_name(best_isa()),
+       options.peak_isa_forced ? (std::string("; FMA peak measured with --peak-isa ") +
+                                  isa_name(options.peak_isa)).c_str()
+                               : "");
   // Measured before and after the cases; the ratios use the better of the two, so a burst of
   // load from other processes during one measurement does not inflate the percentages.
-  CpuLimits one = options.cpu ? measure_cpu_limits(1) : CpuLimits{};
-  const CpuLimits all = options.cpu ? measure_cpu_limits(cores) : CpuLimits{};
-  if (options.cpu)
-    std::printf("# CPU limits at start: 1 thread: triad %.2f GB/s, FMA loop %.2f GFLOP/s; %d "
-                "threads: triad %.2f GB/s, FMA loop %.2f GFLOP/s\n",
-                one.triad_gbs, one.fma_gflops, cores, all.triad_gbs, all.fma_gflops);
+  CpuLimits one = options.cpu ? measure_cpu_limits(1, options.peak_isa) : CpuLimits{};
+  const CpuLimits all = options.cpu ? measure_cpu_limits(cores, options.peak_isa) : CpuLimits{};
+  std::vector<ProductRate> products;
+  if (options.cpu) {
+    note("# CPU limits at start: STREAM triad 1 thread %.2f GB/s, %d threads %.2f GB/s; %s, %s\n",
+         one.triad_gbs, cores, all.triad_gbs, peak_text(one).c_str(), peak_text(all).c_str());
+    // Matrix-product yardstick: what tuned code reaches on one core between the peak and the
+    // kernels, measured here and printed with the end limits. The project's own blockwise
+    // product kernel joins as one more implementation in bench/matrix_product.hpp.
+    products = measure_product_rates();
+    const char* env = std::getenv("CKV_KERNEL_THREADS");
+    note("# CPU kernels: up to %d thread%s each (%s); the rows' %%flop is against the 1-thread "
+         "FMA peak\n",
+         kernel_threads(), kernel_threads() == 1 ? "" : "s",
+         env ? "CKV_KERNEL_THREADS" : "all hardware threads; CKV_KERNEL_THREADS=1 for one");
+  }
+  std::fflush(g_notes);
 
   [[maybe_unused]] int cuda_devices = 0;
 #ifdef CKV_HAVE_CUDA
@@ -462,18 +539,18 @@ int main(int argc, char** argv) {
   cuda::DeviceLimits gpu;
   if (cuda_devices > 0) {
     gpu = cuda::measure_device_limits();
-    std::printf("# GPU %d: %s (sm_%d%d, %d SMs, %.1f GiB): peak bandwidth %.0f GB/s (memory clock "
-                "x bus width x 2), D2D copy %.0f GB/s (measured), FP32 peak %.0f GFLOP/s, FMA "
-                "loop %.0f GFLOP/s (measured); %%bw and %%flop are against the measured figures\n",
-                gpu.device, gpu.name.c_str(), gpu.major, gpu.minor, gpu.sm_count, gpu.memory_gib,
-                gpu.peak_bandwidth_gbs, gpu.copy_bandwidth_gbs, gpu.peak_fp32_gflops, gpu.fma_gflops);
+    note("# GPU %d: %s (sm_%d%d, %d SMs, %.1f GiB): peak bandwidth %.0f GB/s (memory clock "
+         "x bus width x 2), D2D copy %.0f GB/s (measured), FP32 peak %.0f GFLOP/s, FMA "
+         "loop %.0f GFLOP/s (measured); %%bw and %%flop are against the measured figures\n",
+         gpu.device, gpu.name.c_str(), gpu.major, gpu.minor, gpu.sm_count, gpu.memory_gib,
+         gpu.peak_bandwidth_gbs, gpu.copy_bandwidth_gbs, gpu.peak_fp32_gflops, gpu.fma_gflops);
   } else if (options.cuda) {
-    std::printf("# CUDA: built with CUDA, no CUDA device visible: CPU rows only\n");
+    note("# CUDA: built with CUDA, no CUDA device visible: CPU rows only\n");
   }
 #else
-  std::printf("# CUDA: not in this build (-DCKV_CUDA=OFF or no toolkit): CPU rows only\n");
+  note("# CUDA: not in this build (-DCKV_CUDA=OFF or no toolkit): CPU rows only\n");
 #endif
-  std::fflush(stdout);
+  std::fflush(g_notes);
 
   const std::vector<KernelCase> cases = kernel_cases();
   std::vector<Row> rows;
@@ -568,25 +645,69 @@ int main(int argc, char** argv) {
     }
   }
   if (options.cpu) {
-    const CpuLimits end = measure_cpu_limits(1);
-    std::printf("# CPU limits at end:   1 thread: triad %.2f GB/s, FMA loop %.2f GFLOP/s\n",
-                end.triad_gbs, end.fma_gflops);
+    const CpuLimits end = measure_cpu_limits(1, options.peak_isa);
+    note("# CPU limits at end:   STREAM triad 1 thread %.2f GB/s; %s\n", end.triad_gbs,
+         peak_text(end).c_str());
     one.triad_gbs = std::max(one.triad_gbs, end.triad_gbs);
     one.fma_gflops = std::max(one.fma_gflops, end.fma_gflops);
-    std::printf("# CPU kernels are single-threaded (one LayerContext per worker thread): %%bw and "
-                "%%flop are against the better 1-thread figures (triad %.2f GB/s, FMA %.2f "
-                "GFLOP/s)\n",
-                one.triad_gbs, one.fma_gflops);
+    if (const double mhz = cpuinfo_mhz(); mhz > 0)
+      note("# FMA peak check: %.2f GFLOP/s = %d flop/cycle (%s, %s) x %.2f GHz; "
+           "/proc/cpuinfo reports %.0f MHz (turbo runs above it; a clock implied far below it "
+           "means fewer FMA ports or a busy core)\n",
+           one.fma_gflops, ideal_flop_per_cycle(one.isa), isa_name(one.isa), ideal_ports(one.isa),
+           one.fma_gflops / ideal_flop_per_cycle(one.isa), mhz);
+    if (products.empty()) {
+      note("# matrix product: no tuned library in this build (install libopenblas-dev and "
+           "reconfigure for the OpenBLAS sgemm yardstick)\n");
+    } else {
+      std::string current;
+      for (const ProductRate& p : products) {
+        if (p.implementation != current) {
+          note("%s# matrix product (%s):", current.empty() ? "" : "\n", p.implementation.c_str());
+          current = p.implementation;
+        } else {
+          note(",");
+        }
+        note(" %s %.2f GFLOP/s (%.0f%% of the FMA peak)", p.shape.c_str(), p.gflops,
+             100.0 * p.gflops / one.fma_gflops);
+      }
+      note("\n");
+    }
+    note("# CPU rows: %%bw and %%flop against the better 1-thread figures (triad %.2f GB/s, FMA "
+         "peak (%s) %.2f GFLOP/s)\n",
+         one.triad_gbs, isa_name(one.isa), one.fma_gflops);
   }
-  std::printf("# median_ms = median over iters after one warm-up call (* = one run longer than "
-              "2 s, timed once, no repeat)\n");
-  print_header();
-  for (Row& row : rows) {
+  note("# median_ms = median over iters after one warm-up call (* = one run longer than 2 s, "
+       "timed once, no repeat)\n");
+  std::fflush(g_notes);
+  for (Row& row : rows)
     if (row.device == "cpu") {
       row.bandwidth_limit_gbs = one.triad_gbs;
       row.flop_limit_gflops = one.fma_gflops;
     }
-    print_row(row);
+  if (options.format == "csv") {
+    std::printf("%s\n", csv_header());
+    for (const Row& row : rows) std::printf("%s\n", csv_line(row).c_str());
+  } else if (options.format == "json") {
+    json doc;
+    doc["cpu"] = {{"model", cpu_model()},
+                  {"hardware_threads", cores},
+                  {"kernel_threads", kernel_threads()},
+                  {"peak_isa", isa_name(one.isa)},
+                  {"fma_peak_gflops_1_thread", one.fma_gflops},
+                  {"fma_peak_gflops_all_threads", all.fma_gflops},
+                  {"triad_gbs_1_thread", one.triad_gbs},
+                  {"triad_gbs_all_threads", all.triad_gbs}};
+    json product_list = json::array();
+    for (const ProductRate& p : products)
+      product_list.push_back({{"implementation", p.implementation}, {"shape", p.shape}, {"gflops", p.gflops}});
+    doc["cpu"]["matrix_product"] = product_list;
+    doc["rows"] = json::array();
+    for (const Row& row : rows) doc["rows"].push_back(row_json(row));
+    std::printf("%s\n", doc.dump(1).c_str());
+  } else {
+    print_header();
+    for (const Row& row : rows) print_row(row);
   }
   return all_ok ? 0 : 1;
 }

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/cpu_peak.hpp"
 #include "configuration/configuration.hpp"
 
 namespace ckv::bench {
@@ -67,12 +68,13 @@ inline Timing time_calls(const std::function<void()>& call, double min_seconds =
   return t;
 }
 
-// ---- CPU limits, measured at startup -------------------------------------------------------
+// ---- CPU limits, measured at startup (STREAM triad here; FMA peak: bench/cpu_peak.hpp) ----
 
 struct CpuLimits {
   int threads = 1;
   double triad_gbs = 0;   // STREAM triad a = b + s·c, 24 bytes per element (STREAM's count)
-  double fma_gflops = 0;  // independent multiply-add chains, 2 flops each
+  double fma_gflops = 0;  // fp32 FMA peak of `isa`'s microkernel, 2 flops per lane per FMA
+  PeakIsa isa = PeakIsa::generic;
 };
 
 // STREAM triad over `elements` doubles per array, split over `threads`; best of 5.
@@ -102,40 +104,14 @@ inline double stream_triad_gbs(int threads, size_t elements) {
   return 24.0 * double(elements) / best / 1e9;
 }
 
-// Multiply-add throughput of fp32 code built with the project's flags: 128 independent chains
-// x = x·a + b (the compiler vectorises them with whatever SIMD the flags allow), per thread.
-inline double fma_gflops(int threads) {
-  constexpr int kChains = 128;
-  const long iterations = 5'000'000;
-  std::vector<float> results(threads);
-  auto work = [&](int t) {
-    float x[kChains];
-    for (int c = 0; c < kChains; ++c) x[c] = 1.0f + 1e-3f * (c + t);
-    const float a = 0.9999f, b = 1e-4f;
-    for (long it = 0; it < iterations; ++it)
-      for (int c = 0; c < kChains; ++c) x[c] = x[c] * a + b;
-    float sum = 0;
-    for (int c = 0; c < kChains; ++c) sum += x[c];
-    results[t] = sum;
-  };
-  double best = 1e300;
-  for (int r = 0; r < 3; ++r) {
-    const double start = now_seconds();
-    std::vector<std::thread> pool;
-    for (int t = 0; t < threads; ++t) pool.emplace_back(work, t);
-    for (auto& th : pool) th.join();
-    best = std::min(best, now_seconds() - start);
-  }
-  volatile float sink = results[0];
-  (void)sink;
-  return 2.0 * kChains * double(iterations) * threads / best / 1e9;
-}
-
-inline CpuLimits measure_cpu_limits(int threads, size_t triad_elements = size_t(1) << 24) {
+// STREAM triad and the fp32 multiply-add peak of `isa`'s microkernel (bench/cpu_peak.hpp;
+// best_isa() is the widest the CPU offers) on `threads` threads.
+inline CpuLimits measure_cpu_limits(int threads, PeakIsa isa, size_t triad_elements = size_t(1) << 24) {
   CpuLimits l;
   l.threads = threads;
+  l.isa = isa;
   l.triad_gbs = stream_triad_gbs(threads, triad_elements);
-  l.fma_gflops = fma_gflops(threads);
+  l.fma_gflops = fma_peak_gflops(isa, threads);
   return l;
 }
 
@@ -186,6 +162,76 @@ inline void print_row(const Row& r) {
               rate(r.flops * r.flop_limit_gflops, 100.0 * gflops / r.flop_limit_gflops, "%.1f%%").c_str(),
               r.check.c_str());
   std::fflush(stdout);
+}
+
+// ---- machine-readable rows (bench_kernels --format csv|json) ------------------------------
+// One record per (device, kernel, shape); a rate or ratio without a count is empty (csv) or
+// null (json), a skipped row has no timing. `status` is ok, FAIL or skipped.
+
+inline std::string row_status(const Row& r) {
+  if (r.skipped) return "skipped";
+  return r.check.rfind("ok", 0) == 0 ? "ok" : "FAIL";
+}
+
+inline std::string csv_field(const std::string& text) {  // RFC 4180 quoting when needed
+  if (text.find_first_of(",\"\n") == std::string::npos) return text;
+  std::string out = "\"";
+  for (char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+inline const char* csv_header() {
+  return "dev,kernel,shape,iters,timed_once,median_ms,min_ms,mean_ms,bytes,flops,gbs,pct_bw,"
+         "gflops,pct_flop,bw_limit_gbs,flop_limit_gflops,status,check";
+}
+
+inline std::string csv_line(const Row& r) {
+  auto number = [](bool present, double value) {
+    if (!present) return std::string();
+    char buffer[40];
+    std::snprintf(buffer, sizeof buffer, "%.10g", value);
+    return std::string(buffer);
+  };
+  const bool timed = !r.skipped;
+  const double s = r.timing.median_s;
+  const double gbs = timed ? r.bytes / s / 1e9 : 0, gflops = timed ? r.flops / s / 1e9 : 0;
+  std::string line = csv_field(r.device) + "," + csv_field(r.kernel) + "," + csv_field(r.shape);
+  for (const std::string& cell :
+       {number(timed, r.timing.iterations), number(timed, r.timing.warmup_timed ? 1 : 0),
+        number(timed, s * 1e3), number(timed, r.timing.min_s * 1e3), number(timed, r.timing.mean_s * 1e3),
+        number(r.bytes > 0, r.bytes), number(r.flops > 0, r.flops), number(timed && r.bytes > 0, gbs),
+        number(timed && r.bytes > 0 && r.bandwidth_limit_gbs > 0, 100.0 * gbs / r.bandwidth_limit_gbs),
+        number(timed && r.flops > 0, gflops),
+        number(timed && r.flops > 0 && r.flop_limit_gflops > 0, 100.0 * gflops / r.flop_limit_gflops),
+        number(r.bandwidth_limit_gbs > 0, r.bandwidth_limit_gbs),
+        number(r.flop_limit_gflops > 0, r.flop_limit_gflops), row_status(r), csv_field(r.check)})
+    line += "," + cell;
+  return line;
+}
+
+inline json row_json(const Row& r) {
+  json out = {{"dev", r.device}, {"kernel", r.kernel}, {"shape", r.shape}, {"status", row_status(r)},
+              {"check", r.check}};
+  auto put = [&](const char* key, bool present, double value) {
+    out[key] = present ? json(value) : json(nullptr);
+  };
+  const bool timed = !r.skipped;
+  const double s = r.timing.median_s;
+  const double gbs = timed ? r.bytes / s / 1e9 : 0, gflops = timed ? r.flops / s / 1e9 : 0;
+  out["iters"] = timed ? json(r.timing.iterations) : json(nullptr);
+  out["timed_once"] = timed && r.timing.warmup_timed;
+  put("median_ms", timed, s * 1e3);
+  put("min_ms", timed, r.timing.min_s * 1e3);
+  put("mean_ms", timed, r.timing.mean_s * 1e3);
+  put("bytes", r.bytes > 0, r.bytes);
+  put("flops", r.flops > 0, r.flops);
+  put("gbs", timed && r.bytes > 0, gbs);
+  put("pct_bw", timed && r.bytes > 0 && r.bandwidth_limit_gbs > 0, 100.0 * gbs / r.bandwidth_limit_gbs);
+  put("gflops", timed && r.flops > 0, gflops);
+  put("pct_flop", timed && r.flops > 0 && r.flop_limit_gflops > 0, 100.0 * gflops / r.flop_limit_gflops);
+  put("bw_limit_gbs", r.bandwidth_limit_gbs > 0, r.bandwidth_limit_gbs);
+  put("flop_limit_gflops", r.flop_limit_gflops > 0, r.flop_limit_gflops);
+  return out;
 }
 
 // Normalised mean squared error of `x` against the reference `ref` (llama.cpp's NMSE).

@@ -1,0 +1,244 @@
+// The fp32 multiply-add peak of the best SIMD instruction set the CPU offers, measured by a
+// microkernel written for that instruction set (runtime dispatch), so that %flop compares a
+// kernel with what the hardware can do and not with what the project's baseline flags
+// (x86-64: SSE2, no FMA) let the compiler emit.
+//
+// Each kernel runs `kChains` independent accumulator chains x = x·a + b in vector registers:
+// enough chains to cover the FMA latency on every FMA port (latency 4–5 cycles × 2 ports needs
+// 8–10 chains; 12 or 16 are used), nothing but FMAs in the loop body, and the chains' sum
+// returned, so the compiler can neither drop nor shorten the loop. The ideal is
+// cores × GHz × lanes × 2 × FMA ports (AVX-512 on a two-port Xeon: 16 × 2 × 2 = 64 flop per
+// cycle per core; AVX2 + FMA: 32; SSE mul + add: 8–16).
+//
+// Header-only like harness.hpp. Non-x86 builds have the portable loop only ("generic").
+#pragma once
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define CKV_BENCH_X86 1
+#endif
+
+namespace ckv::bench {
+
+enum class PeakIsa { generic, sse, avx2_fma, avx512f };
+
+inline const char* isa_name(PeakIsa isa) {
+  switch (isa) {
+    case PeakIsa::generic: return "generic";
+    case PeakIsa::sse: return "sse";
+    case PeakIsa::avx2_fma: return "avx2+fma";
+    case PeakIsa::avx512f: return "avx512f";
+  }
+  return "?";
+}
+
+// fp32 lanes per vector and flops per lane per loop trip (one FMA, or one mul + one add).
+inline int isa_lanes(PeakIsa isa) {
+  switch (isa) {
+    case PeakIsa::avx512f: return 16;
+    case PeakIsa::avx2_fma: return 8;
+    case PeakIsa::sse: return 4;
+    case PeakIsa::generic: return 1;
+  }
+  return 1;
+}
+
+namespace peak_detail {
+
+// Repeats a statement for chain indices 0..11 / 0..15 (explicit, so that every chain is its
+// own register whatever the optimisation level).
+#define CKV_PEAK_REP12(S) S(0) S(1) S(2) S(3) S(4) S(5) S(6) S(7) S(8) S(9) S(10) S(11)
+#define CKV_PEAK_REP16(S) CKV_PEAK_REP12(S) S(12) S(13) S(14) S(15)
+
+constexpr int kChainsAvx512 = 16;  // 32 zmm registers: 16 chains + a + b
+constexpr int kChainsAvx2 = 12;    // 16 ymm registers: 12 chains + a + b
+constexpr int kChainsSse = 12;     // mul + add: latency 6–8 cycles per trip, 2 pipes
+constexpr int kChainsGeneric = 12;
+
+#ifdef CKV_BENCH_X86
+__attribute__((target("avx512f"))) inline float run_avx512(long trips, float a_in, float b_in) {
+  const __m512 a = _mm512_set1_ps(a_in), b = _mm512_set1_ps(b_in);
+#define CKV_PEAK_INIT(i) __m512 x##i = _mm512_set1_ps(1.0f + 0.01f * i);
+#define CKV_PEAK_STEP(i) x##i = _mm512_fmadd_ps(x##i, a, b);
+#define CKV_PEAK_SUM(i) sum = _mm512_add_ps(sum, x##i);
+  CKV_PEAK_REP16(CKV_PEAK_INIT)
+  for (long t = 0; t < trips; ++t) {
+    CKV_PEAK_REP16(CKV_PEAK_STEP)
+  }
+  __m512 sum = _mm512_setzero_ps();
+  CKV_PEAK_REP16(CKV_PEAK_SUM)
+#undef CKV_PEAK_INIT
+#undef CKV_PEAK_STEP
+#undef CKV_PEAK_SUM
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, sum);
+  float total = 0;
+  for (float v : lanes) total += v;
+  return total;
+}
+
+__attribute__((target("avx2,fma"))) inline float run_avx2(long trips, float a_in, float b_in) {
+  const __m256 a = _mm256_set1_ps(a_in), b = _mm256_set1_ps(b_in);
+#define CKV_PEAK_INIT(i) __m256 x##i = _mm256_set1_ps(1.0f + 0.01f * i);
+#define CKV_PEAK_STEP(i) x##i = _mm256_fmadd_ps(x##i, a, b);
+#define CKV_PEAK_SUM(i) sum = _mm256_add_ps(sum, x##i);
+  CKV_PEAK_REP12(CKV_PEAK_INIT)
+  for (long t = 0; t < trips; ++t) {
+    CKV_PEAK_REP12(CKV_PEAK_STEP)
+  }
+  __m256 sum = _mm256_setzero_ps();
+  CKV_PEAK_REP12(CKV_PEAK_SUM)
+#undef CKV_PEAK_INIT
+#undef CKV_PEAK_STEP
+#undef CKV_PEAK_SUM
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, sum);
+  float total = 0;
+  for (float v : lanes) total += v;
+  return total;
+}
+
+// The baseline every x86-64 CPU has: SSE multiply, then add (no FMA instruction).
+inline float run_sse(long trips, float a_in, float b_in) {
+  const __m128 a = _mm_set1_ps(a_in), b = _mm_set1_ps(b_in);
+#define CKV_PEAK_INIT(i) __m128 x##i = _mm_set1_ps(1.0f + 0.01f * i);
+#define CKV_PEAK_STEP(i) x##i = _mm_add_ps(_mm_mul_ps(x##i, a), b);
+#define CKV_PEAK_SUM(i) sum = _mm_add_ps(sum, x##i);
+  CKV_PEAK_REP12(CKV_PEAK_INIT)
+  for (long t = 0; t < trips; ++t) {
+    CKV_PEAK_REP12(CKV_PEAK_STEP)
+  }
+  __m128 sum = _mm_setzero_ps();
+  CKV_PEAK_REP12(CKV_PEAK_SUM)
+#undef CKV_PEAK_INIT
+#undef CKV_PEAK_STEP
+#undef CKV_PEAK_SUM
+  alignas(16) float lanes[4];
+  _mm_store_ps(lanes, sum);
+  return (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+}
+#endif
+
+// Portable: scalar chains the compiler vectorises as the build flags allow.
+inline float run_generic(long trips, float a, float b) {
+  float x[kChainsGeneric];
+  for (int c = 0; c < kChainsGeneric; ++c) x[c] = 1.0f + 0.01f * c;
+  for (long t = 0; t < trips; ++t)
+    for (int c = 0; c < kChainsGeneric; ++c) x[c] = x[c] * a + b;
+  float total = 0;
+  for (float v : x) total += v;
+  return total;
+}
+
+inline int chains(PeakIsa isa) {
+  switch (isa) {
+    case PeakIsa::avx512f: return kChainsAvx512;
+    case PeakIsa::avx2_fma: return kChainsAvx2;
+    case PeakIsa::sse: return kChainsSse;
+    case PeakIsa::generic: return kChainsGeneric;
+  }
+  return 1;
+}
+
+inline float run(PeakIsa isa, long trips, float a, float b) {
+#ifdef CKV_BENCH_X86
+  switch (isa) {
+    case PeakIsa::avx512f: return run_avx512(trips, a, b);
+    case PeakIsa::avx2_fma: return run_avx2(trips, a, b);
+    case PeakIsa::sse: return run_sse(trips, a, b);
+    case PeakIsa::generic: break;
+  }
+#endif
+  return run_generic(trips, a, b);
+}
+
+inline double seconds_now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace peak_detail
+
+inline bool isa_supported(PeakIsa isa) {
+#ifdef CKV_BENCH_X86
+  __builtin_cpu_init();
+  switch (isa) {
+    case PeakIsa::avx512f: return __builtin_cpu_supports("avx512f");
+    case PeakIsa::avx2_fma: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case PeakIsa::sse: return true;
+    case PeakIsa::generic: return true;
+  }
+  return false;
+#else
+  return isa == PeakIsa::generic;
+#endif
+}
+
+// The widest instruction set this CPU (and its OS) supports.
+inline PeakIsa best_isa() {
+  for (PeakIsa isa : {PeakIsa::avx512f, PeakIsa::avx2_fma, PeakIsa::sse})
+    if (isa_supported(isa)) return isa;
+  return PeakIsa::generic;
+}
+
+// "avx512f", "avx2" / "avx2+fma", "sse", "generic" -> the ISA; false when unknown.
+inline bool parse_isa(const std::string& name, PeakIsa& out) {
+  if (name == "avx512f" || name == "avx512") out = PeakIsa::avx512f;
+  else if (name == "avx2" || name == "avx2+fma" || name == "fma") out = PeakIsa::avx2_fma;
+  else if (name == "sse" || name == "baseline") out = PeakIsa::sse;
+  else if (name == "generic") out = PeakIsa::generic;
+  else return false;
+  return true;
+}
+
+// GFLOP/s of `threads` threads each running `isa`'s chains (2 flops per lane per trip): the
+// best of 60 runs of ~2 ms each (the trip count is calibrated on one thread first). Short runs
+// and the best of many: on a shared machine some run is not preempted, and that one measures
+// the hardware rather than the load.
+inline double fma_peak_gflops(PeakIsa isa, int threads) {
+  using namespace peak_detail;
+  // a and b come from memory the compiler cannot see through, so nothing is folded.
+  volatile float a_source = 0.99999f, b_source = 1e-5f;
+  const float a = a_source, b = b_source;
+  long trips = 1 << 10;
+  for (;;) {  // calibrate: one thread, until a run takes >= 2 ms
+    const double start = seconds_now();
+    volatile float sink = run(isa, trips, a, b);
+    (void)sink;
+    const double took = seconds_now() - start;
+    if (took >= 0.002 || trips > (1L << 40)) break;
+    trips = took < 1e-3 ? trips * 16 : long(double(trips) * 0.0025 / took) + 1;
+  }
+  std::vector<float> results(threads);
+  double best = 1e300;
+  for (int r = 0; r < 60; ++r) {
+    const double start = seconds_now();
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t)
+      pool.emplace_back([&, t] { results[t] = run(isa, trips, a, b + 1e-9f * t); });
+    for (auto& th : pool) th.join();
+    best = std::min(best, seconds_now() - start);
+  }
+  volatile float sink = results[0];
+  (void)sink;
+  return 2.0 * chains(isa) * isa_lanes(isa) * double(trips) * threads / best / 1e9;
+}
+
+// The clock /proc/cpuinfo reports for the first CPU (MHz; 0 when unknown). Under a hypervisor
+// or with turbo it is the nominal clock, not necessarily the one the cores run at.
+inline double cpuinfo_mhz() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("cpu MHz", 0) == 0) return std::atof(line.substr(line.find(':') + 1).c_str());
+  return 0;
+}
+
+}  // namespace ckv::bench
