@@ -657,8 +657,8 @@ int main(int argc, char** argv) {
            one.fma_gflops, ideal_flop_per_cycle(one.isa), isa_name(one.isa), ideal_ports(one.isa),
            one.fma_gflops / ideal_flop_per_cycle(one.isa), mhz);
     if (products.empty()) {
-      note("# matrix product: no tuned library in this build (install libopenblas-dev and "
-           "reconfigure for the OpenBLAS sgemm yardstick)\n");
+      note("# matrix product: no tuned library found (libopenblas.so.0 not installed: Debian "
+           "libopenblas-dev, scripts/setup.sh)\n");
     } else {
       std::string current;
       for (const ProductRate& p : products) {

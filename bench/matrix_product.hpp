@@ -4,23 +4,70 @@
 // same shapes and reported in bench_kernels' header.
 //
 // Implementations:
-//   - OpenBLAS `cblas_sgemm` on one thread (`openblas_set_num_threads(1)`), when the build
-//     found it (Debian libopenblas-dev; bench/CMakeLists.txt defines CKV_HAVE_OPENBLAS).
+//   - OpenBLAS `cblas_sgemm` on one thread (`openblas_set_num_threads(1)`), loaded at run time
+//     (dlopen of libopenblas.so.0, Debian libopenblas-dev / libopenblas0): the binary does not
+//     depend on it, so it runs (without this yardstick) where OpenBLAS is not installed, e.g.
+//     from scripts/gpu-check.sh's pack on a bare GPU image.
 //   - [place for the project's own blockwise product kernel: add a ProductImplementation
 //     whose `multiply` calls it on the same row-major operands, in product_implementations()]
 #pragma once
+#include <dlfcn.h>
+
 #include <functional>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "bench/harness.hpp"
 
-#ifdef CKV_HAVE_OPENBLAS
-#include <cblas.h>
-#endif
-
 namespace ckv::bench {
+
+// The few OpenBLAS entry points the yardstick calls, resolved with dlopen/dlsym. CBLAS enum
+// values and the 32-bit integer interface (Debian's libopenblas0 is built without
+// INTERFACE64) are those of cblas.h.
+struct OpenBlas {
+  enum { kRowMajor = 101, kNoTrans = 111, kTrans = 112 };
+  using Sgemm = void (*)(int order, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                         const float* a, int lda, const float* b, int ldb, float beta, float* c,
+                         int ldc);
+  Sgemm sgemm = nullptr;
+  void (*set_num_threads)(int) = nullptr;
+  char* (*get_config)() = nullptr;
+  char* (*get_corename)() = nullptr;
+
+  // The loaded library, or null when none is installed.
+  static const OpenBlas* get() {
+    static const OpenBlas library = [] {
+      OpenBlas l;
+      for (const char* name : {"libopenblas.so.0", "libopenblas.so"}) {
+        void* handle = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+        if (!handle) continue;
+        l.sgemm = reinterpret_cast<Sgemm>(dlsym(handle, "cblas_sgemm"));
+        l.set_num_threads = reinterpret_cast<void (*)(int)>(dlsym(handle, "openblas_set_num_threads"));
+        l.get_config = reinterpret_cast<char* (*)()>(dlsym(handle, "openblas_get_config"));
+        l.get_corename = reinterpret_cast<char* (*)()>(dlsym(handle, "openblas_get_corename"));
+        if (l.sgemm && l.set_num_threads) break;
+        l = OpenBlas{};
+      }
+      return l;
+    }();
+    return library.sgemm ? &library : nullptr;
+  }
+
+  // "OpenBLAS 0.3.21 (Zen)": the version from the build configuration and the core type the
+  // dynamic-architecture build dispatched to, i.e. which SIMD kernels it runs.
+  std::string name() const {
+    std::string version = "OpenBLAS";
+    if (get_config) {
+      std::istringstream config(get_config());  // "OpenBLAS 0.3.21 DYNAMIC_ARCH ... Zen ..."
+      std::string word, number;
+      if (config >> word >> number) version = word + " " + number;
+    }
+    if (get_corename) version += std::string(" (") + get_corename() + ")";
+    return version;
+  }
+};
 
 // C[M×N] = A[M×K] · op(B), row-major. `b_transposed`: B is stored [N×K] (keys as rows, the
 // Q·Kᵀ of the attention); otherwise [K×N].
@@ -46,22 +93,15 @@ struct ProductImplementation {
 
 inline std::vector<ProductImplementation> product_implementations() {
   std::vector<ProductImplementation> out;
-#ifdef CKV_HAVE_OPENBLAS
-  openblas_set_num_threads(1);  // the kernels it is compared with run on one core
-  std::string version = "OpenBLAS";
-#ifdef OPENBLAS_VERSION
-  version = OPENBLAS_VERSION;  // " OpenBLAS 0.3.21 "
-  version.erase(0, version.find_first_not_of(' '));
-  version.erase(version.find_last_not_of(' ') + 1);
-#endif
-  // The core type it dispatched to (Haswell, SkylakeX, Zen, ...): which SIMD it uses.
-  version += std::string(" (") + openblas_get_corename() + ")";
-  out.push_back({version + " sgemm, 1 thread", [](const ProductShape& s, const float* a,
-                                                  const float* b, float* c) {
-                   cblas_sgemm(CblasRowMajor, CblasNoTrans, s.b_transposed ? CblasTrans : CblasNoTrans,
-                               s.M, s.N, s.K, 1.0f, a, s.K, b, s.b_transposed ? s.K : s.N, 0.0f, c, s.N);
-                 }});
-#endif
+  if (const OpenBlas* blas = OpenBlas::get()) {
+    blas->set_num_threads(1);  // the kernels it is compared with run on one core
+    out.push_back({blas->name() + " sgemm, 1 thread",
+                   [blas](const ProductShape& s, const float* a, const float* b, float* c) {
+                     blas->sgemm(OpenBlas::kRowMajor, OpenBlas::kNoTrans,
+                                 s.b_transposed ? OpenBlas::kTrans : OpenBlas::kNoTrans, s.M, s.N,
+                                 s.K, 1.0f, a, s.K, b, s.b_transposed ? s.K : s.N, 0.0f, c, s.N);
+                   }});
+  }
   // The project's own blockwise product kernel goes here (same operands, one thread).
   return out;
 }
