@@ -1,0 +1,47 @@
+// The AVX-512 level (compiled with -mavx512f; chosen at run time only on CPUs and kernels that
+// enable AVX-512 state). Thin wrappers over the intrinsics; the kernels are vector_kernels.hpp's.
+#include <immintrin.h>
+
+#include "kernels/simd/vector_kernels.hpp"
+
+namespace ckv::simd::detail {
+
+namespace {
+
+struct Avx512Ops {
+  using VF = __m512;
+  using VD = __m512d;
+  static constexpr int W = 16;
+  static VF zero() { return _mm512_setzero_ps(); }
+  static VF set1(float x) { return _mm512_set1_ps(x); }
+  static VF load(const float* p) { return _mm512_loadu_ps(p); }
+  static void store(float* p, VF v) { _mm512_storeu_ps(p, v); }
+  static VF fmadd(VF a, VF b, VF c) { return _mm512_fmadd_ps(a, b, c); }
+  static VF mul(VF a, VF b) { return _mm512_mul_ps(a, b); }
+  static VF add(VF a, VF b) { return _mm512_add_ps(a, b); }
+  static VF sub(VF a, VF b) { return _mm512_sub_ps(a, b); }
+  static VF min(VF a, VF b) { return _mm512_min_ps(a, b); }  // a < b ? a : b
+  static VF max(VF a, VF b) { return _mm512_max_ps(a, b); }  // a > b ? a : b
+  static VF floor(VF a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC); }
+  static VF pow2n(VF fx) {  // 2^fx for integral fx in [-127, 127]: (fx + 127) << 23
+    const __m512i n = _mm512_add_epi32(_mm512_cvttps_epi32(fx), _mm512_set1_epi32(127));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(n, 23));
+  }
+  static VD dzero() { return _mm512_setzero_pd(); }
+  static VD dset1(double x) { return _mm512_set1_pd(x); }
+  static VD dload(const double* p) { return _mm512_loadu_pd(p); }
+  static void dstore(double* p, VD v) { _mm512_storeu_pd(p, v); }
+  static VD dadd(VD a, VD b) { return _mm512_add_pd(a, b); }
+  static VD dfmadd(VD a, VD b, VD c) { return _mm512_fmadd_pd(a, b, c); }
+  static VD cvt_lo(VF v) { return _mm512_cvtps_pd(_mm512_castps512_ps256(v)); }
+  static VD cvt_hi(VF v) {
+    return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+  }
+  static double fma1(double a, double b, double c) { return __builtin_fma(a, b, c); }
+};
+
+}  // namespace
+
+const Table* avx512_table() { return &VectorKernels<Avx512Ops>::table(); }
+
+}  // namespace ckv::simd::detail

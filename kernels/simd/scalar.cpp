@@ -1,0 +1,97 @@
+// The reference level: every kernel of kernels/simd/simd.hpp in plain loops, defining the values
+// the vector levels reproduce bit for bit. fma is the C library's correctly rounded one.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/simd/table.hpp"
+
+namespace ckv::simd::detail {
+
+namespace {
+
+inline float exp1(float x) {
+  x = x < kExpHi ? x : kExpHi;  // the operand order of minps / maxps: NaN gives the bound
+  x = x > kExpLo ? x : kExpLo;
+  const float fx = std::floor(std::fma(x, kLog2e, 0.5f));
+  float r = std::fma(fx, -kLn2Hi, x);
+  r = std::fma(fx, -kLn2Lo, r);
+  const float z = r * r;
+  float y = kExpP0;
+  y = std::fma(y, r, kExpP1);
+  y = std::fma(y, r, kExpP2);
+  y = std::fma(y, r, kExpP3);
+  y = std::fma(y, r, kExpP4);
+  y = std::fma(y, r, kExpP5);
+  y = std::fma(y, z, r);
+  y = y + 1.0f;
+  const uint32_t bits = uint32_t(int32_t(fx) + 127) << 23;
+  float pow2n;
+  std::memcpy(&pow2n, &bits, sizeof pow2n);
+  return y * pow2n;
+}
+
+void qk_panels(const float* A, size_t lda, int rows, int d, const float* panels, int count,
+               float scale, float* C, size_t ldc) {
+  for (int p = 0; p < count; ++p) {
+    const float* panel = panels + size_t(p) * d * 16;
+    for (int r = 0; r < rows; ++r) {
+      const float* a = A + r * lda;
+      for (int l = 0; l < 16; ++l) {
+        float acc = 0.0f;
+        for (int c = 0; c < d; ++c) acc = std::fma(a[c], panel[c * 16 + l], acc);
+        C[r * ldc + p * 16 + l] = acc * scale;
+      }
+    }
+  }
+}
+
+float max_f32(const float* x, int len) {
+  float m = x[0];
+  for (int j = 1; j < len; ++j) m = x[j] > m ? x[j] : m;
+  return m;
+}
+
+float exp_shift_sum_f32(float* x, int len, float shift) {
+  float lane[16] = {};
+  for (int j = 0; j < len; ++j) {
+    x[j] = exp1(x[j] - shift);
+    lane[j % 16] = lane[j % 16] + x[j];
+  }
+  return fold16(lane);
+}
+
+double exp_shift_sum_f64(float* x, int len, float shift) {
+  double lane[16] = {};
+  for (int j = 0; j < len; ++j) {
+    x[j] = exp1(x[j] - shift);
+    lane[j % 16] = lane[j % 16] + double(x[j]);
+  }
+  return fold16(lane);
+}
+
+void scale_f32(float* x, int len, float factor) {
+  for (int j = 0; j < len; ++j) x[j] = x[j] * factor;
+}
+
+void gemm_acc_f64(int rows, int kdim, int cols, const float* A, size_t lda, const double* B,
+                  size_t ldb, double* C, size_t ldc) {
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c) {
+      double acc = C[r * ldc + c];
+      for (int k = 0; k < kdim; ++k) acc = std::fma(double(A[r * lda + k]), B[k * ldb + c], acc);
+      C[r * ldc + c] = acc;
+    }
+}
+
+}  // namespace
+
+float scalar_exp(float x) { return exp1(x); }
+
+const Table& scalar_table() {
+  static const Table table{qk_panels, max_f32, exp_shift_sum_f32, exp_shift_sum_f64, scale_f32,
+                           gemm_acc_f64};
+  return table;
+}
+
+}  // namespace ckv::simd::detail

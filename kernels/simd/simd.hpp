@@ -1,0 +1,71 @@
+// The CPU's arithmetic kernels (numerics version 2, kernels/numerics.hpp): blockwise fp32
+// products, the project's own exp, fixed-order sums. One portable binary carries a scalar, an
+// AVX2+FMA and an AVX-512 version of every kernel and picks the best the CPU offers at run time
+// (no -march=native needed).
+//
+// The same numbers at every level. Every result is defined element by element, independent of
+// the vector width, so the three levels are bit-identical (tests/test_kernels_simd.cpp checks it
+// at every level the machine can run):
+//   - a product C[r][c] = Σ_k A[r][k]·B[k][c] is one fused multiply-add chain per element in
+//     ascending k, starting from 0 (fp32) or from C (double); tiles only decide which elements
+//     are computed together, never the order inside one;
+//   - exp is one fixed sequence of FMAs, multiplies and exact operations (Cephes' expf
+//     polynomial), the same in every lane and in the scalar code;
+//   - a sum over a row adds element j into lane j mod 16 in ascending j, then folds the 16 lanes
+//     in a fixed tree (8, 4, 2, 1);
+//   - max, the scaling by 1/√d and the normalisation are elementwise and exact-order-free.
+// The scalar level uses the C library's correctly rounded fma (hardware where the CPU has it,
+// software otherwise): slow, but the same values on a CPU without FMA.
+#pragma once
+#include <cstddef>
+#include <vector>
+
+namespace ckv::simd {
+
+enum class Level : int { scalar = 0, avx2 = 1, avx512 = 2 };
+
+// The best level this CPU and this build support.
+Level detected_level();
+// The level the kernels use: detected_level(), or $CKV_SIMD (scalar | avx2 | avx512) when set
+// and supported, or what set_active_level chose (tests, benchmarks).
+Level active_level();
+void set_active_level(Level level);  // throws ckv::Error when the CPU cannot run it
+const char* level_name(Level level);
+// scalar, and every higher level the CPU runs (ascending).
+std::vector<Level> available_levels();
+
+// Keys are multiplied in panels of 16: panel p holds rows [16p, 16p + 16) of a row-major [n][d]
+// matrix transposed, [d][16], rows past n zero.
+constexpr int kPanel = 16;
+inline int panel_count(int n) { return (n + kPanel - 1) / kPanel; }
+// dst: panel_count(n) * d * 16 floats.
+void pack_panels(const float* src, size_t ld, int n, int d, float* dst);
+
+// C[r][j] = scale · (Σ_{c<d} A[r][c]·B[j][c]) for r < rows and the 16·count keys j of panels
+// [0, count) of `panels`: one fp32 FMA chain per element in ascending c, then one multiply.
+// A is row-major with stride lda; C has stride ldc >= 16·count.
+void qk_panels(const float* A, size_t lda, int rows, int d, const float* panels, int count,
+               float scale, float* C, size_t ldc);
+
+// exp(x) as every level computes it: |relative error| <= 2 ulp of float for x in
+// [-87.3, 88.3]; 0 below -88.37 (x - max of a softmax row never needs denormals).
+float exp_f32(float x);
+
+// max over x[0..len) (len >= 1).
+float max_f32(const float* x, int len);
+// x[j] = exp(x[j] - shift) for j < len; returns the fp32 16-lane sum of the results.
+float exp_shift_sum_f32(float* x, int len, float shift);
+// The same, with the sum accumulated in double (16 lanes, the same order).
+double exp_shift_sum_f64(float* x, int len, float shift);
+// x[j] *= factor.
+void scale_f32(float* x, int len, float factor);
+// softmax over x[0..len): max, exp_shift_sum_f32, then x *= 1 / sum.
+void softmax_f32(float* x, int len);
+
+// C[r][c] = fma(A[r][k], B[k][c], C[r][c]) for k = 0..kdim-1 in order (double, A's floats
+// widened exactly): the accumulation of fp32 weights times values in double.
+// A: float, row-major stride lda; B, C: double, strides ldb, ldc.
+void gemm_acc_f64(int rows, int kdim, int cols, const float* A, size_t lda, const double* B,
+                  size_t ldb, double* C, size_t ldc);
+
+}  // namespace ckv::simd

@@ -1,0 +1,47 @@
+// The kernels of one SIMD level as a table of functions (kernels/simd/simd.hpp says what each
+// computes). scalar.cpp is the reference; avx2.cpp and avx512.cpp instantiate
+// vector_kernels.hpp for their instruction sets. Internal to kernels/simd/.
+#pragma once
+#include <cstddef>
+
+namespace ckv::simd::detail {
+
+struct Table {
+  void (*qk_panels)(const float* A, size_t lda, int rows, int d, const float* panels, int count,
+                    float scale, float* C, size_t ldc);
+  float (*max_f32)(const float* x, int len);
+  float (*exp_shift_sum_f32)(float* x, int len, float shift);
+  double (*exp_shift_sum_f64)(float* x, int len, float shift);
+  void (*scale_f32)(float* x, int len, float factor);
+  void (*gemm_acc_f64)(int rows, int kdim, int cols, const float* A, size_t lda, const double* B,
+                       size_t ldb, double* C, size_t ldc);
+};
+
+const Table& scalar_table();
+// nullptr when the build has no such level (not x86-64).
+const Table* avx2_table();
+const Table* avx512_table();
+
+// Cephes' expf constants (every level uses these, in this order of operations).
+constexpr float kExpHi = 88.0f;
+constexpr float kExpLo = -88.3762626647949f;
+constexpr float kLog2e = 1.44269504088896341f;
+constexpr float kLn2Hi = 0.693359375f;
+constexpr float kLn2Lo = -2.12194440e-4f;
+constexpr float kExpP0 = 1.9875691500e-4f;
+constexpr float kExpP1 = 1.3981999507e-3f;
+constexpr float kExpP2 = 8.3334519073e-3f;
+constexpr float kExpP3 = 4.1665795894e-2f;
+constexpr float kExpP4 = 1.6666665459e-1f;
+constexpr float kExpP5 = 5.0000001201e-1f;
+
+// The fixed fold of 16 lanes: (l, l+8), then (l, l+4), (l, l+2), (l, l+1). static: each level
+// keeps its own copy (no out-of-line copy built for AVX2 may serve the scalar level).
+template <class T>
+static inline T fold16(T* lane) {
+  for (int width = 8; width >= 1; width /= 2)
+    for (int l = 0; l < width; ++l) lane[l] = lane[l] + lane[l + width];
+  return lane[0];
+}
+
+}  // namespace ckv::simd::detail

@@ -1,0 +1,240 @@
+// The vector levels' kernels, written once over an instruction set's operations (`Ops`: the
+// AVX2 and AVX-512 wrappers in avx2.cpp and avx512.cpp) and compiled once per level. Each
+// function computes exactly what its scalar reference in scalar.cpp computes (the rules in
+// kernels/simd/simd.hpp); only the grouping of elements into vectors differs.
+//
+// Included only by the per-level translation units, which are compiled with that level's
+// instruction set: it must stay free of library templates (std::max, containers) whose
+// out-of-line copies the linker could pick for code that runs on a lesser CPU.
+#pragma once
+#include <cstddef>
+
+#include "kernels/simd/table.hpp"
+
+// Tiles keep their accumulators in registers only when the loops over rows and vectors are
+// unrolled completely (GCC does not at -O2 by itself).
+#define CKV_UNROLL _Pragma("GCC unroll 16")
+
+namespace ckv::simd::detail {
+
+template <class Ops>
+struct VectorKernels {
+  using VF = typename Ops::VF;
+  using VD = typename Ops::VD;
+  static constexpr int W = Ops::W;       // floats per vector: 8 or 16
+  static constexpr int WD = W / 2;       // doubles per vector
+  static constexpr int kLanes = 16;      // the sums' lanes (kernels/simd/simd.hpp)
+  static_assert(kLanes % W == 0);
+
+  static VF exp(VF x) {
+    x = Ops::min(x, Ops::set1(kExpHi));
+    x = Ops::max(x, Ops::set1(kExpLo));
+    const VF fx = Ops::floor(Ops::fmadd(x, Ops::set1(kLog2e), Ops::set1(0.5f)));
+    VF r = Ops::fmadd(fx, Ops::set1(-kLn2Hi), x);
+    r = Ops::fmadd(fx, Ops::set1(-kLn2Lo), r);
+    const VF z = Ops::mul(r, r);
+    VF y = Ops::set1(kExpP0);
+    y = Ops::fmadd(y, r, Ops::set1(kExpP1));
+    y = Ops::fmadd(y, r, Ops::set1(kExpP2));
+    y = Ops::fmadd(y, r, Ops::set1(kExpP3));
+    y = Ops::fmadd(y, r, Ops::set1(kExpP4));
+    y = Ops::fmadd(y, r, Ops::set1(kExpP5));
+    y = Ops::fmadd(y, z, r);
+    y = Ops::add(y, Ops::set1(1.0f));
+    return Ops::mul(y, Ops::pow2n(fx));
+  }
+
+  // ---- fp32 products over key panels: a tile of R rows × NV vectors (NV·W keys) ------------
+  // Vector v of a row covers keys [v·W, v·W + W) of the tile: panel (v·W)/16, offset (v·W)%16.
+  template <int R, int NV>
+  static void qk_tile(const float* A, size_t lda, int d, const float* panels, float scale,
+                      float* C, size_t ldc) {
+    VF acc[R][NV];
+    CKV_UNROLL
+    for (int r = 0; r < R; ++r)
+      CKV_UNROLL
+      for (int v = 0; v < NV; ++v) acc[r][v] = Ops::zero();
+    const float* base[NV];
+    CKV_UNROLL
+    for (int v = 0; v < NV; ++v) base[v] = panels + size_t((v * W) / 16) * d * 16 + (v * W) % 16;
+    for (int c = 0; c < d; ++c) {
+      VF b[NV];
+      CKV_UNROLL
+      for (int v = 0; v < NV; ++v) b[v] = Ops::load(base[v] + c * 16);
+      CKV_UNROLL
+      for (int r = 0; r < R; ++r) {
+        const VF a = Ops::set1(A[r * lda + c]);
+        CKV_UNROLL
+        for (int v = 0; v < NV; ++v) acc[r][v] = Ops::fmadd(a, b[v], acc[r][v]);
+      }
+    }
+    const VF s = Ops::set1(scale);
+    CKV_UNROLL
+    for (int r = 0; r < R; ++r)
+      CKV_UNROLL
+      for (int v = 0; v < NV; ++v) Ops::store(C + r * ldc + v * W, Ops::mul(acc[r][v], s));
+  }
+
+  // Keys per full tile: two vectors (32 keys with AVX-512, 16 with AVX2); 6 rows: 12
+  // accumulators, the 16 registers of AVX2 minus the loads and the broadcast.
+  static constexpr int kTileRows = 6;
+  static constexpr int kTileVectors = 2;
+  static constexpr int kTilePanels = kTileVectors * W / 16;
+
+  template <int NV>
+  static void qk_rows(const float* A, size_t lda, int rows, int d, const float* panels,
+                      float scale, float* C, size_t ldc) {
+    int r = 0;
+    for (; r + kTileRows <= rows; r += kTileRows)
+      qk_tile<kTileRows, NV>(A + r * lda, lda, d, panels, scale, C + r * ldc, ldc);
+    switch (rows - r) {
+      case 5: qk_tile<5, NV>(A + r * lda, lda, d, panels, scale, C + r * ldc, ldc); break;
+      case 4: qk_tile<4, NV>(A + r * lda, lda, d, panels, scale, C + r * ldc, ldc); break;
+      case 3: qk_tile<3, NV>(A + r * lda, lda, d, panels, scale, C + r * ldc, ldc); break;
+      case 2: qk_tile<2, NV>(A + r * lda, lda, d, panels, scale, C + r * ldc, ldc); break;
+      case 1: qk_tile<1, NV>(A + r * lda, lda, d, panels, scale, C + r * ldc, ldc); break;
+      default: break;
+    }
+  }
+
+  static void qk_panels(const float* A, size_t lda, int rows, int d, const float* panels,
+                        int count, float scale, float* C, size_t ldc) {
+    int p = 0;
+    for (; p + kTilePanels <= count; p += kTilePanels)
+      qk_rows<kTileVectors>(A, lda, rows, d, panels + size_t(p) * d * 16, scale, C + p * 16, ldc);
+    for (; p < count; ++p)  // AVX-512: a last single panel, one vector per row
+      qk_rows<16 / W>(A, lda, rows, d, panels + size_t(p) * d * 16, scale, C + p * 16, ldc);
+  }
+
+  // ---- row reductions ----------------------------------------------------------------------
+  static float max_f32(const float* x, int len) {
+    float m = x[0];
+    int j = 0;
+    if (len >= W) {
+      VF mv = Ops::load(x);
+      for (j = W; j + W <= len; j += W) mv = Ops::max(Ops::load(x + j), mv);
+      float lane[W];
+      Ops::store(lane, mv);
+      m = lane[0];
+      for (int l = 1; l < W; ++l) m = lane[l] > m ? lane[l] : m;
+    }
+    for (; j < len; ++j) m = x[j] > m ? x[j] : m;
+    return m;
+  }
+
+  // exp(x - shift) of one chunk of W elements starting at x (count <= W valid), written back;
+  // lanes past count are returned as 0 (0 adds nothing to a sum of positive terms).
+  static VF exp_chunk(float* x, int count, VF shift) {
+    if (count == W) {
+      const VF e = exp(Ops::sub(Ops::load(x), shift));
+      Ops::store(x, e);
+      return e;
+    }
+    float tmp[W];
+    for (int l = 0; l < W; ++l) tmp[l] = l < count ? x[l] : 0.0f;
+    Ops::store(tmp, exp(Ops::sub(Ops::load(tmp), shift)));
+    for (int l = 0; l < W; ++l) {
+      if (l < count) x[l] = tmp[l];
+      else tmp[l] = 0.0f;
+    }
+    return Ops::load(tmp);
+  }
+
+  static float exp_shift_sum_f32(float* x, int len, float shift) {
+    constexpr int NA = kLanes / W;
+    VF acc[NA];
+    CKV_UNROLL
+    for (int a = 0; a < NA; ++a) acc[a] = Ops::zero();
+    const VF s = Ops::set1(shift);
+    for (int j = 0; j < len; j += W) {
+      const int count = len - j < W ? len - j : W;
+      const int a = (j % kLanes) / W;
+      acc[a] = Ops::add(acc[a], exp_chunk(x + j, count, s));
+    }
+    float lane[kLanes];
+    CKV_UNROLL
+    for (int a = 0; a < NA; ++a) Ops::store(lane + a * W, acc[a]);
+    return fold16(lane);
+  }
+
+  static double exp_shift_sum_f64(float* x, int len, float shift) {
+    constexpr int NA = kLanes / WD;
+    VD acc[NA];
+    CKV_UNROLL
+    for (int a = 0; a < NA; ++a) acc[a] = Ops::dzero();
+    const VF s = Ops::set1(shift);
+    for (int j = 0; j < len; j += W) {
+      const int count = len - j < W ? len - j : W;
+      const VF e = exp_chunk(x + j, count, s);
+      const int a = (j % kLanes) / WD;
+      acc[a] = Ops::dadd(acc[a], Ops::cvt_lo(e));
+      acc[a + 1] = Ops::dadd(acc[a + 1], Ops::cvt_hi(e));
+    }
+    double lane[kLanes];
+    CKV_UNROLL
+    for (int a = 0; a < NA; ++a) Ops::dstore(lane + a * WD, acc[a]);
+    return fold16(lane);
+  }
+
+  static void scale_f32(float* x, int len, float factor) {
+    const VF f = Ops::set1(factor);
+    int j = 0;
+    for (; j + W <= len; j += W) Ops::store(x + j, Ops::mul(Ops::load(x + j), f));
+    for (; j < len; ++j) x[j] = x[j] * factor;
+  }
+
+  // ---- double accumulation of fp32 weights times double values ------------------------------
+  // A tile of R rows × 16 columns (16 / WD vectors per row).
+  static constexpr int kDVectors = 16 / WD;
+  static constexpr int kDTileRows = 12 / kDVectors;  // 3 rows with AVX2, 6 with AVX-512
+
+  template <int R>
+  static void gemm_tile(int kdim, const float* A, size_t lda, const double* B, size_t ldb,
+                        double* C, size_t ldc) {
+    VD acc[R][kDVectors];
+    CKV_UNROLL
+    for (int r = 0; r < R; ++r)
+      CKV_UNROLL
+      for (int v = 0; v < kDVectors; ++v) acc[r][v] = Ops::dload(C + r * ldc + v * WD);
+    for (int k = 0; k < kdim; ++k) {
+      VD b[kDVectors];
+      CKV_UNROLL
+      for (int v = 0; v < kDVectors; ++v) b[v] = Ops::dload(B + k * ldb + v * WD);
+      CKV_UNROLL
+      for (int r = 0; r < R; ++r) {
+        const VD a = Ops::dset1(double(A[r * lda + k]));
+        CKV_UNROLL
+        for (int v = 0; v < kDVectors; ++v) acc[r][v] = Ops::dfmadd(a, b[v], acc[r][v]);
+      }
+    }
+    CKV_UNROLL
+    for (int r = 0; r < R; ++r)
+      CKV_UNROLL
+      for (int v = 0; v < kDVectors; ++v) Ops::dstore(C + r * ldc + v * WD, acc[r][v]);
+  }
+
+  static void gemm_acc_f64(int rows, int kdim, int cols, const float* A, size_t lda,
+                           const double* B, size_t ldb, double* C, size_t ldc) {
+    int c0 = 0;
+    for (; c0 + 16 <= cols; c0 += 16) {
+      int r = 0;
+      for (; r + kDTileRows <= rows; r += kDTileRows)
+        gemm_tile<kDTileRows>(kdim, A + r * lda, lda, B + c0, ldb, C + r * ldc + c0, ldc);
+      for (; r < rows; ++r) gemm_tile<1>(kdim, A + r * lda, lda, B + c0, ldb, C + r * ldc + c0, ldc);
+    }
+    for (; c0 < cols; ++c0)  // columns past the last multiple of 16, one chain each
+      for (int r = 0; r < rows; ++r) {
+        double acc = C[r * ldc + c0];
+        for (int k = 0; k < kdim; ++k) acc = Ops::fma1(double(A[r * lda + k]), B[k * ldb + c0], acc);
+        C[r * ldc + c0] = acc;
+      }
+  }
+
+  static const Table& table() {
+    static const Table t{qk_panels, max_f32, exp_shift_sum_f32, exp_shift_sum_f64, scale_f32,
+                         gemm_acc_f64};
+    return t;
+  }
+};
+
+}  // namespace ckv::simd::detail

@@ -1,0 +1,158 @@
+// The SIMD kernels (kernels/simd/simd.hpp): every level this CPU runs gives the scalar
+// reference's values bit for bit, and the reference is accurate against double precision.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "kernels/simd/simd.hpp"
+
+using namespace ckv;
+
+namespace {
+
+std::vector<float> random_floats(size_t count, std::mt19937& rng, float lo = -2.0f, float hi = 2.0f) {
+  std::uniform_real_distribution<float> u(lo, hi);
+  std::vector<float> out(count);
+  for (float& x : out) x = u(rng);
+  return out;
+}
+
+template <class T>
+bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
+}
+
+// Restores the active level when a test section ends.
+struct LevelGuard {
+  simd::Level saved = simd::active_level();
+  ~LevelGuard() { simd::set_active_level(saved); }
+};
+
+}  // namespace
+
+TEST_CASE("exp_f32 is within 2 ulp of exp over the softmax range, and 0 far below", "[simd]") {
+  double worst = 0.0;
+  for (double x = -87.0; x <= 88.0; x += 0.001) {
+    const double exact = std::exp(double(float(x)));
+    const float got = simd::exp_f32(float(x));
+    worst = std::max(worst, std::fabs(got - exact) / exact);
+  }
+  CHECK(worst < 2.5 * 5.96e-8);
+  CHECK(simd::exp_f32(0.0f) == 1.0f);
+  CHECK(simd::exp_f32(-100.0f) == 0.0f);
+  CHECK(simd::exp_f32(-INFINITY) == 0.0f);
+}
+
+TEST_CASE("every SIMD level gives the scalar level's values bit for bit", "[simd]") {
+  LevelGuard guard;
+  const auto levels = simd::available_levels();
+  REQUIRE(levels.front() == simd::Level::scalar);
+  INFO("levels here: " << levels.size() << " (best " << simd::level_name(simd::detected_level()) << ")");
+  std::mt19937 rng(7);
+
+  for (int d : {1, 37, 64, 128}) {
+    for (int rows : {1, 5, 6, 13}) {
+      for (int n : {1, 16, 17, 50, 64}) {
+        const auto A = random_floats(size_t(rows) * d, rng);
+        const auto K = random_floats(size_t(n) * d, rng);
+        std::vector<float> panels(size_t(simd::panel_count(n)) * d * simd::kPanel);
+        simd::pack_panels(K.data(), d, n, d, panels.data());
+        const int count = simd::panel_count(n);
+        std::vector<std::vector<float>> out;
+        for (auto level : levels) {
+          simd::set_active_level(level);
+          std::vector<float> C(size_t(rows) * count * 16, -1.0f);
+          simd::qk_panels(A.data(), d, rows, d, panels.data(), count, 0.125f, C.data(), count * 16);
+          out.push_back(C);
+        }
+        for (size_t l = 1; l < out.size(); ++l) {
+          INFO("qk_panels d " << d << " rows " << rows << " n " << n << " level " << simd::level_name(levels[l]));
+          CHECK(same_bits(out[0], out[l]));
+        }
+        // and close to the double-precision product
+        for (int r = 0; r < rows; ++r)
+          for (int j = 0; j < n; ++j) {
+            double exact = 0.0;
+            for (int c = 0; c < d; ++c) exact += double(A[r * d + c]) * K[j * d + c];
+            REQUIRE(out[0][r * count * 16 + j] == Approx(0.125 * exact).margin(1e-5));
+          }
+      }
+    }
+  }
+
+  for (int len : {1, 7, 8, 15, 16, 17, 33, 100, 1000}) {
+    const auto x = random_floats(size_t(len), rng, -30.0f, 5.0f);
+    std::vector<std::vector<float>> e32, e64, soft;
+    std::vector<float> sums32, maxes;
+    std::vector<double> sums64;
+    for (auto level : levels) {
+      simd::set_active_level(level);
+      maxes.push_back(simd::max_f32(x.data(), len));
+      auto a = x;
+      sums32.push_back(simd::exp_shift_sum_f32(a.data(), len, 1.5f));
+      e32.push_back(a);
+      auto b = x;
+      sums64.push_back(simd::exp_shift_sum_f64(b.data(), len, -0.25f));
+      e64.push_back(b);
+      auto c = x;
+      simd::softmax_f32(c.data(), len);
+      soft.push_back(c);
+    }
+    for (size_t l = 1; l < levels.size(); ++l) {
+      INFO("len " << len << " level " << simd::level_name(levels[l]));
+      CHECK(maxes[l] == maxes[0]);
+      CHECK(std::memcmp(&sums32[l], &sums32[0], sizeof(float)) == 0);
+      CHECK(std::memcmp(&sums64[l], &sums64[0], sizeof(double)) == 0);
+      CHECK(same_bits(e32[0], e32[l]));
+      CHECK(same_bits(e64[0], e64[l]));
+      CHECK(same_bits(soft[0], soft[l]));
+    }
+    double exact = 0.0, row_max = -INFINITY;
+    for (float v : x) row_max = std::max(row_max, double(v));
+    CHECK(maxes[0] == float(row_max));
+    for (float v : x) exact += std::exp(double(v) + 0.25);
+    CHECK(sums64[0] == Approx(exact).epsilon(1e-6));
+    double total = 0.0;
+    for (float v : soft[0]) total += v;
+    CHECK(total == Approx(1.0).epsilon(1e-5));
+  }
+
+  for (int rows : {1, 3, 4, 7}) {
+    for (int cols : {5, 16, 32, 37, 128}) {
+      for (int kdim : {1, 9, 64}) {
+        const auto A = random_floats(size_t(rows) * kdim, rng, 0.0f, 1.0f);
+        std::vector<double> B(size_t(kdim) * cols), C0(size_t(rows) * cols);
+        std::uniform_real_distribution<double> u(-1.0, 1.0);
+        for (double& b : B) b = u(rng);
+        for (double& c : C0) c = u(rng);
+        std::vector<std::vector<double>> out;
+        for (auto level : levels) {
+          simd::set_active_level(level);
+          auto C = C0;
+          simd::gemm_acc_f64(rows, kdim, cols, A.data(), kdim, B.data(), cols, C.data(), cols);
+          out.push_back(C);
+        }
+        for (size_t l = 1; l < out.size(); ++l) {
+          INFO("gemm_acc_f64 rows " << rows << " cols " << cols << " k " << kdim);
+          CHECK(same_bits(out[0], out[l]));
+        }
+        for (int r = 0; r < rows; ++r)
+          for (int c = 0; c < cols; ++c) {
+            double exact = C0[r * cols + c];
+            for (int k = 0; k < kdim; ++k) exact += double(A[r * kdim + k]) * B[k * cols + c];
+            REQUIRE(out[0][r * cols + c] == Approx(exact).margin(1e-12));
+          }
+      }
+    }
+  }
+}
+
+TEST_CASE("$CKV_SIMD names a level; unknown or unsupported levels are refused", "[simd]") {
+  LevelGuard guard;
+  CHECK(std::string(simd::level_name(simd::Level::avx2)) == "avx2");
+  if (simd::detected_level() != simd::Level::avx512)
+    CHECK_THROWS_WITH(simd::set_active_level(simd::Level::avx512), Catch::Contains("not supported here"));
+}
