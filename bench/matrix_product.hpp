@@ -8,8 +8,9 @@
 //     (dlopen of libopenblas.so.0, Debian libopenblas-dev / libopenblas0): the binary does not
 //     depend on it, so it runs (without this yardstick) where OpenBLAS is not installed, e.g.
 //     from scripts/gpu-check.sh's pack on a bare GPU image.
-//   - [place for the project's own blockwise product kernel: add a ProductImplementation
-//     whose `multiply` calls it on the same row-major operands, in product_implementations()]
+//   - the project's own product (kernels/simd: key panels of 16, a 6-row register tile, one FMA
+//     chain per element), packing of B included in every call; for a B stored [K×N] the call
+//     transposes it first (also timed): the kernel serves Q·Kᵀ, where keys are rows.
 #pragma once
 #include <dlfcn.h>
 
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "bench/harness.hpp"
+#include "kernels/simd/simd.hpp"
 
 namespace ckv::bench {
 
@@ -102,7 +104,20 @@ inline std::vector<ProductImplementation> product_implementations() {
                                  s.K, 1.0f, a, s.K, b, s.b_transposed ? s.K : s.N, 0.0f, c, s.N);
                    }});
   }
-  // The project's own blockwise product kernel goes here (same operands, one thread).
+  out.push_back({std::string("ckv simd::qk_panels (") + simd::level_name(simd::active_level()) + "), 1 thread",
+                 [](const ProductShape& s, const float* a, const float* b, float* c) {
+                   thread_local std::vector<float> keys, panels;
+                   const float* rows = b;  // B as [N×K]: key j is row j
+                   if (!s.b_transposed) {
+                     keys.resize(size_t(s.N) * s.K);
+                     for (int k = 0; k < s.K; ++k)
+                       for (int j = 0; j < s.N; ++j) keys[size_t(j) * s.K + k] = b[size_t(k) * s.N + j];
+                     rows = keys.data();
+                   }
+                   panels.resize(size_t(simd::panel_count(s.N)) * s.K * simd::kPanel);
+                   simd::pack_panels(rows, s.K, s.N, s.K, panels.data());
+                   simd::qk_panels(a, s.K, s.M, s.K, panels.data(), s.N / simd::kPanel, 1.0f, c, s.N);
+                 }});
   return out;
 }
 

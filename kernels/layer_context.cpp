@@ -3,24 +3,10 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/simd/simd.hpp"
+#include "kernels/stages/threads.hpp"
+
 namespace ckv {
-
-namespace {
-
-// q·k with eight independent partial sums: a fixed summation order (so results stay
-// deterministic) that the compiler can keep in SIMD registers, where one running float sum
-// would serialise on the add latency (no -ffast-math here).
-inline float dot_product(const float* a, const float* b, int d) {
-  float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int c = 0;
-  for (; c + 8 <= d; c += 8)
-    for (int l = 0; l < 8; ++l) lane[l] += a[c + l] * b[c + l];
-  float tail = 0.0f;
-  for (; c < d; ++c) tail += a[c] * b[c];
-  return ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7])) + tail;
-}
-
-}  // namespace
 
 void LayerContext::require_query_rows(int rows, const char* method) const {
   if (input_.r < rows)
@@ -28,25 +14,40 @@ void LayerContext::require_query_rows(int rows, const char* method) const {
              input_.sample, method, rows, input_.r);
 }
 
-void LayerContext::attention_row(int h, int i, float* out) const {
-  const LayerInput& in = input_;
-  const float* qi = in.query(h, i);
-  const int g = in.kv_head(h);
-  const float scale = 1.0f / std::sqrt(float(in.d));
-  float row_max = -INFINITY;
-  for (int j = 0; j <= i; ++j) {
-    out[j] = dot_product(qi, in.key(g, j), in.d) * scale;
-    row_max = std::max(row_max, out[j]);
-  }
-  float total = 0.0f;
-  for (int j = 0; j <= i; ++j) {
-    out[j] = std::exp(out[j] - row_max);
-    total += out[j];
-  }
-  const float inv = 1.0f / total;
-  for (int j = 0; j <= i; ++j) out[j] *= inv;
-  std::fill(out + i + 1, out + in.n, 0.0f);
+const float* LayerContext::key_panels(int g) const {
+  std::call_once(panels_once_, [&] {
+    const LayerInput& in = input_;
+    const size_t per_head = size_t(simd::panel_count(in.n)) * in.d * simd::kPanel;
+    key_panels_.resize(per_head * in.G);
+    for (int kv = 0; kv < in.G; ++kv)
+      simd::pack_panels(in.key(kv, 0), in.d, in.n, in.d, key_panels_.data() + per_head * kv);
+  });
+  return key_panels_.data() + size_t(g) * simd::panel_count(input_.n) * input_.d * simd::kPanel;
 }
+
+void LayerContext::attention_rows(int h, int i0, int i1, float* out, size_t ld) const {
+  const LayerInput& in = input_;
+  const float scale = 1.0f / std::sqrt(float(in.d));
+  const float* panels = key_panels(in.kv_head(h));
+  constexpr int kBlockRows = 64;
+  thread_local std::vector<float> logits;
+  for (int b0 = i0; b0 < i1; b0 += kBlockRows) {
+    const int b1 = std::min(i1, b0 + kBlockRows), rows = b1 - b0;
+    // Keys [0, b1) cover every row of the block (row i reads keys j <= i < b1).
+    const int count = simd::panel_count(b1), width = count * simd::kPanel;
+    logits.resize(size_t(rows) * width);
+    simd::qk_panels(in.query(h, b0), in.d, rows, in.d, panels, count, scale, logits.data(), width);
+    for (int i = b0; i < b1; ++i) {
+      float* row = logits.data() + size_t(i - b0) * width;
+      simd::softmax_f32(row, i + 1);
+      float* dst = out + size_t(i - i0) * ld;
+      std::copy(row, row + i + 1, dst);
+      std::fill(dst + i + 1, dst + in.n, 0.0f);
+    }
+  }
+}
+
+void LayerContext::attention_row(int h, int i, float* out) const { attention_rows(h, i, i + 1, out, input_.n); }
 
 const Tensor3& LayerContext::window_attention(int w, const char* method) {
   const int rows = std::min(w, input_.n);
@@ -54,8 +55,10 @@ const Tensor3& LayerContext::window_attention(int w, const char* method) {
   if (it != window_.end()) return it->second;
   require_query_rows(rows, method);
   Tensor3 t(input_.H, rows, input_.n);
-  for (int h = 0; h < input_.H; ++h)
-    for (int r = 0; r < rows; ++r) attention_row(h, input_.n - rows + r, t.row(h, r));
+  // Heads are independent and each writes its own rows: the same values with any thread count.
+  parallel_ranges(input_.H, kernel_threads(), [&](int h0, int h1) {
+    for (int h = h0; h < h1; ++h) attention_rows(h, input_.n - rows, input_.n, t.row(h, 0), input_.n);
+  });
   return window_.emplace(rows, std::move(t)).first->second;
 }
 
@@ -66,12 +69,21 @@ const std::vector<std::vector<double>>& LayerContext::column_sums(int rows, cons
   require_query_rows(rows, method);
   const int n = input_.n;
   std::vector<std::vector<double>> sums(input_.H, std::vector<double>(n, 0.0));
-  std::vector<float> buffer(n);
-  for (int h = 0; h < input_.H; ++h)
-    for (int i = n - rows; i < n; ++i) {
-      attention_row(h, i, buffer.data());
-      for (int j = 0; j <= i; ++j) sums[h][j] += buffer[j];
-    }
+  // Per head, rows in ascending order into each column (any thread count, the same sums);
+  // rows come in blocks of 64, never the n×n matrix.
+  constexpr int kBlockRows = 64;
+  parallel_ranges(input_.H, kernel_threads(), [&](int h0, int h1) {
+    std::vector<float> buffer(size_t(kBlockRows) * n);
+    for (int h = h0; h < h1; ++h)
+      for (int b0 = n - rows; b0 < n; b0 += kBlockRows) {
+        const int b1 = std::min(n, b0 + kBlockRows);
+        attention_rows(h, b0, b1, buffer.data(), n);
+        for (int i = b0; i < b1; ++i) {
+          const float* row = buffer.data() + size_t(i - b0) * n;
+          for (int j = 0; j <= i; ++j) sums[h][j] += row[j];
+        }
+      }
+  });
   return column_sums_.emplace(rows, std::move(sums)).first->second;
 }
 

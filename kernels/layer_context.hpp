@@ -5,6 +5,7 @@
 #pragma once
 #include <map>
 #include <memory>
+#include <mutex>
 #include <typeindex>
 #include <utility>
 #include <vector>
@@ -40,8 +41,17 @@ class LayerContext {
   void require_query_rows(int rows, const char* method) const;
 
   // A[h, i, j] = softmax_j(Q[h,i]·K[h,j]/√d) over j ≤ i, fp32 (docs/spec/METHODS.md "Attention
-  // inputs"). Row i of head h into out[0..n) (zeros past i). Requires query row i.
+  // inputs"), computed blockwise by the SIMD kernels (kernels/simd/simd.hpp: one FMA chain per
+  // logit, the project's exp, a 16-lane sum), so a row has the same value whichever block or
+  // thread computes it and at every SIMD level. Row i of head h into out[0..n) (zeros past i).
+  // Requires query row i. Safe to call from several threads at once.
   void attention_row(int h, int i, float* out) const;
+  // Rows [i0, i1) of head h: row i into out + (i - i0)·ld, ld >= n. The efficient form: the
+  // logits of up to 64 rows are one blocked product.
+  void attention_rows(int h, int i0, int i1, float* out, size_t ld) const;
+  // The keys of KV head g packed for the products (simd::pack_panels), built once per layer:
+  // G·⌈n/16⌉·16·d floats in all.
+  const float* key_panels(int g) const;
 
   // The last w' = min(w, n) rows: [H, w', n]; row t is position n - w' + t. Memoised per w.
   // `method` names the caller in the message when the cache holds fewer query rows. Meant for
@@ -71,6 +81,8 @@ class LayerContext {
  private:
   const LayerInput& input_;
   Device device_;
+  mutable std::once_flag panels_once_;
+  mutable std::vector<float> key_panels_;  // [G][⌈n/16⌉][d][16]
   std::map<int, Tensor3> window_;
   std::map<int, std::vector<std::vector<double>>> column_sums_;
   std::map<std::type_index, std::shared_ptr<void>> memo_;

@@ -2,9 +2,12 @@
 // (worker/metrics.cpp), as tests/test_cuda_twins.cpp does for the methods: random layers of
 // several shapes (GQA and MHA, d 64/80/128, n not a multiple of the block), keep-sets per KV head
 // and per query head (empty, one token, random, everything). Checks: the keep-set independent
-// part (attention rows, outputs, masses) to 1e-12 relative, top-k lists equal up to keys tied
-// within rounding at the k-th place, every
-// metric to 1e-12 relative, no NaN/Inf, and bit-identical repeated device runs.
+// part (attention rows, outputs, masses) to 1e-5 relative, top-k lists equal up to keys tied
+// within rounding at the k-th place, every metric to 1e-5 relative (topk_recall up to such
+// ties), no NaN/Inf, and bit-identical repeated device runs. The twin computes in double (the
+// definition of numerics 1); the CPU computes numerics 2 (fp32 logits, kernels/numerics.hpp),
+// which is within 1e-5 of double precision — so the twin is not used by workers until it
+// computes numerics 2 itself (worker/evaluator.cpp).
 // Own main: exits 77 (ctest SKIP_RETURN_CODE) with the reason when no CUDA device is visible or
 // the build has no CUDA, so CI without a GPU shows SKIPPED, never passed.
 #define CATCH_CONFIG_RUNNER
@@ -82,35 +85,39 @@ TEST_CASE("metrics twin: keep-set independent part equals the CPU's") {
       const AnswerAttention cpu = AnswerAttention::compute(in, topk);
       cuda::AnswerAttentionDevice device(cuda::answer_layer_view(in, topk));
       const auto got = device.download();
-      REQUIRE(got.attention.size() == cpu.attention.size());
+      REQUIRE(got.attention.size() == cpu.weight.size());
       double worst = 0.0;
-      for (size_t i = 0; i < cpu.attention.size(); ++i) {
-        REQUIRE(std::isfinite(got.attention[i]));
-        worst = std::max(worst, relative(got.attention[i], cpu.attention[i]));
-      }
+      const size_t width = size_t(s.n) + s.m;
+      for (size_t row = 0; row < cpu.total.size(); ++row)
+        for (size_t j = 0; j < width; ++j) {
+          const size_t i = row * width + j;
+          REQUIRE(std::isfinite(got.attention[i]));
+          // Entries past the row's last answer key are 0 on both sides.
+          worst = std::max(worst, relative(got.attention[i], double(cpu.weight[i]) / cpu.total[row]));
+        }
       for (size_t i = 0; i < cpu.output.size(); ++i) {
         REQUIRE(std::isfinite(got.output[i]));
         worst = std::max(worst, relative(got.output[i], cpu.output[i]));
-        worst = std::max(worst, relative(got.answer_output[i], cpu.answer_output[i]));
+        worst = std::max(worst, relative(got.answer_output[i], cpu.answer_sum[i] / cpu.total[i / s.d]));
       }
       for (size_t i = 0; i < cpu.prompt_mass.size(); ++i) {
         worst = std::max(worst, relative(got.prompt_mass[i], cpu.prompt_mass[i]));
         worst = std::max(worst, relative(got.answer_mass[i], cpu.answer_mass[i]));
       }
-      CHECK(worst < 1e-12);
+      CHECK(worst < 1e-5);
       // The top-k lists agree except where two keys are within rounding of each other at the
-      // k-th place (the device's a_t differs from the CPU's by ulps): any key in one list and
-      // not the other must be tied, to 1e-12, with the CPU's k-th key.
+      // k-th place (the device's a_t is double, the CPU's fp32 logits round to 1e-6): any key in
+      // one list and not the other must be tied, to 1e-5, with the CPU's k-th key.
       const int k = cpu.k;
       for (size_t row = 0; row < cpu.prompt_mass.size(); ++row) {
         const int* want = cpu.top.data() + row * k;
         const int* have = got.top.data() + row * k;
-        const double* a = cpu.attention.data() + row * (s.n + s.m);
+        const float* a = cpu.weight.data() + row * (s.n + s.m);
         const double kth = a[want[k - 1]];
         for (int i = 0; i < k; ++i) {
           if (std::find(want, want + k, have[i]) != want + k) continue;
           INFO("row " << row << ": key " << have[i] << " in the device's top-k only");
-          CHECK(std::abs(a[have[i]] - kth) <= 1e-12 * kth);
+          CHECK(std::abs(a[have[i]] - kth) <= 1e-5 * kth);
         }
       }
     }
@@ -145,8 +152,11 @@ TEST_CASE("metrics twin: every metric equals the CPU's, repeated runs bit-identi
           REQUIRE(b.at(name).has_value() == value.has_value());
           if (!value) continue;
           REQUIRE(std::isfinite(*b.at(name)));
-          // output_error is ~1e-16 when everything is kept: compare it absolutely there.
-          CHECK(std::abs(*b.at(name) - *value) <= 1e-12 * std::max(1.0, std::abs(*value)));
+          // The device computes in double, the CPU under numerics 2 (fp32 logits, within 1e-5
+          // of double precision); output_error is ~1e-16 when everything is kept: compare it
+          // absolutely there. topk_recall may differ by ties at the k-th key (one key of k).
+          const double tolerance = name == "topk_recall" ? 2.0 / (16.0 * s.H * s.m) : 1e-5;
+          CHECK(std::abs(*b.at(name) - *value) <= tolerance * std::max(1.0, std::abs(*value)));
         }
         const auto again = device.rows(keep);
         REQUIRE(again.size() == rows.size());

@@ -6,6 +6,15 @@
 #include <cmath>
 #include <algorithm>
 
+#include <cstring>
+#include <map>
+#include <numeric>
+#include <optional>
+#include <random>
+#include <tuple>
+
+#include "kernels/simd/simd.hpp"
+#include "kernels/stages/threads.hpp"
 #include "worker/metrics.hpp"
 
 using namespace ckv;
@@ -241,15 +250,16 @@ TEST_CASE("metrics: add_layer_rows from the CPU's own rows equals add_layer") {
 
     std::vector<AnswerRowTerms> rows;
     for (int t = 0; t < in.m; ++t) {
-      const double* a = answers.row(0, t);
-      double kept_mass = 0.0;
-      std::vector<double> o_kept(answers.answer_output.begin() + t * in.d,
-                                 answers.answer_output.begin() + (t + 1) * in.d);
+      const float* e = answers.row(0, t);
+      const double total = answers.total[t];
+      double kept_sum = 0.0;
+      std::vector<double> acc(in.d, 0.0), o_kept(in.d);
       for (int j : set) {
-        kept_mass += a[j];
-        for (int c = 0; c < in.d; ++c) o_kept[c] += a[j] * in.value(0, j)[c];
+        kept_sum += double(e[j]);
+        for (int c = 0; c < in.d; ++c) acc[c] = std::fma(double(e[j]), double(in.value(0, j)[c]), acc[c]);
       }
-      const auto terms = metric_terms::row_terms(kept_mass, answers.prompt_mass[t],
+      for (int c = 0; c < in.d; ++c) o_kept[c] = (answers.answer_sum[t * in.d + c] + acc[c]) / total;
+      const auto terms = metric_terms::row_terms(kept_sum / total, answers.prompt_mass[t],
                                                  answers.answer_mass[t], o_kept.data(),
                                                  answers.output.data() + t * in.d, in.d);
       int hits = 0;
@@ -277,4 +287,178 @@ TEST_CASE("metrics: add_layer_rows refuses a wrong row count and an undefined er
   rows[1].undefined_error = true;
   CHECK_THROWS_WITH(acc.add_layer_rows(l.input, rows, 2, {{0}}, {}),
                     Catch::Contains("head 0 answer token 1: the full attention output is zero"));
+}
+
+// ---- numerics version 2 against a double-precision oracle --------------------------------
+//
+// The oracle is the metrics' definition computed in double throughout (the implementation of
+// numerics version 1): logits, softmax, outputs and kept parts in double, kept keys visited
+// directly. The fp32-logit implementation must stay within 1e-5 relative of it on every metric,
+// including keep-sets that keep nearly all the attention mass (output_error small, the case a
+// naive fp32 difference would get wrong), and give the same values at every SIMD level.
+namespace {
+
+struct OracleMetrics {
+  double attn_recall = 0, output_error = 0, topk_recall = 0;
+};
+
+double dot_double(const float* a, const float* b, int d) {
+  double s = 0.0;
+  for (int c = 0; c < d; ++c) s += double(a[c]) * double(b[c]);
+  return s;
+}
+
+OracleMetrics oracle(const LayerInput& in, const std::vector<std::vector<int>>& keep, int topk) {
+  const int n = in.n, m = in.m, d = in.d, k = std::min(topk, n);
+  const int sets = int(keep.size());
+  double recall = 0, error = 0, top_recall = 0;
+  for (int h = 0; h < in.H; ++h) {
+    const int g = in.kv_head(h), set = sets == in.H ? h : g;
+    std::vector<char> kept(n, 0);
+    for (int j : keep[set]) kept[j] = 1;
+    for (int t = 0; t < m; ++t) {
+      const float* q = in.q_answer + (size_t(h) * m + t) * d;
+      std::vector<double> a(n + t + 1);
+      double mx = -INFINITY;
+      for (int j = 0; j < n; ++j) mx = std::max(mx, a[j] = dot_double(q, in.key(g, j), d) / std::sqrt(double(d)));
+      for (int u = 0; u <= t; ++u)
+        mx = std::max(mx, a[n + u] = dot_double(q, in.k_answer + (size_t(g) * m + u) * d, d) / std::sqrt(double(d)));
+      double total = 0;
+      for (double& x : a) total += (x = std::exp(x - mx));
+      for (double& x : a) x /= total;
+      std::vector<double> o(d, 0.0), o_s(d, 0.0);
+      double prompt = 0, kept_mass = 0, answer = 0;
+      for (int j = 0; j < n; ++j) {
+        prompt += a[j];
+        for (int c = 0; c < d; ++c) o[c] += a[j] * in.value(g, j)[c];
+        if (kept[j]) {
+          kept_mass += a[j];
+          for (int c = 0; c < d; ++c) o_s[c] += a[j] * in.value(g, j)[c];
+        }
+      }
+      for (int u = 0; u <= t; ++u) {
+        answer += a[n + u];
+        for (int c = 0; c < d; ++c) {
+          const double x = a[n + u] * in.v_answer[(size_t(g) * m + u) * d + c];
+          o[c] += x;
+          o_s[c] += x;
+        }
+      }
+      double diff = 0, norm = 0;
+      for (int c = 0; c < d; ++c) {
+        const double delta = o_s[c] / (kept_mass + answer) - o[c];
+        diff += delta * delta;
+        norm += o[c] * o[c];
+      }
+      recall += kept_mass / prompt;
+      error += std::sqrt(diff / norm);
+      std::vector<int> order(n);
+      std::iota(order.begin(), order.end(), 0);
+      std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return a[x] > a[y]; });
+      int hits = 0;
+      for (int i = 0; i < k; ++i) hits += kept[order[i]];
+      top_recall += double(hits) / k;
+    }
+  }
+  const double terms = double(in.H) * m;
+  return {recall / terms, error / terms, top_recall / terms};
+}
+
+struct RandomLayer {
+  std::vector<float> q_ans, k, v, k_ans, v_ans;
+  LayerInput input;
+};
+
+RandomLayer random_layer(int H, int G, int d, int n, int m, unsigned seed, float peak) {
+  RandomLayer l;
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  auto fill = [&](std::vector<float>& x, size_t count, float s) {
+    x.resize(count);
+    for (float& v : x) v = s * normal(rng);
+  };
+  fill(l.k, size_t(G) * n * d, 1.0f);
+  fill(l.v, size_t(G) * n * d, 1.0f);
+  fill(l.k_ans, size_t(G) * m * d, 1.0f);
+  fill(l.v_ans, size_t(G) * m * d, 1.0f);
+  // Values share a mean direction, as real value vectors do: outputs have a norm of order 1,
+  // so evicting little mass gives a small output_error (the hard case for rounding).
+  for (float& x : l.v) x += 1.5f;
+  for (float& x : l.v_ans) x += 1.5f;
+  fill(l.q_ans, size_t(H) * m * d, peak);  // larger queries: peakier attention
+  LayerInput& in = l.input;
+  in.H = H, in.G = G, in.d = d, in.n = n, in.r = 0, in.m = m;
+  in.k = l.k.data(), in.v = l.v.data();
+  in.q_answer = l.q_ans.data(), in.k_answer = l.k_ans.data(), in.v_answer = l.v_ans.data();
+  in.sample = "test/random";
+  return l;
+}
+
+}  // namespace
+
+TEST_CASE("metrics (numerics 2) stay within 1e-5 relative of the double-precision oracle") {
+  for (auto [n, d, peak, seed] : {std::tuple{300, 64, 1.0f, 1u}, std::tuple{777, 128, 2.5f, 2u},
+                                  std::tuple{1000, 64, 4.0f, 3u}}) {
+    RandomLayer l = random_layer(4, 2, d, n, 8, seed, peak);
+    const LayerInput& in = l.input;
+    const AnswerAttention answers = AnswerAttention::compute(in, 32);
+    // Keep-sets: a random half, the first tenth, almost everything, and the heaviest keys of
+    // the first query head (most of the mass kept: small output errors).
+    std::mt19937 rng(seed);
+    std::vector<std::vector<std::vector<int>>> cases;
+    std::vector<int> half, tenth, most;
+    for (int j = 0; j < n; ++j) {
+      if (rng() % 2) half.push_back(j);
+      if (j < n / 10) tenth.push_back(j);
+      if (j % 50 != 7) most.push_back(j);
+    }
+    cases.push_back({half, half});
+    cases.push_back({tenth, most});
+    cases.push_back({most, most});
+    std::vector<std::pair<float, int>> mass;
+    for (int j = 0; j < n; ++j) mass.push_back({answers.row(0, 0)[j], j});
+    std::sort(mass.rbegin(), mass.rend());
+    std::vector<int> heavy;
+    for (int i = 0; i < n / 4; ++i) heavy.push_back(mass[i].second);
+    std::sort(heavy.begin(), heavy.end());
+    cases.push_back({heavy, heavy});
+    for (const auto& keep : cases) {
+      MetricAccumulator acc;
+      acc.add_layer(in, answers, keep, {});
+      const auto got = acc.finish();
+      const OracleMetrics want = oracle(in, keep, 32);
+      INFO("n " << n << " d " << d << " peak " << peak << " kept " << keep[0].size() << "/" << keep[1].size()
+                << ": output_error " << want.output_error);
+      CHECK(*got.at("attn_recall") == Approx(want.attn_recall).epsilon(1e-5));
+      CHECK(*got.at("output_error") == Approx(want.output_error).epsilon(1e-5));
+      CHECK(*got.at("topk_recall") == Approx(want.topk_recall).epsilon(1e-5));
+    }
+  }
+}
+
+TEST_CASE("metrics (numerics 2) are bit-identical at every SIMD level and any thread count") {
+  RandomLayer l = random_layer(4, 2, 64, 517, 6, 9u, 2.0f);
+  const LayerInput& in = l.input;
+  std::vector<int> set;
+  for (int j = 0; j < in.n; j += 3) set.push_back(j);
+  const std::vector<std::vector<int>> keep = {set, set};
+  const simd::Level saved = simd::active_level();
+  const int saved_threads = kernel_threads();
+  std::vector<std::map<std::string, std::optional<double>>> results;
+  for (simd::Level level : simd::available_levels())
+    for (int threads : {1, 3}) {
+      simd::set_active_level(level);
+      set_default_kernel_threads(threads);
+      MetricAccumulator acc;
+      acc.add_layer(in, AnswerAttention::compute(in, 16), keep, {});
+      results.push_back(acc.finish());
+    }
+  simd::set_active_level(saved);
+  set_default_kernel_threads(saved_threads);
+  for (size_t i = 1; i < results.size(); ++i)
+    for (const auto& [name, value] : results[0]) {
+      INFO(name << " run " << i);
+      REQUIRE(results[i].at(name).has_value() == value.has_value());
+      if (value) CHECK(std::memcmp(&*results[i].at(name), &*value, sizeof(double)) == 0);
+    }
 }

@@ -1,9 +1,10 @@
-// Proxy metrics (docs/spec/METRICS.md "Proxy metrics"): for every query head h and answer token t the
-// full attention a_t over the prompt keys and the answer keys up to t, compared with the
+// Proxy metrics (docs/spec/METRICS.md "Proxy metrics"), numerics version 2 (worker/metrics.hpp):
+// for every query head h and answer token t the full attention a_t over the prompt keys and the answer keys up to t, compared with the
 // same attention restricted to the keep-set S of h (its KV head's, or its own under per_query_head
 // selection; answer tokens always visible).
 #include "worker/metrics.hpp"
 
+#include "kernels/simd/simd.hpp"
 #include "kernels/stages/threads.hpp"
 #include "worker/metrics_terms.hpp"
 
@@ -16,10 +17,13 @@ namespace ckv {
 
 namespace {
 
-double dot(const float* a, const float* b, int d) {
-  double s = 0.0;
-  for (int c = 0; c < d; ++c) s += double(a[c]) * double(b[c]);
-  return s;
+// Values are widened to double in blocks of this many keys for the double accumulations.
+constexpr int kValueBlock = 256;
+
+// V rows [j0, j0 + count) of one head as doubles, [count][d].
+void widen_rows(const float* v, int d, int count, std::vector<double>& out) {
+  out.resize(size_t(count) * d);
+  for (size_t i = 0; i < out.size(); ++i) out[i] = double(v[i]);
 }
 
 }  // namespace
@@ -27,60 +31,94 @@ double dot(const float* a, const float* b, int d) {
 AnswerAttention AnswerAttention::compute(const LayerInput& in, int topk) {
   CKV_CHECK(topk >= 1, "{}: topk must be >= 1, got {}", in.sample, topk);
   AnswerAttention out;
-  const int n = in.n, m = in.m, d = in.d;
+  const int n = in.n, m = in.m, d = in.d, G = in.G;
   out.H = in.H, out.m = m, out.n = n, out.d = d, out.k = std::min(topk, n);
-  out.attention.assign(size_t(in.H) * m * (n + m), 0.0);
+  const size_t width = size_t(n) + m;
+  out.weight.assign(size_t(in.H) * m * width, 0.0f);
+  out.total.assign(size_t(in.H) * m, 0.0);
   out.output.assign(size_t(in.H) * m * d, 0.0);
-  out.answer_output.assign(size_t(in.H) * m * d, 0.0);
+  out.answer_sum.assign(size_t(in.H) * m * d, 0.0);
   out.prompt_mass.assign(size_t(in.H) * m, 0.0);
   out.answer_mass.assign(size_t(in.H) * m, 0.0);
   out.top.assign(size_t(in.H) * m * out.k, 0);
-  const double scale = 1.0 / std::sqrt(double(d));
+  if (m == 0) return out;
+
+  // Prompt and answer keys of every KV head in the products' panel layout.
+  const int prompt_panels = simd::panel_count(n), answer_panels = simd::panel_count(m);
+  const size_t prompt_stride = size_t(prompt_panels) * d * simd::kPanel;
+  const size_t answer_stride = size_t(answer_panels) * d * simd::kPanel;
+  std::vector<float> packed(G * (prompt_stride + answer_stride));
+  for (int g = 0; g < G; ++g) {
+    simd::pack_panels(in.key(g, 0), d, n, d, packed.data() + g * prompt_stride);
+    simd::pack_panels(in.k_answer + size_t(g) * m * d, d, m, d,
+                      packed.data() + G * prompt_stride + g * answer_stride);
+  }
+  const float scale = 1.0f / std::sqrt(float(d));
+
   // Heads are independent and each writes only its own slices: the same values with any number
   // of threads (kernels/stages/threads.hpp).
   parallel_ranges(in.H, kernel_threads(), [&](int h_begin, int h_end) {
+    const int logit_width = std::max(prompt_panels, answer_panels) * simd::kPanel;
+    std::vector<float> logits(size_t(m) * logit_width);
+    std::vector<float> answer_weight(size_t(m) * m);  // e_{n+u} for u <= t, 0 above
+    std::vector<double> values, prompt_acc(size_t(m) * d);
     std::vector<int> order(n);
     for (int h = h_begin; h < h_end; ++h) {
       const int g = in.kv_head(h);
+      const size_t h0 = size_t(h) * m;
+      const float* q = in.q_answer + h0 * d;
+      float* weight = out.weight.data() + h0 * width;
+
+      // Logits: prompt keys, then answer keys (row t keeps u <= t).
+      simd::qk_panels(q, d, m, d, packed.data() + g * prompt_stride, prompt_panels, scale,
+                      logits.data(), logit_width);
+      for (int t = 0; t < m; ++t)
+        std::copy_n(logits.data() + size_t(t) * logit_width, n, weight + t * width);
+      simd::qk_panels(q, d, m, d, packed.data() + G * prompt_stride + g * answer_stride,
+                      answer_panels, scale, logits.data(), logit_width);
+      for (int t = 0; t < m; ++t)
+        std::copy_n(logits.data() + size_t(t) * logit_width, t + 1, weight + t * width + n);
+
+      // e_j = exp(logit_j - max) and the two sums, per answer token.
       for (int t = 0; t < m; ++t) {
-        const size_t ht = size_t(h) * m + t;
-        double* a = out.attention.data() + ht * (n + m);
-        const float* q = in.q_answer + ht * d;
-        // a_t = softmax(q_t·[K; K_ans(<=t)]ᵀ/√d) in double; slots n..n+t are the answer keys.
-        const int len = n + t + 1;
-        double max_logit = -INFINITY;
-        for (int j = 0; j < n; ++j) {
-          a[j] = dot(q, in.key(g, j), d) * scale;
-          max_logit = std::max(max_logit, a[j]);
-        }
-        for (int u = 0; u <= t; ++u) {
-          a[n + u] = dot(q, in.k_answer + (size_t(g) * m + u) * d, d) * scale;
-          max_logit = std::max(max_logit, a[n + u]);
-        }
-        double total = 0.0;
-        for (int j = 0; j < len; ++j) total += (a[j] = std::exp(a[j] - max_logit));
-        for (int j = 0; j < len; ++j) a[j] /= total;
+        float* row = weight + t * width;
+        const float max_logit = simd::max_f32(row, n + t + 1);
+        const double prompt_sum = n > 0 ? simd::exp_shift_sum_f64(row, n, max_logit) : 0.0;
+        const double answer_total = simd::exp_shift_sum_f64(row + n, t + 1, max_logit);
+        const double total = prompt_sum + answer_total;
+        out.total[h0 + t] = total;
+        out.prompt_mass[h0 + t] = prompt_sum / total;
+        out.answer_mass[h0 + t] = answer_total / total;
+        float* aw = answer_weight.data() + size_t(t) * m;
+        std::copy_n(row + n, t + 1, aw);
+        std::fill(aw + t + 1, aw + m, 0.0f);
+      }
 
-        double* o = out.output.data() + ht * d;
-        double* o_answer = out.answer_output.data() + ht * d;
-        for (int j = 0; j < n; ++j) {
-          out.prompt_mass[ht] += a[j];
-          const float* v = in.value(g, j);
-          for (int c = 0; c < d; ++c) o[c] += a[j] * v[c];
-        }
-        for (int u = 0; u <= t; ++u) {
-          out.answer_mass[ht] += a[n + u];
-          const float* v = in.v_answer + (size_t(g) * m + u) * d;
-          for (int c = 0; c < d; ++c) o_answer[c] += a[n + u] * v[c];
-        }
-        for (int c = 0; c < d; ++c) o[c] += o_answer[c];
+      // Σ_j e_j v_j over the prompt in blocks of widened values (one chain per element, keys in
+      // ascending order), and over the answer keys (zero weights past t add nothing).
+      std::fill(prompt_acc.begin(), prompt_acc.end(), 0.0);
+      for (int j0 = 0; j0 < n; j0 += kValueBlock) {
+        const int count = std::min(kValueBlock, n - j0);
+        widen_rows(in.value(g, j0), d, count, values);
+        simd::gemm_acc_f64(m, count, d, weight + j0, width, values.data(), d, prompt_acc.data(), d);
+      }
+      double* answer_sum = out.answer_sum.data() + h0 * d;
+      widen_rows(in.v_answer + size_t(g) * m * d, d, m, values);
+      simd::gemm_acc_f64(m, m, d, answer_weight.data(), m, values.data(), d, answer_sum, d);
+      for (int t = 0; t < m; ++t) {
+        double* o = out.output.data() + (h0 + t) * d;
+        for (int c = 0; c < d; ++c)
+          o[c] = (prompt_acc[size_t(t) * d + c] + answer_sum[size_t(t) * d + c]) / out.total[h0 + t];
+      }
 
-        // The k prompt keys with the largest a_t (ties to the lower position).
+      // The k prompt keys with the largest a_t (ties to the lower position): the order of e_j.
+      for (int t = 0; t < m; ++t) {
+        const float* e = weight + t * width;
         std::iota(order.begin(), order.end(), 0);
         std::partial_sort(order.begin(), order.begin() + out.k, order.end(), [&](int x, int y) {
-          return metric_terms::attends_before(a[x], x, a[y], y);
+          return metric_terms::attends_before(e[x], x, e[y], y);
         });
-        std::copy(order.begin(), order.begin() + out.k, out.top.begin() + ht * out.k);
+        std::copy(order.begin(), order.begin() + out.k, out.top.begin() + (h0 + t) * out.k);
       }
     }
   });
@@ -152,36 +190,62 @@ void MetricAccumulator::add_layer(const LayerInput& in, const AnswerAttention& a
   auto set_of = [&](int h) { return sets == in.H ? h : in.kv_head(h); };
   if (m == 0) return;
   const int k = answers.k;
-  std::vector<double> o_kept(d);
-  for (int h = 0; h < in.H; ++h) {
-    const int g = in.kv_head(h), set = set_of(h);
-    const auto& kept = in_set[set];
-    for (int t = 0; t < m; ++t) {
-      const size_t ht = size_t(h) * m + t;
-      const double* a = answers.row(h, t);
-      const double* o = answers.output.data() + ht * d;
-      const double prompt_mass = answers.prompt_mass[ht], answer_mass = answers.answer_mass[ht];
+  const size_t width = size_t(n) + m;
 
-      // attn_recall = Σ_{j∈S} a_t[j] / Σ_{j<n} a_t[j]; o_S renormalised over S ∪ answer.
-      // Only the kept tokens are visited: the keep-set independent parts are precomputed.
-      double kept_mass = 0.0;
-      std::copy_n(answers.answer_output.data() + ht * d, d, o_kept.begin());
-      for (int j : keep[set]) {
-        kept_mass += a[j];
-        const float* v = in.value(g, j);
-        for (int c = 0; c < d; ++c) o_kept[c] += a[j] * v[c];
+  // The per-(h, t) terms, heads in parallel (each writes its own rows), then added in (h, t)
+  // order as add_layer_rows does: the same sums for any thread count.
+  std::vector<AnswerRowTerms> rows(size_t(in.H) * m);
+  parallel_ranges(in.H, kernel_threads(), [&](int h_begin, int h_end) {
+    std::vector<float> kept_weight;
+    std::vector<double> values, kept_acc(size_t(m) * d), o_kept(d);
+    std::vector<double> kept_sum(m);
+    for (int h = h_begin; h < h_end; ++h) {
+      const int g = in.kv_head(h), set = set_of(h);
+      const std::vector<int>& kept_list = keep[set];
+      const size_t h0 = size_t(h) * m;
+      const float* weight = answers.weight.data() + h0 * width;
+
+      // Σ_{j∈S} e_j and Σ_{j∈S} e_j v_j: kept keys in ascending order, gathered in blocks.
+      std::fill(kept_acc.begin(), kept_acc.end(), 0.0);
+      std::fill(kept_sum.begin(), kept_sum.end(), 0.0);
+      for (size_t s0 = 0; s0 < kept_list.size(); s0 += kValueBlock) {
+        const int count = int(std::min<size_t>(kValueBlock, kept_list.size() - s0));
+        values.resize(size_t(count) * d);
+        kept_weight.resize(size_t(m) * count);
+        for (int s = 0; s < count; ++s) {
+          const float* v = in.value(g, kept_list[s0 + s]);
+          for (int c = 0; c < d; ++c) values[size_t(s) * d + c] = double(v[c]);
+        }
+        for (int t = 0; t < m; ++t) {
+          const float* e = weight + t * width;
+          float* kw = kept_weight.data() + size_t(t) * count;
+          for (int s = 0; s < count; ++s) {
+            kw[s] = e[kept_list[s0 + s]];
+            kept_sum[t] += double(kw[s]);
+          }
+        }
+        simd::gemm_acc_f64(m, count, d, kept_weight.data(), count, values.data(), d, kept_acc.data(), d);
       }
-      const metric_terms::RowTerms terms =
-          metric_terms::row_terms(kept_mass, prompt_mass, answer_mass, o_kept.data(), o, d);
 
-      // topk_recall: share of the k prompt keys with the largest a_t that are kept.
-      int top_hit = 0;
-      const int* top = answers.top.data() + ht * k;
-      for (int i = 0; i < k; ++i) top_hit += kept[top[i]];
-
-      add_row(in, h, t, AnswerRowTerms{terms.recall, terms.error, top_hit, terms.undefined_error}, k);
+      for (int t = 0; t < m; ++t) {
+        const size_t ht = h0 + t;
+        const double total = answers.total[ht];
+        // attn_recall = Σ_{j∈S} a_t[j] / Σ_{j<n} a_t[j]; o_S renormalised over S ∪ answer.
+        const double* answer_sum = answers.answer_sum.data() + ht * d;
+        for (int c = 0; c < d; ++c) o_kept[c] = (answer_sum[c] + kept_acc[size_t(t) * d + c]) / total;
+        const metric_terms::RowTerms terms = metric_terms::row_terms(
+            kept_sum[t] / total, answers.prompt_mass[ht], answers.answer_mass[ht], o_kept.data(),
+            answers.output.data() + ht * d, d);
+        // topk_recall: share of the k prompt keys with the largest a_t that are kept.
+        int top_hit = 0;
+        const int* top = answers.top.data() + ht * k;
+        for (int i = 0; i < k; ++i) top_hit += in_set[set][top[i]];
+        rows[ht] = AnswerRowTerms{terms.recall, terms.error, top_hit, terms.undefined_error};
+      }
     }
-  }
+  });
+  for (int h = 0; h < in.H; ++h)
+    for (int t = 0; t < m; ++t) add_row(in, h, t, rows[size_t(h) * m + t], k);
 }
 
 void MetricAccumulator::add_layer_rows(const LayerInput& in, const std::vector<AnswerRowTerms>& rows,

@@ -15,16 +15,27 @@ namespace ckv {
 // shared by every configuration of a batch: for each query head h and answer token t the full
 // attention a_t over [prompt; answer keys <= t], the full output o, the answer keys' share of
 // it, and the top-k prompt keys.
+//
+// Numerics (version 2, kernels/numerics.hpp): the logits are fp32 products (kernels/simd: one
+// FMA chain per logit), the weights e_j = exp(logit_j - max) are fp32 and kept unnormalised;
+// every sum over keys (masses, outputs, the kept parts of add_layer) is a double accumulation of
+// e_j · v_j, whose products are exact in double. a_t[j] = e_j / total. So the metrics differ
+// from a double-precision computation only through the fp32 logits and weights (relative
+// 1e-6 at most in the tests' layers, checked against a double oracle in
+// tests/test_worker_metrics.cpp), and are the same at every SIMD level.
 struct AnswerAttention {
   int H = 0, m = 0, n = 0, d = 0, k = 0;
-  std::vector<double> attention;      // [H][m][n + m]; row (h, t) holds n + t + 1 values
-  std::vector<double> output;         // [H][m][d]: o = a_t·[V; V_ans]
-  std::vector<double> answer_output;  // [H][m][d]: the answer keys' part of o
-  std::vector<double> prompt_mass, answer_mass;  // [H][m]
+  std::vector<float> weight;          // [H][m][n + m]: e_j; row (h, t) holds n + t + 1 values
+  std::vector<double> total;          // [H][m]: Σ_j e_j (prompt and answer keys <= t)
+  std::vector<double> output;         // [H][m][d]: o = Σ_j e_j v_j / total
+  std::vector<double> answer_sum;     // [H][m][d]: Σ_{u<=t} e_{n+u} v_ans[u], not normalised
+  std::vector<double> prompt_mass, answer_mass;  // [H][m]: the two shares of a_t
   std::vector<int> top;               // [H][m][k]: prompt keys with the largest a_t
 
+  // Memory: 4·H·m·(n + m) bytes of weights plus 16·H·m·d of outputs; while computing, each
+  // thread holds m·(n + 16) floats of logits and 256·d doubles of values.
   static AnswerAttention compute(const LayerInput& input, int topk);
-  const double* row(int h, int t) const { return attention.data() + (size_t(h) * m + t) * (n + m); }
+  const float* row(int h, int t) const { return weight.data() + (size_t(h) * m + t) * (n + m); }
 };
 
 // Running sums for the means over layers, heads and answer tokens (docs/spec/METRICS.md).

@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "kernels/rwr/rwr_math.hpp"
+#include "kernels/simd/simd.hpp"
 #include "kernels/stages/reduced_attention.hpp"
 
 namespace ckv::rwr {
@@ -50,34 +51,48 @@ SparseMatrix similarity_graph(const LayerInput& in, int h, const GraphOptions& o
   const int n = in.n, d = in.d, g = in.kv_head(h);
   const std::vector<float> qn = unit_rows(n, d, [&](int i) { return in.query(h, i); });
   const std::vector<float> kn = unit_rows(n, d, [&](int j) { return in.key(g, j); });
-  auto cos_ij = [&](int i, int j) { return cosine(&qn[size_t(i) * d], &kn[size_t(j) * d], d); };
+  // The cosines come in blocks of rows from the SIMD products (rwr_math.hpp cosine(): one fp32
+  // FMA chain, the same bits), over the keys the block's rows can reach.
+  std::vector<float> panels(size_t(simd::panel_count(n)) * d * simd::kPanel);
+  simd::pack_panels(kn.data(), d, n, d, panels.data());
   std::vector<std::vector<std::pair<int, double>>> rows(n);
-  walkers::parallel_ranges(n, walkers::kernel_threads(), [&](int begin, int end) {
+  constexpr int kBlock = 32;
+  walkers::parallel_ranges((n + kBlock - 1) / kBlock, walkers::kernel_threads(), [&](int b_begin, int b_end) {
     struct Candidate {
       double c;
       int j;
     };
     std::vector<Candidate> earlier;
-    for (int i = begin; i < end; ++i) {
-      auto& row = rows[i];
-      const int lo = std::max(0, i - options.window), hi = std::min(n - 1, i + options.window);
-      for (int j = lo; j <= hi; ++j) {
-        const double c = cos_ij(i, j);
-        if (c > options.threshold) row.emplace_back(j, c);
+    std::vector<float> block;
+    for (int b = b_begin; b < b_end; ++b) {
+      const int i0 = b * kBlock, i1 = std::min(n, i0 + kBlock);
+      const int keys = std::min(n, i1 - 1 + options.window + 1);  // j <= i + window
+      const int count = simd::panel_count(keys), width = count * simd::kPanel;
+      block.resize(size_t(i1 - i0) * width);
+      simd::qk_panels(qn.data() + size_t(i0) * d, d, i1 - i0, d, panels.data(), count, 1.0f,
+                      block.data(), width);
+      for (int i = i0; i < i1; ++i) {
+        const float* cos_i = block.data() + size_t(i - i0) * width;
+        auto& row = rows[i];
+        const int lo = std::max(0, i - options.window), hi = std::min(n - 1, i + options.window);
+        for (int j = lo; j <= hi; ++j) {
+          const double c = double(cos_i[j]);
+          if (c > options.threshold) row.emplace_back(j, c);
+        }
+        // The topk most similar keys before the window (long-range edges, seed 003), in
+        // rwr_math.hpp's order (the device selects the same set by radix cutoff).
+        earlier.clear();
+        for (int j = 0; j < lo; ++j) {
+          const double c = double(cos_i[j]);
+          if (c > options.threshold) earlier.push_back({c, j});
+        }
+        const size_t k = std::min<size_t>(options.topk, earlier.size());
+        std::partial_sort(earlier.begin(), earlier.begin() + k, earlier.end(),
+                          [](const Candidate& a, const Candidate& b) {
+                            return edge_before(a.c, a.j, b.c, b.j);
+                          });
+        for (size_t t = 0; t < k; ++t) row.emplace_back(earlier[t].j, earlier[t].c);
       }
-      // The topk most similar keys before the window (long-range edges, seed 003), in
-      // rwr_math.hpp's order (the device selects the same set by radix cutoff).
-      earlier.clear();
-      for (int j = 0; j < lo; ++j) {
-        const double c = cos_ij(i, j);
-        if (c > options.threshold) earlier.push_back({c, j});
-      }
-      const size_t k = std::min<size_t>(options.topk, earlier.size());
-      std::partial_sort(earlier.begin(), earlier.begin() + k, earlier.end(),
-                        [](const Candidate& a, const Candidate& b) {
-                          return edge_before(a.c, a.j, b.c, b.j);
-                        });
-      for (size_t t = 0; t < k; ++t) row.emplace_back(earlier[t].j, earlier[t].c);
     }
   });
   return SparseMatrix::from_rows(n, std::move(rows));

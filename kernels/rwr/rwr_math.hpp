@@ -24,17 +24,19 @@ CKV_HD inline void unit_row(const float* x, int d, float* out) {
   for (int c = 0; c < d; ++c) out[c] = norm > 0.0 ? float(div_rn(double(x[c]), norm)) : 0.0f;
 }
 
-// The dot product of two unit rows: eight fp32 partial sums (so the host compiler vectorises it
-// without reassociation flags), added in lane order in double, then the remainder in double.
+// The dot product of two unit rows: one fp32 fused multiply-add chain in ascending index order
+// from 0 (numerics version 2, docs/numerics.md: exactly what kernels/simd's products compute, so
+// the CPU takes whole blocks of cosines from simd::qk_panels with these bits).
 CKV_HD inline double cosine(const float* a, const float* b, int d) {
-  float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int c = 0;
-  for (; c + 8 <= d; c += 8)
-    for (int l = 0; l < 8; ++l) part[l] = ::ckv::fadd_rn(part[l], ::ckv::fmul_rn(a[c + l], b[c + l]));
-  double total = 0.0;
-  for (int l = 0; l < 8; ++l) total = add_rn(total, double(part[l]));
-  for (; c < d; ++c) total = add_rn(total, mul_rn(double(a[c]), double(b[c])));
-  return total;
+  float acc = 0.0f;
+  for (int c = 0; c < d; ++c) {
+#ifdef __CUDA_ARCH__
+    acc = __fmaf_rn(a[c], b[c], acc);
+#else
+    acc = __builtin_fmaf(a[c], b[c], acc);
+#endif
+  }
+  return double(acc);
 }
 
 // The top-k order of long-range candidates (seed 003): more similar first, ties to the lower

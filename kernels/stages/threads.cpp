@@ -12,6 +12,7 @@ namespace ckv {
 
 namespace {
 std::atomic<int> g_default_threads{0};
+std::atomic<int> g_in_flight{0};
 }
 
 int kernel_threads() {
@@ -19,11 +20,15 @@ int kernel_threads() {
     const int t = std::atoi(env);
     if (t >= 1) return t;
   }
-  if (const int t = g_default_threads.load(); t >= 1) return t;
-  return int(std::max(1u, std::thread::hardware_concurrency()));
+  int cores = g_default_threads.load();
+  if (cores < 1) cores = int(std::max(1u, std::thread::hardware_concurrency()));
+  return std::max(1, cores / std::max(1, g_in_flight.load()));
 }
 
-void set_default_kernel_threads(int threads) { g_default_threads.store(std::max(1, threads)); }
+void set_default_kernel_threads(int cores) { g_default_threads.store(std::max(1, cores)); }
+
+BatchInFlight::BatchInFlight() { g_in_flight.fetch_add(1); }
+BatchInFlight::~BatchInFlight() { g_in_flight.fetch_sub(1); }
 
 void parallel_ranges(int count, int threads, const std::function<void(int, int)>& body) {
   threads = std::max(1, std::min(threads, count));
