@@ -19,12 +19,17 @@ json EvalSettings::to_json() const {
     eval["layers"] = "all";
   }
   eval["topk"] = topk;
+  // Left out at the legacy version: documents stored before the numerics version existed keep
+  // their canonical form and hash (docs/database.md, "Identity across versions").
+  if (numerics != kLegacyNumerics) eval["numerics"] = numerics;
   return eval;
 }
 
 EvalSettings EvalSettings::from_json(const json& eval) {
-  CKV_CHECK(eval.is_object(), "eval must be an object {{\"layers\", \"topk\"}}, got {}", eval.dump());
+  CKV_CHECK(eval.is_object(), "eval must be an object {{\"layers\", \"topk\", \"numerics\"}}, got {}",
+            eval.dump());
   EvalSettings out;
+  out.numerics = kLegacyNumerics;  // a document without "numerics" was stored before it existed
   for (const auto& [key, value] : eval.items()) {
     if (key == "layers") {
       if (value.is_string() && value == "all") continue;
@@ -47,8 +52,18 @@ EvalSettings EvalSettings::from_json(const json& eval) {
                     value.get<long long>() <= kMaxTopk,
                 "eval.topk must be an integer in [1, {}], got {}", kMaxTopk, value.dump());
       out.topk = value.get<int>();
+    } else if (key == "numerics") {
+      CKV_CHECK(value.is_number_integer() && value.get<long long>() >= kLegacyNumerics,
+                "eval.numerics must be a numerics version, an integer from {} to {} (docs/database.md, "
+                "\"Numerics versions\"), got {}",
+                kLegacyNumerics, kNumericsVersion, value.dump());
+      CKV_CHECK(value.get<long long>() <= kNumericsVersion,
+                "eval.numerics {} is newer than this ckv-sweep knows (it computes numerics {}: {}); read "
+                "it with the ckv-sweep that wrote it",
+                value.dump(), kNumericsVersion, numerics_description(kNumericsVersion));
+      out.numerics = value.get<int>();
     } else {
-      CKV_FAIL("eval: unknown key '{}' (valid: layers, topk)", key);
+      CKV_FAIL("eval: unknown key '{}' (valid: layers, topk, numerics)", key);
     }
   }
   return out;
@@ -60,6 +75,13 @@ std::vector<int> EvalSettings::layers_of(const std::vector<int>& captured) const
 
 Configuration Configuration::make(const MethodDef& method, const json& given_params,
                                   const EvalSettings& eval) {
+  EvalSettings current = eval;
+  current.numerics = kNumericsVersion;  // a new configuration is computed by this build
+  return build(method, given_params, current);
+}
+
+Configuration Configuration::build(const MethodDef& method, const json& given_params,
+                                   const EvalSettings& eval) {
   Configuration c;
   c.method = &method;
   c.typed = parse_params(method, given_params);
@@ -89,9 +111,25 @@ Configuration Configuration::from_document(const json& document) {
   // docs/database.md): a document stored before the parameter existed keeps its meaning.
   for (const ParamSpec& spec : method.params)
     if (!spec.legacy.is_null() && !params.contains(spec.name)) params[spec.name] = spec.legacy;
-  return make(method, params, EvalSettings::from_json(document.value("eval", json::object())));
+  // The numerics the document names (legacy when it names none): a stored document keeps its
+  // identity; whether this build can compute it is the caller's question (the worker refuses).
+  return build(method, params, EvalSettings::from_json(document.value("eval", json::object())));
 }
 
 std::string Configuration::score_key() const { return ckv::score_key(*method, params); }
+
+std::string Configuration::hash_under_numerics(int version) const {
+  EvalSettings other = eval;
+  other.numerics = version;
+  json doc = document;
+  doc["eval"] = other.to_json();
+  return sha256_hex(canonical_json(doc));
+}
+
+std::string numerics_label(int version) {
+  const char* description = numerics_description(version);
+  return description ? fmt::format("numerics {} ({})", version, description)
+                     : fmt::format("numerics {} (not known to this ckv-sweep)", version);
+}
 
 }  // namespace ckv

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "bench/harness.hpp"
+#include "kernels/numerics.hpp"
 #include "scheduler/spec.hpp"
 #include "support/temp_dir.hpp"
 
@@ -79,11 +80,12 @@ kernel = 7
       " --layers '[1]' --topk 16 --allow-missing-layers --out " + from_flags + " 2>&1");
   CHECK(json::parse(first_line(from_flags)).at("config_hash") == hash);
 
-  // The stored document itself, and a hand-written partial one (defaults left out).
+  // The stored document itself, and a hand-written partial one (defaults left out; the numerics
+  // version is not a default: a document without it is a numerics-1 configuration).
   for (const json& document :
        {points[0].document,
         json{{"method", "snapkv"}, {"params", {{"pool", "avg"}, {"budget", 96}}},
-             {"eval", {{"layers", {1}}, {"topk", 16}}}}}) {
+             {"eval", {{"layers", {1}}, {"topk", 16}, {"numerics", kNumericsVersion}}}}}) {
     const std::string config = dir.file("config.json"), out = dir.file("config.jsonl");
     std::ofstream(config) << document.dump();
     run(exe + " export-keep --cache " + cache + " --config " + config +

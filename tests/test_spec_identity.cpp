@@ -78,10 +78,16 @@ TEST_CASE("a configuration's canonical JSON and hash are fixed", "[spec]") {
                                        kAllLayersEval);
   // Computed independently:
   //   printf '%s' '<the string below>' | sha256sum
+  // Numerics 2 (kernels/numerics.hpp) changed every new configuration's hash by design; the
+  // same point under numerics 1 keeps the hash it had before ("numerics" left out).
   CHECK(c.canonical ==
-        R"({"eval":{"layers":"all","topk":32},"method":"toy","params":{"direction":"backward",)"
+        R"({"eval":{"layers":"all","numerics":2,"topk":32},"method":"toy","params":{"direction":"backward",)"
         R"("exact":false,"scales":[10],"temperature":1.0,"walkers":100}})");
-  CHECK(c.hash == "724c1580c830f62cbcdbab25261e154afd28a204838fc00fed6e333139e597ee");
+  CHECK(c.hash == "ad2ae17b8982d2cf42f4fafcfd54489a57fcd4c723f1425494c853641eff582d");
+  CHECK(c.numerics() == 2);
+  CHECK(c.hash_under_numerics(2) == c.hash);
+  // printf '%s' '{"eval":{"layers":"all","topk":32},"method":"toy",...}' | sha256sum
+  CHECK(c.hash_under_numerics(1) == "724c1580c830f62cbcdbab25261e154afd28a204838fc00fed6e333139e597ee");
   CHECK(c.method_id == "toy");
   CHECK(c.params == c.document.at("params"));
 }
@@ -144,9 +150,9 @@ database = "results/test.sqlite"
     return expand_grid(parse_spec(text, "eval.toml")).at(0).document.at("eval");
   };
   CHECK(eval_of("[data]\ncache = \"c\"\nlayers = [3, 1]\n") == eval_of("[data]\ncache = \"c\"\nlayers = [1, 3]\n"));
-  CHECK(eval_of("[data]\ncache = \"c\"\nlayers = [1, 3]\n") == json{{"layers", {1, 3}}, {"topk", 32}});
+  CHECK(eval_of("[data]\ncache = \"c\"\nlayers = [1, 3]\n") == json{{"layers", {1, 3}}, {"numerics", 2}, {"topk", 32}});
   CHECK(eval_of("[data]\ncache = \"c\"\nlayers = [1]\n") != eval_of("[data]\ncache = \"c\"\nlayers = [1, 3]\n"));
-  CHECK(eval_of("[data]\ncache = \"c\"\n[metrics]\ntopk = 8\n") == json{{"layers", "all"}, {"topk", 8}});
+  CHECK(eval_of("[data]\ncache = \"c\"\n[metrics]\ntopk = 8\n") == json{{"layers", "all"}, {"numerics", 2}, {"topk", 8}});
 }
 
 TEST_CASE("every expanded configuration is fully resolved and keyed by its SHA-256", "[spec]") {

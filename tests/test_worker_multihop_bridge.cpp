@@ -11,6 +11,7 @@
 #include "cache/cache_index.hpp"
 #include "cache/sample_cache.hpp"
 #include "cache/synthetic.hpp"
+#include "kernels/numerics.hpp"
 #include "worker/evaluator.hpp"
 
 using namespace ckv;
@@ -26,7 +27,7 @@ double span_share_kept(const std::vector<int>& keep, std::pair<int, int> span) {
 json walk_config(const std::string& estimator, int layer) {
   return {{"method", "circuitkv_walk"},
           {"params", {{"graph", "full"}, {"combination", "walk"}, {"estimator", estimator}, {"budget", 128}}},
-          {"eval", {{"layers", {layer}}, {"topk", 32}}}};
+          {"eval", {{"layers", {layer}}, {"topk", 32}, {"numerics", kNumericsVersion}}}};
 }
 
 }  // namespace
@@ -57,7 +58,7 @@ TEST_CASE("walks on the full graph reach the planted evidence through the bridge
         CHECK(span_share_kept(walk.keep[0], evidence) == 1.0);
         if (estimator == "exact") walk_evidence += *walk.metrics.at("evidence_recall");
       }
-      json h2o = {{"method", "h2o"}, {"params", {{"budget", 128}}}, {"eval", {{"layers", {layer}}, {"topk", 32}}}};
+      json h2o = {{"method", "h2o"}, {"params", {{"budget", 128}}}, {"eval", {{"layers", {layer}}, {"topk", 32}, {"numerics", kNumericsVersion}}}};
       InspectResult baseline = inspect_layer(path, layer, h2o);
       h2o_evidence += *baseline.metrics.at("evidence_recall");
       ++cases;

@@ -52,6 +52,14 @@ void prepare(PreparedUnit& unit, const SampleMeta& meta, const std::string& labe
   } catch (const Error& e) {
     CKV_FAIL("{}: {}", label, e.what());
   }
+  // A configuration's numbers are those of its numerics version (kernels/numerics.hpp). This
+  // build's kernels round like kNumericsVersion only: computing an older configuration here
+  // would store numbers under an identity they do not have (docs/database.md, "Numerics versions").
+  CKV_CHECK(unit.config->numerics() == kNumericsVersion,
+            "{}: configuration {}: computed under {}, this build computes {}; its results cannot be "
+            "reproduced — rerun the spec to compute numerics-{} units",
+            label, unit.config->hash.substr(0, 12), numerics_label(unit.config->numerics()),
+            numerics_label(kNumericsVersion), kNumericsVersion);
   // The scheduler sends the stored canonical document. If this binary reads it differently (a
   // ckv-sweep whose parameters or defaults differ from the scheduler's), the numbers would be
   // stored under an identity they do not have: refuse the unit instead.

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "common/error.hpp"
+#include "configuration/configuration.hpp"
 #include "e2e/keep_export.hpp"
 #include "tools/ckv_sweep/commands.hpp"
 #include "tools/ckv_sweep/options.hpp"
@@ -53,6 +54,15 @@ int export_keep_command(int argc, char** argv) {
     } catch (const Error& e) {
       CKV_FAIL("{}: {}", config_path, e.what());
     }
+    // Keep-sets come from this build's kernels: labelled with an older numerics' hash they would
+    // claim numbers they were not computed with (docs/database.md, "Numerics versions").
+    CKV_CHECK(config->numerics() == kNumericsVersion,
+              "{}: configuration {} is computed under {}; this build computes {} and cannot reproduce its "
+              "keep-sets. To export this build's keep-sets of the same point, add \"numerics\": {} to its \"eval\" "
+              "(configuration {})",
+              config_path, config->hash.substr(0, 12), numerics_label(config->numerics()),
+              numerics_label(kNumericsVersion), kNumericsVersion,
+              config->hash_under_numerics(kNumericsVersion).substr(0, 12));
   } else {
     json params = json::object();
     for (const auto& s : settings) {

@@ -1,0 +1,45 @@
+// The numerics version: which rounding the kernels of this build compute with. It is part of every
+// configuration's identity ("eval": {"numerics": N}, configuration/configuration.hpp), so a
+// stored number never changes meaning silently: when a kernel's rounding changes (a faster
+// kernel that sums in another order, another exp), this version goes up, every configuration
+// computed from then on has a new hash, and the rows computed before stay in the database under
+// their old hash, never averaged with the new ones (docs/database.md, "Numerics versions").
+//
+// Bump kNumericsVersion (and add its line below and to docs/database.md) whenever any result or
+// metric of any method can change in any digit; the worker refuses to compute a configuration
+// of another version (worker/evaluator.cpp).
+//
+// Versions:
+//   1  the kernels up to 0.1: fp32 attention with scalar dot products in eight fixed partial
+//      sums and libm expf, proxy metrics in double precision. A stored document without
+//      "numerics" is version 1 (kLegacyNumerics) and keeps its hash.
+//   2  blockwise fp32 SIMD kernels (kernels/simd/, docs/numerics.md): every q·k logit one fused
+//      multiply-add chain in ascending dimension order, Cephes' exp polynomial, 16-lane sums in
+//      a fixed order, identical at every SIMD level (scalar, AVX2, AVX-512); proxy metrics from
+//      fp32 logits and weights with every sum over keys accumulated in double.
+#pragma once
+
+namespace ckv {
+
+// What every document stored before the numerics version existed was computed with.
+inline constexpr int kLegacyNumerics = 1;
+// What this build computes.
+inline constexpr int kNumericsVersion = 2;
+
+// One line per version, as listed above (for `plan`, the worker's refusals and the docs);
+// nullptr for a version this build does not know.
+constexpr const char* numerics_description(int version) {
+  switch (version) {
+    case 1:
+      return "the kernels up to 0.1: fp32 attention with scalar dot products in eight fixed partial sums and "
+             "libm expf, proxy metrics in double precision";
+    case 2:
+      return "blockwise fp32 SIMD kernels: every q·k logit one fused multiply-add chain in ascending dimension "
+             "order, Cephes' exp polynomial, 16-lane sums in a fixed order, identical at every SIMD level; proxy "
+             "metrics from fp32 logits and weights with every sum over keys accumulated in double";
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace ckv
