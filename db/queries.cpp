@@ -173,7 +173,7 @@ CampaignReport campaign_report(Database& db, const std::string& campaign,
   std::map<std::string, size_t> row_of_hash;
   Statement configurations = db.prepare(
       "SELECT cf.id, cf.hash, cf.method, cf.canonical_json, COUNT(*), "
-      "SUM(u.state = 'done') "
+      "SUM(u.state = 'done'), COALESCE(json_extract(cf.canonical_json, '$.eval.numerics'), 1) "
       "FROM campaign_units cu JOIN units u ON u.id = cu.unit_id "
       "JOIN configurations cf ON cf.id = u.configuration_id "
       "WHERE cu.campaign_id = ? GROUP BY cf.id ORDER BY cf.id");
@@ -186,9 +186,14 @@ CampaignReport campaign_report(Database& db, const std::string& campaign,
     row.configuration.canonical_json = configurations.column_text(3);
     row.total_units = configurations.column_int64(4);
     row.done_units = configurations.column_int64(5);
+    row.configuration.numerics = int(configurations.column_int64(6));
+    if (std::find(report.numerics.begin(), report.numerics.end(), row.configuration.numerics) == report.numerics.end())
+      report.numerics.push_back(row.configuration.numerics);
     row_of_hash[row.configuration.hash] = report.rows.size();
     report.rows.push_back(std::move(row));
   }
+
+  std::sort(report.numerics.begin(), report.numerics.end());
 
   // The cross-task means are computed here from task_scores, by the formulas of the
   // campaign_summary view: SQLite does not push a campaign filter through that view's nested

@@ -57,6 +57,9 @@ std::vector<UnitFailure> campaign_failures(Database& db, const std::string& camp
 struct ConfigurationInfo {
   int64_t id = 0;
   std::string hash, method, canonical_json;
+  // The numerics version its results were computed under ("eval"."numerics"; 1 when the
+  // document has none, kernels/numerics.hpp).
+  int numerics = 1;
 };
 
 struct TaskScore {
@@ -82,6 +85,9 @@ struct CampaignReport {
   std::vector<std::string> tasks;
   std::map<std::string, int64_t> task_samples;  // samples of each task in the campaign
   std::vector<ReportRow> rows;  // one per configuration of the campaign, by configuration id
+  // The numerics versions of those configurations, ascending: one normally; two or more when
+  // the campaign holds rows computed by kernels that round differently (never averaged together).
+  std::vector<int> numerics;
 };
 
 // Throws ckv::Error naming the valid choices when the campaign does not exist or has no result

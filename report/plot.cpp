@@ -25,6 +25,7 @@ void write_plot(const CampaignReport& report, const std::string& param, const st
     json params = doc.value("params", json::object());
     const json eval = doc.value("eval", json::object());
     for (const auto& [k, v] : eval.items()) params["eval." + k] = v;
+    params.emplace("eval.numerics", row.configuration.numerics);  // none written: the legacy version
     if (!params.contains(param) || !params[param].is_number()) continue;
     std::string label = row.configuration.method;
     for (const auto& other : columns.params)
@@ -69,8 +70,8 @@ void write_plot(const CampaignReport& report, const std::string& param, const st
   script << fmt::format("set terminal {} noenhanced size {},{}\n", svg ? "svg" : "pngcairo", 420 * cols,
                         320 * rows + 40)
          << fmt::format("set output '{}'\n", out_path) << "set key bottom right font ',8'\nset grid\nset xtics rotate by -30\n"
-         << fmt::format("set multiplot layout {},{} title '{}: {} vs {}'\n", rows, cols, report.campaign,
-                        report.metric, param);
+         << fmt::format("set multiplot layout {},{} title '{}: {} vs {} (numerics {})'\n", rows, cols,
+                        report.campaign, report.metric, param, fmt::join(report.numerics, ", "));
   for (size_t p = 0; p < panels.size(); ++p) {
     script << fmt::format("set title '{}'\nset xlabel '{}'\nset ylabel '{}'\n", panels[p], param, report.metric);
     std::vector<std::string> plots;

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "common/error.hpp"
+#include "kernels/numerics.hpp"
 #include "report/query_table.hpp"
 
 namespace ckv {
@@ -22,7 +23,38 @@ std::map<std::string, json> flat_parameters(const ReportRow& row) {
   const json eval = doc.value("eval", json::object());
   for (const auto& [key, value] : params.items()) out[key] = value;
   for (const auto& [key, value] : eval.items()) out["eval." + key] = value;
+  // A document without a numerics version was computed under the legacy one (kernels/numerics.hpp).
+  out.emplace("eval.numerics", row.configuration.numerics);
   return out;
+}
+
+bool mixes_numerics(const CampaignReport& report) { return report.numerics.size() > 1; }
+
+// "numerics 2", "numerics 1 and 2", "numerics 1, 2 and 3".
+std::string numerics_list(const CampaignReport& report) {
+  std::string out;
+  for (size_t i = 0; i < report.numerics.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == report.numerics.size() ? " and " : ", ") + std::to_string(report.numerics[i]);
+  return "numerics " + out;
+}
+
+// What the reader must know about the numerics of the rows shown: "" when they are all this
+// build's. Rows of different numerics are different configurations (different hashes), never
+// averaged together; this says that they are there.
+std::string numerics_note(const CampaignReport& report) {
+  if (mixes_numerics(report))
+    return fmt::format(
+        "This campaign's rows were computed under {} (kernels that round differently, docs/database.md "
+        "\"Numerics versions\"): each row is one configuration under one numerics, never averaged with another, "
+        "and the eval.numerics column says which; rerun the spec to compute every row under numerics {}.",
+        numerics_list(report), kNumericsVersion);
+  if (report.numerics.size() == 1 && report.numerics[0] != kNumericsVersion)
+    return fmt::format(
+        "Computed under numerics {} ({}); this build computes numerics {}: rerunning the spec computes its units anew "
+        "(`ckv-sweep plan` says how many), and the rows shown here stay in the database.",
+        report.numerics[0], numerics_description(report.numerics[0]) ? numerics_description(report.numerics[0]) : "?",
+        kNumericsVersion);
+  return "";
 }
 
 std::string value_text(const json& v) {
@@ -49,6 +81,7 @@ struct Table {
   std::vector<std::string> configurations;  // hash per row
   std::vector<std::map<std::string, int64_t>> covered;  // per row: task -> samples in its mean
   std::vector<int> tasks_covered;                       // per row: tasks in its averages
+  std::vector<int> numerics;                            // per row: its numerics version
   bool partial = false;  // some mean covers fewer samples (or tasks) than the campaign has
 };
 
@@ -126,6 +159,7 @@ Table build_table(const CampaignReport& report, const ReportOptions& options) {
     for (const Cell& cell : cells) table.partial = table.partial || !cell.coverage.empty();
     table.covered.push_back(std::move(covered));
     table.tasks_covered.push_back(row.tasks_counted);
+    table.numerics.push_back(row.configuration.numerics);
     table.rows.push_back(std::move(cells));
   }
   return table;
@@ -160,6 +194,10 @@ ReportColumns varying_columns(const CampaignReport& report) {
         columns.params.push_back(key);
         break;
       }
+  // Rows of several numerics versions: each row says its own, even where one method has only one.
+  if (mixes_numerics(report) &&
+      std::find(columns.params.begin(), columns.params.end(), "eval.numerics") == columns.params.end())
+    columns.params.push_back("eval.numerics");
   columns.show_method = true;
   return columns;
 }
@@ -196,10 +234,12 @@ std::string render_report(const CampaignReport& report, const ReportOptions& opt
       // How many samples each task's mean covers, and how many tasks the averages cover.
       row["samples"] = table.covered[r];
       row["tasks_covered"] = table.tasks_covered[r];
+      row["numerics"] = table.numerics[r];
       rows.push_back(row);
     }
     return json{{"campaign", report.campaign},
                 {"metric", report.metric},
+                {"numerics", report.numerics},
                 {"task_samples", report.task_samples},
                 {"rows", rows}}
                .dump(2) +
@@ -210,13 +250,13 @@ std::string render_report(const CampaignReport& report, const ReportOptions& opt
     // "n:tasks" for the averages; the campaign's sample counts are the header of `query`.
     for (size_t c = 0; c < table.header.size(); ++c) out += (c ? "," : "") + csv_quote(table.header[c]);
     for (const auto& t : report.tasks) out += "," + csv_quote("n:" + t);
-    out += ",n:tasks\n";
+    out += ",n:tasks,numerics\n";
     for (size_t r = 0; r < table.rows.size(); ++r) {
       const auto& row = table.rows[r];
       for (size_t c = 0; c < row.size(); ++c)
         out += (c ? "," : "") + (row[c].number || c < table.label_columns ? csv_quote(row[c].text) : std::string());
       for (const auto& t : report.tasks) out += fmt::format(",{}", table.covered[r].at(t));
-      out += fmt::format(",{}\n", table.tasks_covered[r]);
+      out += fmt::format(",{},{}\n", table.tasks_covered[r], table.numerics[r]);
     }
     return out;
   }
@@ -231,7 +271,9 @@ std::string render_report(const CampaignReport& report, const ReportOptions& opt
       out += " \\\\\n";
     }
     out += "\\bottomrule\n\\end{tabular}\n";
+    out += "% " + numerics_list(report) + "\n";
     if (table.partial) out += "% " + coverage_note(report) + "\n";
+    if (const std::string note = numerics_note(report); !note.empty()) out += "% " + note + "\n";
     return out;
   }
   CKV_CHECK(options.format == "markdown", "report format must be markdown, csv, json or latex (got '{}')",
@@ -247,8 +289,9 @@ std::string render_report(const CampaignReport& report, const ReportOptions& opt
                                    : fmt::format(" {:>{}} |", cells[c], width[c]);
     return s + "\n";
   };
-  out += fmt::format("**{}** — {} (mean over samples; avg = mean of task means, cat avg = mean of category means)\n\n",
-                     report.campaign, report.metric);
+  out += fmt::format(
+      "**{}** — {} (mean over samples; avg = mean of task means, cat avg = mean of category means; {})\n\n",
+      report.campaign, report.metric, numerics_list(report));
   out += line(table.header);
   std::string rule = "|";
   for (size_t c = 0; c < width.size(); ++c)
@@ -261,6 +304,7 @@ std::string render_report(const CampaignReport& report, const ReportOptions& opt
     out += line(cells);
   }
   if (table.partial) out += "\n" + coverage_note(report) + "\n";
+  if (const std::string note = numerics_note(report); !note.empty()) out += "\n" + note + "\n";
   return out;
 }
 

@@ -14,6 +14,8 @@
 
 #include "cache/sample_cache.hpp"
 #include "common/error.hpp"
+#include "db/queries.hpp"
+#include "kernels/numerics.hpp"
 
 namespace ckv {
 
@@ -156,10 +158,21 @@ void check_definition(const CampaignSpec& spec, const CampaignPlan& plan, Result
   std::set<std::string> configurations, samples;
   for (const auto& c : plan.configurations) configurations.insert(c.hash);
   for (const auto& s : plan.samples) samples.insert(s.entry.task + "/" + s.entry.id + "/" + s.fingerprint);
-  const bool same_units = configurations == existing->configurations && samples == existing->samples;
+  // A configuration the campaign holds under an older numerics is the same grid point: after an
+  // upgrade every hash changes, yet the spec (or a copy of it) defines the same campaign. The
+  // recompute is logged on its own (numerics_recomputes).
+  std::map<std::string, std::string> current_of;  // older-numerics hash -> this build's hash
+  for (const auto& c : plan.configurations)
+    for (int v = kLegacyNumerics; v < kNumericsVersion; ++v) current_of.emplace(c.hash_under_numerics(v), c.hash);
+  std::set<std::string> before;
+  for (const auto& hash : existing->configurations) {
+    auto it = current_of.find(hash);
+    before.insert(it == current_of.end() ? hash : it->second);
+  }
+  const bool same_units = configurations == before && samples == existing->samples;
   const bool same_file = real_path(existing->spec_path) == real_path(spec.path);
   if (same_units) return;
-  const std::string change = describe_change(existing->configurations, configurations, "configurations") + "; " +
+  const std::string change = describe_change(before, configurations, "configurations") + "; " +
                              describe_change(existing->samples, samples, "samples");
   if (same_file) {
     spdlog::info("campaign '{}': its spec changed since the last run: {}", spec.name, change);
@@ -209,6 +222,48 @@ void register_campaign(const CampaignSpec& spec, CampaignPlan& plan, ResultStore
   for (const auto& s : plan.samples)
     for (int64_t c : plan.configuration_ids) pairs.emplace_back(c, s.sample_id);
   plan.units = store.ensure_units(plan.campaign_id, pairs);
+}
+
+std::vector<NumericsRecompute> numerics_recomputes(Database& db, const std::vector<GridPoint>& configurations,
+                                                   const std::vector<PlannedSample>& samples) {
+  std::vector<NumericsRecompute> out;
+  if (configurations.empty() || samples.empty()) return out;
+  // Units not done under their own hash; each older version, newest first, claims those it has done.
+  std::vector<std::pair<size_t, size_t>> open;  // (configuration, sample)
+  {
+    std::vector<UnitKey> keys;
+    for (const auto& c : configurations)
+      for (const auto& s : samples) keys.push_back({c.hash, s.entry.task, s.entry.id, s.fingerprint});
+    const auto states = unit_states(db, keys);
+    for (size_t i = 0; i < states.size(); ++i)
+      if (states[i] != UnitState::Done) open.emplace_back(i / samples.size(), i % samples.size());
+  }
+  for (int v = kNumericsVersion - 1; v >= kLegacyNumerics && !open.empty(); --v) {
+    std::vector<std::string> older(configurations.size());
+    for (size_t c = 0; c < configurations.size(); ++c) older[c] = configurations[c].hash_under_numerics(v);
+    std::vector<UnitKey> keys;
+    keys.reserve(open.size());
+    for (const auto& [c, s] : open)
+      keys.push_back({older[c], samples[s].entry.task, samples[s].entry.id, samples[s].fingerprint});
+    const auto states = unit_states(db, keys);
+    std::vector<std::pair<size_t, size_t>> still_open;
+    long long done = 0;
+    for (size_t i = 0; i < open.size(); ++i) {
+      if (states[i] == UnitState::Done)
+        ++done;
+      else
+        still_open.push_back(open[i]);
+    }
+    if (done > 0) out.push_back({v, done});
+    open = std::move(still_open);
+  }
+  return out;
+}
+
+std::string numerics_recompute_text(const NumericsRecompute& recompute) {
+  return fmt::format("{} unit{} done under numerics {} will be recomputed under numerics {} (old results stay in the "
+                     "database, never averaged with new ones)",
+                     recompute.units, recompute.units == 1 ? "" : "s", recompute.numerics, kNumericsVersion);
 }
 
 }  // namespace ckv

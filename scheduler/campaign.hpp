@@ -59,4 +59,21 @@ void register_campaign(const CampaignSpec& spec, CampaignPlan& plan, ResultStore
 // prepare_campaign + register_campaign.
 CampaignPlan register_campaign(const CampaignSpec& spec, ResultStore& store);
 
+// Units of a plan that an earlier numerics version already computed (kernels/numerics.hpp,
+// docs/database.md "Numerics versions"): the unit is not done under its configuration's hash,
+// while the same configuration under an older numerics (Configuration::hash_under_numerics) is
+// done on the same sample. Those units are computed anew; the old rows stay in the database under
+// their own hash, never averaged with the new ones.
+struct NumericsRecompute {
+  int numerics = 0;      // the older version the units were done under (the newest one, if several)
+  long long units = 0;   // how many of the plan's units
+};
+// One entry per older version with units, newest first; empty when nothing is recomputed. Works
+// on a reader or the writer's connection.
+std::vector<NumericsRecompute> numerics_recomputes(Database& db, const std::vector<GridPoint>& configurations,
+                                                   const std::vector<PlannedSample>& samples);
+// "1440 units done under numerics 1 will be recomputed under numerics 2 (old results stay in the
+// database, never averaged with new ones)": `plan` prints it, `run` logs it.
+std::string numerics_recompute_text(const NumericsRecompute& recompute);
+
 }  // namespace ckv

@@ -110,6 +110,9 @@ int schedule_campaign(const RunRequest& request, const TransportProvider& transp
   register_campaign(spec, plan, store, request.redefine);
   spdlog::info("campaign '{}': {} configurations x {} samples = {} units; {}", spec.name,
                plan.configurations.size(), plan.samples.size(), plan.units.size(), transport.description());
+  // Units an earlier numerics computed are new units now (docs/database.md, "Numerics versions").
+  for (const NumericsRecompute& recompute : numerics_recomputes(db, plan.configurations, plan.samples))
+    spdlog::info("campaign '{}': {}", spec.name, numerics_recompute_text(recompute));
   store.set_commit_retry(request.commit_retry);
   store.set_retry_abort(&stop_now_requested);  // a second signal does not wait for the disk
   try {

@@ -69,9 +69,9 @@ TEST_CASE("means over fewer samples than the task has say so, in every format", 
 
   options.format = "csv";
   const std::string csv = render_report(report, options);
-  CHECK_THAT(csv, Contains("n:qasper,n:trec,n:tasks\n"));
-  CHECK_THAT(csv, Contains(",2,2,2\n"));  // A: 2 of qasper, 2 of trec, 2 tasks
-  CHECK_THAT(csv, Contains(",3,2,2\n"));  // B
+  CHECK_THAT(csv, Contains("n:qasper,n:trec,n:tasks,numerics\n"));
+  CHECK_THAT(csv, Contains(",2,2,2,1\n"));  // A: 2 of qasper, 2 of trec, 2 tasks; numerics 1 (no key)
+  CHECK_THAT(csv, Contains(",3,2,2,1\n"));  // B
 
   options.format = "json";
   const json parsed = json::parse(render_report(report, options));

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "configuration/configuration.hpp"
 #include "db/database.hpp"
 #include "db/queries.hpp"
 #include "kernels/registry.hpp"
@@ -35,6 +36,7 @@ int plan_command(int argc, char** argv) {
   for (const auto& c : configurations) ++per_method[c.method_id];
   fmt::print("campaign:        {}\n", spec.name);
   fmt::print("database:        {}\n", spec.database);
+  fmt::print("numerics:        {} ({})\n", kNumericsVersion, numerics_description(kNumericsVersion));
   fmt::print("configurations:  {}\n", configurations.size());
   for (const auto& [id, count] : per_method) fmt::print("  {:<24} {}\n", id, count);
   if (list)
@@ -55,6 +57,7 @@ int plan_command(int argc, char** argv) {
   fmt::print("units:           {}\n", units);
 
   long long done = 0;
+  std::vector<NumericsRecompute> recomputes;
   if (fs::exists(spec.database)) {
     Database db = Database::open(spec.database, Database::Mode::ReadOnly);
     std::vector<UnitKey> keys;
@@ -62,9 +65,12 @@ int plan_command(int argc, char** argv) {
     for (const auto& c : configurations)
       for (const auto& s : samples) keys.push_back({c.hash, s.entry.task, s.entry.id, s.fingerprint});
     for (const auto& state : unit_states(db, keys)) done += state == UnitState::Done;
+    recomputes = numerics_recomputes(db, configurations, samples);
   }
   fmt::print("already done:    {}\n", done);
   fmt::print("to run:          {}\n", units - done);
+  // What an upgrade costs: units done by an earlier build whose numerics this one does not have.
+  for (const NumericsRecompute& recompute : recomputes) fmt::print("  {}\n", numerics_recompute_text(recompute));
   return kExitOk;
 }
 
