@@ -18,11 +18,11 @@ const float* LayerContext::key_panels(int g) const {
   std::call_once(panels_once_, [&] {
     const LayerInput& in = input_;
     const size_t per_head = size_t(simd::panel_count(in.n)) * in.d * simd::kPanel;
-    key_panels_.resize(per_head * in.G);
+    key_panels_.reset(new float[per_head * in.G]);
     for (int kv = 0; kv < in.G; ++kv)
-      simd::pack_panels(in.key(kv, 0), in.d, in.n, in.d, key_panels_.data() + per_head * kv);
+      simd::pack_panels(in.key(kv, 0), in.d, in.n, in.d, key_panels_.get() + per_head * kv);
   });
-  return key_panels_.data() + size_t(g) * simd::panel_count(input_.n) * input_.d * simd::kPanel;
+  return key_panels_.get() + size_t(g) * simd::panel_count(input_.n) * input_.d * simd::kPanel;
 }
 
 void LayerContext::attention_rows(int h, int i0, int i1, float* out, size_t ld) const {

@@ -82,7 +82,7 @@ class LayerContext {
   const LayerInput& input_;
   Device device_;
   mutable std::once_flag panels_once_;
-  mutable std::vector<float> key_panels_;  // [G][⌈n/16⌉][d][16]
+  mutable std::unique_ptr<float[]> key_panels_;  // [G][⌈n/16⌉][d][16], written once (no zero fill)
   std::map<int, Tensor3> window_;
   std::map<int, std::vector<std::vector<double>>> column_sums_;
   std::map<std::type_index, std::shared_ptr<void>> memo_;

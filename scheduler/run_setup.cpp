@@ -47,8 +47,9 @@ int run_embedded(const RunRequest& request) {
   const int code = schedule_campaign(request, [&](const CampaignSpec& spec) -> Transport& {
     const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
     const int workers = spec.run.threads > 0 ? spec.run.threads : cores;
-    // Worker threads x kernel threads ~ cores (walkers split over threads within a configuration).
-    set_default_kernel_threads(cores / workers);
+    // The worker threads share the cores: a unit gets cores / (batches in flight) kernel threads
+    // (kernels/stages/threads.hpp), all of them when it runs alone.
+    set_default_kernel_threads(cores);
     const int visible = request.device == DeviceChoice::Cpu ? 0 : cuda_device_count();
     std::vector<EvaluatorOptions> per_worker(static_cast<size_t>(workers));
     std::map<std::string, std::vector<int>> by_device;  // one log line per device, naming its workers

@@ -14,10 +14,8 @@
 #include "common/error.hpp"
 #include "configuration/configuration.hpp"
 #include "kernels/cuda/device.hpp"
+#include "kernels/stages/threads.hpp"
 #include "worker/metrics.hpp"
-#ifdef CKV_HAVE_CUDA
-#include "worker/metrics_cuda.hpp"
-#endif
 
 namespace ckv {
 
@@ -96,6 +94,7 @@ struct ScoreCacheEntry {
 }  // namespace
 
 BatchResult evaluate_batch(const Batch& batch, const EvaluatorOptions& options) {
+  const BatchInFlight in_flight;  // idle cores of the process go to the batches in flight
   BatchResult result;
   result.batch_id = batch.batch_id;
   std::vector<PreparedUnit> units(batch.units.size());
@@ -152,11 +151,6 @@ BatchResult evaluate_batch(const Batch& batch, const EvaluatorOptions& options) 
       LayerContext context(input, options.device >= 0 ? Device::gpu(options.device) : Device::cpu());
       std::map<std::string, ScoreCacheEntry> shared;
       std::map<int, AnswerAttention> answers;  // per topk: keep-set independent metric parts
-#ifdef CKV_HAVE_CUDA
-      // On a GPU the same parts stay on the device (worker/metrics_cuda.hpp); only the
-      // per-(head, answer token) terms of each keep-set come back.
-      std::map<int, std::unique_ptr<cuda::AnswerAttentionDevice>> device_answers;
-#endif
       for (auto& unit : units) {
         if (unit.failed ||
             std::find(unit.layers.begin(), unit.layers.end(), layer) == unit.layers.end())
@@ -195,18 +189,9 @@ BatchResult evaluate_batch(const Batch& batch, const EvaluatorOptions& options) 
           }
           unit.score_ms += it->second.ms + elapsed_ms(t0);
           const int topk = unit.config->eval.topk;
-#ifdef CKV_HAVE_CUDA
-          if (context.device().is_cuda() && input.m > 0) {
-            auto answer = device_answers.find(topk);
-            if (answer == device_answers.end())
-              answer = device_answers.emplace(topk, std::make_unique<cuda::AnswerAttentionDevice>(
-                                                        cuda::answer_layer_view(input, topk))).first;
-            MetricAccumulator::check_keep_sets(input, keep);  // before the device reads them
-            const auto rows = answer->second->rows(keep);
-            unit.metrics.add_layer_rows(input, rows, std::min(topk, input.n), keep, meta.evidence);
-            continue;
-          }
-#endif
+          // The metrics always run on the CPU, also on GPU workers: the device twin
+          // (worker/metrics_cuda.hpp) computes in double, not numerics 2, and a campaign must
+          // not mix the two under one identity (kernels/numerics.hpp).
           auto answer = answers.find(topk);
           if (answer == answers.end())
             answer = answers.emplace(topk, AnswerAttention::compute(input, topk)).first;
