@@ -4,7 +4,7 @@
 # Units shared between campaigns (e.g. the default walk appears in A1, A2, A3, A5, A7) run once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[[ -x build/tools/ckv_sweep/ckv-sweep ]] || scripts/setup.sh
+[[ -x build/tools/ckv_sweep/ckv-sweep ]] || scripts/setup.sh ckv-sweep
 sweep=build/tools/ckv_sweep/ckv-sweep
 for a in a1 a2 a3 a4 a5 a6 a7; do
   "$sweep" "sweeps/$a.toml" --progress off

@@ -8,6 +8,7 @@
 # (Debian 12: python3 3.11; python3-venv is installed when missing, as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/common.bash
 
 python=${CKV_PYTHON:-python3}
 venv=.venv
@@ -18,10 +19,7 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null
   echo "== setup-python: $python is missing or older than 3.10 (set CKV_PYTHON)"; exit 1
 fi
 if ! "$python" -m venv --help >/dev/null 2>&1 || ! "$python" -c 'import ensurepip' 2>/dev/null; then
-  echo "== setup-python: installing python3-venv"
-  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+  ckv_apt_install "python3-venv (for $venv)" python3-venv
 fi
 
 if [[ -f $venv/.ckv-stamp && $(cat $venv/.ckv-stamp) == "$stamp" ]] \
@@ -37,8 +35,11 @@ if [[ ! -x $venv/bin/python ]]; then
 fi
 rm -f $venv/.ckv-stamp
 export PIP_DISABLE_PIP_VERSION_CHECK=1
-echo "== setup-python: installing tools/capture/requirements.txt (torch's wheels are large: a first install downloads ~4 GB)"
-$venv/bin/python -m pip install -q -r tools/capture/requirements.txt
+ckv_progress "setup-python: installing tools/capture/requirements.txt" \
+  "10-20 min on a first install, which downloads ~4 GB of torch wheels; 1-2 min from pip's cache" \
+  $venv/pip.log '^ *(Collecting|Downloading|Installing|Successfully)' \
+  $venv/bin/python -m pip install --progress-bar off -r tools/capture/requirements.txt \
+  || { tail -n 30 $venv/pip.log; exit 1; }
 $venv/bin/python -m pip install -q --no-deps --no-build-isolation -e tools/capture
 overlay=$venv/overlays/transformers4
 rm -rf "$overlay"

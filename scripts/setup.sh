@@ -1,32 +1,66 @@
 #!/usr/bin/env bash
-# Installs the build dependencies (Debian 12 packages) and builds ckv-sweep into build/.
+# Installs the build dependencies (Debian 12 packages) and builds into build/.
+#   scripts/setup.sh                 every target: ckv-sweep, the tests, the benchmarks (scripts/test.sh)
+#   scripts/setup.sh TARGET...       only these CMake targets and what they need (scripts/demo.sh:
+#                                    ckv-sweep)
+# CUDA: CKV_CUDA=ON builds the CUDA kernels (it fails when no CUDA toolkit is found), CKV_CUDA=OFF
+# never does; unset, they are built only when a GPU is visible (nvidia-smi -L lists one) and a
+# toolkit is found. build/ is configured with that choice every time, so one build/ reused with
+# another choice stays consistent. Long steps print a line every 20 s.
 # Idempotent: a second run only rebuilds what changed. Needs root (or sudo) for apt-get.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/common.bash
 
+targets=("$@")
+# Build and run ckv-sweep; sqlite3, gnuplot and Open MPI's mpirun are called by ckv-sweep or the
+# tests; libopenblas-dev: bench_kernels' sgemm yardstick (loaded at run time); procps: pgrep and ps
+# of the fault tests (not in a minimal Debian).
 packages=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin libsqlite3-dev sqlite3
           libtomlplusplus-dev libboost-program-options-dev catch2 nlohmann-json3-dev libfmt-dev
-          libspdlog-dev libssl-dev gnuplot-nox libopenblas-dev)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "== installing: ${missing[*]}"
-  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+          libspdlog-dev libssl-dev gnuplot-nox libopenblas-dev procps)
+ckv_apt_install "the build dependencies" "${packages[@]}"
 
-# CUDA is used when its toolkit is present (kernels compile for sm_80/sm_90; the binary falls
-# back to the CPU when no GPU is visible). CKV_CUDA=OFF in the environment forces a CPU build.
-cuda_flag=()
-[[ "${CKV_CUDA:-}" == "OFF" ]] && cuda_flag=(-DCKV_CUDA=OFF)
+cuda=OFF nvcc=""
+case "${CKV_CUDA:-}" in
+  ON)
+    nvcc=$(ckv_nvcc) || { echo "== CKV_CUDA=ON but no CUDA toolkit: no nvcc in CUDACXX, on PATH or in /usr/local/cuda/bin"; exit 1; }
+    cuda=ON why="CKV_CUDA=ON" ;;
+  OFF) why="CKV_CUDA=OFF" ;;
+  "")
+    if ckv_gpu_visible; then
+      if nvcc=$(ckv_nvcc); then cuda=ON why="a GPU is visible"
+      else why="a GPU is visible but no CUDA toolkit (nvcc) was found"; fi
+    else
+      why="no GPU visible; CKV_CUDA=ON builds them anyway"
+    fi ;;
+  *) echo "== CKV_CUDA must be ON, OFF or unset, not '$CKV_CUDA'"; exit 2 ;;
+esac
+echo "== CUDA kernels: $cuda ($why)"
+
 jobs=$(nproc)
 mkdir -p build
-echo "== configuring and building (build/, $jobs jobs; logs in build/*.log)"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "${cuda_flag[@]}" >build/cmake.log 2>&1 \
-  || { cat build/cmake.log; exit 1; }
+cmake_args=(-S . -B build -DCMAKE_BUILD_TYPE=Release -DCKV_CUDA=$cuda)
+# A build/ configured before any toolkit was found remembers that; let CMake look again.
+if [[ $cuda == ON ]] && grep -q '^CMAKE_CUDA_COMPILER:[A-Z]*=.*NOTFOUND' build/CMakeCache.txt 2>/dev/null; then
+  cmake_args+=(-U CMAKE_CUDA_COMPILER)
+fi
+echo "== configuring build/"
+cmake "${cmake_args[@]}" >build/cmake.log 2>&1 || { cat build/cmake.log; exit 1; }
 grep -E "^-- ckv-sweep:" build/cmake.log || true
-cmake --build build -j "$jobs" >build/build.log 2>&1 || { grep -B2 -A12 -E "error|Error" build/build.log | head -80; exit 1; }
-echo "== built build/tools/ckv_sweep/ckv-sweep"
+grep -q "ckv-sweep: CUDA=$cuda" build/cmake.log \
+  || { echo "== CMake did not configure CUDA=$cuda (build/cmake.log):"; tail -n 30 build/cmake.log; exit 1; }
+
+# What a first build usually takes: measured CPU time of the compilers (2026-12, Debian 12's GCC
+# 12, -O2) over the cores; a rebuild of a few changed files takes seconds.
+if ((${#targets[@]})); then
+  what="${targets[*]}" target_args=(--target "${targets[@]}") cpu_minutes=8
+else
+  what="every target (ckv-sweep, tests, benchmarks)" target_args=() cpu_minutes=16
+fi
+[[ $cuda == ON ]] && cpu_minutes=$((cpu_minutes + 2))
+usual="about $(( (cpu_minutes + jobs - 1) / jobs )) min for a first build on $jobs cores"
+ckv_progress "building $what in build/ ($jobs jobs)" "$usual" build/build.log '^\[ *[0-9]+%\]' \
+  cmake --build build -j "$jobs" "${target_args[@]}" \
+  || { grep -B2 -A12 -E "error:|\*\*\*" build/build.log | head -80 || tail -n 40 build/build.log; exit 1; }
+echo "== built $what in build/"

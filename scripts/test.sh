@@ -3,6 +3,13 @@
 # included. CUDA tests skip themselves when no GPU is visible.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/common.bash
+# Every target; the CUDA twins too wherever a CUDA toolkit is installed, GPU or not, so that CI
+# catches their compile errors (they then report SKIPPED). CKV_CUDA=OFF scripts/test.sh skips them.
+if [[ -z ${CKV_CUDA:-} ]] && nvcc=$(ckv_nvcc); then
+  echo "== CUDA toolkit found ($nvcc): building the CUDA twins too (CKV_CUDA=OFF skips them)"
+  export CKV_CUDA=ON
+fi
 scripts/setup.sh
 # The capture tests (ctest -L capture) run ckv-capture and ckv-generate in .venv: build it (a
 # no-op when it is up to date). In CI those tests fail rather than skip without it.

@@ -19,15 +19,9 @@ die() { echo "local-cluster: $*" >&2; exit 1; }
 running() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 install_packages() {
-  local missing=()
-  for p in slurmctld slurmd slurm-client munge; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-  done
-  ((${#missing[@]} == 0)) && return 0
-  echo "local-cluster: installing ${missing[*]}"
-  apt-get update -qq
   # policy-rc.d-less containers would try to start the services; the script starts them itself.
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  source "$(dirname "$0")/../scripts/common.bash"
+  ckv_apt_install "Slurm and munge for the local cluster" slurmctld slurmd slurm-client munge
 }
 
 start_munge() {
