@@ -11,8 +11,11 @@ cp "$src/tests/data/faults/slow.toml" slow.toml
 "$sweep" synth --out cache --tasks synth-needle --samples 2 --tokens 512 --heads 4 --kv-heads 2 --head-dim 32 \
   --layers 0 1 --num-layers-model 4 --answer-tokens 4 --seed 17 >/dev/null
 
+# Microseconds since the epoch, in bash alone (no bc on a bare system; the digits of
+# EPOCHREALTIME whatever the locale's decimal separator).
+now_us() { echo "${EPOCHREALTIME//[!0-9]/}"; }
 # signal_run LOG SECONDS_BEFORE SIGNALS... -- RUN ARGS: starts the run, sends each signal one second
-# apart after SECONDS_BEFORE, prints the seconds from the last signal to the exit, and the code.
+# apart after SECONDS_BEFORE, prints the milliseconds from the last signal to the exit, and the code.
 signal_run() {
   local log=$1 before=$2; shift 2
   local signals=()
@@ -20,10 +23,11 @@ signal_run() {
   "$sweep" "$@" --progress off >"$log" 2>&1 &
   local pid=$! start
   sleep "$before"
-  for s in "${signals[@]}"; do kill -"$s" "$pid"; start=$(date +%s.%N); sleep 1; done
+  for s in "${signals[@]}"; do kill -"$s" "$pid"; start=$(now_us); sleep 1; done
   set +e; wait "$pid"; local code=$?; set -e
-  echo "$(echo "$(date +%s.%N) - $start + 1" | bc) $code"
+  echo "$(( ($(now_us) - start) / 1000 + 1000 )) $code"
 }
+seconds() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }  # MILLISECONDS as seconds
 check_sound() {  # DB LOG: nothing left running, every attempt closed, a sound file
   expect_sql "$1" "pragma integrity_check" ok
   expect_sql "$1" "select count(*) from units where state='running'" 0
@@ -33,14 +37,14 @@ check_sound() {  # DB LOG: nothing left running, every attempt closed, a sound f
 # 1. SIGTERM with a 2 s grace while both workers are inside batches of ~40 s.
 read -r took code < <(signal_run term.log 3 TERM -- slow.toml --drain-grace 2)
 [[ $code -eq 3 ]] || fail "a drained run must exit 3, got $code: $(tail -5 term.log)"
-(( $(echo "$took < 8" | bc) )) || fail "the drain took ${took}s after SIGTERM with --drain-grace 2: $(tail -5 term.log)"
+((took < 8000)) || fail "the drain took $(seconds "$took")s after SIGTERM with --drain-grace 2: $(tail -5 term.log)"
 grep -q "drained on signal 15" term.log || fail "no drain message: $(tail -3 term.log)"
 check_sound slow.sqlite
 
 # 2. A second signal stops at once, though the grace is a minute.
 read -r took code < <(signal_run second.log 3 TERM INT -- slow.toml --drain-grace 60)
 [[ $code -eq 3 ]] || fail "a run stopped by a second signal must exit 3, got $code: $(tail -5 second.log)"
-(( $(echo "$took < 5" | bc) )) || fail "the second signal took ${took}s to stop the run: $(tail -5 second.log)"
+((took < 5000)) || fail "the second signal took $(seconds "$took")s to stop the run: $(tail -5 second.log)"
 grep -q "drained on signal 15, stopped at once by a second signal" second.log || fail "message: $(tail -3 second.log)"
 check_sound slow.sqlite
 expect_sql slow.sqlite "select count(*) from attempts where outcome='lost' and error like 'stopped on a second signal%'" 16
@@ -49,7 +53,7 @@ expect_sql slow.sqlite "select count(*) from attempts where outcome='lost' and e
 sed 's/walkers = 8000000/walkers = 60000000/; s#database = "slow.sqlite"#database = "stuck.sqlite"#' slow.toml > stuck.toml
 read -r took code < <(signal_run stuck.log 3 TERM -- stuck.toml --drain-grace 1)
 [[ $code -eq 3 ]] || fail "a run with a stuck worker must exit 3, got $code: $(tail -5 stuck.log)"
-(( $(echo "$took < 7" | bc) )) || fail "a stuck worker delayed the exit ${took}s: $(tail -5 stuck.log)"
+((took < 7000)) || fail "a stuck worker delayed the exit $(seconds "$took")s: $(tail -5 stuck.log)"
 grep -q "worker thread(s) still inside a kernel are not waited for" stuck.log || fail "no word of the stuck worker: $(tail -5 stuck.log)"
 check_sound stuck.sqlite
 
