@@ -17,7 +17,7 @@ SparseMatrix SparseMatrix::from_rows(int n, std::vector<std::vector<std::pair<in
   m.row_start.assign(n + 1, 0);
   for (int i = 0; i < n; ++i) {
     auto& row = rows[i];
-    std::sort(row.begin(), row.end());
+    if (!std::is_sorted(row.begin(), row.end())) std::sort(row.begin(), row.end());
     // Merge duplicate columns (the reversible union adds W[i, j] and W[j, i] separately).
     for (size_t t = 0; t < row.size(); ++t) {
       if (!m.column.empty() && int(m.column.size()) > m.row_start[i] && m.column.back() == row[t].first)
@@ -75,23 +75,26 @@ SparseMatrix similarity_graph(const LayerInput& in, int h, const GraphOptions& o
         const float* cos_i = block.data() + size_t(i - i0) * width;
         auto& row = rows[i];
         const int lo = std::max(0, i - options.window), hi = std::min(n - 1, i + options.window);
-        for (int j = lo; j <= hi; ++j) {
-          const double c = double(cos_i[j]);
-          if (c > options.threshold) row.emplace_back(j, c);
-        }
         // The topk most similar keys before the window (long-range edges, seed 003), in
-        // rwr_math.hpp's order (the device selects the same set by radix cutoff).
+        // rwr_math.hpp's order (the device selects the same set by radix cutoff): edge_before is
+        // a strict total order, so nth_element finds partial_sort's set in O(n).
         earlier.clear();
         for (int j = 0; j < lo; ++j) {
           const double c = double(cos_i[j]);
           if (c > options.threshold) earlier.push_back({c, j});
         }
         const size_t k = std::min<size_t>(options.topk, earlier.size());
-        std::partial_sort(earlier.begin(), earlier.begin() + k, earlier.end(),
-                          [](const Candidate& a, const Candidate& b) {
-                            return edge_before(a.c, a.j, b.c, b.j);
-                          });
+        if (k > 0 && k < earlier.size())
+          std::nth_element(earlier.begin(), earlier.begin() + (k - 1), earlier.end(),
+                           [](const Candidate& a, const Candidate& b) { return edge_before(a.c, a.j, b.c, b.j); });
+        // The row in ascending columns (what from_rows sorts it into): far edges, then the window.
+        std::sort(earlier.begin(), earlier.begin() + k, [](const Candidate& a, const Candidate& b) { return a.j < b.j; });
+        row.reserve(k + size_t(hi - lo + 1));
         for (size_t t = 0; t < k; ++t) row.emplace_back(earlier[t].j, earlier[t].c);
+        for (int j = lo; j <= hi; ++j) {
+          const double c = double(cos_i[j]);
+          if (c > options.threshold) row.emplace_back(j, c);
+        }
       }
     }
   });
