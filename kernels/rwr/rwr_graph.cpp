@@ -77,16 +77,24 @@ SparseMatrix similarity_graph(const LayerInput& in, int h, const GraphOptions& o
         const int lo = std::max(0, i - options.window), hi = std::min(n - 1, i + options.window);
         // The topk most similar keys before the window (long-range edges, seed 003), in
         // rwr_math.hpp's order (the device selects the same set by radix cutoff): edge_before is
-        // a strict total order, so nth_element finds partial_sort's set in O(n).
+        // a strict total order, so a heap of the k best so far (its top the worst of them)
+        // finds partial_sort's set in one pass, most candidates rejected by one comparison.
         earlier.clear();
-        for (int j = 0; j < lo; ++j) {
+        const size_t topk = size_t(std::max(0, options.topk));
+        auto worse_first = [](const Candidate& a, const Candidate& b) { return edge_before(a.c, a.j, b.c, b.j); };
+        for (int j = 0; j < lo && topk > 0; ++j) {
           const double c = double(cos_i[j]);
-          if (c > options.threshold) earlier.push_back({c, j});
+          if (!(c > options.threshold)) continue;
+          if (earlier.size() < topk) {
+            earlier.push_back({c, j});
+            std::push_heap(earlier.begin(), earlier.end(), worse_first);
+          } else if (edge_before(c, j, earlier.front().c, earlier.front().j)) {
+            std::pop_heap(earlier.begin(), earlier.end(), worse_first);
+            earlier.back() = {c, j};
+            std::push_heap(earlier.begin(), earlier.end(), worse_first);
+          }
         }
-        const size_t k = std::min<size_t>(options.topk, earlier.size());
-        if (k > 0 && k < earlier.size())
-          std::nth_element(earlier.begin(), earlier.begin() + (k - 1), earlier.end(),
-                           [](const Candidate& a, const Candidate& b) { return edge_before(a.c, a.j, b.c, b.j); });
+        const size_t k = earlier.size();
         // The row in ascending columns (what from_rows sorts it into): far edges, then the window.
         std::sort(earlier.begin(), earlier.begin() + k, [](const Candidate& a, const Candidate& b) { return a.j < b.j; });
         row.reserve(k + size_t(hi - lo + 1));
