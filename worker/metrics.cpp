@@ -62,7 +62,8 @@ AnswerAttention AnswerAttention::compute(const LayerInput& in, int topk) {
     std::vector<float> logits(size_t(m) * logit_width);
     std::vector<float> answer_weight(size_t(m) * m);  // e_{n+u} for u <= t, 0 above
     std::vector<double> values, prompt_acc(size_t(m) * d);
-    std::vector<int> order(n);
+    std::vector<int> order;
+    order.reserve(size_t(out.k));
     for (int h = h_begin; h < h_end; ++h) {
       const int g = in.kv_head(h);
       const size_t h0 = size_t(h) * m;
@@ -112,15 +113,28 @@ AnswerAttention AnswerAttention::compute(const LayerInput& in, int topk) {
       }
 
       // The k prompt keys with the largest a_t (ties to the lower position): the order of e_j.
+      // attends_before is a strict total order, so a heap of the k best so far (its top the
+      // worst of them) finds partial_sort's list in one pass: most keys cost one comparison.
       for (int t = 0; t < m; ++t) {
         const float* e = weight + t * width;
-        // attends_before is a strict total order: nth_element then a sort of the first k gives
-        // exactly partial_sort's list, in O(n) instead of O(n log k).
         auto before = [&](int x, int y) { return metric_terms::attends_before(e[x], x, e[y], y); };
-        std::iota(order.begin(), order.end(), 0);
-        if (out.k < n) std::nth_element(order.begin(), order.begin() + (out.k - 1), order.end(), before);
-        std::sort(order.begin(), order.begin() + out.k, before);
-        std::copy(order.begin(), order.begin() + out.k, out.top.begin() + (h0 + t) * out.k);
+        order.clear();
+        int j = 0;
+        for (; j < n && int(order.size()) < out.k; ++j) {
+          order.push_back(j);
+          std::push_heap(order.begin(), order.end(), before);
+        }
+        // Every key in the heap precedes j, so j beats the worst exactly when e_j is larger.
+        float worst = out.k > 0 ? e[order.front()] : 0.0f;
+        for (; j < n; ++j) {
+          if (!(e[j] > worst)) continue;
+          std::pop_heap(order.begin(), order.end(), before);
+          order.back() = j;
+          std::push_heap(order.begin(), order.end(), before);
+          worst = e[order.front()];
+        }
+        std::sort(order.begin(), order.end(), before);
+        std::copy(order.begin(), order.end(), out.top.begin() + (h0 + t) * out.k);
       }
     }
   });
