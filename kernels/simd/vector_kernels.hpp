@@ -82,28 +82,39 @@ struct VectorKernels {
   static constexpr int kTilePanels = kTileVectors * W / 16;
 
   template <int NV>
-  static void qk_rows(const float* A, size_t lda, int rows, int d, const float* panels,
+  static void qk_rows(int rows, const float* A, size_t lda, int d, const float* panels,
                       float scale, float* C, size_t ldc) {
-    int r = 0;
-    for (; r + kTileRows <= rows; r += kTileRows)
-      qk_tile<kTileRows, NV>(A + r * lda, lda, d, panels, scale, C + r * ldc, ldc);
-    switch (rows - r) {
-      case 5: qk_tile<5, NV>(A + r * lda, lda, d, panels, scale, C + r * ldc, ldc); break;
-      case 4: qk_tile<4, NV>(A + r * lda, lda, d, panels, scale, C + r * ldc, ldc); break;
-      case 3: qk_tile<3, NV>(A + r * lda, lda, d, panels, scale, C + r * ldc, ldc); break;
-      case 2: qk_tile<2, NV>(A + r * lda, lda, d, panels, scale, C + r * ldc, ldc); break;
-      case 1: qk_tile<1, NV>(A + r * lda, lda, d, panels, scale, C + r * ldc, ldc); break;
+    switch (rows) {
+      case 6: qk_tile<6, NV>(A, lda, d, panels, scale, C, ldc); break;
+      case 5: qk_tile<5, NV>(A, lda, d, panels, scale, C, ldc); break;
+      case 4: qk_tile<4, NV>(A, lda, d, panels, scale, C, ldc); break;
+      case 3: qk_tile<3, NV>(A, lda, d, panels, scale, C, ldc); break;
+      case 2: qk_tile<2, NV>(A, lda, d, panels, scale, C, ldc); break;
+      case 1: qk_tile<1, NV>(A, lda, d, panels, scale, C, ldc); break;
       default: break;
     }
   }
 
+  // Keys in chunks of 16 panels (256 keys, 16·d·64 bytes: 128 KiB at d = 128, kept in L2 while
+  // every row tile passes over them); within a chunk each row tile writes 256 contiguous
+  // outputs per row, so long rows (n = 32k: 128 KiB apart) do not cost a TLB miss per tile.
+  static constexpr int kChunkPanels = 16;
+
   static void qk_panels(const float* A, size_t lda, int rows, int d, const float* panels,
                         int count, float scale, float* C, size_t ldc) {
-    int p = 0;
-    for (; p + kTilePanels <= count; p += kTilePanels)
-      qk_rows<kTileVectors>(A, lda, rows, d, panels + size_t(p) * d * 16, scale, C + p * 16, ldc);
-    for (; p < count; ++p)  // AVX-512: a last single panel, one vector per row
-      qk_rows<16 / W>(A, lda, rows, d, panels + size_t(p) * d * 16, scale, C + p * 16, ldc);
+    for (int p0 = 0; p0 < count; p0 += kChunkPanels) {
+      const int p1 = p0 + kChunkPanels < count ? p0 + kChunkPanels : count;
+      for (int r = 0; r < rows; r += kTileRows) {
+        const int tile_rows = rows - r < kTileRows ? rows - r : kTileRows;
+        const float* a = A + r * lda;
+        float* c = C + r * ldc;
+        int p = p0;
+        for (; p + kTilePanels <= p1; p += kTilePanels)
+          qk_rows<kTileVectors>(tile_rows, a, lda, d, panels + size_t(p) * d * 16, scale, c + p * 16, ldc);
+        for (; p < p1; ++p)  // AVX-512: a last single panel, one vector per row
+          qk_rows<16 / W>(tile_rows, a, lda, d, panels + size_t(p) * d * 16, scale, c + p * 16, ldc);
+      }
+    }
   }
 
   // ---- row reductions ----------------------------------------------------------------------
