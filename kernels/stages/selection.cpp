@@ -145,8 +145,11 @@ std::vector<int> select_one(const std::vector<float>* x, const CustomFill* custo
         if (va != vb) return va > vb;
         return a < b;
       };
+      // `better` is a strict total order, so nth_element finds exactly the `take` best (which
+      // partial_sort would also order, for nothing: the keep-set is read in position order).
       const int take = std::min<int>(slots, int(order.size()));
-      std::partial_sort(order.begin(), order.begin() + take, order.end(), better);
+      if (take > 0 && take < int(order.size()))
+        std::nth_element(order.begin(), order.begin() + (take - 1), order.end(), better);
       order.resize(take);
     }
     for (int j : order) {
