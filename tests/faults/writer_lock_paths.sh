@@ -7,7 +7,10 @@ set -euo pipefail
 source "$(dirname "$0")/../shell_helpers.bash"
 cd "$work"
 work=$PWD
-cp "$src/tests/data/faults/long.toml" long.toml
+# Three times the shared long campaign's samples: the first run must outlive five second
+# writers (each plans the campaign), and the SIMD kernels finish the shared one in ~4 s.
+sed 's/^samples_per_task = 32$/samples_per_task = 96/' "$src/tests/data/faults/long.toml" > long.toml
+grep -q '^samples_per_task = 96$' long.toml || fail "long.toml: samples_per_task not found"
 mkdir -p sub bound
 ln -s "$work" alias-dir
 
