@@ -17,7 +17,11 @@ state=$(timeout 10 sinfo -h -o %t 2>/dev/null | head -n 1 || true)
 [[ "$state" == idle || "$state" == mix ]] || unavailable "no idle Slurm node (sinfo: '${state:-no answer}')"
 cd "$work"
 cp "$src/tests/data/cli/small.toml" small.toml
-mkdir long; cp "$src/tests/data/faults/long.toml" long/long.toml  # its own cache directory
+# Its own cache directory; three times the shared long campaign's samples, so that the drain
+# signal reaches a run still in progress (the SIMD kernels finish the shared one in seconds).
+mkdir long
+sed 's/^samples_per_task = 32$/samples_per_task = 96/' "$src/tests/data/faults/long.toml" > long/long.toml
+grep -q '^samples_per_task = 96$' long/long.toml || fail "long.toml: samples_per_task not found"
 
 # 1. four tasks: rank 0 schedules, ranks 1..3 compute.
 timeout 120 srun -n 4 -O "$sweep" small.toml --progress off >run.log 2>&1 || fail "srun exited $?: $(tail -20 run.log)"
@@ -55,5 +59,5 @@ expect_sql long.sqlite "pragma integrity_check" ok
 expect_sql long.sqlite "select count(*) from units where state='running'" 0
 timeout 120 srun -n 3 -O "$sweep" long.toml --progress off >resume.log 2>&1 || fail "resume exited $?: $(tail -20 resume.log)"
 expect_complete_once long.sqlite long
-expect_sql long.sqlite "select count(*) from units where state='done'" 768
+expect_sql long.sqlite "select count(*) from units where state='done'" 2304
 echo "srun_run: all checks passed"
