@@ -59,17 +59,24 @@ check_sound stuck.sqlite
 
 # 4. More worker threads than the system allows (a pids limit): one clear error, nothing run.
 #    Root is exempt from RLIMIT_NPROC, so the run drops to 'nobody' under a limit of 24 threads.
+#    nobody may not reach a checkout in root's home (/root is mode 700), so it then runs a copy
+#    of the binary and the cache in a directory of its own under /tmp.
 limit_cmd=(bash -c 'ulimit -u 24 && exec "$@"' limit)
+limited=$work limited_sweep=$sweep
 if [[ $(id -u) -eq 0 ]]; then
   command -v setpriv >/dev/null || skip "setpriv is missing (util-linux): cannot drop to an unprivileged user"
-  chmod 777 "$work"; chmod -R a+rwX "$work"
+  limited=$(mktemp -d /tmp/ckv-limited.XXXXXX)
+  trap 'rm -rf "$limited"' EXIT
+  cp "$sweep" "$limited/ckv-sweep"; limited_sweep=$limited/ckv-sweep
+  cp -r cache "$limited/cache"
+  chmod -R a+rwX "$limited"
   limit_cmd=(setpriv --reuid=65534 --regid=65534 --clear-groups "${limit_cmd[@]}")
 fi
-sed 's#database = "slow.sqlite"#database = "limited.sqlite"#' slow.toml > limited.toml
-set +e; "${limit_cmd[@]}" "$sweep" limited.toml -j 200 --progress off >limited.log 2>&1; code=$?; set -e
+sed 's#database = "slow.sqlite"#database = "limited.sqlite"#' slow.toml > "$limited/limited.toml"
+set +e; (cd "$limited" && "${limit_cmd[@]}" "$limited_sweep" limited.toml -j 200 --progress off) >limited.log 2>&1; code=$?; set -e
 [[ $code -eq 1 ]] || fail "-j 200 under a limit of 24 threads must exit 1, got $code: $(tail -5 limited.log)"
 grep -q "cannot start worker thread [0-9]* of 200: .*run with fewer worker threads (-j)" limited.log \
   || fail "thread limit message: $(tail -5 limited.log)"
 grep -q "terminate called" limited.log && fail "the run crashed: $(tail -5 limited.log)"
-[[ ! -e limited.sqlite ]] || fail "a run that could not start its workers created its database"
+[[ ! -e $limited/limited.sqlite ]] || fail "a run that could not start its workers created its database"
 echo "drain_slow_batches: all checks passed"

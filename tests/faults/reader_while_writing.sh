@@ -16,7 +16,10 @@ else
   "$sweep" long.toml --progress off >run.log 2>&1 &
 fi
 writer=$!
-for ((i = 0; i < 200; i++)); do [[ -e long.sqlite ]] && break; sleep 0.05; done
+# Readers start once the database exists for them: its file and its schema (the writer creates the
+# file a moment before it commits the schema; a read in between is refused as "not a ckv-sweep
+# database").
+for ((i = 0; i < 600; i++)); do sql long.sqlite "select count(*) from schema_version" >/dev/null 2>&1 && break; sleep 0.05; done
 
 reads=0; seen=()
 while kill -0 "$writer" 2>/dev/null; do
