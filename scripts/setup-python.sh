@@ -36,7 +36,7 @@ fi
 rm -f $venv/.ckv-stamp
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 ckv_progress "setup-python: installing tools/capture/requirements.txt" \
-  "10-20 min on a first install, which downloads ~4 GB of torch wheels; 1-2 min from pip's cache" \
+  "2-15 min on a first install, which downloads ~3 GB of wheels, torch's and its CUDA libraries (2 min on a fast network); 1-2 min from pip's cache" \
   $venv/pip.log '^ *(Collecting|Downloading|Installing|Successfully)' \
   $venv/bin/python -m pip install --progress-bar off -r tools/capture/requirements.txt \
   || { tail -n 30 $venv/pip.log; exit 1; }

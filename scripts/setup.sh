@@ -59,7 +59,7 @@ else
   what="every target (ckv-sweep, tests, benchmarks)" target_args=() cpu_minutes=16
 fi
 [[ $cuda == ON ]] && cpu_minutes=$((cpu_minutes + 2))
-usual="about $(( (cpu_minutes + jobs - 1) / jobs )) min for a first build on $jobs cores"
+usual="about $(( (cpu_minutes + jobs - 1) / jobs )) min for a first build on $jobs idle cores, longer on a busy machine"
 ckv_progress "building $what in build/ ($jobs jobs)" "$usual" build/build.log '^\[ *[0-9]+%\]' \
   cmake --build build -j "$jobs" "${target_args[@]}" \
   || { grep -B2 -A12 -E "error:|\*\*\*" build/build.log | head -80 || tail -n 40 build/build.log; exit 1; }
