@@ -34,8 +34,8 @@
 # certificates and pip configuration (files and PIP_* variables) are copied in, as on every new
 # machine here; without them PyPI is unreachable from the root. The root also sees this
 # machine's cgroup hierarchy read-only (slurmd does not start without /sys/fs/cgroup).
-# Takes ~25 min on 2 cores with a fast network (debootstrap 2-3 min, once; the demo ~8 min; the
-# test command ~13 min: the rest of the build, the Python environment, ~5 min of tests).
+# Takes ~20 min on 2 cores with a fast network (debootstrap 2-3 min, once; the demo ~5 min; the
+# test command ~10 min: the rest of the build, the Python environment, ~4 min of tests).
 # Exit status: 0 when both commands passed.
 set -euo pipefail
 
