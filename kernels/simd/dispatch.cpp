@@ -12,7 +12,6 @@
 namespace ckv::simd {
 
 namespace detail {
-float scalar_exp(float x);
 #ifndef CKV_SIMD_X86
 const Table* avx2_table() { return nullptr; }
 const Table* avx512_table() { return nullptr; }

@@ -18,6 +18,8 @@ struct Table {
 };
 
 const Table& scalar_table();
+// exp of one float, the reference every level's exp reproduces (simd::exp_f32).
+float scalar_exp(float x);
 // nullptr when the build has no such level (not x86-64).
 const Table* avx2_table();
 const Table* avx512_table();

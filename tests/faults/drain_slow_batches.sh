@@ -11,7 +11,7 @@ cp "$src/tests/data/faults/slow.toml" slow.toml
 "$sweep" synth --out cache --tasks synth-needle --samples 2 --tokens 512 --heads 4 --kv-heads 2 --head-dim 32 \
   --layers 0 1 --num-layers-model 4 --answer-tokens 4 --seed 17 >/dev/null
 
-# Microseconds since the epoch, in bash alone (no bc on a bare system; the digits of
+# Microseconds since the epoch, in bash alone (no calculator program needed; the digits of
 # EPOCHREALTIME whatever the locale's decimal separator).
 now_us() { echo "${EPOCHREALTIME//[!0-9]/}"; }
 # signal_run LOG SECONDS_BEFORE SIGNALS... -- RUN ARGS: starts the run, sends each signal one second
