@@ -47,6 +47,30 @@ void LayerContext::attention_rows(int h, int i0, int i1, float* out, size_t ld) 
   }
 }
 
+void LayerContext::merged_rows(const std::vector<int>& heads, bool use_max, double init,
+                               const std::function<void(int, int, double*)>& consume) const {
+  const int n = input_.n;
+  constexpr int kBlock = 32;
+  parallel_ranges((n + kBlock - 1) / kBlock, kernel_threads(), [&](int b_begin, int b_end) {
+    std::vector<float> buffer(size_t(kBlock) * n);
+    std::vector<double> merged(size_t(kBlock) * n);
+    for (int b = b_begin; b < b_end; ++b) {
+      const int i0 = b * kBlock, i1 = std::min(n, i0 + kBlock);
+      std::fill(merged.begin(), merged.end(), init);
+      for (int h : heads) {
+        attention_rows(h, i0, i1, buffer.data(), n);
+        for (int i = i0; i < i1; ++i) {
+          const float* row = buffer.data() + size_t(i - i0) * n;
+          double* acc = merged.data() + size_t(i - i0) * n;
+          for (int j = 0; j <= i; ++j)
+            acc[j] = use_max ? std::max(acc[j], double(row[j])) : acc[j] + double(row[j]);
+        }
+      }
+      consume(i0, i1, merged.data());
+    }
+  });
+}
+
 void LayerContext::attention_row(int h, int i, float* out) const { attention_rows(h, i, i + 1, out, input_.n); }
 
 const Tensor3& LayerContext::window_attention(int w, const char* method) {

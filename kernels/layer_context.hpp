@@ -3,6 +3,7 @@
 // visits, anything a stage memoises. A LayerContext is used by one thread at a time; a worker
 // keeps it alive while it evaluates every configuration of a batch on that layer.
 #pragma once
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -49,6 +50,13 @@ class LayerContext {
   // Rows [i0, i1) of head h: row i into out + (i - i0)·ld, ld >= n. The efficient form: the
   // logits of up to 64 rows are one blocked product.
   void attention_rows(int h, int i0, int i1, float* out, size_t ld) const;
+  // Every attention row i in [0, n) merged over `heads` (elementwise max, or sum, in the order of
+  // `heads`, starting from `init`), in double: rows come in blocks of 32 on the kernel threads
+  // (one blocked product per head and block), and consume(i0, i1, merged) receives each block,
+  // row i at merged + (i - i0)·n, entries j <= i. Blocks are independent: consume writes only
+  // its rows' outputs. Needs every query row. Memory: per thread 32·n floats and doubles.
+  void merged_rows(const std::vector<int>& heads, bool use_max, double init,
+                   const std::function<void(int i0, int i1, double* merged)>& consume) const;
   // The keys of KV head g packed for the products (simd::pack_panels), built once per layer:
   // G·⌈n/16⌉·16·d floats in all.
   const float* key_panels(int g) const;

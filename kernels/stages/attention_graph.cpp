@@ -162,46 +162,28 @@ void AttentionGraph::build_full_rows(LayerContext& context, AttentionGraph& g,
   g.row_block_cum_.assign(g.row_block_offset_[n], 0.0);
   g.row_stochastic_.assign(n, 0);
   std::vector<double> window_rows(size_t(w) * n, 0.0);  // the reduced last w rows, for h
-  // Rows in blocks of 32 (one blocked product per head and block; a row's value does not
-  // depend on its block), every thread writing its own rows.
-  constexpr int kBlock = 32;
-  parallel_ranges((n + kBlock - 1) / kBlock, kernel_threads(), [&](int b_begin, int b_end) {
-    std::vector<float> buffer(size_t(kBlock) * n);
-    std::vector<double> block_acc(size_t(kBlock) * n);
-    for (int b = b_begin; b < b_end; ++b) {
-      const int i0 = b * kBlock, i1 = std::min(n, i0 + kBlock);
-      // max starts at -inf like reduce_rows (every head row is >= 0, so the first head wins).
-      std::fill(block_acc.begin(), block_acc.end(), use_max ? -INFINITY : 0.0);
-      for (int h : heads) {
-        context.attention_rows(h, i0, i1, buffer.data(), n);
-        for (int i = i0; i < i1; ++i) {
-          const float* head_row = buffer.data() + size_t(i - i0) * n;
-          double* acc = block_acc.data() + size_t(i - i0) * n;
-          for (int j = 0; j <= i; ++j)
-            acc[j] = use_max ? std::max(acc[j], double(head_row[j])) : acc[j] + double(head_row[j]);
-        }
+  // max starts at -inf like reduce_rows (every head row is >= 0, so the first head wins).
+  context.merged_rows(heads, use_max, use_max ? -INFINITY : 0.0, [&](int i0, int i1, double* merged) {
+    for (int i = i0; i < i1; ++i) {
+      double* acc = merged + size_t(i - i0) * n;
+      if (!use_max)
+        for (int j = 0; j <= i; ++j) acc[j] /= double(heads.size());
+      if (i >= n - w) std::copy(acc, acc + i + 1, window_rows.begin() + size_t(i - (n - w)) * n);
+      double sum = 0.0;
+      for (int j = 0; j <= i; ++j) {
+        acc[j] = sharpen(acc[j], inv_t);
+        sum += acc[j];
       }
-      for (int i = i0; i < i1; ++i) {
-        double* acc = block_acc.data() + size_t(i - i0) * n;
-        if (!use_max)
-          for (int j = 0; j <= i; ++j) acc[j] /= double(heads.size());
-        if (i >= n - w) std::copy(acc, acc + i + 1, window_rows.begin() + size_t(i - (n - w)) * n);
-        double sum = 0.0;
-        for (int j = 0; j <= i; ++j) {
-          acc[j] = sharpen(acc[j], inv_t);
-          sum += acc[j];
-        }
-        const double denom = std::max(sum, kRowSumFloor);
-        float* row = g.packed_.data() + packed_row_offset(i);
-        double* block_cum = g.row_block_cum_.data() + g.row_block_offset_[i];
-        double cum = 0.0;
-        for (int j = 0; j <= i; ++j) {
-          row[j] = float(acc[j] / denom);
-          cum += double(row[j]);  // the running sum of the stored entries (chain_sampling.hpp)
-          if ((j + 1) % kCdfBlock == 0 || j == i) block_cum[j / kCdfBlock] = cum;
-        }
-        g.row_stochastic_[i] = sum >= kRowSumFloor ? 1 : 0;
+      const double denom = std::max(sum, kRowSumFloor);
+      float* row = g.packed_.data() + packed_row_offset(i);
+      double* block_cum = g.row_block_cum_.data() + g.row_block_offset_[i];
+      double cum = 0.0;
+      for (int j = 0; j <= i; ++j) {
+        row[j] = float(acc[j] / denom);
+        cum += double(row[j]);  // the running sum of the stored entries (chain_sampling.hpp)
+        if ((j + 1) % kCdfBlock == 0 || j == i) block_cum[j / kCdfBlock] = cum;
       }
+      g.row_stochastic_[i] = sum >= kRowSumFloor ? 1 : 0;
     }
   });
   // h[j]: column sums of the reduced window rows, before clamping, rows in order.

@@ -1,6 +1,7 @@
 #include "kernels/stages/reduced_attention.hpp"
 
 #include <algorithm>
+#include <numeric>
 
 namespace ckv::walkers {
 
@@ -21,30 +22,15 @@ const ReducedAttention& reduced_attention(LayerContext& context, HeadMerge merge
     ReducedAttention a;
     a.n = n;
     a.packed.assign(size_t(n) * size_t(n + 1) / 2, 0.0f);
-    // Rows are independent: every thread writes its own packed rows. Rows come in blocks of
-    // 32 (one blocked product per head); each row's value does not depend on its block.
-    constexpr int kBlock = 32;
-    parallel_ranges((n + kBlock - 1) / kBlock, kernel_threads(), [&](int begin, int end) {
-      std::vector<float> buffer(size_t(kBlock) * n);
-      std::vector<double> acc(size_t(kBlock) * n);
-      for (int b = begin; b < end; ++b) {
-        const int i0 = b * kBlock, i1 = std::min(n, i0 + kBlock);
-        // 0 is the identity of both reductions: attention weights are >= 0.
-        std::fill(acc.begin(), acc.end(), 0.0);
-        for (int h = 0; h < H; ++h) {
-          context.attention_rows(h, i0, i1, buffer.data(), n);
-          for (int i = i0; i < i1; ++i) {
-            const float* row = buffer.data() + size_t(i - i0) * n;
-            double* sum = acc.data() + size_t(i - i0) * n;
-            for (int j = 0; j <= i; ++j)
-              sum[j] = use_max ? std::max(sum[j], double(row[j])) : sum[j] + row[j];
-          }
-        }
-        for (int i = i0; i < i1; ++i) {
-          const double* sum = acc.data() + size_t(i - i0) * n;
-          float* out = a.packed.data() + size_t(i) * size_t(i + 1) / 2;
-          for (int j = 0; j <= i; ++j) out[j] = float(use_max ? sum[j] : sum[j] / H);
-        }
+    // Every thread writes its own packed rows. 0 is the identity of both merges: attention
+    // weights are >= 0.
+    std::vector<int> heads(H);
+    std::iota(heads.begin(), heads.end(), 0);
+    context.merged_rows(heads, use_max, 0.0, [&](int i0, int i1, const double* merged) {
+      for (int i = i0; i < i1; ++i) {
+        const double* sum = merged + size_t(i - i0) * n;
+        float* out = a.packed.data() + size_t(i) * size_t(i + 1) / 2;
+        for (int j = 0; j <= i; ++j) out[j] = float(use_max ? sum[j] : sum[j] / H);
       }
     });
     return a;
