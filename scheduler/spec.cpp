@@ -35,7 +35,8 @@ void read_document(const TomlReader& in, const std::string& text, CampaignSpec& 
   static const std::vector<std::string> top_level = {"campaign", "data", "metrics", "run", "methods", "grid"};
   for (auto&& [key, node] : root)
     if (!contains(top_level, std::string(key.str())))
-      in.fail(key, fmt::format("unknown top-level key '{}' (valid: {})", key.str(), join(top_level)));
+      in.fail(key, fmt::format("unknown top-level key '{}' ({})", key.str(),
+                               suggest_or_list(std::string(key.str()), top_level)));
 
   read_campaign(in, in.require_table(root, "campaign"), spec);
   read_data(in, in.require_table(root, "data"), spec.data);

@@ -55,8 +55,8 @@ std::vector<GridAxis> read_axes(const TomlReader& in, const toml::table& table, 
     if (node.is_table()) {  // method-qualified axes: <id>.<param> = [...]
       const MethodEntry* entry = find_entry(spec, name);
       if (!entry)
-        in.fail(key, fmt::format("'{}' in {} is neither a parameter list nor a method id (method ids: {})", name,
-                              where, join(method_ids(spec))));
+        in.fail(key, fmt::format("'{}' in {} is neither a parameter list nor a method id ({})", name, where,
+                                 suggest_or_list(name, method_ids(spec), "method ids")));
       if (std::find(block.begin(), block.end(), entry) == block.end()) {
         std::vector<std::string> ids;
         for (const MethodEntry* m : block) ids.push_back(m->id);
@@ -65,8 +65,8 @@ std::vector<GridAxis> read_axes(const TomlReader& in, const toml::table& table, 
       for (auto&& [pkey, pnode] : *node.as_table()) {
         std::string param(pkey.str());
         if (!entry->method->find_param(param))
-          in.fail(pkey, fmt::format("method '{}' has no parameter '{}' (valid: {})", entry->method->name, param,
-                                 join(param_names(*entry->method))));
+          in.fail(pkey, fmt::format("method '{}' has no parameter '{}' ({})", entry->method->name, param,
+                                    suggest_or_list(param, param_names(*entry->method))));
         GridAxis axis;
         axis.method_id = name;
         axis.param = param;
@@ -83,8 +83,9 @@ std::vector<GridAxis> read_axes(const TomlReader& in, const toml::table& table, 
       std::set<std::string> known;
       for (const MethodEntry* m : block)
         for (const auto& p : m->method->params) known.insert(p.name);
-      in.fail(key, fmt::format("no method of this grid block has a parameter '{}' (their parameters: {})", name,
-                            join(std::vector<std::string>(known.begin(), known.end()))));
+      in.fail(key, fmt::format("no method of this grid block has a parameter '{}' ({})", name,
+                               suggest_or_list(name, std::vector<std::string>(known.begin(), known.end()),
+                                               "their parameters")));
     }
     GridAxis axis;
     axis.param = name;
@@ -140,8 +141,8 @@ void read_grid(const TomlReader& in, const toml::node& node, CampaignSpec& spec)
       for (size_t i = 0; i < block.methods.size(); ++i) {
         const MethodEntry* entry = find_entry(spec, block.methods[i]);
         if (!entry)
-          in.fail(*list.get(i), fmt::format("unknown method id '{}' in grid.methods (method ids: {})",
-                                         block.methods[i], join(method_ids(spec))));
+          in.fail(*list.get(i), fmt::format("unknown method id '{}' in grid.methods ({})", block.methods[i],
+                                            suggest_or_list(block.methods[i], method_ids(spec), "method ids")));
         members.push_back(entry);
       }
     } else {

@@ -44,7 +44,8 @@ void read_methods(const TomlReader& in, const toml::table& root, CampaignSpec& s
     std::string name = in.string_value(*name_node, "methods.name");
     entry.method = find_method(name);
     if (!entry.method)
-      in.fail(*name_node, fmt::format("unknown method '{}' (registered: {})", name, join(method_names())));
+      in.fail(*name_node, fmt::format("unknown method '{}' ({})", name,
+                                      suggest_or_list(name, method_names(), "registered")));
     entry.id = name;
     const toml::node* id_node = name_node;
     if (const toml::node* label = table.get("label")) {
@@ -66,8 +67,11 @@ void read_methods(const TomlReader& in, const toml::table& root, CampaignSpec& s
       if (param == "name" || param == "label") continue;
       const ParamSpec* ps = entry.method->find_param(param);
       if (!ps)
-        in.fail(key, fmt::format("method '{}' has no parameter '{}' (valid: name, label, {})", name, param,
-                              join(param_names(*entry.method))));
+      {
+        std::vector<std::string> keys = {"name", "label"};
+        for (const std::string& p : param_names(*entry.method)) keys.push_back(p);
+        in.fail(key, fmt::format("method '{}' has no parameter '{}' ({})", name, param, suggest_or_list(param, keys)));
+      }
       entry.fixed[param] = checked_value(in, *entry.method, *ps, value, false);
     }
     spec.methods.push_back(std::move(entry));

@@ -9,6 +9,7 @@
 #include <fmt/ranges.h>
 
 #include "common/error.hpp"
+#include "common/suggest.hpp"
 
 namespace ckv::spec_detail {
 
@@ -42,6 +43,12 @@ bool contains(const std::vector<std::string>& items, const std::string& s) {
 
 bool before(const SourceLocation& a, const SourceLocation& b) {
   return a.line != b.line ? a.line < b.line : a.column < b.column;
+}
+
+std::string suggest_or_list(const std::string& word, const std::vector<std::string>& valid,
+                            const std::string& label) {
+  if (auto name = closest_name(word, valid)) return fmt::format("did you mean '{}'?", *name);
+  return fmt::format("{}: {}", label, join(valid));
 }
 
 SourceLocation TomlReader::at(const toml::source_region& region) const {
@@ -82,7 +89,8 @@ void TomlReader::check_keys(const toml::table& table, const std::vector<std::str
                             const std::string& where) const {
   for (auto&& [key, node] : table)
     if (!contains(valid, std::string(key.str())))
-      fail(key, fmt::format("unknown key '{}' in {} (valid: {})", key.str(), where, join(valid)));
+      fail(key, fmt::format("unknown key '{}' in {} ({})", key.str(), where,
+                            suggest_or_list(std::string(key.str()), valid)));
 }
 
 const toml::node* TomlReader::required(const toml::table& table, const std::string& key,

@@ -18,6 +18,10 @@ std::string join(const std::vector<std::string>& items);  // "a, b, c" or "none"
 bool is_valid_name(const std::string& s);                 // [A-Za-z0-9_.-]+
 bool contains(const std::vector<std::string>& items, const std::string& s);
 bool before(const SourceLocation& a, const SourceLocation& b);  // file order
+// For an unknown name: "did you mean 'budget'?" when one of `valid` is a slip of the keyboard
+// away, else "<label>: a, b, c" (the whole list).
+std::string suggest_or_list(const std::string& word, const std::vector<std::string>& valid,
+                            const std::string& label = "valid");
 
 // The reader of one sweep file's values. Tables are std::maps in TOML++, so wherever file
 // order matters it is recovered from source positions (before()).

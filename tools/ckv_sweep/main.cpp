@@ -2,8 +2,10 @@
 #include <cstring>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "common/error.hpp"
+#include "common/suggest.hpp"
 #include "tools/ckv_sweep/commands.hpp"
 
 int main(int argc, char** argv) {
@@ -26,7 +28,9 @@ int main(int argc, char** argv) {
       argv[0] = const_cast<char*>("run");
       return find_command("run")->run(argc, argv);
     }
-    std::cerr << "ckv-sweep: usage error: unknown command '" << first << "'\n";
+    std::vector<std::string> names;
+    for (const Command& c : commands()) names.push_back(c.name);
+    std::cerr << "ckv-sweep: usage error: unknown command '" << first << "'" << did_you_mean(first, names) << "\n";
     print_usage(std::cerr);
     return kExitUsage;
   } catch (const UsageError& e) {
