@@ -15,6 +15,7 @@ int methods_command(int argc, char** argv);
 int export_keep_command(int argc, char** argv);
 int import_predictions_command(int argc, char** argv);
 int compare_e2e_command(int argc, char** argv);
+int metrics_command(int argc, char** argv);
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> list = {
@@ -26,6 +27,7 @@ const std::vector<Command>& commands() {
       {"synth", "write a synthetic attention cache", synth_command},
       {"inspect", "scores and keep-set of one method on one sample layer, as JSON", inspect_command},
       {"methods", "the method registry: every method and parameter", methods_command},
+      {"metrics", "the metric registry: direction (higher or lower is better), range, unit, meaning", metrics_command},
       {"export-keep", "keep-sets of one configuration on every sample, as JSON lines (docs/e2e.md)", export_keep_command},
       {"import-predictions", "score LongBench predictions end to end into the database", import_predictions_command},
       {"compare-e2e", "end-to-end scores against a proxy metric: rankings and Spearman", compare_e2e_command},
