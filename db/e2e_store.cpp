@@ -30,6 +30,25 @@ int64_t configuration_id_by_prefix(Database& db, const std::string& prefix) {
   return found[0].first;
 }
 
+void check_configuration_in_campaign(Database& db, int64_t campaign_id, int64_t configuration_id) {
+  Statement member = db.prepare(
+      "SELECT 1 FROM campaign_units cu JOIN units u ON u.id = cu.unit_id "
+      "WHERE cu.campaign_id = ? AND u.configuration_id = ? LIMIT 1");
+  member.bind(1, campaign_id).bind(2, configuration_id);
+  if (member.step()) return;
+  Statement names = db.prepare(
+      "SELECT cf.hash, cf.method, c.name, "
+      "(SELECT COUNT(DISTINCT u.configuration_id) FROM campaign_units cu JOIN units u ON u.id = cu.unit_id "
+      " WHERE cu.campaign_id = c.id) "
+      "FROM configurations cf, campaigns c WHERE cf.id = ? AND c.id = ?");
+  names.bind(1, configuration_id).bind(2, campaign_id);
+  CKV_CHECK(names.step(), "{}: configuration or campaign vanished", db.path());
+  CKV_FAIL("{}: configuration {} ({}) is not in campaign '{}' (its {} configuration(s): ckv-sweep query {} "
+           "\"select distinct configuration, method from unit_results where campaign = '{}'\")",
+           db.path(), names.column_text(0).substr(0, 12), names.column_text(1), names.column_text(2),
+           names.column_int64(3), db.path(), names.column_text(2));
+}
+
 void replace_e2e_tasks(Database& db, int64_t campaign_id, int64_t configuration_id,
                        const std::vector<E2eTaskRows>& tasks, double imported_at) {
   Transaction transaction(db);
@@ -68,6 +87,17 @@ std::vector<E2eTaskScore> e2e_task_scores(Database& db, const std::string& campa
   std::vector<E2eTaskScore> out;
   while (q.step())
     out.push_back({q.column_text(0), q.column_text(1), q.column_text(2), q.column_text(3), q.column_double(4)});
+  return out;
+}
+
+std::vector<E2eSampleScore> e2e_sample_scores(Database& db, const std::string& campaign) {
+  Statement q = db.prepare(
+      "SELECT cf.hash, p.task, p.sample_key, p.score FROM e2e_predictions p "
+      "JOIN configurations cf ON cf.id = p.configuration_id JOIN campaigns c ON c.id = p.campaign_id "
+      "WHERE c.name = ?");
+  q.bind(1, campaign);
+  std::vector<E2eSampleScore> out;
+  while (q.step()) out.push_back({q.column_text(0), q.column_text(1), q.column_text(2), q.column_double(3)});
   return out;
 }
 

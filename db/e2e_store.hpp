@@ -16,6 +16,10 @@ int64_t e2e_campaign_id(Database& db, const std::string& name);
 // or several match.
 int64_t configuration_id_by_prefix(Database& db, const std::string& prefix);
 
+// Throws unless the configuration has a unit in the campaign, naming both: predictions stored
+// under a campaign that never ran the configuration would have no proxy results to compare with.
+void check_configuration_in_campaign(Database& db, int64_t campaign_id, int64_t configuration_id);
+
 struct E2ePredictionRow {
   std::string sample_key, prediction, source;  // source = FILE:LINE
   double score = 0;
@@ -39,6 +43,13 @@ struct E2eTaskScore {
 
 // Every imported task score of a campaign (the e2e_task_scores view).
 std::vector<E2eTaskScore> e2e_task_scores(Database& db, const std::string& campaign);
+
+struct E2eSampleScore {
+  std::string configuration, task, sample_key;
+  double score = 0;  // [0, 1]
+};
+// Every imported per-sample score of a campaign (e2e_predictions).
+std::vector<E2eSampleScore> e2e_sample_scores(Database& db, const std::string& campaign);
 
 // Per task, the non-NULL proxy mean of `metric` for one configuration (the task_scores view).
 std::map<std::string, double> proxy_task_means(Database& db, const std::string& campaign,

@@ -134,6 +134,7 @@ std::vector<ImportedTask> import_predictions(Database& db, const ImportOptions& 
   CKV_CHECK(!options.longbench.empty(), "no LongBench data given (--longbench DIR or FILE)");
   const int64_t campaign = e2e_campaign_id(db, options.campaign);
   const int64_t configuration = configuration_id_by_prefix(db, options.configuration);
+  check_configuration_in_campaign(db, campaign, configuration);
 
   std::vector<ScoredFile> files;
   std::set<std::string> tasks;

@@ -51,6 +51,14 @@ assert needle == [d for d in lines if d["task"] == "synth-needle"]   # --config 
 PY
 set +e; "$sweep" export-keep --cache cache --method snapkv --set bogus=1 --allow-missing-layers --out x.jsonl 2>bogus.log; code=$?; set -e
 [[ $code -eq 1 ]] && grep -q "bogus" bogus.log || fail "unknown parameter: $(cat bogus.log)"
+# the output's folder is created; a file that cannot be opened says why (here: a folder is in the way)
+"$sweep" export-keep --cache cache --method snapkv --set budget=96 --allow-missing-layers --tasks synth-needle \
+  --out new/deeper/keep.jsonl 2>folder.log || fail "export-keep into a new folder: $(cat folder.log)"
+cmp -s new/deeper/keep.jsonl keep-needle.jsonl || fail "export-keep into a new folder wrote other keep-sets"
+mkdir -p blocked/keep.jsonl.tmp
+set +e; "$sweep" export-keep --cache cache --method snapkv --set budget=96 --allow-missing-layers --out blocked/keep.jsonl 2>blocked.log; code=$?; set -e
+[[ $code -eq 1 ]] && grep -q "blocked/keep.jsonl.tmp: cannot open for writing: Is a directory" blocked.log \
+  || fail "unopenable output ($code): $(cat blocked.log)"
 
 # 3. hand-written LongBench data and predictions (LongBench's pred/<model>/<task>.jsonl layout)
 mkdir -p lb predA predB
@@ -111,6 +119,11 @@ set +e; "$sweep" import-predictions small.sqlite --campaign small --config "$sna
 grep -q 'bad/trec.jsonl:1: no "_id" or "id" field' noid.log || fail "line without id: $(cat noid.log)"
 set +e; "$sweep" import-predictions small.sqlite --campaign nope --config "$snap" --predictions predA/trec.jsonl --longbench lb 2>camp.log; set -e
 grep -q "no campaign 'nope' (campaigns: small)" camp.log || fail "unknown campaign: $(cat camp.log)"
+# a configuration of the database that the campaign does not hold (as another campaign's would be)
+sqlite3 small.sqlite "insert into configurations (hash, method, canonical_json, created_at) values ('$(printf 'f%.0s' {1..64})', 'tova', '{\"method\":\"tova\"}', 0)"
+set +e; "$sweep" import-predictions small.sqlite --campaign small --config ffffffff --predictions predA/trec.jsonl --longbench lb 2>notin.log; code=$?; set -e
+[[ $code -eq 1 ]] && grep -q "configuration ffffffffffff (tova) is not in campaign 'small'" notin.log \
+  || fail "configuration outside the campaign ($code): $(cat notin.log)"
 set +e; "$sweep" import-predictions small.sqlite --campaign small --config "$snap" --predictions predA/trec.jsonl --task synth-needle --longbench lb 2>task.log; set -e
 grep -q "task 'synth-needle' has no LongBench scoring" task.log || fail "synthetic task: $(cat task.log)"
 expect "select count(*) from e2e_predictions" 10
@@ -121,9 +134,32 @@ expect "select score from e2e_task_scores where method='snapkv' and task='trec'"
 sqlite3 small.sqlite "update samples set task='hotpotqa' where task='synth-multihop'; update samples set task='trec' where task='synth-needle'"
 expect "select count(*) from e2e_vs_proxy where proxy_metric='attn_recall'" 4
 "$sweep" compare-e2e small.sqlite --metric attn_recall > compare.md || fail "compare-e2e"
-grep -q "mean over 2 task(s): hotpotqa, trec" compare.md || fail "compare tasks: $(cat compare.md)"
-grep -q "| ${snap:0:12} | snapkv | 83.34 | 1 |" compare.md || fail "compare snapkv row: $(cat compare.md)"
-grep -q "| ${h2o:0:12} | h2o | 34.45 | 2 |" compare.md || fail "compare h2o row: $(cat compare.md)"
-grep -Eq "Spearman rank correlation: -?1\.0000" compare.md || fail "spearman: $(cat compare.md)"
+grep -q "mean over 2 task(s): hotpotqa, trec) against proxy attn_recall (higher is better)" compare.md || fail "compare tasks: $(cat compare.md)"
+grep -q "| snapkv | ${snap:0:12} | 83.34 | 1 |" compare.md || fail "compare snapkv row: $(cat compare.md)"
+grep -q "| h2o | ${h2o:0:12} | 34.45 | 2 |" compare.md || fail "compare h2o row: $(cat compare.md)"
+# Each proxy is ranked in its own direction: the correlation is +1 exactly when the proxy puts
+# snapkv (the end-to-end winner) first — the highest attn_recall, the lowest output_error.
+for metric in attn_recall output_error; do
+  "$sweep" compare-e2e small.sqlite --metric $metric > compare-$metric.md || fail "compare-e2e $metric"
+  means=$(q "select method, avg(proxy_mean) from e2e_vs_proxy where proxy_metric='$metric' group by method order by method")
+  expected=$(python3 -c '
+import sys
+m = dict(l.split(",") for l in sys.argv[1].splitlines()); h, s = float(m["h2o"]), float(m["snapkv"])
+better = s > h if sys.argv[2] == "attn_recall" else s < h
+print("+1.000" if better else "-1.000")' "$means" $metric)
+  sign='\'"${expected:0:1}"
+  grep -Eq "^\| overall \| 2 \| [0-9]+ \| [0-9]+ \| ${sign}1\.000 .*\| ${sign}1\.000 .*\| [01]\.000 \|\$" compare-$metric.md \
+    || fail "$metric: overall correlation should be $expected ($means): $(cat compare-$metric.md)"
+done
+grep -q "(lower is better)" compare-output_error.md || fail "direction in words: $(cat compare-output_error.md)"
+set +e; "$sweep" compare-e2e small.sqlite --metric bogus 2>bogus-metric.log; code=$?; set -e
+[[ $code -eq 1 ]] && grep -q "unknown proxy metric 'bogus'" bogus-metric.log || fail "unknown proxy ($code): $(cat bogus-metric.log)"
+# two budgets of one method are told apart by their varying parameter
+snap128=$(hash_of snapkv 128)
+"$sweep" import-predictions small.sqlite --campaign small --config "$snap128" \
+  --predictions predB/hotpotqa.jsonl predA/trec.jsonl --longbench lb > import128.log || fail "import 128: $(cat import128.log)"
+"$sweep" compare-e2e small.sqlite > compare3.md || fail "compare-e2e, three configurations"
+grep -q "| snapkv budget=96 | ${snap:0:12} |" compare3.md && grep -q "| snapkv budget=128 | ${snap128:0:12} |" compare3.md \
+  && grep -q "| h2o budget=96 | ${h2o:0:12} |" compare3.md || fail "labels: $(cat compare3.md)"
 
 echo "e2e_roundtrip: all checks passed"

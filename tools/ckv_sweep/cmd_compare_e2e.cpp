@@ -1,5 +1,6 @@
 // `ckv-sweep compare-e2e DB --campaign C --metric M`: end-to-end LongBench scores and a proxy
-// metric side by side, each with its ranking, and Spearman's rank correlation (docs/e2e.md).
+// metric side by side, each ranked in its own direction, with Spearman's ρ, Kendall's τ-b and
+// pairwise agreement per task and overall, bootstrap CIs over samples (docs/e2e.md, docs/analysis.md).
 #include <iostream>
 
 #include <fmt/ranges.h>
@@ -16,15 +17,20 @@ namespace ckv::cli {
 int compare_e2e_command(int argc, char** argv) {
   po::options_description options("compare-e2e options");
   std::string db_path, campaign, metric;
+  e2e::RankOptions rank_options;
   options.add_options()
       ("db", po::value(&db_path)->required(), "database file")
       ("campaign,c", po::value(&campaign), "campaign name (default: the only campaign)")
-      ("metric,m", po::value(&metric)->default_value("attn_recall"), "proxy metric to rank by");
+      ("metric,m", po::value(&metric)->default_value("attn_recall"), "proxy metric to rank by (ckv-sweep metrics)")
+      ("resamples", po::value(&rank_options.resamples)->default_value(rank_options.resamples), "bootstrap resamples")
+      ("seed", po::value(&rank_options.seed)->default_value(rank_options.seed), "seed of the bootstrap");
   po::positional_options_description positional;
   positional.add("db", 1);
   po::variables_map vm;
   if (!parse_options(argc, argv, "ckv-sweep compare-e2e DB [--campaign C] [--metric M]", options, positional, vm))
     return kExitOk;
+  usage_check(rank_options.resamples >= 100 && rank_options.resamples <= 1000000, "compare-e2e",
+              fmt::format("--resamples must be between 100 and 1000000 (got {})", rank_options.resamples));
   Database db = Database::open(db_path, Database::Mode::ReadOnly);
   if (campaign.empty()) {
     auto names = campaign_names(db);
@@ -32,7 +38,7 @@ int compare_e2e_command(int argc, char** argv) {
               fmt::format("{}", fmt::join(names, ", ")));
     campaign = names[0];
   }
-  std::cout << e2e::render_rank_comparison(e2e::compare_rankings(db, campaign, metric));
+  std::cout << e2e::render_rank_comparison(e2e::compare_rankings(db, campaign, metric, rank_options));
   return kExitOk;
 }
 

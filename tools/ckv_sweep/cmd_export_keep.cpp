@@ -1,5 +1,7 @@
 // `ckv-sweep export-keep`: a configuration's keep-sets on every sample of a cache, as JSON lines
 // for a generation harness (docs/e2e.md).
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -82,9 +84,18 @@ int export_keep_command(int argc, char** argv) {
 
   // Written beside --out and renamed at the end: a refused export (missing layers, a corrupt
   // sample) leaves no empty or partial keep-set file that a harness could take for a whole one.
+  // The output's folder is made when missing; a file that cannot be opened says why.
+  const std::filesystem::path parent = std::filesystem::path(out_path).parent_path();
+  if (!parent.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(parent, ec);
+    CKV_CHECK(!ec, "{}: cannot create the folder {}: {}", out_path, parent.string(), ec.message());
+  }
   const std::string temp_path = out_path + ".tmp";
+  errno = 0;
   std::ofstream out(temp_path);
-  CKV_CHECK(out, "{}: cannot open for writing", temp_path);
+  CKV_CHECK(out, "{}: cannot open for writing: {}", temp_path,
+            errno ? std::strerror(errno) : "unknown error");
   size_t lines = 0;
   try {
     lines = e2e::export_keep_sets(cache_dir, *config, tasks, out, allow_missing_layers);

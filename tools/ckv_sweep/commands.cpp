@@ -16,6 +16,7 @@ int export_keep_command(int argc, char** argv);
 int import_predictions_command(int argc, char** argv);
 int compare_e2e_command(int argc, char** argv);
 int metrics_command(int argc, char** argv);
+int compare_command(int argc, char** argv);
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> list = {
@@ -30,6 +31,7 @@ const std::vector<Command>& commands() {
       {"metrics", "the metric registry: direction (higher or lower is better), range, unit, meaning", metrics_command},
       {"export-keep", "keep-sets of one configuration on every sample, as JSON lines (docs/e2e.md)", export_keep_command},
       {"import-predictions", "score LongBench predictions end to end into the database", import_predictions_command},
+      {"compare", "configuration A against B, sample by sample: paired differences, CIs, tests", compare_command},
       {"compare-e2e", "end-to-end scores against a proxy metric: rankings and Spearman", compare_e2e_command},
   };
   return list;
