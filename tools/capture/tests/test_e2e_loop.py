@@ -70,9 +70,12 @@ budget = [48, 160]
     assert _query(ckv_sweep, db, "select count(distinct configuration_id) from e2e_tasks") == [["4"]]
     table = run([ckv_sweep, "compare-e2e", db, "--campaign", "loop", "--metric", "attn_recall"]).stdout
     assert "mean over 2 task(s): hotpotqa, trec" in table, table
-    for config_hash, method, _ in configurations:
-        assert f"| {config_hash[:12]} | {method} |" in table, table
-    assert "Spearman rank correlation" in table, table
+    # each row by its method and varying parameter (two budgets of one method told apart)
+    for config_hash, method, canonical in configurations:
+        budget = json.loads(canonical)["params"]["budget"]
+        assert f"| {method} budget={budget} | {config_hash[:12]} |" in table, table
+    # per task and overall: the samples captured and predicted are the same, resampled together
+    assert "| hotpotqa | 4 | 2 | 2 |" in table and "| trec | 4 | 2 | 2 |" in table and "| overall | 4 | 4 | 4 |" in table, table
     # keeping more never recalls less attention: the proxy ranks each method's 160 above its 48
     proxy = dict(_query(ckv_sweep, db, "select c.hash, avg(r.value) from results r join units u on u.id = r.unit_id "
                                       "join configurations c on c.id = u.configuration_id where r.metric = 'attn_recall' "
