@@ -4,7 +4,7 @@
 # computation from the stored per-sample values (paired means, wins/ties/losses by the metric's
 # direction, the exact sign-flip p by enumerating every sign pattern, Holm by hand); the four
 # formats; unknown and ambiguous names; unpaired samples and another numerics version left out
-# and said so. Usage: compare.sh CKV_SWEEP WORKDIR
+# and said so; `ckv-sweep metrics`. Usage: compare.sh CKV_SWEEP WORKDIR
 set -euo pipefail
 sweep=$1; work=$2
 rm -rf "$work"; mkdir -p "$work"; cd "$work"
@@ -141,5 +141,13 @@ PY
 set +e; "$sweep" compare cmp.sqlite "${legacy:0:12}" h2o 2>mixed.log; code=$?; set -e
 [[ $code -eq 1 ]] && grep -q "under numerics 1 and B (h2o budget=96 eval.numerics=2) under numerics 2: values computed by kernels that round differently are never paired" mixed.log \
   || fail "mixed numerics ($code): $(cat mixed.log)"
+
+# 6. the metric registry as the commands read it: each direction in words
+"$sweep" metrics > metrics.txt || fail "metrics"
+grep -Eq "^output_error +lower is better +\[0, ∞\) " metrics.txt && grep -Eq "^attn_recall +higher is better +\[0, 1\] " metrics.txt \
+  && grep -Eq "^qa_f1 +higher is better +\[0, 100\] " metrics.txt || fail "metrics: $(cat metrics.txt)"
+[[ $("$sweep" metrics topk_recall | wc -l) -eq 2 ]] || fail "metrics NAME: $("$sweep" metrics topk_recall)"
+set +e; "$sweep" metrics bogus 2>metrics.log; code=$?; set -e
+[[ $code -eq 1 ]] && grep -q "unknown metric 'bogus' (known: attn_recall, output_error" metrics.log || fail "metrics bogus ($code): $(cat metrics.log)"
 
 echo "compare: all checks passed"
