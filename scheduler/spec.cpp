@@ -2,6 +2,7 @@
 // format. Every check happens before anything runs, and every failure names the offending key
 // or value as "file:line:col: message". The reading is split by job:
 //   spec_toml.*      typed TOML values with file:line:col messages
+//   spec_include.*   `include = "file.toml"`: shared tables from other files
 //   spec_sections.*  [campaign], [data] (+ [data.synthetic]), [metrics], [run]
 //   spec_methods.*   [[methods]] entries and parameter values against the registry
 //   spec_grid.*      [[grid]] blocks, axes and [[grid.zip]] groups
@@ -17,6 +18,7 @@
 
 #include "common/error.hpp"
 #include "scheduler/spec_grid.hpp"
+#include "scheduler/spec_include.hpp"
 #include "scheduler/spec_methods.hpp"
 #include "scheduler/spec_sections.hpp"
 #include "scheduler/spec_toml.hpp"
@@ -31,8 +33,8 @@ using namespace spec_detail;
 
 // The whole document, section by section.
 void read_document(const TomlReader& in, const std::string& text, CampaignSpec& spec) {
-  const toml::table root = in.parse_document(text);
-  static const std::vector<std::string> top_level = {"campaign", "data", "metrics", "run", "methods", "grid"};
+  const toml::table root = read_with_includes(in, text, spec.text);
+  static const std::vector<std::string> top_level = {"campaign", "data", "metrics", "run", "methods", "grid", "include"};
   for (auto&& [key, node] : root)
     if (!contains(top_level, std::string(key.str())))
       in.fail(key, fmt::format("unknown top-level key '{}' ({})", key.str(),

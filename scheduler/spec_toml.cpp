@@ -52,7 +52,9 @@ std::string suggest_or_list(const std::string& word, const std::vector<std::stri
 }
 
 SourceLocation TomlReader::at(const toml::source_region& region) const {
-  return SourceLocation{path_, int(region.begin.line), int(region.begin.column)};
+  // A node read from an included file names that file (scheduler/spec_include.hpp).
+  const std::string& file = region.path && !region.path->empty() ? *region.path : path_;
+  return SourceLocation{file, int(region.begin.line), int(region.begin.column)};
 }
 
 void TomlReader::fail(const SourceLocation& where, const std::string& message) const {
