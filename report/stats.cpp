@@ -117,6 +117,7 @@ Interval bootstrap_mean_ci(std::span<const double> values, std::span<const int> 
   CKV_CHECK(resamples >= 1, "statistics: resamples must be >= 1, got {}", resamples);
   CKV_CHECK(level > 0 && level < 1, "statistics: confidence level must be in (0, 1), got {}", level);
   if (values.empty()) return {kNaN, kNaN};
+  for (double v : values) CKV_CHECK(std::isfinite(v), "statistics: a value to bootstrap is not finite ({})", v);
   StratifiedResampler resampler(strata, values.size(), seed);
   const auto& groups = resampler.groups();
   std::vector<double> statistics(std::size_t(resamples), 0.0);

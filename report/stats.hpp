@@ -59,7 +59,7 @@ std::uint64_t uniform_index(std::mt19937_64& rng, std::uint64_t n);
 
 // Percentile bootstrap CI of stratified_mean(values, strata): `resamples` stratified resamples
 // (StratifiedResampler), the statistic of each, then percentile_interval. {NaN, NaN} for no
-// values.
+// values; throws ckv::Error for a value that is not finite.
 Interval bootstrap_mean_ci(std::span<const double> values, std::span<const int> strata,
                            double level = 0.95, int resamples = kDefaultResamples,
                            std::uint64_t seed = kDefaultSeed);

@@ -133,6 +133,8 @@ TEST_CASE("the bootstrap is deterministic and seeded", "[report]") {
     CHECK(draw[5] == 5);
   }
   CHECK(std::isnan(bootstrap_mean_ci(std::vector<double>{}, {}).lo));
+  CHECK_THROWS(bootstrap_mean_ci(std::vector<double>{1, std::nan("")}, {}));
+  CHECK_THROWS(bootstrap_mean_ci(std::vector<double>{1, 2}, std::vector<int>{0}));  // one label for two values
 }
 
 TEST_CASE("paired bootstrap resamples pairs together", "[report]") {
