@@ -251,7 +251,7 @@ RankComparison rank_comparison(const std::string& campaign, const std::string& p
       if (est.spearman) a.spearman.ci = interval(boot_spearman[t], options.resamples, options.level);
       if (est.kendall) a.kendall.ci = interval(boot_kendall[t], options.resamples, options.level);
     }
-    if (t == T) out.overall = a;
+    if (t == T) out.overall = a, out.spearman = a.spearman.value;
     else out.per_task.push_back(a);
   }
 

@@ -61,6 +61,7 @@ struct RankComparison {
   std::vector<RankRow> rows;       // by end-to-end rank
   std::vector<Agreement> per_task;
   Agreement overall;
+  std::optional<double> spearman;  // overall.spearman.value, for callers that show only that
   RankOptions options;
   std::vector<std::string> notes;
 };

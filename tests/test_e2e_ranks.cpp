@@ -82,6 +82,7 @@ TEST_CASE("a proxy that predicts the end-to-end order gives +1 for higher- and l
   CHECK(*reversed.overall.spearman.value == Approx(-1.0));
   CHECK(*reversed.overall.kendall.value == Approx(-1.0));
   CHECK(*reversed.overall.pairwise == 0.0);
+  CHECK(*reversed.spearman == *reversed.overall.spearman.value);
   CHECK(*reversed.rows[0].proxy_rank == 4.0);
 
   const std::string text = render_rank_comparison(error);
