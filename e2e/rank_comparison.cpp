@@ -305,6 +305,46 @@ std::string agreement_row(const Agreement& a) {
 
 }  // namespace
 
+std::string rank_comparison_json(const RankComparison& c) {
+  auto optional = [](const std::optional<double>& v) { return v ? json(*v) : json(nullptr); };
+  auto correlation = [&](const Correlation& x) {
+    return json{{"value", optional(x.value)},
+                {"ci", x.ci ? json::array({x.ci->lo, x.ci->hi}) : json(nullptr)}};
+  };
+  auto agreement = [&](const Agreement& a) {
+    return json{{"task", a.task},
+                {"configurations", a.configurations},
+                {"e2e_samples", a.e2e_samples},
+                {"proxy_samples", a.proxy_samples},
+                {"spearman", correlation(a.spearman)},
+                {"kendall_tau_b", correlation(a.kendall)},
+                {"pairwise_agreement", optional(a.pairwise)}};
+  };
+  json rows = json::array(), per_task = json::array();
+  for (const RankRow& r : c.rows)
+    rows.push_back({{"label", r.label},
+                    {"configuration", r.configuration},
+                    {"method", r.method},
+                    {"e2e_mean", r.e2e_mean},
+                    {"e2e_rank", r.e2e_rank},
+                    {"proxy_mean", optional(r.proxy_mean)},
+                    {"proxy_rank", optional(r.proxy_rank)}});
+  for (const Agreement& a : c.per_task) per_task.push_back(agreement(a));
+  return json{{"campaign", c.campaign},
+              {"proxy_metric", c.proxy_metric},
+              {"proxy_direction", std::string(direction_words(c.proxy_direction))},
+              {"tasks", c.tasks},
+              {"rows", rows},
+              {"per_task", per_task},
+              {"overall", agreement(c.overall)},
+              {"level", c.options.level},
+              {"resamples", c.options.resamples},
+              {"seed", c.options.seed},
+              {"notes", c.notes}}
+             .dump(2) +
+         "\n";
+}
+
 std::string render_rank_comparison(const RankComparison& c) {
   const MetricInfo* info = find_metric(c.proxy_metric);
   std::string out = fmt::format("campaign {}: end-to-end (LongBench, mean over {} task(s): ", c.campaign, c.tasks.size());

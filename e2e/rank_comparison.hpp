@@ -75,6 +75,10 @@ RankComparison rank_comparison(const std::string& campaign, const std::string& p
                                const std::vector<RankInputConfiguration>& configurations,
                                const RankOptions& options = {});
 std::string render_rank_comparison(const RankComparison& comparison);  // markdown
+// The same as one JSON document: campaign, proxy metric and direction, tasks, rows (label,
+// configuration hash, method, means and ranks), per_task and overall agreement (Spearman and
+// Kendall with their CIs as [lo, hi] or null, pairwise), the bootstrap settings and notes.
+std::string rank_comparison_json(const RankComparison& comparison);
 
 // Ranks with ties averaged, 1 = the best value by `direction`.
 std::vector<double> ranks_best_first(const std::vector<double>& values, Direction direction);

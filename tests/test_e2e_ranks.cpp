@@ -85,6 +85,16 @@ TEST_CASE("a proxy that predicts the end-to-end order gives +1 for higher- and l
   CHECK(*reversed.spearman == *reversed.overall.spearman.value);
   CHECK(*reversed.rows[0].proxy_rank == 4.0);
 
+  const json doc = json::parse(rank_comparison_json(error));
+  CHECK(doc["proxy_direction"] == "lower is better");
+  CHECK(doc["rows"][0]["label"] == "snapkv budget=1024");
+  CHECK(doc["rows"][0]["proxy_rank"] == 1.0);
+  CHECK(doc["overall"]["spearman"]["value"].get<double>() == Approx(1.0));
+  CHECK(doc["overall"]["kendall_tau_b"]["ci"][0].get<double>() == Approx(1.0));
+  CHECK(doc["per_task"].size() == 2);
+  CHECK(doc["per_task"][1]["task"] == "trec");
+  CHECK(doc["overall"]["pairwise_agreement"] == 1.0);
+
   const std::string text = render_rank_comparison(error);
   CHECK(text.find("| snapkv budget=1024 | dddddddddddd | 35.00 | 1 | 0.2250 | 1 |") != std::string::npos);
   CHECK(text.find("output_error (lower is better)") != std::string::npos);

@@ -152,6 +152,17 @@ print("+1.000" if better else "-1.000")' "$means" $metric)
     || fail "$metric: overall correlation should be $expected ($means): $(cat compare-$metric.md)"
 done
 grep -q "(lower is better)" compare-output_error.md || fail "direction in words: $(cat compare-output_error.md)"
+"$sweep" compare-e2e small.sqlite --metric output_error --format json > compare-output_error.json || fail "compare-e2e json"
+python3 - <<'PY' || fail "compare-e2e json: $(cat compare-output_error.json)"
+import json, re
+d = json.load(open("compare-output_error.json"))
+md = open("compare-output_error.md").read()
+assert d["proxy_metric"] == "output_error" and d["proxy_direction"] == "lower is better"
+assert [r["method"] for r in d["rows"]] == ["snapkv", "h2o"] and [r["e2e_rank"] for r in d["rows"]] == [1, 2]
+overall = re.search(r"^\| overall \| 2 \| \d+ \| \d+ \| ([+-]\d\.\d{3})", md, re.M).group(1)
+assert "%+.3f" % d["overall"]["spearman"]["value"] == overall, (d["overall"], overall)
+assert [t["task"] for t in d["per_task"]] == ["hotpotqa", "trec"]
+PY
 set +e; "$sweep" compare-e2e small.sqlite --metric bogus 2>bogus-metric.log; code=$?; set -e
 [[ $code -eq 1 ]] && grep -q "unknown proxy metric 'bogus'" bogus-metric.log || fail "unknown proxy ($code): $(cat bogus-metric.log)"
 # two budgets of one method are told apart by their varying parameter
