@@ -130,6 +130,10 @@ SampleMeta parse_meta(const SafetensorsFile& file) {
       for (const json& item : spans) meta.planted[name].push_back(reader.range("planted", item, meta.n_tokens, false));
     }
   }
+  if (auto it = file.metadata().find("token_texts"); it != file.metadata().end())
+    meta.token_texts = parse_token_texts(path, it->second, meta.n_tokens);
+  if (auto it = file.metadata().find("token_text_method"); it != file.metadata().end())
+    meta.token_text_method = it->second;
   return meta;
 }
 
@@ -220,6 +224,65 @@ std::vector<int32_t> read_token_ids(const SafetensorsFile& file, const char* nam
 }
 
 }  // namespace
+
+std::vector<TokenText> parse_token_texts(const std::string& path, const std::string& value, int n_tokens) {
+  const json list = json::parse(value, nullptr, /*allow_exceptions=*/false);
+  if (!list.is_array())
+    CKV_FAIL("{}: metadata 'token_texts' is not a JSON list (one entry per prompt token)", path);
+  if (list.size() != size_t(n_tokens))
+    CKV_FAIL("{}: metadata 'token_texts' has {} entries, expected n_tokens = {}", path, list.size(), n_tokens);
+  std::vector<TokenText> texts;
+  texts.reserve(list.size());
+  auto hex_value = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < list.size(); ++i) {
+    const json& e = list[i];
+    if (e.is_string()) {
+      texts.push_back({TokenText::Kind::kText, e.get<std::string>()});
+    } else if (e.is_object() && e.size() == 1 && e.contains("special") && e["special"].is_string()) {
+      texts.push_back({TokenText::Kind::kSpecial, e["special"].get<std::string>()});
+    } else if (e.is_object() && e.size() == 1 && e.contains("hex") && e["hex"].is_string()) {
+      const std::string& hex = e["hex"].get_ref<const std::string&>();
+      std::string bytes;
+      bool ok = hex.size() % 2 == 0;
+      for (size_t k = 0; ok && k < hex.size(); k += 2) {
+        const int hi = hex_value(hex[k]), lo = hex_value(hex[k + 1]);
+        ok = hi >= 0 && lo >= 0;
+        bytes.push_back(char(hi * 16 + lo));
+      }
+      if (!ok)
+        CKV_FAIL("{}: metadata 'token_texts': entry {} {} is not an even number of hex digits", path, i,
+                 e.dump());
+      texts.push_back({TokenText::Kind::kBytes, bytes});
+    } else {
+      CKV_FAIL("{}: metadata 'token_texts': entry {} {} is neither a string, {{\"hex\": ...}} nor "
+               "{{\"special\": ...}}",
+               path, i, e.dump(-1, ' ', false, json::error_handler_t::replace));
+    }
+  }
+  return texts;
+}
+
+std::string token_texts_json(const std::vector<TokenText>& texts) {
+  json list = json::array();
+  for (const TokenText& t : texts) {
+    switch (t.kind) {
+      case TokenText::Kind::kText: list.push_back(t.text); break;
+      case TokenText::Kind::kSpecial: list.push_back({{"special", t.text}}); break;
+      case TokenText::Kind::kBytes: {
+        std::string hex;
+        for (unsigned char c : t.text) hex += fmt::format("{:02x}", c);
+        list.push_back({{"hex", hex}});
+        break;
+      }
+    }
+  }
+  return list.dump();
+}
 
 LayerInput LayerTensors::view() const {
   LayerInput in;
@@ -346,6 +409,12 @@ void write_sample(const std::string& path, const SampleMeta& meta,
     for (const auto& [name, spans] : meta.planted)
       for (const auto& [begin, end] : spans) planted[name].push_back(json::array({begin, end}));
     writer.set_metadata("planted", planted.dump());
+  }
+  if (!meta.token_texts.empty()) {
+    CKV_CHECK(meta.token_texts.size() == size_t(meta.n_tokens), "{}: {} token texts for n_tokens = {}", path,
+              meta.token_texts.size(), meta.n_tokens);
+    writer.set_metadata("token_texts", token_texts_json(meta.token_texts));
+    if (!meta.token_text_method.empty()) writer.set_metadata("token_text_method", meta.token_text_method);
   }
   writer.write(path);
 }

@@ -12,6 +12,23 @@
 
 namespace ckv {
 
+// One prompt token's text: `text` holds its bytes. kText: valid UTF-8, exactly what the token adds
+// to the decoded prompt (leading space, newline included); kBytes: bytes that are not UTF-8 on
+// their own (a byte-level BPE piece of a multi-byte character); kSpecial: a special token (BOS,
+// chat markers) as the tokenizer writes it.
+struct TokenText {
+  enum class Kind { kText, kBytes, kSpecial };
+  Kind kind = Kind::kText;
+  std::string text;
+  bool operator==(const TokenText&) const = default;
+};
+
+// Parses the `token_texts` metadata value (a JSON list of n entries: a string, {"hex": "..."} or
+// {"special": "..."}); throws naming `path` and the entry's position.
+std::vector<TokenText> parse_token_texts(const std::string& path, const std::string& value, int n_tokens);
+// The metadata value of `texts` (the inverse of parse_token_texts).
+std::string token_texts_json(const std::vector<TokenText>& texts);
+
 struct SampleMeta {
   std::string task, id, model;
   int n_tokens = 0, m_answer = 0;
@@ -29,6 +46,11 @@ struct SampleMeta {
   // be re-run and checked: tensors `input_ids` [n] and `answer_ids` [m], I32. Empty when the file
   // has none (synthetic caches); when present they are validated against n_tokens / m_answer.
   std::vector<int32_t> input_ids, answer_ids;
+  // Optional metadata `token_texts` (docs/cache-format.md): each prompt token's text, so a cache
+  // can be read without its tokenizer. Empty when the file has none (older captures): readers
+  // then show positions. `token_text_method` says how the capture found the bytes.
+  std::vector<TokenText> token_texts;
+  std::string token_text_method;
 };
 
 // The fp32 tensors of one layer, owning their memory; view() gives the kernels' LayerInput.

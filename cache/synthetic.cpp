@@ -411,6 +411,42 @@ void check_options(const SynthOptions& o, const std::vector<std::string>& tasks)
 
 }  // namespace
 
+// Made-up prompt text for synthetic caches: "<s>", then sentences of words (some split into a
+// word and sub-word pieces), numbers, commas and full stops, a newline after some sentences.
+static std::vector<TokenText> made_up_token_texts(int n, uint64_t seed) {
+  static const char* const kWords[] = {"river", "stone", "garden", "paper", "silver", "bridge", "market",
+                                       "tower", "Alice", "Bruno", "Paris", "Lisbon", "the", "of", "was",
+                                       "built", "wrote", "in", "and", "a"};
+  static const char* const kPieces[] = {"ing", "ed", "er", "s", "ly", "ation"};
+  std::mt19937_64 engine(seed);
+  auto below = [&](uint64_t k) { return int(engine() % k); };
+  std::vector<TokenText> texts;
+  texts.push_back({TokenText::Kind::kSpecial, "<s>"});
+  int in_sentence = 0;
+  while (int(texts.size()) < n) {
+    const int r = below(100);
+    if (in_sentence > 4 && r < 12) {
+      texts.push_back({TokenText::Kind::kText, "."});
+      if (below(3) == 0 && int(texts.size()) < n) texts.push_back({TokenText::Kind::kText, "\n"});
+      in_sentence = 0;
+    } else if (in_sentence > 1 && r < 20) {
+      texts.push_back({TokenText::Kind::kText, ","});
+    } else if (r < 28) {
+      texts.push_back({TokenText::Kind::kText, fmt::format(" {}", 1 + below(2024))});
+      ++in_sentence;
+    } else {
+      const char* word = kWords[below(std::size(kWords))];
+      texts.push_back({TokenText::Kind::kText, fmt::format("{}{}", in_sentence == 0 && texts.size() > 1 &&
+                                                                       texts.back().text == "\n" ? "" : " ", word)});
+      if (below(4) == 0 && int(texts.size()) < n)
+        texts.push_back({TokenText::Kind::kText, kPieces[below(std::size(kPieces))]});
+      ++in_sentence;
+    }
+  }
+  texts.resize(size_t(n));
+  return texts;
+}
+
 int generate_synthetic_cache(const SynthOptions& options) {
   const std::vector<std::string> tasks = options.tasks.empty() ? synthetic_task_names() : options.tasks;
   check_options(options, tasks);
@@ -441,6 +477,11 @@ int generate_synthetic_cache(const SynthOptions& options) {
       meta.capture_version = "synthetic/1";
       for (const auto& [name, spans] : plan.planted)
         for (const Span& span : spans) meta.planted[name].emplace_back(span.begin, span.end);
+
+      if (options.token_texts) {
+        meta.token_texts = made_up_token_texts(plan.n, mix64(sample_seed ^ 0x746f6b656e73ull));
+        meta.token_text_method = "synthetic";
+      }
 
       std::vector<SampleWriteLayer> layers;
       for (int layer : options.layers) {

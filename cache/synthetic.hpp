@@ -24,6 +24,10 @@ struct SynthOptions {
   int query_rows = 0;          // r; 0 = full capture (r = n)
   uint64_t seed = 0;
   DType dtype = DType::F16;
+  // Also write made-up token texts (metadata `token_texts`: words, sub-word pieces, digits,
+  // punctuation, newlines, a BOS special token), so keep-set views can be tried on synthetic
+  // caches. Drawn from their own random stream: the tensors are the same bytes either way.
+  bool token_texts = false;
 };
 
 // Writes <out_dir>/<task>/<id>.safetensors and <out_dir>/index.jsonl. Returns the number of

@@ -598,6 +598,93 @@ TEST_CASE("token ids of captured caches are read and validated", "[cache][sample
   }
 }
 
+TEST_CASE("token texts of captured caches are read and validated", "[cache][sample]") {
+  TempDir dir;
+  const std::string path = dir.file("texts.safetensors");
+  RawSample sample;  // n_tokens = 16
+  // As ckv-capture writes them (json.dumps, ensure_ascii=False): BOS, words with their leading
+  // space, a newline, a tab, markup, é as UTF-8, and 東 split over two byte-level pieces.
+  const std::string texts =
+      "[{\"special\":\"<s>\"},\"Paris\",\"\\n\",\" caf\",\"\xC3\xA9\",\" <b>\",\"&amp;\",\"\\t\",\"42\",\",\","
+      "{\"hex\":\"e69d\"},{\"hex\":\"B1\"},\" \\\"x\\\"\",\" end\",\".\",\"\"]";
+  sample.metadata["token_texts"] = texts;
+  sample.metadata["token_text_method"] = "byte-level";
+  auto expect = [&](const std::string& value, const std::string& fragment) {
+    sample.metadata["token_texts"] = value;
+    sample.write(path);
+    CHECK_THROWS_WITH(SampleCache::open(path), Contains("texts.safetensors") && Contains(fragment));
+  };
+  using K = TokenText::Kind;
+
+  SECTION("present: every entry's bytes and kind") {
+    sample.write(path);
+    const SampleMeta meta = SampleCache::open(path).meta();
+    REQUIRE(meta.token_texts.size() == 16);
+    CHECK(meta.token_text_method == "byte-level");
+    CHECK(meta.token_texts[0] == TokenText{K::kSpecial, "<s>"});
+    CHECK(meta.token_texts[2] == TokenText{K::kText, "\n"});
+    CHECK(meta.token_texts[4] == TokenText{K::kText, "\xC3\xA9"});
+    CHECK(meta.token_texts[10] == TokenText{K::kBytes, "\xE6\x9D"});
+    CHECK(meta.token_texts[11] == TokenText{K::kBytes, "\xB1"});  // upper-case hex digits too
+    CHECK(meta.token_texts[12] == TokenText{K::kText, " \"x\""});
+    CHECK(meta.token_texts[15] == TokenText{K::kText, ""});
+    // and back: the writer's value parses to the same entries (hex written in lower case)
+    CHECK(parse_token_texts("x", token_texts_json(meta.token_texts), 16) == meta.token_texts);
+    CHECK(token_texts_json(meta.token_texts).find("{\"hex\":\"b1\"}") != std::string::npos);
+  }
+  SECTION("absent (older captures, synthetic caches): empty, the sample still loads") {
+    sample.metadata.erase("token_texts");
+    sample.metadata.erase("token_text_method");
+    sample.write(path);
+    const SampleMeta meta = SampleCache::open(path).meta();
+    CHECK(meta.token_texts.empty());
+    CHECK(meta.token_text_method.empty());
+  }
+  SECTION("one entry short") {
+    expect("[\"a\"]", "metadata 'token_texts' has 1 entries, expected n_tokens = 16");
+  }
+  SECTION("not a list") { expect("{\"a\":1}", "metadata 'token_texts' is not a JSON list"); }
+  SECTION("not JSON") { expect("[\"a\",", "metadata 'token_texts' is not a JSON list"); }
+  SECTION("an odd number of hex digits") {
+    std::string bad = texts;
+    bad.replace(bad.find("e69d"), 4, "e69");
+    expect(bad, "entry 10 {\"hex\":\"e69\"} is not an even number of hex digits");
+  }
+  SECTION("a non-hex digit") {
+    std::string bad = texts;
+    bad.replace(bad.find("e69d"), 4, "zz9d");
+    expect(bad, "entry 10 {\"hex\":\"zz9d\"} is not an even number of hex digits");
+  }
+  SECTION("an unknown entry") {
+    std::string bad = texts;
+    bad.replace(bad.find("{\"special\""), 10, "{\"other\"");
+    expect(bad, "entry 0 {\"other\":\"<s>\"} is neither a string");
+  }
+  SECTION("a number") {
+    std::string bad = texts;
+    bad.replace(bad.find("\"42\""), 4, "42");
+    expect(bad, "entry 8 42 is neither a string");
+  }
+}
+
+TEST_CASE("write_sample writes token texts and the reader returns them", "[cache][sample]") {
+  TempDir dir;
+  SampleFixture fixture;  // n_tokens = 16
+  for (int i = 0; i < 16; ++i)
+    fixture.meta.token_texts.push_back(i == 5   ? TokenText{TokenText::Kind::kBytes, std::string("\xFF\x00", 2)}
+                                       : i == 0 ? TokenText{TokenText::Kind::kSpecial, "<s>"}
+                                                : TokenText{TokenText::Kind::kText, " w" + std::to_string(i)});
+  fixture.meta.token_text_method = "synthetic";
+  const std::string path = dir.file("with-texts.safetensors");
+  write_sample(path, fixture.meta, fixture.layers, DType::F16);
+  const SampleMeta meta = SampleCache::open(path).meta();
+  CHECK(meta.token_texts == fixture.meta.token_texts);
+  CHECK(meta.token_text_method == "synthetic");
+  fixture.meta.token_texts.pop_back();
+  CHECK_THROWS_WITH(write_sample(dir.file("bad.safetensors"), fixture.meta, fixture.layers, DType::F16),
+                    Contains("15 token texts for n_tokens = 16"));
+}
+
 TEST_CASE("write_sample writes token ids and the reader returns them", "[cache][sample]") {
   TempDir dir;
   SampleFixture fixture;

@@ -28,7 +28,9 @@ int synth_command(int argc, char** argv) {
       ("answer-tokens", po::value(&synth.answer_tokens)->default_value(8), "answer tokens m")
       ("query-rows", po::value(&synth.query_rows)->default_value(0), "captured query rows r (0 = full capture)")
       ("seed", po::value(&seed)->default_value(0), "generator seed")
-      ("dtype", po::value(&dtype)->default_value("f16"), "f16 | bf16 | f32");
+      ("dtype", po::value(&dtype)->default_value("f16"), "f16 | bf16 | f32")
+      ("token-texts", po::bool_switch(&synth.token_texts),
+       "also write made-up token texts (for keep-view; the tensors are the same)");
   po::positional_options_description positional;
   po::variables_map vm;
   if (!parse_options(argc, argv, "ckv-sweep synth --out DIR [options]", options, positional, vm)) return kExitOk;

@@ -79,6 +79,11 @@ def test_captured_qk_reproduce_the_models_attention(assets, kind, tmp_path, ckv_
         assert len(metadata["model_config_sha256"]) == 64 and metadata["answer_source"] == "gold"
         assert json.loads(metadata["layers"]) == list(range(L)) and metadata["num_layers_model"] == str(L)
         assert json.loads(metadata["evidence"]) == [list(s) for s in prompt.evidence]
+        # every prompt token's text: together, byte for byte, the prompt the tokenizer decodes
+        texts = json.loads(metadata["token_texts"])
+        assert len(texts) == n and metadata["token_text_method"] == "byte-level"
+        assert b"".join(cache_format.decode_token_texts(texts)).decode("utf-8") == tokenizer.decode(
+            prompt.input_ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
         ids = torch.cat([tensors["input_ids"], tensors["answer_ids"]]).long()[None]
         with torch.no_grad():
             attentions = model(ids, output_attentions=True, use_cache=False).attentions

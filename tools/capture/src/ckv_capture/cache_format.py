@@ -145,6 +145,8 @@ def check_layout(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> 
         t = tensors[name]
         if t.dtype != torch.int32 or tuple(t.shape) != (length,):
             raise ValueError(f"tensor {name}: {t.dtype} {list(t.shape)}, expected int32 [{length}]")
+    if "token_texts" in metadata and len(json.loads(metadata["token_texts"])) != n:
+        raise ValueError(f"metadata token_texts: {len(json.loads(metadata['token_texts']))} entries, expected n = {n}")
     if len(tensors) != 6 * len(layers) + 2:
         raise ValueError(f"{len(tensors)} tensors for {len(layers)} layers")
 
@@ -197,3 +199,121 @@ def sample_path(task: str, sample_id: str) -> str:
     """Relative path of a sample file; ids are LongBench's hex `_id`s, anything else is made safe."""
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in sample_id)
     return f"{task}/{safe}.safetensors"
+
+
+# ---- token texts ------------------------------------------------------------------------------
+#
+# Metadata `token_texts` (docs/cache-format.md): one JSON entry per prompt token, so that a cache
+# can be read (keep-set views, token classes) without the tokenizer. An entry is
+#   - a string: the exact text the token adds to the decoded prompt (a leading space, a newline
+#     included), when its bytes are valid UTF-8 on their own;
+#   - {"hex": "e4b8"}: the token's bytes in hex, when they are not (a byte-level BPE piece that
+#     holds part of a multi-byte character);
+#   - {"special": "<s>"}: a special token (BOS, chat-template markers), its text as the
+#     tokenizer writes it.
+# `token_text_method` records how the bytes were found: "byte-level" (GPT-2 style byte pieces,
+# Llama 3, Qwen), "sentencepiece" ("▁" for a space, "<0x0A>" byte fallback: Llama 2, Mistral) or
+# "decode" (each token decoded on its own: spaces the tokenizer strips are lost).
+
+
+def _byte_level_decoder() -> dict[str, int]:
+    """The inverse of GPT-2's bytes_to_unicode table: the printable character that stands for each
+    byte in a byte-level BPE piece."""
+    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + \
+        list(range(ord("®"), ord("ÿ") + 1))
+    chars = printable[:]
+    extra = 0
+    for b in range(256):
+        if b not in printable:
+            printable.append(b)
+            chars.append(256 + extra)
+            extra += 1
+    return {chr(c): b for b, c in zip(printable, chars)}
+
+
+_BYTE_LEVEL = _byte_level_decoder()
+
+
+def _decoder_kinds(tokenizer) -> set[str]:
+    """The `type`s of the fast tokenizer's decoder (nested Sequence decoders included); empty for
+    a tokenizer without a `tokenizers` backend."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        return set()
+    decoder = json.loads(backend.to_str()).get("decoder") or {}
+    kinds, stack = set(), [decoder]
+    while stack:
+        d = stack.pop()
+        if isinstance(d, dict):
+            kinds.add(d.get("type", ""))
+            stack.extend(d.get("decoders") or [])
+    return kinds
+
+
+def token_text_method(tokenizer) -> str:
+    kinds = _decoder_kinds(tokenizer)
+    if "ByteLevel" in kinds:
+        return "byte-level"
+    if kinds & {"Metaspace", "ByteFallback"} or getattr(tokenizer, "sp_model", None) is not None:
+        return "sentencepiece"
+    return "decode"
+
+
+def token_bytes(tokenizer, ids: list[int], method: str | None = None) -> list[tuple[str, bytes]]:
+    """Per token: ("special", text bytes) for special tokens, else ("text", the bytes it adds to the
+    decoded prompt)."""
+    method = method or token_text_method(tokenizer)
+    special = set(tokenizer.all_special_ids)
+    pieces = tokenizer.convert_ids_to_tokens(list(ids))
+    out = []
+    for token_id, piece in zip(ids, pieces):
+        if piece is None:
+            piece = ""
+        if token_id in special:
+            out.append(("special", piece.encode("utf-8")))
+        elif method == "byte-level" and all(c in _BYTE_LEVEL for c in piece):
+            out.append(("text", bytes(_BYTE_LEVEL[c] for c in piece)))
+        elif method == "sentencepiece":
+            if len(piece) == 6 and piece.startswith("<0x") and piece.endswith(">"):
+                out.append(("text", bytes([int(piece[3:5], 16)])))
+            else:
+                out.append(("text", piece.replace("▁", " ").encode("utf-8")))
+        else:
+            out.append(("text", tokenizer.decode([token_id], skip_special_tokens=False).encode("utf-8")))
+    return out
+
+
+def encode_token_texts(tokens: list[tuple[str, bytes]]) -> list:
+    """The `token_texts` entries (above) of token_bytes' output."""
+    entries = []
+    for kind, data in tokens:
+        if kind == "special":
+            entries.append({"special": data.decode("utf-8", errors="replace")})
+            continue
+        try:
+            entries.append(data.decode("utf-8"))
+        except UnicodeDecodeError:
+            entries.append({"hex": data.hex()})
+    return entries
+
+
+def token_texts_metadata(tokenizer, ids: list[int]) -> dict[str, str]:
+    """The two metadata keys of a captured sample: `token_texts` and `token_text_method`."""
+    method = token_text_method(tokenizer)
+    texts = encode_token_texts(token_bytes(tokenizer, ids, method))
+    return {"token_texts": json.dumps(texts, ensure_ascii=False), "token_text_method": method}
+
+
+def decode_token_texts(entries: list) -> list[bytes]:
+    """The bytes each `token_texts` entry stands for (special tokens: their text)."""
+    out = []
+    for e in entries:
+        if isinstance(e, str):
+            out.append(e.encode("utf-8"))
+        elif isinstance(e, dict) and "hex" in e:
+            out.append(bytes.fromhex(e["hex"]))
+        elif isinstance(e, dict) and "special" in e:
+            out.append(e["special"].encode("utf-8"))
+        else:
+            raise ValueError(f"token_texts entry {e!r} is neither a string nor {{'hex'}} / {{'special'}}")
+    return out

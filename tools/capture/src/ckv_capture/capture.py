@@ -153,6 +153,8 @@ def sample_metadata(sample, prompt, info, options, layers, r, answer_ids, source
         "prompt_truncated": "true" if prompt.truncated else "false",
         "prompt_tokens_before_truncation": str(prompt.tokens_before_truncation),
         "answer_text": tokenizer.decode(answer_ids, skip_special_tokens=False),
+        # Each prompt token's text, so the cache can be read without the tokenizer.
+        **cache_format.token_texts_metadata(tokenizer, prompt.input_ids),
     }
 
 
