@@ -242,6 +242,8 @@ InspectResult inspect_layer(const std::string& sample_path, int layer, const jso
   Scores scores = c.method->score_cpu(context, c.typed);
   InspectResult out;
   out.n = input.n;
+  out.H = input.H;
+  out.G = input.G;
   out.scores = scores.heads;
   out.keep = keep_sets(c, scores, input);
   out.budget = c.method->uses_selection

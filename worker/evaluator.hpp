@@ -64,6 +64,7 @@ BatchResult evaluate_batch(const Batch& batch, const EvaluatorOptions& options);
 // The per-layer keep-sets and scores of one configuration on one sample (for `inspect`).
 struct InspectResult {
   int n = 0, budget = 0;
+  int H = 0, G = 0;  // query and KV heads of the layer (keep holds G sets, or H per query head)
   std::vector<std::vector<float>> scores;
   std::vector<std::vector<int>> keep;
   std::map<std::string, std::optional<double>> metrics;

@@ -17,6 +17,7 @@ int import_predictions_command(int argc, char** argv);
 int compare_e2e_command(int argc, char** argv);
 int metrics_command(int argc, char** argv);
 int compare_command(int argc, char** argv);
+int keep_view_command(int argc, char** argv);
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> list = {
@@ -33,6 +34,7 @@ const std::vector<Command>& commands() {
       {"import-predictions", "score LongBench predictions end to end into the database", import_predictions_command},
       {"compare", "configuration A against B, sample by sample: paired differences, CIs, tests", compare_command},
       {"compare-e2e", "end-to-end scores against a proxy metric: rankings and Spearman", compare_e2e_command},
+      {"keep-view", "the tokens two configurations keep: one sample as an HTML page, or a task's summary", keep_view_command},
   };
   return list;
 }
