@@ -9,6 +9,7 @@
 
 #include "common/error.hpp"
 #include "kernels/numerics.hpp"
+#include "report/html.hpp"
 #include "report/query_table.hpp"
 
 namespace ckv {
@@ -276,7 +277,36 @@ std::string render_report(const CampaignReport& report, const ReportOptions& opt
     if (const std::string note = numerics_note(report); !note.empty()) out += "% " + note + "\n";
     return out;
   }
-  CKV_CHECK(options.format == "markdown", "report format must be markdown, csv, json or latex (got '{}')",
+  if (options.format == "html") {
+    // An HTML fragment (a <table> with its caption and notes) for the campaign page
+    // (report/html_report.hpp); every text escaped, labels come from user files.
+    out += "<table class=\"report\">\n<caption>" +
+           html::escape(fmt::format("{} — {} (mean over samples; avg = mean of task means, cat avg = mean of "
+                                    "category means; {})",
+                                    report.campaign, report.metric, numerics_list(report))) +
+           "</caption>\n<thead><tr>";
+    for (size_t c = 0; c < table.header.size(); ++c)
+      out += fmt::format("<th{}>{}</th>", c < table.label_columns ? " class=\"label\"" : "",
+                         html::escape(table.header[c]));
+    out += "</tr></thead>\n<tbody>\n";
+    for (size_t r = 0; r < table.rows.size(); ++r) {
+      out += fmt::format("<tr title=\"configuration {}\">", html::escape(table.configurations[r]));
+      for (size_t c = 0; c < table.rows[r].size(); ++c) {
+        const Cell& cell = table.rows[r][c];
+        out += c < table.label_columns ? "<td class=\"label\">" : "<td>";
+        out += html::escape(cell.text);
+        if (!cell.coverage.empty()) out += " <span class=\"coverage\">(" + html::escape(cell.coverage) + ")</span>";
+        out += "</td>";
+      }
+      out += "</tr>\n";
+    }
+    out += "</tbody>\n</table>\n";
+    if (table.partial) out += "<p class=\"note\">" + html::escape(coverage_note(report)) + "</p>\n";
+    if (const std::string note = numerics_note(report); !note.empty())
+      out += "<p class=\"note\">" + html::escape(note) + "</p>\n";
+    return out;
+  }
+  CKV_CHECK(options.format == "markdown", "report format must be markdown, csv, json, latex or html (got '{}')",
             options.format);
   std::vector<size_t> width(table.header.size());
   for (size_t c = 0; c < width.size(); ++c) width[c] = table.header[c].size();

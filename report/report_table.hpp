@@ -10,7 +10,7 @@
 namespace ckv {
 
 struct ReportOptions {
-  std::string format = "markdown";  // markdown | csv | json | latex
+  std::string format = "markdown";  // markdown | csv | json | latex | html (a <table> fragment)
   int precision = 4;
   double scale = 1.0;               // e.g. 100 for percentages
 };

@@ -1,6 +1,9 @@
 // `ckv-sweep report DB --campaign C --metric M`: the ablation table of a campaign.
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
+#include <unistd.h>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -8,6 +11,10 @@
 #include "common/error.hpp"
 #include "db/database.hpp"
 #include "db/queries.hpp"
+#include "db/e2e_store.hpp"
+#include "e2e/rank_comparison.hpp"
+#include "report/html.hpp"
+#include "report/html_report.hpp"
 #include "report/plot.hpp"
 #include "report/report_table.hpp"
 #include "tools/ckv_sweep/commands.hpp"
@@ -15,20 +22,91 @@
 
 namespace ckv::cli {
 
+namespace {
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  CKV_CHECK(in, "{}: cannot read", path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The end-to-end comparison against a proxy metric as an HTML table (the rows compare-e2e prints).
+std::string rank_comparison_html(const e2e::RankComparison& c) {
+  using html::escape;
+  std::string out = "<table class=\"report\">\n<caption>" +
+                    escape(fmt::format("end-to-end LongBench score against {} over tasks {}; Spearman {}",
+                                       c.proxy_metric, fmt::join(c.tasks, ", "),
+                                       c.spearman ? fmt::format("{:.3f}", *c.spearman) : std::string("-"))) +
+                    "</caption>\n<thead><tr><th class=\"label\">method</th><th class=\"label\">configuration</th>"
+                    "<th>e2e score</th><th>e2e rank</th><th>" + escape(c.proxy_metric) + "</th><th>proxy rank</th>"
+                    "</tr></thead>\n<tbody>\n";
+  for (const auto& r : c.rows)
+    out += fmt::format("<tr><td class=\"label\">{}</td><td class=\"label\"><code>{}</code></td><td>{:.2f}</td>"
+                       "<td>{:g}</td><td>{}</td><td>{}</td></tr>\n",
+                       escape(r.method), escape(r.configuration.substr(0, 12)), r.e2e_mean, r.e2e_rank,
+                       r.proxy_mean ? fmt::format("{:.4f}", *r.proxy_mean) : "-",
+                       r.proxy_rank ? fmt::format("{:g}", *r.proxy_rank) : "-");
+  return out + "</tbody>\n</table>\n";
+}
+
+// `report --format html`: every metric's table (or the --metric given), the plots against
+// --plot, the end-to-end section when predictions were imported, links to keep-set views.
+std::string html_report(Database& db, const std::string& db_path, const std::string& campaign,
+                        const std::vector<std::string>& metrics, const ReportOptions& options,
+                        const std::string& plot_param, const std::vector<std::string>& keep_views) {
+  HtmlReport page;
+  page.campaign = campaign;
+  page.database = db_path;
+  ReportOptions table_options = options;
+  table_options.format = "html";
+  for (const auto& metric : metrics) {
+    const CampaignReport report = campaign_report(db, campaign, metric);
+    page.tables.push_back({metric, render_report(report, table_options)});
+    if (!plot_param.empty()) {
+      // gnuplot's SVG, written to a private directory and embedded.
+      std::string dir = (std::filesystem::temp_directory_path() / "ckv-report-XXXXXX").string();
+      CKV_CHECK(mkdtemp(dir.data()) != nullptr, "cannot create a temporary directory for the plots");
+      const std::string svg = dir + "/plot.svg";
+      try {
+        write_plot(report, plot_param, svg);
+        page.plots.emplace_back(fmt::format("{} against {}", metric, plot_param), read_text(svg));
+      } catch (...) {
+        std::filesystem::remove_all(dir);
+        throw;
+      }
+      std::filesystem::remove_all(dir);
+    }
+  }
+  if (!e2e_task_scores(db, campaign).empty())
+    for (const auto& metric : metrics)
+      page.e2e.push_back({"against " + metric, rank_comparison_html(e2e::compare_rankings(db, campaign, metric))});
+  for (const auto& view : keep_views) page.links.emplace_back(std::filesystem::path(view).filename().string(), view);
+  page.notes.push_back(
+      "Paired comparisons between configurations (ckv-sweep compare) are not part of this report yet.");
+  return render_html_report(page);
+}
+
+}  // namespace
+
 int report_command(int argc, char** argv) {
   po::options_description options("report options");
   std::string db_path, campaign, metric = "attn_recall", out_path, plot_param, plot_path;
+  std::vector<std::string> keep_views;
   ReportOptions report_options;
   options.add_options()
       ("db", po::value(&db_path)->required(), "database file")
       ("campaign,c", po::value(&campaign), "campaign name (default: the only campaign)")
       ("metric,m", po::value(&metric)->default_value("attn_recall"), "metric to tabulate")
-      ("format,f", po::value(&report_options.format)->default_value("markdown"), "markdown | csv | json | latex")
+      ("format,f", po::value(&report_options.format)->default_value("markdown"), "markdown | csv | json | latex | html (one self-contained page: every metric, plots, end to end)")
       ("precision", po::value(&report_options.precision)->default_value(4), "decimals")
       ("scale", po::value(&report_options.scale)->default_value(1.0), "multiply values (100 for percent)")
       ("output,o", po::value(&out_path), "write to this file instead of stdout")
       ("plot", po::value(&plot_param), "plot the metric against this swept parameter, one panel per task")
-      ("plot-output", po::value(&plot_path), "plot file (.png or .svg; default <campaign>-<metric>-<param>.png)");
+      ("plot-output", po::value(&plot_path), "plot file (.png or .svg; default <campaign>-<metric>-<param>.png)")
+      ("keep-view", po::value(&keep_views)->composing(),
+       "with --format html: link this keep-set view page (ckv-sweep keep-view -o FILE.html; repeatable)");
   po::positional_options_description positional;
   positional.add("db", 1);
   po::variables_map vm;
@@ -37,8 +115,10 @@ int report_command(int argc, char** argv) {
     return kExitOk;
 
   usage_check(report_options.format == "markdown" || report_options.format == "csv" ||
-                  report_options.format == "json" || report_options.format == "latex",
-              "report", "--format must be markdown, csv, json or latex (got '" + report_options.format + "')");
+                  report_options.format == "json" || report_options.format == "latex" ||
+                  report_options.format == "html",
+              "report", "--format must be markdown, csv, json, latex or html (got '" + report_options.format + "')");
+  usage_check(keep_views.empty() || report_options.format == "html", "report", "--keep-view needs --format html");
   usage_check(report_options.precision >= 0 && report_options.precision <= 17, "report",
               fmt::format("--precision must be between 0 and 17 (got {})", report_options.precision));
   Database db = Database::open(db_path, Database::Mode::ReadOnly);
@@ -48,14 +128,23 @@ int report_command(int argc, char** argv) {
               fmt::format("{}", fmt::join(names, ", ")));
     campaign = names[0];
   }
-  CampaignReport report = campaign_report(db, campaign, metric);
-  if (!plot_param.empty()) {
-    if (plot_path.empty()) plot_path = fmt::format("{}-{}-{}.png", campaign, metric, plot_param);
-    write_plot(report, plot_param, plot_path);
-    fmt::print(stderr, "plot written to {}\n", plot_path);
-    return kExitOk;
+  std::string text;
+  if (report_options.format == "html") {
+    // Every metric unless --metric names one.
+    const std::vector<std::string> metrics =
+        vm["metric"].defaulted() ? metric_names(db, campaign) : std::vector<std::string>{metric};
+    CKV_CHECK(!metrics.empty(), "{}: campaign '{}' has no results yet (no unit is done)", db_path, campaign);
+    text = html_report(db, db_path, campaign, metrics, report_options, plot_param, keep_views);
+  } else {
+    CampaignReport report = campaign_report(db, campaign, metric);
+    if (!plot_param.empty()) {
+      if (plot_path.empty()) plot_path = fmt::format("{}-{}-{}.png", campaign, metric, plot_param);
+      write_plot(report, plot_param, plot_path);
+      fmt::print(stderr, "plot written to {}\n", plot_path);
+      return kExitOk;
+    }
+    text = render_report(report, report_options);
   }
-  std::string text = render_report(report, report_options);
   if (out_path.empty()) {
     std::cout << text;
   } else {
