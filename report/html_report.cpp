@@ -23,6 +23,7 @@ tbody tr:nth-child(even) { background: #fafafa; }
 .coverage { color: #a50; font-size: .85em; }
 .note { color: #555; font-size: .9em; }
 figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
+pre { overflow-x: auto; background: #f8f8f8; padding: .5em; font-size: .85em; }
 )";
 
 std::string anchor(const std::string& prefix, size_t i) { return fmt::format("{}-{}", prefix, i); }
@@ -72,6 +73,7 @@ std::string render_html_report(const HtmlReport& r) {
   for (size_t i = 0; i < r.tables.size(); ++i)
     body += fmt::format("<li><a href=\"#{}\">{}</a></li>\n", anchor("table", i), escape(r.tables[i].title));
   if (!r.plots.empty()) body += "<li><a href=\"#plots\">Plots</a></li>\n";
+  if (!r.comparisons.empty()) body += "<li><a href=\"#comparisons\">Paired comparisons</a></li>\n";
   if (!r.e2e.empty()) body += "<li><a href=\"#e2e\">End to end</a></li>\n";
   if (!r.links.empty()) body += "<li><a href=\"#keep-views\">Keep-set views</a></li>\n";
   body += "</ul></nav>\n";
@@ -82,6 +84,11 @@ std::string render_html_report(const HtmlReport& r) {
     body += "<section id=\"plots\">\n<h2>Plots</h2>\n";
     for (const auto& [title, svg] : r.plots)
       body += fmt::format("<figure>{}<figcaption>{}</figcaption></figure>\n", svg_image(svg, title), escape(title));
+    body += "</section>\n";
+  }
+  if (!r.comparisons.empty()) {
+    body += "<section id=\"comparisons\">\n<h2>Paired comparisons</h2>\n";
+    for (const auto& s : r.comparisons) body += fmt::format("<h3>{}</h3>\n{}", escape(s.title), s.html);
     body += "</section>\n";
   }
   if (!r.e2e.empty()) {

@@ -1,6 +1,7 @@
 // The campaign report as one self-contained HTML page (`ckv-sweep report --format html`): every
 // metric's table (the markdown report's table model, report_table.hpp, format "html"), the
-// plots (gnuplot SVG embedded as data: images), the end-to-end section, links to keep-set views.
+// plots (gnuplot SVG embedded as data: images), paired comparisons, the end-to-end section, links
+// to keep-set views.
 // Inline CSS, no script, no network. docs/user-guide.md, "The HTML report".
 #pragma once
 #include <string>
@@ -17,6 +18,7 @@ struct HtmlReport {
   };
   std::vector<Section> tables;                              // one per metric
   std::vector<std::pair<std::string, std::string>> plots;   // title, SVG document text
+  std::vector<Section> comparisons;                         // paired comparisons A vs B (ckv-sweep compare)
   std::vector<Section> e2e;                                 // end-to-end comparison, when predictions exist
   std::vector<std::pair<std::string, std::string>> links;   // label, href (keep-set views)
   std::vector<std::string> notes;                           // plain text, shown at the top

@@ -107,6 +107,7 @@ TEST_CASE("the report table as HTML: the same cells as markdown, every label esc
   page.database = "/tmp/\"db\".sqlite";
   page.tables.push_back({"attn_recall", table});
   page.plots.emplace_back("attn_recall against <budget>", "<svg xmlns=\"http://www.w3.org/2000/svg\"><text>&lt;</text></svg>");
+  page.comparisons.push_back({"snapkv <a> vs b", "<pre>x</pre>"});
   page.e2e.push_back({"against <m>", "<table></table>"});
   page.links.emplace_back("view <1>", "views/a&b.html");
   page.links.emplace_back("evil", "javascript:alert(1)");
@@ -124,4 +125,6 @@ TEST_CASE("the report table as HTML: the same cells as markdown, every label esc
   CHECK_THAT(html, Contains("<img alt=\"attn_recall against &lt;budget&gt;\" src=\"data:image/svg+xml;base64," +
                             base64("<svg xmlns=\"http://www.w3.org/2000/svg\"><text>&lt;</text></svg>") + "\">"));
   CHECK_THAT(html, Contains("<h3>against &lt;m&gt;</h3>"));
+  CHECK_THAT(html, Contains("<section id=\"comparisons\">\n<h2>Paired comparisons</h2>\n<h3>snapkv &lt;a&gt; vs b</h3>\n<pre>x</pre>"));
+  CHECK_THAT(html, Contains("<li><a href=\"#comparisons\">Paired comparisons</a></li>"));
 }

@@ -16,7 +16,8 @@ fail() { echo "FAIL: $*"; exit 1; }
 mkdir -p views
 "$sweep" keep-view --cache cache --sample synth-multihop-0 --layer 1 --a "snapkv budget=96" --b "h2o budget=96" \
   -o views/multihop-0.html >view.log 2>&1 || fail "keep-view: $(cat view.log)"
-"$sweep" report small.sqlite --format html --plot budget --keep-view views/multihop-0.html -o report.html \
+"$sweep" report small.sqlite --format html --plot budget --keep-view views/multihop-0.html \
+  --compare "snapkv budget=128 vs h2o budget=128" -o report.html \
   >report.log 2>&1 || fail "report --format html: $(cat report.log)"
 
 # Self-contained: no external resource (the plot is a data: image), every metric has its table.
@@ -56,6 +57,16 @@ for header in '<th class="label">method</th>' '<th class="label">budget</th>' '<
   grep -qF "$header" report.dom || fail "rendered page lacks $header"
 done
 grep -q "<td>$value</td>" report.dom || fail "rendered page lacks the value $value"
+# The paired comparison asked for, on every metric: ckv-sweep compare's own text.
+grep -q '<h3>snapkv budget=128 vs h2o budget=128</h3>' report.dom || fail "no paired comparison section"
+"$sweep" compare small.sqlite "snapkv budget=128" "h2o budget=128" --metric output_error >compare.md 2>&1 \
+  || fail "compare: $(cat compare.md)"
+python3 - <<'PY' || fail "the page's comparison differs from ckv-sweep compare's"
+import html
+dom = open("report.dom", encoding="utf-8").read()
+text = open("compare.md", encoding="utf-8").read()
+assert html.escape(text, quote=False) in dom or text in html.unescape(dom), text[:200]
+PY
 
 render views/multihop-0.html view.dom view.browser.log
 [[ -z $(console view.browser.log) ]] || fail "the browser reported on the keep-set view: $(console view.browser.log)"

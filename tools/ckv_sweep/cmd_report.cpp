@@ -15,6 +15,7 @@
 #include "e2e/rank_comparison.hpp"
 #include "report/html.hpp"
 #include "report/html_report.hpp"
+#include "report/paired_comparison.hpp"
 #include "report/plot.hpp"
 #include "report/report_table.hpp"
 #include "tools/ckv_sweep/commands.hpp"
@@ -39,13 +40,14 @@ std::string rank_comparison_html(const e2e::RankComparison& c) {
                     escape(fmt::format("end-to-end LongBench score against {} over tasks {}; Spearman {}",
                                        c.proxy_metric, fmt::join(c.tasks, ", "),
                                        c.spearman ? fmt::format("{:.3f}", *c.spearman) : std::string("-"))) +
-                    "</caption>\n<thead><tr><th class=\"label\">method</th><th class=\"label\">configuration</th>"
+                    "</caption>\n<thead><tr><th class=\"label\">configuration</th><th class=\"label\">hash</th>"
                     "<th>e2e score</th><th>e2e rank</th><th>" + escape(c.proxy_metric) + "</th><th>proxy rank</th>"
                     "</tr></thead>\n<tbody>\n";
   for (const auto& r : c.rows)
     out += fmt::format("<tr><td class=\"label\">{}</td><td class=\"label\"><code>{}</code></td><td>{:.2f}</td>"
                        "<td>{:g}</td><td>{}</td><td>{}</td></tr>\n",
-                       escape(r.method), escape(r.configuration.substr(0, 12)), r.e2e_mean, r.e2e_rank,
+                       escape(r.label.empty() ? r.method : r.label), escape(r.configuration.substr(0, 12)), r.e2e_mean,
+                       r.e2e_rank,
                        r.proxy_mean ? fmt::format("{:.4f}", *r.proxy_mean) : "-",
                        r.proxy_rank ? fmt::format("{:g}", *r.proxy_rank) : "-");
   return out + "</tbody>\n</table>\n";
@@ -55,7 +57,8 @@ std::string rank_comparison_html(const e2e::RankComparison& c) {
 // --plot, the end-to-end section when predictions were imported, links to keep-set views.
 std::string html_report(Database& db, const std::string& db_path, const std::string& campaign,
                         const std::vector<std::string>& metrics, const ReportOptions& options,
-                        const std::string& plot_param, const std::vector<std::string>& keep_views) {
+                        const std::string& plot_param, const std::vector<std::string>& keep_views,
+                        const std::vector<std::string>& comparisons) {
   HtmlReport page;
   page.campaign = campaign;
   page.database = db_path;
@@ -79,12 +82,23 @@ std::string html_report(Database& db, const std::string& db_path, const std::str
       std::filesystem::remove_all(dir);
     }
   }
+  // Paired comparisons "A vs B" (ckv-sweep compare), on every metric of the page.
+  for (const auto& pair : comparisons) {
+    const size_t at = pair.find(" vs ");
+    CKV_CHECK(at != std::string::npos && at > 0 && at + 4 < pair.size(),
+              "--compare '{}': expected \"A vs B\" (labels \"METHOD key=value ...\" or hash prefixes)", pair);
+    const std::string a = pair.substr(0, at), b = pair.substr(at + 4);
+    std::string html;
+    for (const auto& metric : metrics)
+      html += "<pre>" + html::escape(render_paired_comparison(
+                            compare_configurations(db, campaign, a, b, metric), "markdown", options.precision)) +
+              "</pre>\n";
+    page.comparisons.push_back({pair, html});
+  }
   if (!e2e_task_scores(db, campaign).empty())
     for (const auto& metric : metrics)
       page.e2e.push_back({"against " + metric, rank_comparison_html(e2e::compare_rankings(db, campaign, metric))});
   for (const auto& view : keep_views) page.links.emplace_back(std::filesystem::path(view).filename().string(), view);
-  page.notes.push_back(
-      "Paired comparisons between configurations (ckv-sweep compare) are not part of this report yet.");
   return render_html_report(page);
 }
 
@@ -93,7 +107,7 @@ std::string html_report(Database& db, const std::string& db_path, const std::str
 int report_command(int argc, char** argv) {
   po::options_description options("report options");
   std::string db_path, campaign, metric = "attn_recall", out_path, plot_param, plot_path;
-  std::vector<std::string> keep_views;
+  std::vector<std::string> keep_views, comparisons;
   ReportOptions report_options;
   options.add_options()
       ("db", po::value(&db_path)->required(), "database file")
@@ -105,6 +119,8 @@ int report_command(int argc, char** argv) {
       ("output,o", po::value(&out_path), "write to this file instead of stdout")
       ("plot", po::value(&plot_param), "plot the metric against this swept parameter, one panel per task")
       ("plot-output", po::value(&plot_path), "plot file (.png or .svg; default <campaign>-<metric>-<param>.png)")
+      ("compare", po::value(&comparisons)->composing(),
+       "with --format html: a paired comparison \"A vs B\" on every metric (as ckv-sweep compare; repeatable)")
       ("keep-view", po::value(&keep_views)->composing(),
        "with --format html: link this keep-set view page (ckv-sweep keep-view -o FILE.html; repeatable)");
   po::positional_options_description positional;
@@ -119,6 +135,7 @@ int report_command(int argc, char** argv) {
                   report_options.format == "html",
               "report", "--format must be markdown, csv, json, latex or html (got '" + report_options.format + "')");
   usage_check(keep_views.empty() || report_options.format == "html", "report", "--keep-view needs --format html");
+  usage_check(comparisons.empty() || report_options.format == "html", "report", "--compare needs --format html");
   usage_check(report_options.precision >= 0 && report_options.precision <= 17, "report",
               fmt::format("--precision must be between 0 and 17 (got {})", report_options.precision));
   Database db = Database::open(db_path, Database::Mode::ReadOnly);
@@ -134,7 +151,7 @@ int report_command(int argc, char** argv) {
     const std::vector<std::string> metrics =
         vm["metric"].defaulted() ? metric_names(db, campaign) : std::vector<std::string>{metric};
     CKV_CHECK(!metrics.empty(), "{}: campaign '{}' has no results yet (no unit is done)", db_path, campaign);
-    text = html_report(db, db_path, campaign, metrics, report_options, plot_param, keep_views);
+    text = html_report(db, db_path, campaign, metrics, report_options, plot_param, keep_views, comparisons);
   } else {
     CampaignReport report = campaign_report(db, campaign, metric);
     if (!plot_param.empty()) {
