@@ -173,4 +173,19 @@ snap128=$(hash_of snapkv 128)
 grep -q "| snapkv budget=96 | ${snap:0:12} |" compare3.md && grep -q "| snapkv budget=128 | ${snap128:0:12} |" compare3.md \
   && grep -q "| h2o budget=96 | ${h2o:0:12} |" compare3.md || fail "labels: $(cat compare3.md)"
 
+# The HTML report's end-to-end section: compare-e2e's rows (labels, hashes, scores, ranks).
+"$sweep" report small.sqlite --format html --metric attn_recall -o report.html > html.log 2>&1 \
+  || fail "report --format html: $(cat html.log)"
+"$sweep" compare-e2e small.sqlite --metric attn_recall --format json > compare3.json || fail "compare-e2e json (3)"
+python3 - <<'PY' || fail "the HTML report's end-to-end rows differ from compare-e2e's"
+import html, json
+page = open("report.html", encoding="utf-8").read()
+d = json.load(open("compare3.json"))
+assert '<section id="e2e">' in page and len(d["rows"]) == 3
+for r in d["rows"]:
+    row = (f'<td class="label">{html.escape(r["label"])}</td><td class="label"><code>{r["configuration"][:12]}</code></td>'
+           f'<td>{r["e2e_mean"]:.2f}</td><td>{r["e2e_rank"]:g}</td>')
+    assert row in page, row
+PY
+
 echo "e2e_roundtrip: all checks passed"

@@ -24,7 +24,7 @@ const std::vector<Command>& commands() {
       {"run", "run (or resume) a campaign: ckv-sweep [run] SPEC.toml", run_command},
       {"plan", "dry run: configurations, samples, units, how many already done", plan_command},
       {"status", "progress of the campaigns in a database", status_command},
-      {"report", "the ablation table of a campaign (markdown, csv, json, latex) and plots", report_command},
+      {"report", "the ablation table of a campaign (markdown, csv, json, latex), plots, or the whole campaign as one HTML page", report_command},
       {"query", "run read-only SQL on a database", query_command},
       {"synth", "write a synthetic attention cache", synth_command},
       {"inspect", "scores and keep-set of one method on one sample layer, as JSON", inspect_command},
