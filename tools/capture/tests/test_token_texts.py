@@ -77,3 +77,34 @@ def test_special_tokens_are_marked_and_bad_entries_refused():
         assert "neither a string" in str(e)
     else:
         raise AssertionError("an unknown entry must be refused")
+
+
+def test_keep_view_of_a_captured_sample_shows_its_tokens(assets, ckv_sweep, tmp_path):
+    """An A8 view on a captured sample: the page shows every prompt token's text (escaped), the
+    BOS as a special token, and no tokenizer is needed to read it."""
+    import html
+    import os
+    import re
+    import subprocess
+
+    from safetensors import safe_open
+
+    from ckv_capture import capture
+
+    out = tmp_path / "cache"
+    assert capture.main(["--model", assets["llama"], "--longbench", assets["longbench"], "--out", str(out),
+                         "--device", "cpu", "--max-length", "400", "--tasks", "hotpotqa", "--samples", "1"]) == 0
+    entry = cache_format.read_index(str(out))[0]
+    with safe_open(os.path.join(out, entry["path"]), framework="pt") as f:
+        texts = json.loads(f.metadata()["token_texts"])
+    view = tmp_path / "view.html"
+    result = subprocess.run([ckv_sweep, "keep-view", "--cache", str(out), "--sample", entry["id"], "--layer", "1",
+                             "--a", "snapkv budget=64 window=16", "--b", "h2o budget=64 window=16", "-o", str(view)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    page = view.read_text(encoding="utf-8")
+    assert page.count('title="#') == entry["n_tokens"] == len(texts)
+    assert "no token texts" not in page
+    assert re.search(r'<span class="k[0-3] sp" title="#0 special">&lt;s&gt;</span>', page)  # the BOS
+    words = [t for t in texts if isinstance(t, str) and t.strip() and "\n" not in t]
+    assert words and all(html.escape(t, quote=True).replace("&#x27;", "&#39;") in page for t in words)
