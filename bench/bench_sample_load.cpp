@@ -1,4 +1,4 @@
-// What sample identity and SIGBUS-free reading cost (issue 9), on one large sample:
+// What sample identity and SIGBUS-free reading cost, on one large sample:
 //   identify, hashed      planning: SHA-256 of every tensor byte, streamed (the default)
 //   identify, recorded    planning with --trust-recorded-digests: the header only
 //   open, owned + hashed  the worker: whole file read into owned memory, hashed, validated

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU check of issue 11 in one call (docs/benchmarks.md "GPU"): the CUDA twin tests, the
+# The GPU check in one call (docs/benchmarks.md "GPU"): the CUDA twin tests, the
 # kernel benchmark (CPU and CUDA rows, n = 2k/8k/32k with Qwen2.5-7B shapes) and the demo
 # campaign embedded on the GPU, each logged under OUT_DIR; then a summary. Meant to finish in
 # well under 10 minutes on an H100/H200 once built.

@@ -1,4 +1,4 @@
-// Commits that fail and databases that are damaged (issue 9): a failing commit is retried with
+// Commits that fail and databases that are damaged: a failing commit is retried with
 // back-off for a bounded time and then reported once, with the buffer whole (nothing committed
 // is lost, nothing is claimed both kept and lost); a corrupt database is refused when a writer
 // opens it, before anything is written.

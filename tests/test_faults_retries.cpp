@@ -1,4 +1,4 @@
-// Units whose retries are used up (issue 9): the run says so and how to proceed (--retry-lost, or
+// Units whose retries are used up: the run says so and how to proceed (--retry-lost, or
 // raise max_attempts) instead of "run again" forever, and --retry-lost runs them once more. Every
 // kind of unfinished unit gets the one instruction that finishes it.
 #include <chrono>

@@ -107,7 +107,7 @@ TEST_CASE("the public influence walker's window_prefix matrix and its H2O term")
 
 TEST_CASE("identity across versions: legacy values are left out and read back") {
   const MethodDef& influence = method_named("circuitkv_influence");
-  // The graph added by issue 10: the legacy value "full" is left out of the canonical form...
+  // The `graph` parameter was added later: its legacy value "full" is left out of the canonical form...
   const json legacy = resolve_params(influence, {{"graph", "full"}});
   CHECK_FALSE(legacy.contains("graph"));
   CHECK(legacy["head_reduce"] == "mean");

@@ -1,4 +1,4 @@
-// A report never averages over fewer samples silently (issue 9): when some units failed (or are
+// A report never averages over fewer samples silently: when some units failed (or are
 // not done), each mean says how many of its task's samples it covers, in every format.
 #include <catch2/catch.hpp>
 

@@ -1,4 +1,4 @@
-// Issue 3: on synthetic caches with a planted multi-hop chain (answer/window queries -> bridge
+// On synthetic caches with a planted multi-hop chain (answer/window queries -> bridge
 // span -> evidence span; docs/spec/DATA.md), an absorbing walk on the full attention graph reaches the
 // evidence through the bridge, which H2O's column sums barely see (the evidence is attended by
 // the bridge rows only). The thresholds are properties of the planted structure, not tuned

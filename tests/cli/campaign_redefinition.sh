@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Two spec files reusing one campaign name do not silently redefine it (issue 9): the second is
+# Two spec files reusing one campaign name do not silently redefine it: the second is
 # refused, saying what would change, unless --redefine; a copy of the spec (same units) runs the
 # campaign, and editing the campaign's own spec grows it as before.
 # Usage: campaign_redefinition.sh CKV_SWEEP WORKDIR

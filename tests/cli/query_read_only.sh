@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `query` is read-only in fact (issue 9): each line of tests/data/cli/query.cases gives its exit
+# `query` is read-only in fact: each line of tests/data/cli/query.cases gives its exit
 # code and message, the database stays byte-identical and no file appears (VACUUM INTO, ATTACH).
 # Usage: query_read_only.sh CKV_SWEEP WORKDIR
 set -euo pipefail

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What planning can know is refused by the real binary before any work (issue 9): a sample listed
+# What planning can know is refused by the real binary before any work: a sample listed
 # twice in index.jsonl (an appended capture), an empty index, an index line that disagrees with
 # its file, layers the cache did not capture. Each exits 1 with one message naming the index line
 # or the spec, and no database is created. Usage: refused_inputs.sh CKV_SWEEP WORKDIR

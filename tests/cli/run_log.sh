@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What a run's log says (issue 9): the absolute paths of the spec, database and cache at the
+# What a run's log says: the absolute paths of the spec, database and cache at the
 # start, and one "nothing is evicted" warning per sample of the campaign (not one per unit, layer
 # or budget). Usage: run_log.sh CKV_SWEEP WORKDIR
 set -euo pipefail

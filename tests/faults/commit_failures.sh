@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Commits that fail (issue 9): another program holding the write lock or a full disk makes the
+# Commits that fail: another program holding the write lock or a full disk makes the
 # run retry its buffered batch with back-off for --commit-retry seconds; if that passes, the run
 # goes on; if not, it stops with exit 3 and one true message, and the same command finishes the
 # campaign later with every unit done exactly once. A corrupt database is refused when opened,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # An embedded run honours --drain-grace even when every worker is inside a batch that needs
-# tens of seconds (issue 9): SIGTERM ends it within the grace plus a moment, a second signal ends
+# tens of seconds: SIGTERM ends it within the grace plus a moment, a second signal ends
 # it at once, a worker stuck inside one long kernel call is not waited for; each time what is done
 # is committed, nothing is left running and the database is sound. A -j the system cannot start
 # is one clear error. Usage: drain_slow_batches.sh CKV_SWEEP WORKDIR

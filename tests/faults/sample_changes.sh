@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A sample's identity is its content, checked where the worker opens it (issue 9): a same-size
+# A sample's identity is its content, checked where the worker opens it: a same-size
 # change inside a file is a new sample whose units run again (with or without a recorded digest),
 # a file modified behind its recorded digest fails its units, a file replaced or truncated while
 # a campaign runs fails only its own units (never a SIGBUS, never another sample's numbers), and

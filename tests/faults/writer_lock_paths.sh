@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The single-writer guarantee holds for every path naming the database file (issue 9): while a
+# The single-writer guarantee holds for every path naming the database file: while a
 # campaign runs, a second `ckv-sweep` whose spec reaches the same file through a symlinked
 # directory, a `..` detour, a hard link or a bind mount stops at once (exit 1, naming the writer)
 # and changes nothing. Usage: writer_lock_paths.sh CKV_SWEEP WORKDIR

@@ -162,7 +162,7 @@ def ranks(x):
     return out
 
 
-# The public per-head path (docs/spec/METHODS.md step 7, issue 10): per query head, a = the
+# The public per-head path (docs/spec/METHODS.md step 7): per query head, a = the
 # query's own row; QI two-hop, HI positional (true_hub_hi false); sinks 0.01*sum then
 # max-normalised; cut to the prefix [0, n-w); one Gaussian kernel max(3, 5) = 5 with sigma 1 for
 # both; ranks over the prefix; qw from the entropy of the last row; one set per query head.
