@@ -1,6 +1,7 @@
 // rwr (docs/spec/METHODS.md "RWR", seed 003): saliency against dense closed forms built here from the
 // definitions (finite series and the T → ∞ solve), the reversible chain's detailed balance
-// on a hand case, the reciprocal mix, and the graph's window/top-k edges.
+// on a hand case, the reciprocal mix, and the graph's window/top-k edges (also bit for bit against a
+// brute-force top-k).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 
 #include "kernels/registry.hpp"
 #include "kernels/rwr/rwr_graph.hpp"
+#include "kernels/rwr/rwr_math.hpp"
 #include "support/tiny_layer.hpp"
 
 using namespace ckv;
@@ -301,4 +303,49 @@ TEST_CASE("rwr refuses a cache without every query row") {
   CHECK(defaults["steps"] == 4);
   CHECK(defaults["reciprocal_beta"] == 1.0);
   CHECK_THROWS_WITH(resolve_params(*m, {{"alpha", 0.0}}), Catch::Contains("alpha"));
+}
+
+TEST_CASE("rwr graph: exactly the edges of a brute-force top-k by the twin's cosine and order") {
+  // The CPU builder skips candidates below a lower bound and keeps a heap; this enumerates every
+  // earlier key, sorts them by edge_before and takes the first topk, with the twin's unit rows
+  // and cosine (rwr_math.hpp). Repeated keys make equal cosines, so ties by position are tested.
+  const int n = 300, d = 16;
+  RandomLayer t = random_layer(n, 2, d);
+  for (int j = 40; j < n; j += 7)  // key j repeats key j − 37: equal cosines at two positions
+    std::copy_n(t.k.begin() + size_t(j - 37) * d, d, t.k.begin() + size_t(j) * d);
+  for (const int topk : {0, 1, 5, 32, 200}) {
+    for (const double threshold : {0.0, 0.1, 0.35}) {
+      for (const int window : {0, 8}) {
+        for (int h = 0; h < 2; ++h) {
+          const rwr::SparseMatrix w = rwr::similarity_graph(t.input, h, {window, topk, threshold});
+          std::vector<float> q(d), k(size_t(n) * d);
+          for (int j = 0; j < n; ++j) rwr::unit_row(t.input.key(0, j), d, &k[size_t(j) * d]);
+          REQUIRE(w.n == n);
+          for (int i = 0; i < n; ++i) {
+            rwr::unit_row(t.input.query(h, i), d, q.data());
+            std::vector<std::pair<double, int>> far, want;
+            const int lo = std::max(0, i - window), hi = std::min(n - 1, i + window);
+            for (int j = 0; j < lo; ++j) {
+              const double c = rwr::cosine(q.data(), &k[size_t(j) * d], d);
+              if (c > threshold) far.emplace_back(c, j);
+            }
+            std::sort(far.begin(), far.end(), [](const auto& a, const auto& b) {
+              return rwr::edge_before(a.first, a.second, b.first, b.second);
+            });
+            far.resize(std::min(far.size(), size_t(topk)));
+            std::sort(far.begin(), far.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+            want = far;
+            for (int j = lo; j <= hi; ++j) {
+              const double c = rwr::cosine(q.data(), &k[size_t(j) * d], d);
+              if (c > threshold) want.emplace_back(c, j);
+            }
+            std::vector<std::pair<double, int>> got;
+            for (int e = w.row_start[i]; e < w.row_start[i + 1]; ++e) got.emplace_back(w.value[e], w.column[e]);
+            INFO("topk " << topk << " threshold " << threshold << " window " << window << " head " << h << " row " << i);
+            REQUIRE(got == want);  // the same columns and the same bits
+          }
+        }
+      }
+    }
+  }
 }

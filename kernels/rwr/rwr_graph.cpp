@@ -47,6 +47,80 @@ std::vector<float> unit_rows(int n, int d, const std::function<const float*(int)
 
 }  // namespace
 
+namespace {
+
+struct Candidate {
+  double c;
+  int j;
+};
+
+// The topk keys j < lo of one row whose cosine exceeds the threshold, in rwr_math.hpp's
+// edge_before order (the device selects the same set by radix cutoff), left in `earlier` (in no
+// particular order). edge_before is a strict total order, so the top k are one set however they
+// are found:
+// - a lower bound first: split [0, lo) into k chunks; if the smallest chunk maximum m exceeds the
+//   threshold, the k chunk maxima are k distinct candidates >= m, so the k-th best candidate is
+//   >= m and no candidate below m can be a member (only c >= m survive, in ascending j);
+// - then a heap of the k best survivors so far (its top the worst of them) in one pass. The pass
+//   is in ascending j, so a later candidate never wins a tie against a kept one: once the heap is
+//   full, (c, j) enters exactly when c > the worst kept c.
+void earlier_topk(const float* cos_i, int lo, size_t topk, double threshold,
+                  std::vector<Candidate>& survivors, std::vector<Candidate>& earlier) {
+  earlier.clear();
+  if (topk == 0 || lo <= 0) return;
+  double floor_c = -INFINITY;
+  if (size_t(lo) > 2 * topk) {
+    const int k = int(topk);
+    float m = INFINITY;
+    for (int t = 0; t < k; ++t) {
+      const int begin = int(int64_t(lo) * t / k), end = int(int64_t(lo) * (t + 1) / k);
+      float best = cos_i[begin];
+      for (int j = begin + 1; j < end; ++j) best = cos_i[j] > best ? cos_i[j] : best;
+      m = best < m ? best : m;
+    }
+    if (double(m) > threshold) floor_c = double(m);
+  }
+  // One float test for both conditions: for a float x, x > threshold exactly when x >= the
+  // least float above the greatest float at or below threshold.
+  float above = float(threshold);
+  if (double(above) > threshold) above = std::nextafter(above, -INFINITY);
+  above = std::nextafter(above, INFINITY);
+  const float lower = double(above) >= floor_c ? above : float(floor_c);  // floor_c is a float's value
+  survivors.resize(size_t(lo));
+  size_t count = 0;
+  for (int j = 0; j < lo; ++j) {  // branch-free compaction, ascending j
+    survivors[count].j = j;
+    count += size_t(cos_i[j] >= lower);
+  }
+  for (size_t t = 0; t < count; ++t) survivors[t].c = double(cos_i[survivors[t].j]);
+  auto worse_first = [](const Candidate& a, const Candidate& b) { return edge_before(a.c, a.j, b.c, b.j); };
+  size_t t = 0;
+  for (; t < count && earlier.size() < topk; ++t) {
+    earlier.push_back(survivors[t]);
+    std::push_heap(earlier.begin(), earlier.end(), worse_first);
+  }
+  const size_t k = earlier.size();
+  Candidate* heap = earlier.data();
+  for (; t < count; ++t) {
+    const Candidate item = survivors[t];
+    if (!(item.c > heap[0].c)) continue;
+    // Replace the worst kept candidate (the top) and sift the newcomer down: the heap holds the
+    // same set as pop_heap + push_heap would.
+    size_t at = 0;
+    for (;;) {
+      size_t child = 2 * at + 1;
+      if (child >= k) break;
+      if (child + 1 < k && worse_first(heap[child], heap[child + 1])) ++child;  // the worse child
+      if (!worse_first(item, heap[child])) break;
+      heap[at] = heap[child];
+      at = child;
+    }
+    heap[at] = item;
+  }
+}
+
+}  // namespace
+
 SparseMatrix similarity_graph(const LayerInput& in, int h, const GraphOptions& options) {
   const int n = in.n, d = in.d, g = in.kv_head(h);
   const std::vector<float> qn = unit_rows(n, d, [&](int i) { return in.query(h, i); });
@@ -55,14 +129,18 @@ SparseMatrix similarity_graph(const LayerInput& in, int h, const GraphOptions& o
   // FMA chain, the same bits), over the keys the block's rows can reach.
   std::vector<float> panels(size_t(simd::panel_count(n)) * d * simd::kPanel);
   simd::pack_panels(kn.data(), d, n, d, panels.data());
-  std::vector<std::vector<std::pair<int, double>>> rows(n);
   constexpr int kBlock = 32;
-  walkers::parallel_ranges((n + kBlock - 1) / kBlock, walkers::kernel_threads(), [&](int b_begin, int b_end) {
-    struct Candidate {
-      double c;
-      int j;
-    };
-    std::vector<Candidate> earlier;
+  const int blocks = (n + kBlock - 1) / kBlock;
+  // Each block of rows writes its edges in compressed rows of its own (ascending columns, no
+  // duplicates: what from_rows would make of them), concatenated in row order below.
+  struct BlockEdges {
+    std::vector<int> count;  // edges per row of the block
+    std::vector<int> column;
+    std::vector<double> value;
+  };
+  std::vector<BlockEdges> edges(blocks);
+  walkers::parallel_ranges(blocks, walkers::kernel_threads(), [&](int b_begin, int b_end) {
+    std::vector<Candidate> earlier, survivors;
     std::vector<float> block;
     for (int b = b_begin; b < b_end; ++b) {
       const int i0 = b * kBlock, i1 = std::min(n, i0 + kBlock);
@@ -71,42 +149,53 @@ SparseMatrix similarity_graph(const LayerInput& in, int h, const GraphOptions& o
       block.resize(size_t(i1 - i0) * width);
       simd::qk_panels(qn.data() + size_t(i0) * d, d, i1 - i0, d, panels.data(), count, 1.0f,
                       block.data(), width);
+      BlockEdges& out = edges[b];
+      out.count.assign(size_t(i1 - i0), 0);
       for (int i = i0; i < i1; ++i) {
         const float* cos_i = block.data() + size_t(i - i0) * width;
-        auto& row = rows[i];
         const int lo = std::max(0, i - options.window), hi = std::min(n - 1, i + options.window);
-        // The topk most similar keys before the window (long-range edges, seed 003), in
-        // rwr_math.hpp's order (the device selects the same set by radix cutoff): edge_before is
-        // a strict total order, so a heap of the k best so far (its top the worst of them)
-        // finds partial_sort's set in one pass, most candidates rejected by one comparison.
-        earlier.clear();
-        const size_t topk = size_t(std::max(0, options.topk));
-        auto worse_first = [](const Candidate& a, const Candidate& b) { return edge_before(a.c, a.j, b.c, b.j); };
-        for (int j = 0; j < lo && topk > 0; ++j) {
-          const double c = double(cos_i[j]);
-          if (!(c > options.threshold)) continue;
-          if (earlier.size() < topk) {
-            earlier.push_back({c, j});
-            std::push_heap(earlier.begin(), earlier.end(), worse_first);
-          } else if (edge_before(c, j, earlier.front().c, earlier.front().j)) {
-            std::pop_heap(earlier.begin(), earlier.end(), worse_first);
-            earlier.back() = {c, j};
-            std::push_heap(earlier.begin(), earlier.end(), worse_first);
-          }
-        }
+        // The topk most similar keys before the window (long-range edges, seed 003).
+        earlier_topk(cos_i, lo, size_t(std::max(0, options.topk)), options.threshold, survivors, earlier);
         const size_t k = earlier.size();
-        // The row in ascending columns (what from_rows sorts it into): far edges, then the window.
-        std::sort(earlier.begin(), earlier.begin() + k, [](const Candidate& a, const Candidate& b) { return a.j < b.j; });
-        row.reserve(k + size_t(hi - lo + 1));
-        for (size_t t = 0; t < k; ++t) row.emplace_back(earlier[t].j, earlier[t].c);
-        for (int j = lo; j <= hi; ++j) {
-          const double c = double(cos_i[j]);
-          if (c > options.threshold) row.emplace_back(j, c);
+        // The row in ascending columns: far edges, then the window.
+        std::sort(earlier.begin(), earlier.end(), [](const Candidate& a, const Candidate& b) { return a.j < b.j; });
+        const size_t before = out.column.size();
+        size_t at = before;
+        out.column.resize(before + k + size_t(hi - lo + 1));
+        out.value.resize(out.column.size());
+        for (size_t t = 0; t < k; ++t, ++at) {
+          out.column[at] = earlier[t].j;
+          out.value[at] = earlier[t].c;
         }
+        for (int j = lo; j <= hi; ++j) {  // branch-free: written always, kept when c > threshold
+          const double c = double(cos_i[j]);
+          out.column[at] = j;
+          out.value[at] = c;
+          at += size_t(c > options.threshold);
+        }
+        out.column.resize(at);
+        out.value.resize(at);
+        out.count[size_t(i - i0)] = int(at - before);
       }
     }
   });
-  return SparseMatrix::from_rows(n, std::move(rows));
+  SparseMatrix m;
+  m.n = n;
+  m.row_start.assign(size_t(n) + 1, 0);
+  size_t total = 0;
+  for (const BlockEdges& e : edges) total += e.column.size();
+  m.column.reserve(total);
+  m.value.reserve(total);
+  int row = 0;
+  for (const BlockEdges& e : edges) {
+    for (int c : e.count) {
+      m.row_start[size_t(row) + 1] = m.row_start[size_t(row)] + c;
+      ++row;
+    }
+    m.column.insert(m.column.end(), e.column.begin(), e.column.end());
+    m.value.insert(m.value.end(), e.value.begin(), e.value.end());
+  }
+  return m;
 }
 
 SparseMatrix row_normalize(const SparseMatrix& w) {
