@@ -1,6 +1,6 @@
 // rc (docs/spec/METHODS.md "RC and add-ons", seed 004): top-k graph on a hand case, walk totals against
 // the exact expectations of the absorbing chain (dense computation here), deterministic walks
-// through the registry, thread independence.
+// through the registry, thread independence; the top-k graph against a full sort.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -310,5 +310,36 @@ TEST_CASE("rc validation and partial captures") {
     FAIL("expected an error");
   } catch (const ckv::Error& e) {
     CHECK(std::string(e.what()).find("test/rc") != std::string::npos);
+  }
+}
+
+TEST_CASE("rc sparse graph: the same neighbours in the same order as a full sort of every earlier entry") {
+  // The builder narrows the candidates by a lower bound before its partial sort; this sorts all
+  // i earlier entries of row i by the seed's order (weight descending, ties by position) and
+  // takes the first top_k. Weights drawn from a few values make many ties.
+  const int n = 400;
+  walkers::ReducedAttention a;
+  a.n = n;
+  a.packed.resize(size_t(n) * (n + 1) / 2);
+  uint64_t state = 99;
+  for (float& x : a.packed) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    const int r = int(state >> 40);
+    x = (r % 3 == 0) ? float(r % 7) / 8.0f : float(r % 100003) / 100003.0f;
+  }
+  for (const int top_k : {1, 3, 32, 150}) {
+    const auto g = rc::build_sparse_graph(a, top_k);
+    for (int i = 0; i < n; ++i) {
+      const float* row = a.row(i);
+      std::vector<int> order(i);
+      std::iota(order.begin(), order.end(), 0);
+      std::sort(order.begin(), order.end(),
+                [&](int x, int y) { return row[x] > row[y] || (row[x] == row[y] && x < y); });
+      order.resize(std::min(i, top_k));
+      INFO("top_k " << top_k << " row " << i);
+      REQUIRE(g.degree[i] == int(order.size()));
+      REQUIRE(std::vector<int>(g.row_neighbors(i), g.row_neighbors(i) + g.degree[i]) == order);
+      for (int t = 0; t < g.degree[i]; ++t) REQUIRE(g.row_weights(i)[t] == row[order[t]]);
+    }
   }
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <numeric>
 
 #include "common/error.hpp"
@@ -22,9 +23,28 @@ SparseGraph build_sparse_graph(const walkers::ReducedAttention& a, int top_k) {
       const int k = std::min(top_k, i);  // seed 004: only tokens 0..i-1
       if (k == 0) continue;
       const float* row = a.row(i);
+      // Largest weight first, ties by lower position (deterministic, unlike torch.topk): a strict
+      // total order, so its k first are one sorted list however the candidates are narrowed.
+      // Split 0..i-1 into k chunks: the k chunk maxima are k distinct positions whose weights are
+      // >= m, the smallest of them, so no position below m can be among the k first; only
+      // weights >= m go to the partial sort, in ascending position.
+      float m = -INFINITY;
+      if (i > 2 * k) {
+        m = INFINITY;
+        for (int t = 0; t < k; ++t) {
+          const int b = int(int64_t(i) * t / k), e = int(int64_t(i) * (t + 1) / k);
+          float best = row[b];
+          for (int j = b + 1; j < e; ++j) best = row[j] > best ? row[j] : best;
+          m = best < m ? best : m;
+        }
+      }
       order.resize(i);
-      std::iota(order.begin(), order.end(), 0);
-      // Largest weight first, ties by lower position (deterministic, unlike torch.topk).
+      size_t count = 0;
+      for (int j = 0; j < i; ++j) {  // branch-free compaction
+        order[count] = j;
+        count += size_t(row[j] >= m);
+      }
+      order.resize(count);
       auto better = [&](int x, int y) { return row[x] > row[y] || (row[x] == row[y] && x < y); };
       std::partial_sort(order.begin(), order.begin() + k, order.end(), better);
       g.degree[i] = k;
