@@ -1,5 +1,5 @@
-"""Session fixtures: the tiny models, tokenizer and LongBench files (tests/tiny.py), the ckv-sweep
-binary (CKV_SWEEP, set by ctest), and the installed console scripts."""
+"""Session fixtures: the tiny models, tokenizer and LongBench files (ckv_capture/tiny.py), the
+ckv-sweep binary (CKV_SWEEP, set by ctest), and the installed console scripts."""
 
 from __future__ import annotations
 
@@ -11,19 +11,25 @@ import sys
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
-import tiny  # noqa: E402
+from ckv_capture import tiny
+
+
+class Assets(dict):
+    """The LongBench files and the tiny models by family (tiny.FAMILIES), each built on first use."""
+
+    def __init__(self, root):
+        super().__init__(longbench=tiny.write_longbench(str(root / "longbench")))
+        self.root = root
+        self.tokenizer = tiny.build_tokenizer(str(root / "tokenizer"))
+
+    def __missing__(self, kind):
+        self[kind] = tiny.build_model(kind, str(self.root / kind), self.tokenizer)
+        return self[kind]
 
 
 @pytest.fixture(scope="session")
 def assets(tmp_path_factory):
-    root = tmp_path_factory.mktemp("assets")
-    tokenizer = tiny.build_tokenizer(str(root / "tokenizer"))
-    return {
-        "llama": tiny.build_model("llama", str(root / "llama"), tokenizer),
-        "qwen2": tiny.build_model("qwen2", str(root / "qwen2"), tokenizer),
-        "longbench": tiny.write_longbench(str(root / "longbench")),
-    }
+    return Assets(tmp_path_factory.mktemp("assets"))
 
 
 @pytest.fixture(scope="session")

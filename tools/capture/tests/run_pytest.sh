@@ -22,8 +22,10 @@ if [[ -n $problem ]]; then
   if [[ ${CI:-} == true ]]; then echo "FAIL: $problem: scripts/test.sh runs scripts/setup-python.sh first"; exit 1; fi
   echo "SKIPPED: $problem (run scripts/setup-python.sh)"; exit 77
 fi
+# This checkout's package first: the editable install in .venv may point at another checkout.
+export PYTHONPATH=$source_dir/tools/capture/src
 if [[ $variant == tf4 ]]; then
-  export PYTHONPATH=$venv/overlays/transformers4
+  export PYTHONPATH=$venv/overlays/transformers4:$PYTHONPATH
 fi
 # The models are tiny: one thread each keeps parallel ctest entries from oversubscribing the cores.
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}

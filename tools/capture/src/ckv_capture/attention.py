@@ -96,6 +96,7 @@ class AttentionSession:
         self.attention_modules = find_attention_modules(model)
         first = self.attention_modules[0]
         config = model.config
+        self.model_type = getattr(config, "model_type", "?")
         self.num_layers = len(self.attention_modules)
         self.num_heads = config.num_attention_heads
         self.num_kv_heads = getattr(config, "num_key_value_heads", None) or config.num_attention_heads
@@ -137,19 +138,25 @@ class AttentionSession:
 
     def check(self, module, query, key, scaling, kwargs):
         """What ckv-sweep's replay assumes, checked on every call (a few comparisons): softmax(q·k/√d) over all
-        earlier keys. A model that scales differently, soft-caps logits or attends through a
-        sliding window shorter than the sequence would be replayed wrongly, so it is refused."""
+        earlier keys. A model that scales differently, soft-caps logits, adds attention-sink logits
+        or attends through a sliding window shorter than the sequence would be replayed wrongly, so
+        it is refused, naming its model type."""
         layer = module.layer_idx
         d = query.shape[-1]
+        where = f"model type {self.model_type}, layer {layer}"
         if scaling is None or not math.isclose(scaling, d ** -0.5, rel_tol=1e-6):
-            raise UnsupportedModel(f"layer {layer} scales attention logits by {scaling}, not 1/sqrt(head_dim) = "
+            raise UnsupportedModel(f"{where} scales attention logits by {scaling}, not 1/sqrt(head_dim) = "
                                    f"{d ** -0.5:.6g}; ckv-sweep replays softmax(q.k/sqrt(d))")
         if kwargs.get("softcap"):
-            raise UnsupportedModel(f"layer {layer} soft-caps attention logits ({kwargs['softcap']}); "
+            raise UnsupportedModel(f"{where} soft-caps attention logits ({kwargs['softcap']}); "
                                    "ckv-sweep's replay does not")
+        for sinks in ("s_aux", "sinks"):
+            if kwargs.get(sinks) is not None:
+                raise UnsupportedModel(f"{where} adds learned attention-sink logits ({sinks}) to the softmax; "
+                                       "ckv-sweep replays softmax(q.k/sqrt(d)) over the keys alone")
         window = kwargs.get("sliding_window")
         if window and key.shape[2] > window:
-            raise UnsupportedModel(f"layer {layer} attends through a sliding window of {window} tokens, "
+            raise UnsupportedModel(f"{where} attends through a sliding window of {window} tokens, "
                                    f"shorter than the sequence ({key.shape[2]}); ckv-sweep replays full attention")
         if query.shape[0] != 1:
             raise UnsupportedModel("batches of more than one sequence are not supported")

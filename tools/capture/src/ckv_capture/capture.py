@@ -12,12 +12,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
+import signal
 import sys
 import traceback
 
 import torch
+import transformers
 
-from . import CAPTURE_VERSION, attention, cache_format, common, longbench, models
+from . import CAPTURE_VERSION, attention, cache_format, common, longbench, models, tiny
 from .errors import EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK, InputError, SampleError
 
 
@@ -178,14 +181,15 @@ def capture_one(model, tokenizer, session, info, sample, options, layers, out_di
     relative = cache_format.sample_path(sample.task, sample.id)
     path = os.path.join(out_dir, relative)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    size = cache_format.write_safetensors(path, tensors, metadata)
-    try:
-        cache_format.verify_safetensors(path, tensors, metadata)
-    except cache_format.CacheCheckError:
-        os.unlink(path)
-        raise
-    cache_format.update_index(out_dir, {"id": sample.id, "task": sample.task, "path": relative, "n_tokens": n,
-                                        "m_answer": len(answer_ids), "layers": layers, "file_size": size})
+    with common.interrupts_held():  # the file and its index line, whole or not at all
+        size = cache_format.write_safetensors(path, tensors, metadata)
+        try:
+            cache_format.verify_safetensors(path, tensors, metadata)
+        except cache_format.CacheCheckError:
+            os.unlink(path)
+            raise
+        cache_format.update_index(out_dir, {"id": sample.id, "task": sample.task, "path": relative, "n_tokens": n,
+                                            "m_answer": len(answer_ids), "layers": layers, "file_size": size})
     return n + len(answer_ids)
 
 
@@ -207,10 +211,10 @@ def parser() -> argparse.ArgumentParser:
         prog="ckv-capture",
         description="Capture post-RoPE attention inputs of a Hugging Face causal LM on LongBench v1 samples "
                     "into a ckv-sweep attention cache (docs/spec/DATA.md).")
-    p.add_argument("--model", required=True, help="local model directory, or a hub id already in the local cache")
-    p.add_argument("--longbench", required=True, nargs="+", metavar="FILE.jsonl",
-                   help="LongBench v1 JSONL files or directories holding <task>.jsonl")
-    p.add_argument("--out", required=True, metavar="CACHE", help="cache directory (created; resumed if it exists)")
+    p.add_argument("--model", help="local model directory, or a hub id already in the local cache (required)")
+    p.add_argument("--longbench", nargs="+", metavar="FILE.jsonl",
+                   help="LongBench v1 JSONL files or directories holding <task>.jsonl (required)")
+    p.add_argument("--out", metavar="CACHE", help="cache directory (created; resumed if it exists; required)")
     p.add_argument("--tasks", nargs="+", help="only these tasks")
     p.add_argument("--samples", type=int, metavar="N", help="the first N samples of each task")
     p.add_argument("--layers", default="all", help="'all' (default; needed for end-to-end checks) or e.g. 0,8,16")
@@ -232,19 +236,67 @@ def parser() -> argparse.ArgumentParser:
                    help="the attention that computes the forward pass (the tap is the same)")
     p.add_argument("--shard", metavar="I/N", help="take every N-th sample starting at I (one process per GPU)")
     p.add_argument("--overwrite", action="store_true", help="capture samples already in the cache again")
+    first = p.add_argument_group("a first run without downloads (instead of a capture)")
+    first.add_argument("--tiny-model", metavar="DIR",
+                       help="build a tiny randomly initialised model and its tokenizer (trained on the spot) into "
+                            "DIR, for --model DIR; nothing is downloaded")
+    first.add_argument("--tiny-family", choices=tiny.USABLE,
+                       default="llama", help="the family of --tiny-model (default: llama)")
+    first.add_argument("--tiny-longbench", metavar="DIR",
+                       help="write a few small LongBench-format samples (hotpotqa, trec) into DIR, for --longbench DIR")
     return p
 
 
+def build_tiny(options) -> int:
+    """--tiny-model / --tiny-longbench: the files of a first run, then the command that uses them."""
+    for path in (options.tiny_model, options.tiny_longbench):
+        if path and os.path.exists(path) and (not os.path.isdir(path) or os.listdir(path)):
+            raise InputError(f"{path}: exists and is not an empty directory; give a new one")
+    if options.tiny_model:
+        tiny.build_model(options.tiny_family, options.tiny_model)
+        print(f"ckv-capture: {options.tiny_model}: a tiny random {options.tiny_family} model and its tokenizer "
+              "(its attention is real, its answers are noise)", file=sys.stderr)
+    if options.tiny_longbench:
+        tiny.write_longbench(options.tiny_longbench)
+        print(f"ckv-capture: {options.tiny_longbench}: LongBench-format samples of hotpotqa and trec", file=sys.stderr)
+    if options.tiny_model and options.tiny_longbench:
+        print("ckv-capture: next: " + shlex.join(["ckv-capture", "--model", options.tiny_model, "--longbench",
+                                                   options.tiny_longbench, "--out", "CACHE", "--device", "cpu",
+                                                   "--max-length", "400"]), file=sys.stderr)
+    return EXIT_OK
+
+
+EXIT_INTERRUPTED = 128 + signal.SIGINT  # what a shell reports for a command ended by Ctrl-C
+
+
 def main(argv=None) -> int:
-    options = parser().parse_args(argv)
+    p = parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    options = p.parse_args(argv)
     try:
-        return _main(options)
+        if options.tiny_model or options.tiny_longbench:
+            return build_tiny(options)
+        missing = [f"--{name}" for name in ("model", "longbench", "out") if getattr(options, name) is None]
+        if missing:
+            p.error(f"the following arguments are required: {', '.join(missing)}")
+        return _main(options, argv)
     except InputError as e:
         print(f"ckv-capture: {e}", file=sys.stderr)
         return EXIT_ERROR
+    except KeyboardInterrupt:
+        # Before the first sample (loading the model, say): nothing was written but capture.json.
+        print(f"\nckv-capture: interrupted; nothing captured. Run again with: {resume_command(argv)}",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
-def _main(options) -> int:
+def resume_command(argv: list[str]) -> str:
+    """The command that resumes an interrupted capture: the same one, less --overwrite (which would
+    capture again what the interrupted run kept)."""
+    return shlex.join(["ckv-capture"] + [a for a in argv if a != "--overwrite"])
+
+
+def _main(options, argv: list[str]) -> int:
     if options.samples is not None and options.samples < 1:
         raise InputError("--samples must be at least 1")
     if options.query_rows != "all" and (not options.query_rows.isdigit() or int(options.query_rows) < 1):
@@ -255,16 +307,22 @@ def _main(options) -> int:
     device = models.resolve_device(options.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     options.dtype = options.dtype or models.default_dtype(device)
     config = models.load_config(options.model)
+    note = models.family_note(config)
+    if note:
+        print(f"ckv-capture: note: {note}", file=sys.stderr)
     options.max_length = options.max_length or common.default_max_length(config)
     layers = parse_layers(options.layers, config.num_hidden_layers)
 
+    # The model is named by its identity (config.json and tokenizer files), not by how --model
+    # spells it: a relative path, an absolute one and a hub id of the same files are one model.
+    ident = models.identity(options.model)
     os.makedirs(options.out, exist_ok=True)
-    model, tokenizer, info = models.load(options.model, device, options.dtype, options.attention)
     common.check_manifest(options.out, {
-        "model": info.model, "model_config_sha256": info.config_hash, "tokenizer_sha256": info.tokenizer_hash,
-        "answer": options.answer, "max_length": options.max_length, "chat": options.chat,
-        "query_rows": options.query_rows, "layers": layers, "dtype": options.dtype,
-        "capture_version": CAPTURE_VERSION, "transformers_version": info.transformers_version})
+        "model": options.model, "model_path": ident.resolved, "model_config_sha256": ident.config_hash,
+        "tokenizer_sha256": ident.tokenizer_hash, "answer": options.answer, "max_length": options.max_length,
+        "chat": options.chat, "query_rows": options.query_rows, "layers": layers, "dtype": options.dtype,
+        "capture_version": CAPTURE_VERSION, "transformers_version": transformers.__version__})
+    model, tokenizer, info = models.load(options.model, device, options.dtype, options.attention)
     session = attention.AttentionSession(model)
 
     done = {(e["task"], e["id"]) for e in cache_format.read_index(options.out)
@@ -280,6 +338,17 @@ def _main(options) -> int:
         try:
             tokens = capture_one(model, tokenizer, session, info, sample, options, layers, options.out)
             progress.advance(tokens)
+        except KeyboardInterrupt:
+            # A sample's file and index line are written with Ctrl-C held back (capture_one), so
+            # the one in progress is either whole in the cache or not there at all.
+            progress.close()
+            indexed = {(e["task"], e["id"]) for e in cache_format.read_index(options.out)}
+            state = "kept" if (sample.task, sample.id) in indexed else "abandoned"
+            left = sum((s.task, s.id) not in indexed for s in samples)
+            print(f"\nckv-capture: interrupted; sample {sample.label} was {state}, {len(indexed)} sample(s) are in "
+                  f"{options.out}, {left} of the {len(samples)} selected still to capture. Resume (from this "
+                  f"directory) with: {resume_command(argv)}", file=sys.stderr)
+            return EXIT_INTERRUPTED
         except attention.UnsupportedModel as e:
             progress.close()
             raise InputError(f"--model {options.model}: {e}") from None

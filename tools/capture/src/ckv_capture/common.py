@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 import time
+from contextlib import contextmanager
 
 from .errors import InputError
 
@@ -23,10 +26,11 @@ def default_max_length(config) -> int:
 
 
 MANIFEST = "capture.json"
-# The settings every sample of one cache directory must share: mixing them would mix prompts,
+# The model, by its identity (models.Identity: how --model spells it does not matter), and the
+# settings every sample of one cache directory must share: mixing them would mix prompts,
 # answers or models under one task name.
-MANIFEST_KEYS = ("model", "model_config_sha256", "tokenizer_sha256", "answer", "max_length", "chat",
-                 "query_rows", "layers", "dtype")
+MODEL_KEYS = ("model_config_sha256", "tokenizer_sha256")
+MANIFEST_KEYS = MODEL_KEYS + ("answer", "max_length", "chat", "query_rows", "layers", "dtype")
 
 
 def check_manifest(cache_dir: str, manifest: dict) -> None:
@@ -35,17 +39,40 @@ def check_manifest(cache_dir: str, manifest: dict) -> None:
     if os.path.exists(path):
         with open(path, encoding="utf-8") as f:
             existing = json.load(f)
+        if any(existing.get(k) != manifest.get(k) for k in MODEL_KEYS):
+            which = " and ".join(name for k, name in zip(MODEL_KEYS, ("config.json", "tokenizer files"))
+                                 if existing.get(k) != manifest.get(k))
+            raise InputError(f"{path}: this cache was captured from another model: {existing.get('model')!r} there, "
+                             f"{manifest.get('model')!r} now (different {which}); give the model it was captured "
+                             "from, or capture this one into another --out directory")
         differing = [k for k in MANIFEST_KEYS if existing.get(k) != manifest.get(k)]
         if differing:
             details = "; ".join(f"{k}: {existing.get(k)!r} there, {manifest.get(k)!r} now" for k in differing)
             raise InputError(f"{path}: this cache was captured with other settings ({details}); "
-                             "capture into another --out directory")
+                             "capture with its settings to resume it, or into another --out directory")
         return
     temp = f"{path}.tmp.{os.getpid()}"
     with open(temp, "w", encoding="utf-8") as f:
         json.dump(manifest, f, indent=2, sort_keys=True)
         f.write("\n")
     os.replace(temp, path)
+
+
+@contextmanager
+def interrupts_held():
+    """Ctrl-C (SIGINT) waits until the block is done, then interrupts as usual: what the block
+    writes is written whole. Only the main thread can take signals; elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    previous = signal.signal(signal.SIGINT, lambda number, frame: received.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
 
 
 def read_manifest(cache_dir: str) -> dict | None:

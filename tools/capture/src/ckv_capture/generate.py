@@ -106,15 +106,20 @@ def _main(options) -> int:
         print("ckv-generate: no --cache given: the rebuilt prompts cannot be checked against the captured "
               "input_ids", file=sys.stderr)
     config = models.load_config(options.model)
+    note = models.family_note(config)
+    if note:
+        print(f"ckv-generate: note: {note}", file=sys.stderr)
+    ident = models.identity(options.model)
     max_length = options.max_length or (manifest or {}).get("max_length") or common.default_max_length(config)
     chat = options.chat or (manifest or {}).get("chat") or "auto"
     device = models.resolve_device(options.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     dtype = options.dtype or (manifest or {}).get("dtype") or models.default_dtype(device)
+    # The model is compared by its identity (config.json, tokenizer files), as ckv-capture does:
+    # however --model is spelt, the same files are the same model.
     if manifest and manifest.get("model_config_sha256"):
-        config_path = models.model_file(options.model, "config.json")
-        if config_path and models.sha256_files([config_path]) != manifest["model_config_sha256"]:
+        if ident.config_hash != manifest["model_config_sha256"]:
             raise InputError(f"--model {options.model}: its config.json differs from the one the cache "
-                             f"{options.cache} was captured with")
+                             f"{options.cache} was captured with ({manifest.get('model')})")
 
     # Everything that can be checked without the model is checked before it is loaded: prompts
     # rebuilt, keep-sets against the model's shape and the prompt length, input_ids against the cache.
@@ -143,7 +148,7 @@ def _main(options) -> int:
         plans.append((line, sample, prompt, masks))
 
     os.makedirs(options.out, exist_ok=True)
-    _check_pred_dir(options.out, lines[0].config_hash if lines else "", options.model, options.overwrite)
+    _check_pred_dir(options.out, lines[0].config_hash if lines else "", options.model, ident, options.overwrite)
     model, tokenizer, info = models.load(options.model, device, dtype, options.attention)
     session = attention.AttentionSession(model)
     done = _predicted_ids(options.out, {l.task for l in lines}, options.overwrite)
@@ -175,19 +180,27 @@ def _main(options) -> int:
     return EXIT_OK
 
 
-def _check_pred_dir(out: str, config_hash: str, model: str, overwrite: bool) -> None:
+def _check_pred_dir(out: str, config_hash: str, model: str, ident, overwrite: bool) -> None:
     """One prediction directory holds one configuration's predictions (import-predictions takes
-    them for one --config): a second configuration is refused."""
+    them for one --config) of one model: a second configuration or another model is refused.
+    The model is compared by its identity, not by how --model is spelt."""
     path = os.path.join(out, "ckv-generate.json")
+    record = {"config_hash": config_hash, "model": model, "model_config_sha256": ident.config_hash,
+              "tokenizer_sha256": ident.tokenizer_hash}
     if os.path.exists(path) and not overwrite:
         with open(path, encoding="utf-8") as f:
             existing = json.load(f)
-        if existing.get("config_hash") != config_hash or existing.get("model") != model:
+        if "model_config_sha256" in existing:  # written by this version
+            same_model = all(existing.get(k) == record[k] for k in ("model_config_sha256", "tokenizer_sha256"))
+        else:  # an older one named the model only
+            same_model = existing.get("model") == model or (
+                os.path.isdir(model) and os.path.realpath(existing.get("model", "")) == ident.resolved)
+        if existing.get("config_hash") != config_hash or not same_model:
             raise InputError(f"{path}: this directory holds predictions of configuration "
                              f"{existing.get('config_hash', '?')[:12]} ({existing.get('model')}); use another --out")
         return
     with open(path, "w", encoding="utf-8") as f:
-        json.dump({"config_hash": config_hash, "model": model}, f, indent=2)
+        json.dump(record, f, indent=2)
         f.write("\n")
 
 
