@@ -10,8 +10,7 @@ import json
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
-import tiny
-from ckv_capture import cache_format
+from ckv_capture import cache_format, tiny
 
 HOSTILE = "Paris\n\n  Lisbon: 42, café 東京 <b>&amp;</b> \"x\"\t😀 end"
 
