@@ -194,6 +194,15 @@ SampleFileIdentity identify_safetensors_file(const std::string& path, bool trust
         if (header.contains("__metadata__") && header["__metadata__"].is_object())
           for (const auto& [key, value] : header["__metadata__"].items())
             if (value.is_string()) out.metadata[key] = value.get<std::string>();
+        for (const auto& [key, value] : header.items()) {
+          const bool query_tensor = key.size() > 9 && key.compare(0, 7, "layers.") == 0 &&
+                                    key.compare(key.size() - 2, 2, ".q") == 0;
+          if (!query_tensor || !value.is_object() || !value.contains("shape")) continue;
+          const json& shape = value["shape"];
+          if (!shape.is_array() || shape.size() != 3 || !shape[1].is_number_integer()) continue;
+          const int rows = shape[1].get<int>();
+          if (out.query_rows < 0 || rows < out.query_rows) out.query_rows = rows;
+        }
       }
     }
     if (!out.header_ok) {

@@ -51,6 +51,9 @@ struct SampleFileIdentity {
   std::map<std::string, std::string> metadata;  // the string values of __metadata__
   bool used_recorded_digest = false;      // content_sha256 stood in for hashing the data
   bool recorded_digest_mismatch = false;  // the data does not hash to the recorded content_sha256
+  // r of the `layers.{l}.q` tensors [H, r, d] (the smallest, should they differ); -1 when the
+  // header has none. r < n_tokens: a window-row capture (planning refuses full-row methods).
+  int query_rows = -1;
 };
 
 // Streams every byte of the file in constant memory; the identity is of the content as it is,

@@ -110,7 +110,7 @@ Configuration Configuration::from_document(const json& document) {
   // A parameter the canonical form leaves out holds its legacy value (identity across versions,
   // docs/database.md): a document stored before the parameter existed keeps its meaning.
   for (const ParamSpec& spec : method.params)
-    if (!spec.legacy.is_null() && !params.contains(spec.name)) params[spec.name] = spec.legacy;
+    if (!spec.legacy.is_null() && !params.contains(spec.key())) params[spec.key()] = spec.legacy;
   // The numerics the document names (legacy when it names none): a stored document keeps its
   // identity; whether this build can compute it is the caller's question (the worker refuses).
   return build(method, params, EvalSettings::from_json(document.value("eval", json::object())));

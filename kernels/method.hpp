@@ -56,6 +56,12 @@ struct MethodDef {
   bool has_cuda = false;       // a CUDA twin is built into this binary
 
   const ParamSpec* find_param(const std::string& name) const;
+  // The parameter that was called `former` before a rename (ParamSpec::stored_as), or nullptr.
+  const ParamSpec* find_renamed_param(const std::string& former) const;
+
+  // Why these parameters read every attention row (n query rows), "" when the window rows are
+  // enough: planning refuses such a configuration on a cache that holds window rows only.
+  std::string full_rows_reason(const MethodParams& params) const;
 
   // Typed parameters from resolved JSON (every declared parameter present and checked).
   MethodParams parse(const Params& resolved) const { return parse_(resolved); }
@@ -79,11 +85,13 @@ struct MethodDef {
   std::function<Params(const MethodParams&)> to_json_;
   std::function<std::string(const MethodParams&)> validate_;
   std::function<const SelectionParams&(const MethodParams&)> selection_;
+  std::function<std::string(const MethodParams&)> full_rows_reason_;
   std::function<Scores(LayerContext&, const MethodParams&)> cpu_, cuda_;
 };
 
 // A method P: `P::selection` (SelectionParams) when it evicts, optional
-// `std::string P::validate() const` for cross-parameter rules beyond the selection's.
+// `std::string P::validate() const` for cross-parameter rules beyond the selection's, optional
+// `std::string P::full_rows_reason() const` when some parameters read every attention row.
 template <class P>
 MethodDef define_method(std::string name, std::string summary, std::string source,
                         ParamSchema<P> schema, ScoreFunction<P> cpu,
@@ -117,6 +125,8 @@ MethodDef define_method(std::string name, std::string summary, std::string sourc
       CKV_FAIL("method '{}' evicts nothing: it has no selection parameters", name);
     }
   };
+  if constexpr (requires(const P& x) { x.full_rows_reason(); })
+    m.full_rows_reason_ = [](const MethodParams& mp) -> std::string { return mp.as<P>().full_rows_reason(); };
   m.cpu_ = [cpu](LayerContext& c, const MethodParams& p) { return cpu(c, p.as<P>()); };
   if (cuda) m.cuda_ = [cuda](LayerContext& c, const MethodParams& p) { return cuda(c, p.as<P>()); };
   return m;

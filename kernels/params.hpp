@@ -59,6 +59,14 @@ struct ParamSpec {
   // appears in the canonical JSON (the parameters it sets do). choice -> {parameter: value}.
   std::vector<std::pair<std::string, json>> presets;
   bool is_preset() const { return !presets.empty(); }
+
+  // One vocabulary: a parameter renamed so that no name means two things across the registry
+  // keeps its former name as its key in the canonical JSON (`stored_as`), so configurations keep
+  // their hash (docs/database.md, "Identity across versions"), and the former name is still read
+  // (sweep files warn). Empty: the key is `name`.
+  std::string stored_as;
+  const std::string& key() const { return stored_as.empty() ? name : stored_as; }
+  bool renamed() const { return !stored_as.empty(); }
 };
 
 // Checks one value against its spec. Returns the value in canonical type (an integer-valued
@@ -179,6 +187,16 @@ class ParamSchema {
     return *this;
   }
 
+  // The last declared parameter was called `former` before it was renamed (ParamSpec::stored_as):
+  // that stays its key in the canonical JSON, and the former name is still accepted.
+  ParamSchema& renamed_from(std::string former) {
+    ParamSpec& spec = bindings_.back().spec;
+    for (const auto& b : bindings_)
+      CKV_CHECK(b.spec.name != former, "parameter '{}': former name '{}' is another parameter", spec.name, former);
+    spec.stored_as = std::move(former);
+    return *this;
+  }
+
   // The last declared parameter was added after configurations without it were stored; `value`
   // reproduces the behaviour from before (ParamSpec::legacy).
   ParamSchema& legacy(const json& value) {
@@ -237,28 +255,28 @@ class ParamSchema {
     return out;
   }
 
-  // `resolved` holds every declared parameter (presets aside), each checked against its spec,
-  // or is a canonical form that leaves out parameters holding their legacy value.
+  // `resolved` holds every declared parameter (presets aside) under its key(), each checked
+  // against its spec, or is a canonical form that leaves out parameters holding their legacy value.
   P parse(const json& resolved) const {
     P p{};
     for (const auto& b : bindings_) {
       if (b.spec.is_preset()) continue;
-      const auto it = resolved.find(b.spec.name);
-      b.read(p, it != resolved.end() || b.spec.legacy.is_null() ? resolved.at(b.spec.name)
+      const auto it = resolved.find(b.spec.key());
+      b.read(p, it != resolved.end() || b.spec.legacy.is_null() ? resolved.at(b.spec.key())
                                                                 : b.spec.legacy);
     }
     return p;
   }
 
-  // The canonical parameters: every declared parameter but presets and those holding their
-  // legacy value.
+  // The canonical parameters, each under its key(): every declared parameter but presets and
+  // those holding their legacy value.
   json to_json(const P& p) const {
     json out = json::object();
     for (const auto& b : bindings_) {
       if (b.spec.is_preset()) continue;
       json value = b.write(p);
       if (!b.spec.legacy.is_null() && value == b.spec.legacy) continue;
-      out[b.spec.name] = std::move(value);
+      out[b.spec.key()] = std::move(value);
     }
     return out;
   }

@@ -13,6 +13,16 @@ const ParamSpec* MethodDef::find_param(const std::string& param) const {
   return nullptr;
 }
 
+const ParamSpec* MethodDef::find_renamed_param(const std::string& former) const {
+  for (const auto& p : params)
+    if (p.renamed() && p.stored_as == former) return &p;
+  return nullptr;
+}
+
+std::string MethodDef::full_rows_reason(const MethodParams& params) const {
+  return full_rows_reason_ ? full_rows_reason_(params) : std::string();
+}
+
 Scores MethodDef::score(LayerContext& context, const MethodParams& params) const {
   if (context.device().is_cuda() && cuda_) return cuda_(context, params);
   return cpu_(context, params);
@@ -30,6 +40,10 @@ namespace {
 // programming errors, caught on first use of the registry (and by every test).
 void check_method_definition(const MethodDef& m) {
   for (const ParamSpec& p : m.params) {
+    if (p.renamed())
+      for (const ParamSpec& other : m.params)
+        CKV_CHECK(&other == &p || (other.name != p.stored_as && other.stored_as != p.stored_as),
+                  "method '{}': the former name '{}' of '{}' is taken", m.name, p.stored_as, p.name);
     for (const auto& [choice, values] : p.presets)
       for (const auto& [name, value] : values.items()) {
         const ParamSpec* target = m.find_param(name);
@@ -93,9 +107,12 @@ std::vector<std::string> method_names() {
 
 MethodParams parse_params(const MethodDef& method, const json& given) {
   CKV_CHECK(given.is_object(), "parameters of method '{}' must be a table", method.name);
+  // `checked` is keyed by each parameter's key() (its former name when it was renamed); a given
+  // name is the parameter's name or, for a renamed one, its former name (stored documents).
   json checked = json::object();
   for (const auto& [name, value] : given.items()) {
     const ParamSpec* spec = method.find_param(name);
+    if (!spec) spec = method.find_renamed_param(name);
     if (!spec) {
       std::vector<std::string> valid;
       for (const auto& p : method.params) valid.push_back(p.name);
@@ -105,32 +122,37 @@ MethodParams parse_params(const MethodDef& method, const json& given) {
     std::string error;
     auto value_checked = check_param_value(*spec, value, error);
     if (!value_checked) CKV_FAIL("method '{}': {}", method.name, error);
-    checked[name] = *value_checked;
+    CKV_CHECK(!checked.contains(spec->key()), "method '{}': parameter '{}' is given twice (as '{}' and as '{}')",
+              method.name, spec->name, spec->name, spec->stored_as);
+    checked[spec->key()] = *value_checked;
   }
   // A convention sets the parameters of its reference that were not given explicitly.
   for (const auto& p : method.params) {
-    if (!p.is_preset() || !checked.contains(p.name)) continue;
+    if (!p.is_preset() || !checked.contains(p.key())) continue;
     for (const auto& [choice, values] : p.presets)
-      if (checked.at(p.name) == choice)
-        for (const auto& [name, value] : values.items())
-          if (!checked.contains(name)) checked[name] = value;
+      if (checked.at(p.key()) == choice)
+        for (const auto& [name, value] : values.items()) {
+          const std::string& key = method.find_param(name)->key();  // checked at registration
+          if (!checked.contains(key)) checked[key] = value;
+        }
   }
   // Defaults: conditional ones read the other parameter's given value or its plain default.
   auto resolved_value = [&](const std::string& name) -> json {
-    if (checked.contains(name)) return checked.at(name);
     const ParamSpec* spec = method.find_param(name);
-    return spec ? spec->default_value : json();
+    if (!spec) return json();
+    if (checked.contains(spec->key())) return checked.at(spec->key());
+    return spec->default_value;
   };
   json defaults = json::object();
   for (const auto& p : method.params) {
-    if (checked.contains(p.name)) continue;
+    if (checked.contains(p.key())) continue;
     json value = p.default_value;
     for (const auto& c : p.conditional_defaults)
       if (resolved_value(c.when) == c.equals) {
         value = c.value;
         break;
       }
-    defaults[p.name] = value;
+    defaults[p.key()] = value;
   }
   checked.update(defaults);
   MethodParams typed = method.parse(checked);
@@ -146,7 +168,7 @@ Params resolve_params(const MethodDef& method, const json& given) {
 std::string score_key(const MethodDef& method, const Params& resolved) {
   json key = json::object();
   for (const auto& p : method.params)
-    if (p.affects_scores && resolved.contains(p.name)) key[p.name] = resolved.at(p.name);
+    if (p.affects_scores && resolved.contains(p.key())) key[p.key()] = resolved.at(p.key());
   return method.name + ":" + canonical_json(key);
 }
 

@@ -103,6 +103,7 @@ std::vector<PlannedSample> plan_samples(const CampaignSpec& spec, const PlanOpti
     PlannedSample& s = samples[i];
     const SampleFileIdentity& identity = identities[i];
     s.fingerprint = identity.fingerprint;
+    s.query_rows = identity.query_rows;
     if (identity.header_ok) {
       const std::string disagreement = index_disagreement(s.entry.task, s.entry.id, s.entry.n_tokens,
                                                           s.entry.m_answer, s.entry.layers, identity.metadata);
@@ -120,11 +121,43 @@ std::vector<PlannedSample> plan_samples(const CampaignSpec& spec, const PlanOpti
   return samples;
 }
 
+void check_runnable(const CampaignSpec& spec, const std::vector<GridPoint>& configurations,
+                    const std::vector<PlannedSample>& samples) {
+  const PlannedSample* window_only = nullptr;
+  for (const auto& s : samples)
+    if (s.query_rows >= 0 && s.query_rows < s.entry.n_tokens) {
+      window_only = &s;
+      break;
+    }
+  if (!window_only) return;
+  std::vector<std::string> refused;  // one line per method id and reason
+  for (const GridPoint& c : configurations) {
+    const std::string reason = c.method->full_rows_reason(c.typed);
+    if (reason.empty()) continue;
+    SourceLocation where{spec.path, 0, 0};
+    for (const MethodEntry& m : spec.methods)
+      if (m.id == c.method_id) where = m.location;
+    const std::string who = c.method_id == c.method->name
+                                ? fmt::format("method '{}'", c.method->name)
+                                : fmt::format("method '{}' ({})", c.method_id, c.method->name);
+    const std::string line = fmt::format("  {}: {}: {}", where.str(), who, reason);
+    if (std::find(refused.begin(), refused.end(), line) == refused.end()) refused.push_back(line);
+  }
+  if (refused.empty()) return;
+  throw InputError(fmt::format(
+      "{}: cache '{}' holds window rows only (sample {}/{}: {} of {} query rows), and these configurations "
+      "need every attention row:\n{}\ncapture with `ckv-capture --query-rows all`, or leave them out (h2o "
+      "with rows = \"window\" and the graph methods with graph = \"window_prefix\" need the window rows only)",
+      spec.path, spec.data.cache_dir, window_only->entry.task, window_only->entry.id, window_only->query_rows,
+      window_only->entry.n_tokens, fmt::join(refused, "\n")));
+}
+
 CampaignPlan prepare_campaign(const CampaignSpec& spec, const PlanOptions& options) {
   CampaignPlan plan;
   plan.configurations = expand_grid(spec);
   ensure_cache(spec);
   plan.samples = plan_samples(spec, options);
+  check_runnable(spec, plan.configurations, plan.samples);
   return plan;
 }
 

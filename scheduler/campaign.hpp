@@ -16,6 +16,7 @@ struct PlannedSample {
   std::string absolute_path;
   std::string fingerprint;  // sample_fingerprint(): samples of different caches never mix
   int64_t sample_id = 0;  // database id, once registered
+  int query_rows = -1;    // r of its queries (SampleFileIdentity::query_rows); -1: unknown
 };
 
 // Generates the synthetic cache if the spec has [data.synthetic] and the cache has no index.
@@ -35,6 +36,13 @@ struct PlanOptions {
 // (task, id, n_tokens, m_answer, layers), and [data] layers a sample did not capture. A file that
 // cannot be read is not refused here: its units fail with the reader's message (docs/spec/MISSION.md R13).
 std::vector<PlannedSample> plan_samples(const CampaignSpec& spec, const PlanOptions& options = {});
+
+// Refuses (ckv::InputError), before anything runs, configurations that read every attention row
+// (MethodDef::full_rows_reason) when a planned sample holds window rows only (query_rows <
+// n_tokens): each named by its method id (label) and method, with the reason and the sweep
+// file's [[methods]] entry. Such units would only fail, one by one.
+void check_runnable(const CampaignSpec& spec, const std::vector<GridPoint>& configurations,
+                    const std::vector<PlannedSample>& samples);
 
 struct CampaignPlan {
   int64_t campaign_id = 0;

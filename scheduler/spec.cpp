@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <toml++/toml.h>
 
 #include "common/error.hpp"
@@ -55,6 +56,7 @@ CampaignSpec parse_spec(const std::string& text, const std::string& path) {
   spec.path = path;
   spec.text = text;
   read_document(spec_detail::TomlReader(path), text, spec);
+  for (const std::string& warning : spec.warnings) spdlog::warn("{}", warning);
   return spec;
 }
 

@@ -71,6 +71,9 @@ struct CampaignSpec {
   RunSpec run;
   std::vector<MethodEntry> methods;
   std::vector<GridBlock> grid;
+  // "file:line:col: message" for what is read but deprecated (a parameter's former name), one
+  // per former name; parse_spec also logs each as a warning.
+  std::vector<std::string> warnings;
 };
 
 CampaignSpec load_spec(const std::string& path);

@@ -45,7 +45,7 @@ std::vector<json> axis_values(const TomlReader& in, const toml::node& node, cons
 
 // Reads the axes of a [[grid]] block or of one of its [[grid.zip]] groups. Keys that are
 // not axes (`methods`, `zip`) are handled by the caller and skipped here.
-std::vector<GridAxis> read_axes(const TomlReader& in, const toml::table& table, const CampaignSpec& spec,
+std::vector<GridAxis> read_axes(const TomlReader& in, const toml::table& table, CampaignSpec& spec,
                                 const std::vector<const MethodEntry*>& block,
                                 const std::vector<std::string>& skip, const std::string& where) {
   std::vector<GridAxis> axes;
@@ -63,22 +63,33 @@ std::vector<GridAxis> read_axes(const TomlReader& in, const toml::table& table, 
         in.fail(key, fmt::format("method '{}' is not one of this grid block's methods ({})", name, join(ids)));
       }
       for (auto&& [pkey, pnode] : *node.as_table()) {
-        std::string param(pkey.str());
-        if (!entry->method->find_param(param))
-          in.fail(pkey, fmt::format("method '{}' has no parameter '{}' ({})", entry->method->name, param,
-                                    suggest_or_list(param, param_names(*entry->method))));
+        std::string given(pkey.str());
+        const ParamSpec* ps = find_param_or_former(in, *entry->method, given, in.at(pkey), spec);
+        if (!ps)
+          in.fail(pkey, fmt::format("method '{}' has no parameter '{}' ({})", entry->method->name, given,
+                                    suggest_or_list(given, param_names(*entry->method))));
+        const std::string param = ps->name;
         GridAxis axis;
         axis.method_id = name;
         axis.param = param;
         axis.location = in.at(pkey);
-        axis.values = axis_values(in, pnode, name + "." + param, param, {entry});
+        axis.values = axis_values(in, pnode, name + "." + given, param, {entry});
         axes.push_back(std::move(axis));
       }
       continue;
     }
+    // The methods the axis applies to: those with a parameter of that name, or whose parameter
+    // had that name before a rename. One axis sweeps one quantity: when the name means different
+    // parameters in different methods (a former name), the axis must be qualified.
     std::vector<const MethodEntry*> targets;
-    for (const MethodEntry* m : block)
-      if (m->method->find_param(name)) targets.push_back(m);
+    std::vector<const ParamSpec*> target_params;
+    for (const MethodEntry* m : block) {
+      const ParamSpec* p = m->method->find_param(name);
+      if (!p) p = m->method->find_renamed_param(name);
+      if (!p) continue;
+      targets.push_back(m);
+      target_params.push_back(p);
+    }
     if (targets.empty()) {
       std::set<std::string> known;
       for (const MethodEntry* m : block)
@@ -87,10 +98,25 @@ std::vector<GridAxis> read_axes(const TomlReader& in, const toml::table& table, 
                                suggest_or_list(name, std::vector<std::string>(known.begin(), known.end()),
                                                "their parameters")));
     }
+    std::set<std::string> meanings;
+    for (const ParamSpec* p : target_params) meanings.insert(p->name);
+    if (meanings.size() > 1) {
+      std::vector<std::string> what;
+      for (size_t i = 0; i < targets.size(); ++i)
+        what.push_back(target_params[i]->name == name
+                           ? fmt::format("{}.{}", targets[i]->id, name)
+                           : fmt::format("{}.{} (formerly '{}')", targets[i]->id, target_params[i]->name, name));
+      in.fail(key, fmt::format("grid axis '{}' would sweep parameters of different meaning: {}; qualify it "
+                               "with the method id ({}.{} = [...]) or use the parameter's new name",
+                               name, join(what), targets.front()->id, target_params.front()->name));
+    }
+    const std::string param = *meanings.begin();
+    for (size_t i = 0; i < targets.size(); ++i)
+      if (target_params[i]->name != name) warn_former_name(*targets[i]->method, *target_params[i], in.at(key), spec);
     GridAxis axis;
-    axis.param = name;
+    axis.param = param;
     axis.location = in.at(key);
-    axis.values = axis_values(in, node, name, name, targets);
+    axis.values = axis_values(in, node, name, param, targets);
     axes.push_back(std::move(axis));
   }
   // TOML++ tables are sorted by key; the product order follows the file instead.

@@ -28,6 +28,24 @@ std::vector<std::string> param_names(const MethodDef& method) {
   return names;
 }
 
+void warn_former_name(const MethodDef& method, const ParamSpec& param, const SourceLocation& where,
+                      CampaignSpec& spec) {
+  const std::string tag = fmt::format("'{}' is the former name", param.stored_as);
+  for (const std::string& w : spec.warnings)
+    if (w.find(tag) != std::string::npos) return;  // once per former name
+  spec.warnings.push_back(fmt::format("{}: '{}' is the former name of {}'s parameter '{}'; read as '{}' for "
+                                      "now, it will be refused in a later version",
+                                      where.str(), param.stored_as, method.name, param.name, param.name));
+}
+
+const ParamSpec* find_param_or_former(const TomlReader&, const MethodDef& method, const std::string& name,
+                                      const SourceLocation& where, CampaignSpec& spec) {
+  if (const ParamSpec* p = method.find_param(name)) return p;
+  const ParamSpec* renamed = method.find_renamed_param(name);
+  if (renamed) warn_former_name(method, *renamed, where, spec);
+  return renamed;
+}
+
 void read_methods(const TomlReader& in, const toml::table& root, CampaignSpec& spec) {
   const toml::node* node = root.get("methods");
   if (!node) in.fail(in.file_start(), "missing required [[methods]] (at least one method)");
@@ -65,14 +83,17 @@ void read_methods(const TomlReader& in, const toml::table& root, CampaignSpec& s
     for (auto&& [key, value] : table) {
       std::string param(key.str());
       if (param == "name" || param == "label") continue;
-      const ParamSpec* ps = entry.method->find_param(param);
+      const ParamSpec* ps = find_param_or_former(in, *entry.method, param, in.at(key), spec);
       if (!ps)
       {
         std::vector<std::string> keys = {"name", "label"};
         for (const std::string& p : param_names(*entry.method)) keys.push_back(p);
         in.fail(key, fmt::format("method '{}' has no parameter '{}' ({})", name, param, suggest_or_list(param, keys)));
       }
-      entry.fixed[param] = checked_value(in, *entry.method, *ps, value, false);
+      if (entry.fixed.contains(ps->name))
+        in.fail(key, fmt::format("method '{}': parameter '{}' is given twice (as '{}' and as '{}')", name,
+                                 ps->name, ps->name, ps->stored_as));
+      entry.fixed[ps->name] = checked_value(in, *entry.method, *ps, value, false);
     }
     spec.methods.push_back(std::move(entry));
   }

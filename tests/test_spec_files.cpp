@@ -57,8 +57,8 @@ std::string trim(std::string s) {
 std::string describe(const GridPoint& c) {
   json changed = json::object();
   for (const auto& p : c.method->params)
-    if (c.params.contains(p.name) && c.params.at(p.name) != p.default_value)
-      changed[p.name] = c.params.at(p.name);
+    if (c.params.contains(p.key()) && c.params.at(p.key()) != p.default_value)
+      changed[p.name] = c.params.at(p.key());
   return c.method_id + " " + c.method->name + " " + canonical_json(changed);
 }
 

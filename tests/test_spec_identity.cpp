@@ -314,3 +314,93 @@ TEST_CASE("a sweep file that cannot be read is an error naming it", "[spec]") {
     CHECK(std::string(e.what()) == path + ": cannot open sweep file");
   }
 }
+
+TEST_CASE("renamed parameters: the former names read the same configurations, hashes unchanged", "[spec]") {
+  // One vocabulary: rc's `walkers` (per source position) is now `walkers_per_source`, its
+  // `max_steps` (positions, start included) `max_positions`, circuitkv_neumann's `alpha` (a rank
+  // weight) `qi_weight`. The canonical JSON keeps the former keys, so the hashes are those the
+  // build before the rename computed (`ckv-sweep plan --list`, then
+  //   printf '%s' '<canonical>' | sha256sum).
+  const std::string former = std::string(kHeader) + R"(
+[[methods]]
+name = "rc"
+walkers = 64
+max_steps = 20
+
+[[methods]]
+name = "circuitkv_neumann"
+combination = "weighted"
+alpha = 0.25
+
+[[grid]]
+budget = [128]
+)";
+  std::string renamed = former;
+  for (auto [from, to] : {std::pair{"walkers = 64", "walkers_per_source = 64"},
+                          std::pair{"max_steps = 20", "max_positions = 20"},
+                          std::pair{"alpha = 0.25", "qi_weight = 0.25"}})
+    renamed.replace(renamed.find(from), std::string(from).size(), to);
+  const CampaignSpec old_spec = parse_spec(former, "former.toml");
+  const CampaignSpec new_spec = parse_spec(renamed, "renamed.toml");
+  const auto a = expand_grid(old_spec), b = expand_grid(new_spec);
+  REQUIRE(a.size() == 2);
+  REQUIRE(b.size() == 2);
+  CHECK(a[0].hash == "7cc35e6df345db9a6b8f86dcada9294fa835d1e2dc1074963835a415efe57645");
+  CHECK(a[1].hash == "67b76589849d900b494940caacce58cfe069d6c09f95d54ec99c7eb4fbfc59d6");
+  CHECK(b[0].hash == a[0].hash);
+  CHECK(b[1].hash == a[1].hash);
+  CHECK(a[0].canonical == b[0].canonical);
+  CHECK(a[0].params.at("walkers") == 64);  // the stored key is the former name
+  CHECK(a[0].params.at("max_steps") == 20);
+  CHECK_FALSE(a[0].params.contains("walkers_per_source"));
+  // The former names are warned about once each, with file:line and the new name.
+  CHECK(new_spec.warnings.empty());
+  REQUIRE(old_spec.warnings.size() == 3);
+  CHECK(old_spec.warnings[0] ==
+        "former.toml:11:1: 'walkers' is the former name of rc's parameter 'walkers_per_source'; read as "
+        "'walkers_per_source' for now, it will be refused in a later version");
+  CHECK(old_spec.warnings[1].rfind("former.toml:12:1: 'max_steps' is the former name of rc's parameter "
+                                   "'max_positions'", 0) == 0);
+  CHECK(old_spec.warnings[2].rfind("former.toml:17:1: 'alpha' is the former name of circuitkv_neumann's "
+                                   "parameter 'qi_weight'", 0) == 0);
+  // A stored document (former keys) reads back to the same configuration.
+  CHECK(Configuration::from_document(a[0].document).hash == a[0].hash);
+  // Both names at once is one parameter given twice.
+  CHECK_THROWS_WITH(parse_spec(std::string(kHeader) + "[[methods]]\nname = \"rc\"\nwalkers = 8\nwalkers_per_source = 8\n", "twice.toml"),
+                    Catch::Contains("parameter 'walkers_per_source' is given twice"));
+}
+
+TEST_CASE("an unqualified axis that would sweep parameters of different meaning is refused", "[spec]") {
+  const std::string methods = R"(
+[[methods]]
+name = "circuitkv_walk"
+
+[[methods]]
+name = "rc"
+)";
+  // `max_steps` counts transitions in circuitkv_walk and was rc's name for positions per walk.
+  CHECK_THROWS_WITH(parse_spec(std::string(kHeader) + methods + "\n[[grid]]\nmax_steps = [10, 20]\n", "axis.toml"),
+                    "axis.toml:16:1: grid axis 'max_steps' would sweep parameters of different meaning: "
+                    "circuitkv_walk.max_steps, rc.max_positions (formerly 'max_steps'); qualify it with the "
+                    "method id (circuitkv_walk.max_steps = [...]) or use the parameter's new name");
+  // Qualified, or by the new name, each axis sweeps one quantity.
+  const auto qualified = expand_grid(parse_spec(
+      std::string(kHeader) + methods + "\n[[grid]]\ncircuitkv_walk.max_steps = [10, 20]\nrc.max_positions = [30]\n", "q.toml"));
+  REQUIRE(qualified.size() == 3);
+  CHECK(qualified[0].params.at("max_steps") == 10);
+  CHECK(qualified[1].params.at("max_steps") == 20);
+  CHECK(qualified[2].method->name == "rc");
+  CHECK(qualified[2].params.at("max_steps") == 30);
+  // The new name alone applies to rc only; circuitkv_walk keeps its own point.
+  const auto by_new_name = expand_grid(parse_spec(std::string(kHeader) + methods + "\n[[grid]]\nmax_positions = [30, 40]\n", "n.toml"));
+  REQUIRE(by_new_name.size() == 3);
+  CHECK(by_new_name[0].method->name == "circuitkv_walk");
+  CHECK(by_new_name[2].params.at("max_steps") == 40);
+  // A former name that means one thing in the block (rc alone) is read, with a warning.
+  const CampaignSpec rc_only = parse_spec(std::string(kHeader) + "[[methods]]\nname = \"rc\"\n\n[[grid]]\nwalkers = [16, 32]\n", "r.toml");
+  CHECK(expand_grid(rc_only).size() == 2);
+  REQUIRE(rc_only.warnings.size() == 1);
+  CHECK(rc_only.warnings[0].rfind("r.toml:12:1: 'walkers' is the former name of rc's parameter 'walkers_per_source'", 0) == 0);
+  // A name both methods share with one meaning still applies to both.
+  CHECK(expand_grid(parse_spec(std::string(kHeader) + methods + "\n[[grid]]\nseed = [1, 2]\n", "s.toml")).size() == 4);
+}

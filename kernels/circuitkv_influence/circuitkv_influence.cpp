@@ -35,6 +35,10 @@ struct InfluenceParams {
   walkers::HeadMerge head_reduce = walkers::HeadMerge::mean;
   uint64_t seed = 0;
 
+  std::string full_rows_reason() const {
+    return graph == InfluenceGraph::full ? "graph = \"full\" walks on every attention row" : "";
+  }
+
   std::string validate() const {
     if (walkers > 4294967296LL)
       return fmt::format("walkers {} exceeds the Philox walker index range (2^32)", walkers);

@@ -343,11 +343,14 @@ MethodDef make_circuitkv_neumann_method() {
             {"hi", NeumannCombination::hi}, {"weighted", NeumannCombination::weighted},
             {"union", NeumannCombination::union_fill}, {"da", NeumannCombination::da},
             {"calibrated", NeumannCombination::calibrated}},
-           "dis = max(rank QI, rank HI); qi; hi; weighted = alpha·rank QI + (1−alpha)·rank HI; "
+           "dis = max(rank QI, rank HI); qi; hi; weighted = qi_weight·rank QI + (1−qi_weight)·rank HI; "
            "union = QI fills floor(union_ratio·slots), HI the rest; da = dis after weighting by the "
            "window column sums (seed 002 v4.5); calibrated = mean of the ranks if their Spearman "
            "rho > 0.7, else max");
-  s.real(&NeumannParams::alpha, "alpha", 0.5, 0.0, 1.0, "combination = weighted: weight of rank QI");
+  s.real(&NeumannParams::alpha, "qi_weight", 0.5, 0.0, 1.0,
+         "combination = weighted: weight of rank QI; formerly `alpha`, which elsewhere (rwr) is a "
+         "restart probability")
+      .renamed_from("alpha");
   s.real(&NeumannParams::union_ratio, "union_ratio", 0.5, 0.0, 1.0,
          "combination = union: share of the free slots filled by QI");
   s.flag(&NeumannParams::per_head, "per_head", false,

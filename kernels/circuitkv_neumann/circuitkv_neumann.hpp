@@ -44,6 +44,9 @@ struct NeumannParams {
   PerHeadMix per_head_mix = PerHeadMix::entropy_weighted;
 
   std::string validate() const;  // odd smoothing kernels
+  std::string full_rows_reason() const {
+    return graph == GraphKind::full ? "graph = \"full\" builds the chain from every attention row" : "";
+  }
   // The QI and HI graphs of these parameters (docs/spec/METHODS.md step 1).
   GraphOptions qi_graph() const;
   GraphOptions hi_graph() const;

@@ -36,6 +36,10 @@ struct WalkParams {
   WalkNormalize normalize = WalkNormalize::none;
   WalkEstimator estimator = WalkEstimator::monte_carlo;
   uint64_t seed = 0;
+
+  std::string full_rows_reason() const {
+    return graph == GraphKind::full ? "graph = \"full\" walks on every attention row" : "";
+  }
 };
 
 

@@ -1,6 +1,7 @@
 // `h2o`: heavy hitters by accumulated attention (Zhang et al., "H2O: Heavy-Hitter Oracle",
 // NeurIPS 2023; docs/spec/METHODS.md "Baselines"): column sums of the causal attention matrix.
 #pragma once
+#include <string>
 #include "kernels/method.hpp"
 
 namespace ckv {
@@ -12,6 +13,10 @@ struct H2oParams {
   SelectionParams selection;
   H2oRows rows = H2oRows::all;
   H2oNormalize normalize = H2oNormalize::none;
+
+  std::string full_rows_reason() const {
+    return rows == H2oRows::all ? "rows = \"all\" sums every attention row" : "";
+  }
 };
 
 Scores h2o_scores_cpu(LayerContext& ctx, const H2oParams& p);

@@ -33,12 +33,14 @@ struct RcParams {
   walkers::HeadMerge head_reduce = walkers::HeadMerge::mean;
   uint64_t seed = 0;
 
+  std::string full_rows_reason() const { return "its top-k graph is built from every attention row"; }
+
   std::string validate() const {
     if (mode == rc::ModeChoice::combined && walkers < 3)
-      return fmt::format("mode 'combined' splits walkers into thirds; walkers {} leaves none",
+      return fmt::format("mode 'combined' splits walkers into thirds; walkers_per_source {} leaves none",
                          walkers);
     if ((long long)walkers * (long long)observation_window > 4294967296LL)
-      return fmt::format("walkers × observation_window = {} exceeds the Philox walker index "
+      return fmt::format("walkers_per_source × observation_window = {} exceeds the Philox walker index "
                          "range (2^32)",
                          (long long)walkers * (long long)observation_window);
     return "";
@@ -136,11 +138,15 @@ MethodDef make_rc_method() {
             "(renormalised over the kept entries)");
   s.integer(&P::observation_window, "observation_window", 8, 1, 1e9,
             "W: walkers start at the last min(W, n - s) positions; the H2O term sums these rows");
-  s.integer(&P::walkers, "walkers", 256, 1, 1e7,
-            "walkers per source position (combined: a third per add-on)");
-  s.integer(&P::max_steps, "max_steps", 100, 1, 100000,
-            "S: positions recorded per walk (start included); walks stop earlier when absorbed "
-            "at a sink");
+  s.integer(&P::walkers, "walkers_per_source", 256, 1, 1e7,
+            "walkers per source position (combined: a third per add-on); formerly `walkers`, "
+            "which elsewhere counts all walkers")
+      .renamed_from("walkers");
+  s.integer(&P::max_steps, "max_positions", 100, 1, 100000,
+            "S: positions recorded per walk (start included, so at most S - 1 transitions); walks "
+            "stop earlier when absorbed at a sink; formerly `max_steps`, which elsewhere counts "
+            "transitions")
+      .renamed_from("max_steps");
   s.choice(&P::mode, "mode", ModeChoice::basic,
            {{"basic", ModeChoice::basic}, {"hitting_time", ModeChoice::hitting_time},
             {"escape_prob", ModeChoice::escape_prob},

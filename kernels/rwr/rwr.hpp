@@ -1,6 +1,7 @@
 // `rwr` (seed 003; docs/spec/METHODS.md "RWR"): parameters and the two score functions, the CPU
 // reference (rwr.cpp) and the CUDA twin (rwr_cuda.cpp, rwr_kernels.cu).
 #pragma once
+#include <string>
 #include <vector>
 
 #include "kernels/method.hpp"
@@ -21,6 +22,8 @@ struct RwrParams {
   RwrRestart restart = RwrRestart::query;
   bool reversible = false;
   double reciprocal_beta = 1.0;
+
+  std::string full_rows_reason() const { return "its token graph compares the queries of every position"; }
 };
 
 // The restart vector e [n]: e_q (q = n − 1), or uniform over the last `window` positions.

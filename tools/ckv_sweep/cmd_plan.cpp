@@ -32,6 +32,13 @@ int plan_command(int argc, char** argv) {
 
   CampaignSpec spec = load_spec(spec_path);
   std::vector<GridPoint> configurations = expand_grid(spec);
+  namespace fs = std::filesystem;
+  const bool have_cache = fs::exists(fs::path(spec.data.cache_dir) / "index.jsonl");
+  std::vector<PlannedSample> samples;
+  if (have_cache) {
+    samples = plan_samples(spec, plan_options);
+    check_runnable(spec, configurations, samples);  // refused here as `run` would refuse it
+  }
   std::map<std::string, int> per_method;
   for (const auto& c : configurations) ++per_method[c.method_id];
   fmt::print("campaign:        {}\n", spec.name);
@@ -42,13 +49,11 @@ int plan_command(int argc, char** argv) {
   if (list)
     for (const auto& c : configurations) fmt::print("  {}  {}\n", c.hash.substr(0, 12), c.canonical);
 
-  namespace fs = std::filesystem;
-  if (!fs::exists(fs::path(spec.data.cache_dir) / "index.jsonl")) {
+  if (!have_cache) {
     fmt::print("samples:         cache '{}' does not exist yet{}\n", spec.data.cache_dir,
                spec.data.synthetic ? " (it will be generated: [data.synthetic])" : "");
     return kExitOk;
   }
-  std::vector<PlannedSample> samples = plan_samples(spec, plan_options);
   std::map<std::string, int> per_task;
   for (const auto& s : samples) ++per_task[s.entry.task];
   fmt::print("samples:         {}\n", samples.size());
