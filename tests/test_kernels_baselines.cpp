@@ -215,32 +215,8 @@ TEST_CASE("full keeps everything and has no parameters") {
   CHECK_THROWS_AS(resolve_params(*m, {{"budget", 5}}), ckv::Error);
 }
 
-TEST_CASE("every evicting baseline keeps sinks, window and exactly min(B, n) tokens") {
-  json data = load_json("baselines_tiny.json");
-  TinyLayer t = tiny_layer(data);
-  for (const char* name : {"random", "streaming_llm", "h2o", "snapkv", "pyramidkv", "tova", "knorm"}) {
-    const MethodDef* m = find_method(name);
-    REQUIRE(m != nullptr);
-    CHECK(m->uses_selection);
-    for (const char* selection : {"shared", "per_kv_head"})
-      for (int budget : {3, 5, 8, 20}) {
-        INFO(name << " " << selection << " B = " << budget);
-        LayerContext ctx(t.input);
-        MethodParams p = parse_params(*m, {{"budget", budget}, {"window", 2}, {"sink_size", 1},
-                                       {"selection", selection}, {"budget_mode", "uniform"}});
-        auto keep = select_keep(m->score_cpu(ctx, p), m->selection(p), 8, 2, 0, 1);
-        REQUIRE(keep.size() == 2);
-        for (const auto& k : keep) {
-          CHECK(int(k.size()) == std::min(budget, 8));
-          CHECK(std::is_sorted(k.begin(), k.end()));
-          CHECK(std::set<int>(k.begin(), k.end()).size() == k.size());
-          CHECK(k.front() == 0);
-          CHECK(k[k.size() - 2] == 6);
-          CHECK(k.back() == 7);
-        }
-      }
-  }
-}
+// Sinks, window and exactly min(B, n) kept: for every method of the registry in
+// test_kernels_registry_contracts.cpp.
 
 TEST_CASE("per_kv_head selections differ when the KV heads' scores differ") {
   json data = load_json("baselines_tiny.json");
