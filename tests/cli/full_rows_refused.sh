@@ -22,7 +22,6 @@ $header
 [[methods]]
 name = "h2o"
 label = "h2o_all"
-window = 16
 
 [[methods]]
 name = "circuitkv_walk"
@@ -34,10 +33,10 @@ name = "rwr"
 
 [[methods]]
 name = "snapkv"
-window = 16
 
 [[grid]]
 budget = [64]
+window = [16]
 EOF2
 for command in plan run; do
   set +e
@@ -47,8 +46,8 @@ for command in plan run; do
   [[ $code -eq 1 ]] || fail "$command: exit $code, expected 1: $(cat "$command.log")"
   for part in "cache 'cache' holds window rows only (sample synth-needle/synth-needle-0: 32 of" \
               "refused.toml:8:1: method 'h2o_all' (h2o): rows = \"all\" sums every attention row" \
-              "refused.toml:13:1: method 'walk_full' (circuitkv_walk): graph = \"full\" walks on every attention row" \
-              "refused.toml:18:1: method 'rwr': its token graph compares the queries of every position" \
+              "refused.toml:12:1: method 'walk_full' (circuitkv_walk): graph = \"full\" walks on every attention row" \
+              "refused.toml:17:1: method 'rwr': its token graph compares the queries of every position" \
               "--query-rows all"; do
     grep -qF -- "$part" "$command.log" || fail "$command: message lacks '$part': $(cat "$command.log")"
   done
