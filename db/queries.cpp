@@ -247,6 +247,22 @@ CampaignReport campaign_report(Database& db, const std::string& campaign,
   return report;
 }
 
+std::vector<SampleValue> campaign_sample_values(Database& db, const std::string& campaign,
+                                                const std::string& metric) {
+  const int64_t campaign_id = campaign_id_or_throw(db, campaign);
+  Statement q = db.prepare(
+      "SELECT cf.hash, s.task, s.id, s.n_tokens, r.value FROM campaign_units cu "
+      "JOIN units u ON u.id = cu.unit_id JOIN configurations cf ON cf.id = u.configuration_id "
+      "JOIN samples s ON s.id = u.sample_id JOIN results r ON r.unit_id = u.id AND r.metric = ? "
+      "WHERE cu.campaign_id = ? AND u.state = 'done' ORDER BY cf.id, s.task, s.id");
+  q.bind(1, metric).bind(2, campaign_id);
+  std::vector<SampleValue> out;
+  while (q.step())
+    out.push_back({q.column_text(0), q.column_text(1), q.column_int64(2), q.column_int64(3),
+                   q.column_optional_double(4)});
+  return out;
+}
+
 std::vector<std::optional<UnitState>> unit_states(Database& db, const std::vector<UnitKey>& keys) {
   Statement q = db.prepare(
       "SELECT u.state FROM configurations cf "

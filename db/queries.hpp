@@ -95,6 +95,21 @@ struct CampaignReport {
 CampaignReport campaign_report(Database& db, const std::string& campaign,
                                const std::string& metric);
 
+// One stored value of a metric: a done unit of the campaign (configuration, sample) and its
+// value (nullopt: NULL, the metric could not be computed), with the sample's prompt length. The
+// spread and replicate columns of the report are computed from these (report/report_table.hpp).
+struct SampleValue {
+  std::string configuration;  // hash
+  std::string task;
+  int64_t sample_id = 0;      // samples.id: the same sample across configurations
+  int64_t n_tokens = 0;
+  std::optional<double> value;
+};
+// Every done unit's value of `metric` in the campaign, by configuration id, task, sample id.
+// Empty when the metric is not stored (no error: the caller decides whether it needs it).
+std::vector<SampleValue> campaign_sample_values(Database& db, const std::string& campaign,
+                                                const std::string& metric);
+
 std::vector<std::string> campaign_names(Database& db);
 // Metrics with at least one stored result among the campaign's done units, sorted.
 std::vector<std::string> metric_names(Database& db, const std::string& campaign);

@@ -65,15 +65,16 @@ std::string html_report(Database& db, const std::string& db_path, const std::str
   ReportOptions table_options = options;
   table_options.format = "html";
   for (const auto& metric : metrics) {
-    const CampaignReport report = campaign_report(db, campaign, metric);
-    page.tables.push_back({metric, render_report(report, table_options)});
+    // The same table model as every other format: spreads, replicates, bold and marks included.
+    const ReportTable table = build_report_table(load_report_input(db, campaign, metric), table_options);
+    page.tables.push_back({metric, render_table(table, "html", table_options.precision)});
     if (!plot_param.empty()) {
       // gnuplot's SVG, written to a private directory and embedded.
       std::string dir = (std::filesystem::temp_directory_path() / "ckv-report-XXXXXX").string();
       CKV_CHECK(mkdtemp(dir.data()) != nullptr, "cannot create a temporary directory for the plots");
       const std::string svg = dir + "/plot.svg";
       try {
-        write_plot(report, plot_param, svg);
+        write_plot(table, plot_param, svg);
         page.plots.emplace_back(fmt::format("{} against {}", metric, plot_param), read_text(svg));
       } catch (...) {
         std::filesystem::remove_all(dir);
@@ -107,7 +108,8 @@ std::string html_report(Database& db, const std::string& db_path, const std::str
 int report_command(int argc, char** argv) {
   po::options_description options("report options");
   std::string db_path, campaign, metric = "attn_recall", out_path, plot_param, plot_path;
-  std::vector<std::string> keep_views, comparisons;
+  std::vector<std::string> keep_views, comparisons, replicates;
+  bool no_replicates = false;
   ReportOptions report_options;
   options.add_options()
       ("db", po::value(&db_path)->required(), "database file")
@@ -115,10 +117,16 @@ int report_command(int argc, char** argv) {
       ("metric,m", po::value(&metric)->default_value("attn_recall"), "metric to tabulate")
       ("format,f", po::value(&report_options.format)->default_value("markdown"), "markdown | csv | json | latex | html (one self-contained page: every metric, plots, end to end)")
       ("precision", po::value(&report_options.precision)->default_value(4), "decimals")
-      ("scale", po::value(&report_options.scale)->default_value(1.0), "multiply values (100 for percent)")
+      ("scale", po::value(&report_options.scale)->default_value(1.0), "multiply values (100 for percent); finite, > 0")
+      ("ci", po::bool_switch(&report_options.ci), "95 % CI over samples beside each mean: [lo, hi] (percentile bootstrap, stratified by task for avg)")
+      ("std", po::bool_switch(&report_options.sd), "standard deviation over samples beside each mean")
+      ("replicate", po::value(&replicates)->composing(),
+       "average over this parameter (repeatable; default: seed, which only the stochastic methods have): "
+       "one row per setting of the others, mean ± std over the replicates")
+      ("no-replicates", po::bool_switch(&no_replicates), "one row per configuration, seeds included")
       ("output,o", po::value(&out_path), "write to this file instead of stdout")
       ("plot", po::value(&plot_param), "plot the metric against this swept parameter, one panel per task")
-      ("plot-output", po::value(&plot_path), "plot file (.png or .svg; default <campaign>-<metric>-<param>.png)")
+      ("plot-output", po::value(&plot_path), "plot file: .png, .svg or .pdf (default <campaign>-<metric>-<param>.png)")
       ("compare", po::value(&comparisons)->composing(),
        "with --format html: a paired comparison \"A vs B\" on every metric (as ckv-sweep compare; repeatable)")
       ("keep-view", po::value(&keep_views)->composing(),
@@ -126,7 +134,7 @@ int report_command(int argc, char** argv) {
   po::positional_options_description positional;
   positional.add("db", 1);
   po::variables_map vm;
-  if (!parse_options(argc, argv, "ckv-sweep report DB [--campaign C] [--metric M] [--format F] [--plot PARAM]",
+  if (!parse_options(argc, argv, "ckv-sweep report DB [--campaign C] [--metric M] [--format F] [--ci] [--std] [--plot PARAM]",
                      options, positional, vm))
     return kExitOk;
 
@@ -138,6 +146,14 @@ int report_command(int argc, char** argv) {
   usage_check(comparisons.empty() || report_options.format == "html", "report", "--compare needs --format html");
   usage_check(report_options.precision >= 0 && report_options.precision <= 17, "report",
               fmt::format("--precision must be between 0 and 17 (got {})", report_options.precision));
+  usage_check(scale_error(report_options.scale).empty(), "report", scale_error(report_options.scale));
+  usage_check(!(no_replicates && !replicates.empty()), "report", "--replicate and --no-replicates exclude each other");
+  if (no_replicates) report_options.replicate_axes.clear();
+  else if (!replicates.empty()) report_options.replicate_axes = replicates;
+  if (!plot_param.empty() && !plot_path.empty()) {
+    const bool known = plot_path.ends_with(".png") || plot_path.ends_with(".svg") || plot_path.ends_with(".pdf");
+    usage_check(known, "report", "--plot-output must end in .png, .svg or .pdf (got '" + plot_path + "')");
+  }
   Database db = Database::open(db_path, Database::Mode::ReadOnly);
   if (campaign.empty()) {
     auto names = campaign_names(db);
@@ -153,14 +169,14 @@ int report_command(int argc, char** argv) {
     CKV_CHECK(!metrics.empty(), "{}: campaign '{}' has no results yet (no unit is done)", db_path, campaign);
     text = html_report(db, db_path, campaign, metrics, report_options, plot_param, keep_views, comparisons);
   } else {
-    CampaignReport report = campaign_report(db, campaign, metric);
+    const ReportTable table = build_report_table(load_report_input(db, campaign, metric), report_options);
     if (!plot_param.empty()) {
       if (plot_path.empty()) plot_path = fmt::format("{}-{}-{}.png", campaign, metric, plot_param);
-      write_plot(report, plot_param, plot_path);
+      write_plot(table, plot_param, plot_path);
       fmt::print(stderr, "plot written to {}\n", plot_path);
       return kExitOk;
     }
-    text = render_report(report, report_options);
+    text = render_table(table, report_options.format, report_options.precision);
   }
   if (out_path.empty()) {
     std::cout << text;
