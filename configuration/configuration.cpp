@@ -75,6 +75,13 @@ std::vector<int> EvalSettings::layers_of(const std::vector<int>& captured) const
 
 Configuration Configuration::make(const MethodDef& method, const json& given_params,
                                   const EvalSettings& eval) {
+  // compression_ratio sets each sample's budget (round((1 - r) n)): a fixed budget beside it
+  // would be ignored, so giving both is an error (a stored document holds both: from_document).
+  if (given_params.is_object() && given_params.contains("budget") && given_params.contains("compression_ratio") &&
+      given_params.at("compression_ratio") != json("none"))
+    CKV_FAIL("method '{}': give budget or compression_ratio, not both (compression_ratio r sets the budget of each "
+             "sample of n tokens to round((1 - r) n))",
+             method.name);
   EvalSettings current = eval;
   current.numerics = kNumericsVersion;  // a new configuration is computed by this build
   return build(method, given_params, current);

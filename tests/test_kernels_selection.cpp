@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <map>
 
 #include "kernels/stages/selection.hpp"
 
@@ -122,10 +123,11 @@ TEST_CASE("selection_schema declares the common parameters") {
   std::vector<std::string> names;
   for (const auto& p : specs) names.push_back(p.name);
   CHECK(names == std::vector<std::string>{"budget", "window", "sink_size", "selection",
-                                          "budget_mode", "pyramid_rounding"});
+                                          "budget_mode", "pyramid_rounding", "compression_ratio"});
   for (const auto& p : specs) {
     CHECK_FALSE(p.help.empty());
-    if (p.name == "budget" || p.name == "budget_mode" || p.name == "pyramid_rounding")
+    if (p.name == "budget" || p.name == "budget_mode" || p.name == "pyramid_rounding" ||
+        p.name == "compression_ratio")
       CHECK_FALSE(p.affects_scores);
     else
       CHECK(p.affects_scores);
@@ -135,6 +137,41 @@ TEST_CASE("selection_schema declares the common parameters") {
   CHECK(specs[2].default_value == 4);
   CHECK(specs[3].default_value == "shared");
   CHECK(selection_schema(0, SelectionGranularity::per_kv_head).specs()[2].default_value == 0);
+}
+
+TEST_CASE("compression_ratio: the budget of each sample is round((1 - r) n), half to even") {
+  auto ratio = [](double r, int window = 2, int sink = 0) {
+    SelectionParams sel = make_sel(2048, window, sink);
+    sel.compression_ratio = {std::nullopt, r};
+    return sel;
+  };
+  // By hand: (1 - r) n, then Python's round (ties to the even neighbour).
+  CHECK(sample_budget(ratio(0.5), 1024) == 512);
+  CHECK(sample_budget(ratio(0.5), 1025) == 512);   // 512.5 -> 512
+  CHECK(sample_budget(ratio(0.5), 1027) == 514);   // 513.5 -> 514
+  CHECK(sample_budget(ratio(0.9), 1000) == 100);   // (1 - 0.9) 1000 = 99.99999999999997 -> 100
+  CHECK(sample_budget(ratio(0.75), 10) == 2);      // 2.5 -> 2
+  CHECK(sample_budget(ratio(0.25), 10) == 8);      // 7.5 -> 8
+  CHECK(sample_budget(ratio(0.0), 777) == 777);    // nothing removed
+  CHECK(sample_budget(ratio(0.95, 64, 4), 100) == 68);  // 5 is raised to sink + window
+  CHECK(sample_budget(make_sel(300, 2, 0), 1000) == 300);  // no ratio: the fixed budget
+  // The keep-set has exactly that many tokens (0.7 n: 14, 14.7, 25.9, 44.8, 70.7 -> 14, 15, 26, 45, 71).
+  for (int n : {20, 21, 37, 64, 101}) {
+    std::vector<float> x(n);
+    for (int j = 0; j < n; ++j) x[j] = float((j * 7) % 11);
+    const auto keep = select_keep(one_vector(x), ratio(0.3), n, 1, 0, 1);
+    CHECK(int(keep[0].size()) == std::map<int, int>{{20, 14}, {21, 15}, {37, 26}, {64, 45}, {101, 71}}.at(n));
+  }
+  // PyramidKV allocates the sample's budget as it would a fixed one.
+  SelectionParams pyramid = ratio(0.5, 8, 4);
+  pyramid.budget_mode = BudgetMode::pyramid;
+  SelectionParams fixed = make_sel(1500, 8, 4);
+  fixed.budget_mode = BudgetMode::pyramid;
+  for (int layer : {0, 5, 31}) CHECK(layer_budget(pyramid, layer, 32, 3000) == layer_budget(fixed, layer, 32, 3000));
+  CHECK(layer_budget(pyramid, 0, 32, 3000) > 1500);
+  // validate: r < 1.
+  CHECK(ratio(0.99).validate() == "");
+  CHECK(ratio(1.0).validate() == "compression_ratio 1 removes the whole prompt: it must be below 1 (0 <= r < 1)");
 }
 
 TEST_CASE("pyramid budgets, integer rounding (KVCache-Factory)") {

@@ -38,6 +38,15 @@ ParamSchema<SelectionParams> selection_schema(int default_sink,
                 "integer: KVCache-Factory's floor divisions; float: kvpress's real-valued "
                 "min/max/steps (pyramid budgets only)")
       .selection_only();
+  // Added after configurations without it were stored: "none" is left out of the canonical JSON.
+  schema.number_or_choice(&SelectionParams::compression_ratio, "compression_ratio", 0.0, 0.0, 1.0,
+                          {{"none", NoCompressionRatio::none}},
+                          "r, kvpress's convention: the fraction of each prompt removed, B = round((1 - r) n) per "
+                          "sample (at least sink_size + window), 0 <= r < 1; instead of `budget` (\"none\": `budget` "
+                          "holds)")
+      .set_default("compression_ratio", json("none"))
+      .selection_only()
+      .legacy(json("none"));
   return schema;
 }
 
@@ -46,6 +55,9 @@ std::string SelectionParams::validate() const {
   if ((long long)budget < (long long)sink + (long long)window)
     return fmt::format("budget {} is below sink_size + window = {}", budget,
                        (long long)sink + (long long)window);
+  if (has_compression_ratio() && !(compression_ratio.number < 1.0))
+    return fmt::format("compression_ratio {} removes the whole prompt: it must be below 1 (0 <= r < 1)",
+                       compression_ratio.number);
   return "";
 }
 
@@ -102,7 +114,16 @@ int pyramid_budget(const SelectionParams& sel, int layer, int num_layers, int n)
 
 }  // namespace
 
-int layer_budget(const SelectionParams& sel, int layer, int num_layers, int n) {
+int sample_budget(const SelectionParams& sel, int n) {
+  if (!sel.has_compression_ratio()) return sel.budget;
+  // Python's round() (half to even) is nearbyint in the default rounding mode.
+  const double kept = std::nearbyint((1.0 - sel.compression_ratio.number) * double(n));
+  return int(std::max<long long>((long long)kept, (long long)sel.sink + sel.window));
+}
+
+int layer_budget(const SelectionParams& given, int layer, int num_layers, int n) {
+  SelectionParams sel = given;
+  sel.budget = sample_budget(given, n);
   if (sel.budget_mode != BudgetMode::pyramid || num_layers <= 1 || n <= sel.budget) return sel.budget;
   // The top layers of a steep pyramid can get less than sinks + window; those are always
   // kept, so the layer budget is raised to s + w to keep "exactly min(B_layer, n) kept".

@@ -13,6 +13,7 @@ namespace ckv {
 enum class SelectionGranularity { shared, per_kv_head, per_query_head };
 enum class BudgetMode { uniform, pyramid };
 enum class PyramidRounding { integer, real };  // "integer" (KVCache-Factory) | "float" (kvpress)
+enum class NoCompressionRatio { none };        // compression_ratio = "none": the budget is `budget`
 
 // The selection parameters every evicting method declares (defaults differ per method).
 struct SelectionParams {
@@ -22,18 +23,29 @@ struct SelectionParams {
   SelectionGranularity granularity = SelectionGranularity::shared;
   BudgetMode budget_mode = BudgetMode::uniform;
   PyramidRounding pyramid_rounding = PyramidRounding::integer;
+  // kvpress's convention, the fraction of the prompt removed: a sample of n tokens gets the
+  // budget round((1 - r) n) (Python's round, half to even), raised to sink + window when below.
+  // "none" (the default, left out of the canonical JSON: configurations from before keep their
+  // hashes) keeps the fixed `budget`.
+  NumberOrChoice<NoCompressionRatio> compression_ratio{NoCompressionRatio::none, 0.0};
 
   // one keep-set for all heads (else one per KV head or per query head)
   bool shared() const { return granularity == SelectionGranularity::shared; }
-  // "" or the error for a budget below sink + window.
+  bool has_compression_ratio() const { return !compression_ratio.choice; }
+  // "" or the error for a budget below sink + window, or a compression_ratio of 1 or more.
   std::string validate() const;
 };
 
 // The schema of SelectionParams: budget, window, sink_size, selection, budget_mode,
-// pyramid_rounding, in that order.
+// pyramid_rounding, compression_ratio, in that order.
 ParamSchema<SelectionParams> selection_schema(int default_sink, SelectionGranularity default_granularity);
 
-// PyramidKV layer allocation (beta = 20): the budget of model layer `layer` of `num_layers`.
+// The budget B of a sample of n tokens: `budget`, or under compression_ratio r
+// max(round((1 - r) n), sink + window).
+int sample_budget(const SelectionParams& sel, int n);
+
+// PyramidKV layer allocation (beta = 20) of the sample's budget (sample_budget): the budget of
+// model layer `layer` of `num_layers`.
 int layer_budget(const SelectionParams& sel, int layer, int num_layers, int n);
 
 // Keep-sets, one sorted index list per KV head (G lists; identical lists when shared), or per
