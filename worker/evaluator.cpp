@@ -121,7 +121,10 @@ BatchResult evaluate_batch(const Batch& batch, const EvaluatorOptions& options) 
     fail_all(fmt::format("{}: {}", batch.sample_label, e.what()));  // names the sample and its file
   }
 
-  std::set<int> unevicted_budgets;  // budgets >= n seen in this batch, over every layer
+  std::set<int> unevicted_budgets;  // configured budgets >= n seen in this batch
+  // Configured budgets < n whose PyramidKV allocation gives some layers a budget >= n: those
+  // layers evict nothing (budget -> layers).
+  std::map<int, std::set<int>> pyramid_unevicted;
   if (sample) {
     const SampleMeta& meta = sample->meta();
     std::set<int> layers;
@@ -184,8 +187,14 @@ BatchResult evaluate_batch(const Batch& batch, const EvaluatorOptions& options) 
             // docs/spec/METHODS.md: n <= B evicts nothing. Legitimate, but a researcher should
             // know the point measures the full cache on this sample (docs/spec/MISSION.md R13:
             // a sample shorter than the budget).
-            const int budget = layer_budget(unit.config->selection(), layer, input.num_layers_model, input.n);
-            if (input.n <= budget) unevicted_budgets.insert(budget);
+            // The message names the configured budget (what the sweep file says), not the layer's.
+            const SelectionParams& selection = unit.config->selection();
+            const int budget = layer_budget(selection, layer, input.num_layers_model, input.n);
+            const int configured = sample_budget(selection, input.n);  // `budget`, or set by compression_ratio
+            if (input.n <= budget) {
+              if (input.n <= configured) unevicted_budgets.insert(configured);
+              else pyramid_unevicted[configured].insert(layer);
+            }
           }
           unit.score_ms += it->second.ms + elapsed_ms(t0);
           const int topk = unit.config->eval.topk;
@@ -207,6 +216,11 @@ BatchResult evaluate_batch(const Batch& batch, const EvaluatorOptions& options) 
   if (!unevicted_budgets.empty())
     result.notes.push_back(fmt::format("{}: n = {} tokens <= budget {}: nothing is evicted (kept = n)",
                                        batch.sample_label, sample->meta().n_tokens, fmt::join(unevicted_budgets, ", ")));
+  for (const auto& [budget, layers] : pyramid_unevicted)
+    result.notes.push_back(fmt::format(
+        "{}: n = {} tokens, budget {} with budget_mode = pyramid: {} {} every token (PyramidKV gives {} a budget >= n)",
+        batch.sample_label, sample->meta().n_tokens, budget, layers.size() > 1 ? "layers" : "layer", fmt::join(layers, ", "),
+        layers.size() > 1 ? "keep" : "keeps", layers.size() > 1 ? "them" : "it"));
   const double end = now_seconds();
   for (auto& unit : units) {
     UnitResult out;
