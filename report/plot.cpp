@@ -181,7 +181,9 @@ void write_plot(const ReportTable& table, const std::string& param, const std::s
                                   fmt::join(table.numerics, ", "), table.has_direction ? "; " + table.direction : "",
                                   bars_text);
   script << "set multiplot title " << gp_quote(title) << "\n";
-  script << "unset key\nset grid\nset xtics rotate by -30\n";
+  // 5 % room above and below the data, so that a line at the top or bottom of the range (the
+  // full-cache value, often) is not hidden in the border.
+  script << "unset key\nset grid\nset xtics rotate by -30\nset offsets 0, 0, graph 0.05, graph 0.05\n";
   if (axis.log) script << fmt::format("set logscale x {}\n", axis.base);
   if (!axis.ticks.empty()) {
     std::vector<std::string> ticks;
@@ -211,7 +213,7 @@ void write_plot(const ReportTable& table, const std::string& param, const std::s
   // The legend: an empty plot whose key alone is drawn, in the strip below the panels.
   script << fmt::format("set origin 0,0\nset size 1,{:.4f}\n", legend_frac)
          << "unset title\nunset xlabel\nunset ylabel\nunset grid\nunset border\nunset tics\nunset logscale x\n"
-         << "set xrange [0:1]\nset yrange [0:1]\n"
+         << "set offsets 0, 0, 0, 0\nset xrange [0:1]\nset yrange [0:1]\n"
          << fmt::format("set key center center horizontal maxcols {} samplen 4 spacing 1.2 width 2\n", per_line);
   std::vector<std::string> keys;
   for (size_t i = 0; i < labels.size(); ++i)

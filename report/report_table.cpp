@@ -17,30 +17,11 @@
 namespace ckv {
 
 std::map<std::string, json> flat_parameters(const ConfigurationInfo& configuration) {
-  std::map<std::string, json> out;
-  json doc = json::parse(configuration.canonical_json);
-  const json params = doc.value("params", json::object());
-  const json eval = doc.value("eval", json::object());
-  for (const auto& [key, value] : params.items()) out[key] = value;
+  std::map<std::string, json> out = flat_parameters(json::parse(configuration.canonical_json));
   // compression_ratio sets the budget of each sample (round((1 - r) n)): the stored budget is
   // not used, and a column of it would only mislead.
   if (auto r = out.find("compression_ratio"); r != out.end() && r->second.is_number()) out.erase("budget");
-  for (const auto& [key, value] : eval.items()) out["eval." + key] = value;
-  // A document without a numerics version was computed under the legacy one (kernels/numerics.hpp).
-  out.emplace("eval.numerics", configuration.numerics);
   return out;
-}
-
-std::string parameter_text(const json& v) {
-  if (v.is_null()) return "-";
-  if (v.is_string()) return v.get<std::string>();
-  if (v.is_array()) {
-    if (v.empty()) return "-";
-    std::string s;
-    for (const auto& item : v) s += (s.empty() ? "" : "+") + parameter_text(item);
-    return s;
-  }
-  return v.dump();
 }
 
 std::string scale_error(double scale) {
@@ -351,7 +332,7 @@ ReportTable build_report_table(const ReportInput& input, const ReportOptions& op
         case ColumnKind::parameter: {
           auto it = g.params.find(column.name);
           cell.raw = it == g.params.end() ? json(nullptr) : it->second;
-          cell.text = parameter_text(cell.raw);
+          cell.text = it == g.params.end() ? "-" : parameter_text(cell.raw);
           break;
         }
         case ColumnKind::kept: {
@@ -448,22 +429,32 @@ ReportTable build_report_table(const ReportInput& input, const ReportOptions& op
   }
 
   // Best per number column by the metric's direction (ties: every equal value), when two rows
-  // or more have a value. kept is a count, not a score.
+  // or more have a value. kept is a count, not a score. A method without a budget (full) is the
+  // reference, not a contender: it is left out when there are others.
+  std::vector<bool> contender(groups.size(), true);
+  size_t contenders = 0;
+  for (size_t r = 0; r < groups.size(); ++r) {
+    contender[r] = nominal_budget(groups[r].params, 0).has_value();
+    contenders += contender[r];
+  }
+  if (contenders == 0) contender.assign(groups.size(), true);
+  table.reference_rows = contenders > 0 && contenders < groups.size();
   if (const MetricInfo* info = find_metric(report.metric))
     for (size_t c = 0; c < table.columns.size(); ++c) {
       const ColumnKind kind = table.columns[c].kind;
       if (kind != ColumnKind::task && kind != ColumnKind::average && kind != ColumnKind::category) continue;
       std::optional<double> best;
       int present = 0;
-      for (const auto& row : table.rows)
-        if (const auto& v = row.cells[c].value) {
+      for (size_t r = 0; r < table.rows.size(); ++r)
+        if (const auto& v = table.rows[r].cells[c].value; v && contender[r]) {
           ++present;
           // Scaling by a positive factor keeps the order.
           if (!best || better(*info, *v, *best)) best = *v;
         }
       if (present < 2) continue;
-      for (auto& row : table.rows)
-        if (row.cells[c].value && !better(*info, *best, *row.cells[c].value)) row.cells[c].best = true;
+      for (size_t r = 0; r < table.rows.size(); ++r)
+        if (auto& cell = table.rows[r].cells[c]; contender[r] && cell.value && !better(*info, *best, *cell.value))
+          cell.best = true;
     }
 
   if (any_over)
@@ -497,7 +488,8 @@ std::string ReportTable::caption() const {
   if (show_ci)
     parts.push_back(fmt::format("[lo, hi] = {:g} % percentile-bootstrap CI over samples (avg: stratified by task)",
                                 ci_level * 100));
-  if (has_direction) parts.push_back(direction + ", bold = best per column");
+  if (has_direction)
+    parts.push_back(direction + (reference_rows ? ", bold = best per column (full cache aside)" : ", bold = best per column"));
   parts.push_back("avg = mean of task means, cat avg = mean of category means");
   parts.push_back(numerics_list(numerics));
   return fmt::format("{}", fmt::join(parts, "; "));

@@ -18,6 +18,7 @@
 
 #include "common/canonical_json.hpp"
 #include "db/queries.hpp"
+#include "report/configuration_labels.hpp"
 #include "report/stats.hpp"
 
 namespace ckv {
@@ -113,6 +114,7 @@ struct ReportTable {
   int max_replicates = 1;                   // the most replicates any row averages
   bool has_direction = false;               // the metric is in the registry: bold marks the best
   std::string direction;                    // "higher is better" / "lower is better"
+  bool reference_rows = false;              // rows without a budget (full) are not ranked
   bool show_ci = false, show_sd = false;
   double scale = 1.0;  // the factor the values were multiplied by (plots scale the full-cache line)
   double ci_level = 0.95;
@@ -149,12 +151,10 @@ struct ReportColumns {
 ReportColumns varying_columns(const CampaignReport& report);
 ReportColumns varying_columns(const CampaignReport& report, const std::vector<std::string>& replicate_axes);
 
-// A row's parameters flattened: params.* by name, eval.* prefixed ("eval.topk"); the budget is
-// left out where compression_ratio sets it per sample.
+// A row's parameters flattened as report/configuration_labels.hpp's flat_parameters does
+// (params.* by name, eval.* prefixed, eval.numerics always), less the budget where
+// compression_ratio sets it per sample. Values are shown with parameter_text (same header).
 std::map<std::string, json> flat_parameters(const ConfigurationInfo& configuration);
-
-// "1024", "shared", "5+15+50": a parameter value as a table shows it.
-std::string parameter_text(const json& value);
 
 // Checks a --scale value: finite and > 0 ("" when fine, else the message).
 std::string scale_error(double scale);

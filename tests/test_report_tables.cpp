@@ -271,6 +271,35 @@ TEST_CASE("a varying budget is a number in JSON and a leading column", "[report]
   CHECK_THAT(markdown, Contains("Fixed: snapkv: selection = shared."));
 }
 
+TEST_CASE("the full cache is the reference, not ranked: bold goes to the best method with a budget", "[report]") {
+  TempDir dir;
+  const std::string path = dir.file("full.sqlite");
+  {
+    Database db = Database::open(path, Database::Mode::Writer);
+    ResultStore store(db, 3600.0);
+    const int64_t campaign = store.upsert_campaign("f", "f.toml", "");
+    const int64_t a = store.upsert_configuration(std::string(64, 'a'), "snapkv", R"({"method":"snapkv","params":{"budget":96}})");
+    const int64_t b = store.upsert_configuration(std::string(64, 'b'), "snapkv", R"({"method":"snapkv","params":{"budget":128}})");
+    const int64_t f = store.upsert_configuration(std::string(64, 'f'), "full", R"({"method":"full","params":{}})");
+    const int64_t s = store.upsert_sample({"trec", "0", "/x", 300, 3});
+    const auto units = store.ensure_units(campaign, {{a, s}, {b, s}, {f, s}});
+    const double recall[] = {0.5, 0.75, 1.0};
+    for (size_t i = 0; i < units.size(); ++i) {
+      store.begin_attempt(units[i].unit_id, 1, "h", 1, 1.0);
+      store.finish_done(units[i].unit_id, 2.0, {{"attn_recall", recall[i]}});
+    }
+    store.flush();
+  }
+  Database db = Database::open(path, Database::Mode::ReadOnly);
+  const ReportTable table = build_report_table(load_report_input(db, "f", "attn_recall"), ReportOptions{});
+  REQUIRE(table.rows.size() == 3);
+  CHECK(table.rows[2].cells[0].text == "full");
+  CHECK(!cell(table, 2, "trec").best);  // 1.0, but the reference
+  CHECK(cell(table, 1, "trec").best);   // budget 128: 0.75
+  CHECK(!cell(table, 0, "trec").best);
+  CHECK_THAT(table.caption(), Contains("bold = best per column (full cache aside)"));
+}
+
 TEST_CASE("--scale must be finite and positive", "[report]") {
   CHECK(scale_error(1.0).empty());
   CHECK(scale_error(100.0).empty());

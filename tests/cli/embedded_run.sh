@@ -35,13 +35,32 @@ expect_count "select count(*) from attempts" 28
 "$sweep" report small.sqlite --campaign small --metric attn_recall > report.md
 grep -q "| budget" report.md || fail "report lacks the varying budget column: $(cat report.md)"
 grep -q "synth-multihop" report.md || fail "report lacks task columns"
-"$sweep" report small.sqlite --metric evidence_recall --format csv | head -1 | grep -q "^method,budget" || fail "csv header"
-"$sweep" report small.sqlite --metric attn_recall --format json | grep -q '"rows"' || fail "json report"
-"$sweep" report small.sqlite --metric attn_recall --format latex | grep -q 'tabular' || fail "latex report"
+# Into files first: a reader that stops early (grep -q, head) would end ckv-sweep with SIGPIPE.
+"$sweep" report small.sqlite --metric evidence_recall --format csv >report.csv || fail "csv report"
+head -1 report.csv | grep -q "^method,budget" || fail "csv header: $(head -1 report.csv)"
+"$sweep" report small.sqlite --metric attn_recall --format json >report.json || fail "json report"
+grep -q '"rows"' report.json || fail "json report: $(cat report.json)"
+"$sweep" report small.sqlite --metric attn_recall --format latex >report.tex || fail "latex report"
+grep -q 'tabular' report.tex || fail "latex report: $(cat report.tex)"
 "$sweep" status small.sqlite | grep -q "small" || fail "status"
 "$sweep" report small.sqlite --metric attn_recall --plot budget --plot-output plot.png 2>plot.log || fail "plot: $(cat plot.log)"
 [[ "$(head -c 4 plot.png | tail -c 3)" == "PNG" ]] || fail "plot.png is not a PNG"
 grep -q "synth-needle" plot.png.gp && grep -q "index" plot.png.gp || fail "plot script lacks the task panels"
+# Spreads, numbers that stay numbers, kept beside the budget, the other plot formats.
+"$sweep" report small.sqlite --metric attn_recall --ci --std > report_ci.md
+grep -q "\[lo, hi\] = 95 % percentile-bootstrap CI over samples" report_ci.md || fail "report --ci caption: $(cat report_ci.md)"
+grep -qE "\| +kept \|" report_ci.md || fail "report lacks the kept column: $(cat report_ci.md)"
+grep -q "^Fixed: " report_ci.md || fail "report lacks the fixed parameters: $(cat report_ci.md)"
+"$sweep" report small.sqlite --metric attn_recall --format json | python3 -c '
+import json, sys
+rows = json.load(sys.stdin)["rows"]
+assert all(isinstance(r["budget"], int) for r in rows if r["method"] != "full"), rows
+assert all(r["budget"] is None for r in rows if r["method"] == "full"), rows' || fail "json budget is not a number"
+"$sweep" report small.sqlite --metric attn_recall --ci --plot budget --plot-output plot.svg 2>plot.log || fail "svg plot: $(cat plot.log)"
+grep -q "<svg" plot.svg || fail "plot.svg is not an SVG"
+"$sweep" report small.sqlite --metric attn_recall --ci --plot budget --plot-output plot.pdf 2>plot.log || fail "pdf plot: $(cat plot.log)"
+[[ "$(head -c 5 plot.pdf)" == "%PDF-" ]] || fail "plot.pdf is not a PDF"
+grep -q "yerrorlines" plot.pdf.gp && grep -q "full cache" plot.pdf.gp || fail "plot script lacks error bars or the full-cache line"
 set +e; "$sweep" report small.sqlite --metric attn_recall --plot walkers 2>plotbad.log; code=$?; set -e
 [[ $code -eq 1 ]] && grep -q "not a parameter that varies in campaign 'small' (varying: budget)" plotbad.log || fail "plot of a fixed parameter: $(cat plotbad.log)"
 
