@@ -55,7 +55,7 @@ TEST_CASE("the pyramid note names the configured budget and the layers that keep
                                        "token (PyramidKV gives it a budget >= n)",
                                        batch.sample_label, n, budget));
   // kept: layer 0 keeps n, layer 1 its pyramid budget; the mean is over both (and above the budget).
-  const double kept = result.units[0].metrics.at("kept");
+  const double kept = result.units[0].metrics.at("kept").value();
   CHECK(kept == Approx((n + layer_budget(pyramid.selection(), 1, 4, n)) / 2.0));
   CHECK(kept > budget);
 }
@@ -82,6 +82,6 @@ TEST_CASE("compression_ratio: the worker keeps round((1 - r) n) tokens of each s
     const int q = entry.n_tokens / 4, rem = entry.n_tokens % 4;
     const double expected = rem < 2 ? q : rem == 3 ? q + 1 : q % 2 == 0 ? q : q + 1;
     INFO("n = " << entry.n_tokens);
-    CHECK(result.units[0].metrics.at("kept") == expected);
+    CHECK(result.units[0].metrics.at("kept").value() == expected);
   }
 }

@@ -218,7 +218,7 @@ BatchResult evaluate_batch(const Batch& batch, const EvaluatorOptions& options) 
                                        batch.sample_label, sample->meta().n_tokens, fmt::join(unevicted_budgets, ", ")));
   for (const auto& [budget, layers] : pyramid_unevicted)
     result.notes.push_back(fmt::format(
-        "{}: n = {} tokens, budget {} with budget_mode = pyramid: {} {} every token (PyramidKV gives {} a budget >= n)",
+        "{}: n = {} tokens, budget {} with budget_mode = pyramid: {} {} {} every token (PyramidKV gives {} a budget >= n)",
         batch.sample_label, sample->meta().n_tokens, budget, layers.size() > 1 ? "layers" : "layer", fmt::join(layers, ", "),
         layers.size() > 1 ? "keep" : "keeps", layers.size() > 1 ? "them" : "it"));
   const double end = now_seconds();
