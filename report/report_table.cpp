@@ -443,17 +443,19 @@ ReportTable build_report_table(const ReportInput& input, const ReportOptions& op
     for (size_t c = 0; c < table.columns.size(); ++c) {
       const ColumnKind kind = table.columns[c].kind;
       if (kind != ColumnKind::task && kind != ColumnKind::average && kind != ColumnKind::category) continue;
+      // Compared as shown (rounded to the precision): values that print the same tie.
+      auto shown = [&](double v) { return std::stod(fmt::format("{:.{}f}", v, options.precision)); };
       std::optional<double> best;
       int present = 0;
       for (size_t r = 0; r < table.rows.size(); ++r)
         if (const auto& v = table.rows[r].cells[c].value; v && contender[r]) {
           ++present;
           // Scaling by a positive factor keeps the order.
-          if (!best || better(*info, *v, *best)) best = *v;
+          if (!best || better(*info, shown(*v), *best)) best = shown(*v);
         }
       if (present < 2) continue;
       for (size_t r = 0; r < table.rows.size(); ++r)
-        if (auto& cell = table.rows[r].cells[c]; contender[r] && cell.value && !better(*info, *best, *cell.value))
+        if (auto& cell = table.rows[r].cells[c]; contender[r] && cell.value && !better(*info, *best, shown(*cell.value)))
           cell.best = true;
     }
 

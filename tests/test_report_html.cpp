@@ -91,16 +91,18 @@ TEST_CASE("the report table as HTML: the same cells as markdown, every label esc
   CHECK_THAT(table, Contains("<caption>c&lt;1&gt; — attn_recall (mean over samples"));
   CHECK_THAT(table, Contains("<th class=\"label\">method</th><th class=\"label\">budget</th>"
                              "<th class=\"label\">pool</th><th>qasper</th><th>trec</th><th>avg</th><th>cat avg</th>"));
-  // A: qasper covers 1 of 2 samples (marked), trec 0.5; avg (0.5 + 0.5) / 2
+  // A: qasper covers 1 of 2 samples (marked), trec 0.5; avg (0.5 + 0.5) / 2; the best of each column
+  // (attn_recall: higher is better) in bold
   CHECK_THAT(table, Contains("<td class=\"label\">snapkv</td><td class=\"label\">96</td>"
                              "<td class=\"label\">&lt;script&gt;x&lt;/script&gt;</td>"
-                             "<td>0.5000 <span class=\"coverage\">(1/2)</span></td><td>0.5000</td><td>0.5000</td>"));
+                             "<td><strong>0.5000</strong> <span class=\"coverage\">(1/2)</span></td>"
+                             "<td><strong>0.5000</strong></td><td><strong>0.5000</strong></td>"));
   CHECK_THAT(table, Contains("<td class=\"label\">a&amp;b</td><td>0.2500</td><td>0.2500</td><td>0.2500</td>"));
   CHECK_THAT(table, Contains("<p class=\"note\">(k/n): the mean covers k of the task&#39;s n samples"));
   CHECK(occurrences(table, "<tr title=\"configuration ") == 2);
   // and the markdown table of the same model shows the same numbers
   options.format = "markdown";
-  CHECK_THAT(render_report(report, options), Contains("0.5000 (1/2)"));
+  CHECK_THAT(render_report(report, options), Contains("**0.5000** (1/2)"));
 
   HtmlReport page;
   page.campaign = "c<1>";

@@ -146,6 +146,12 @@ TEST_CASE("the table model: fixed parameters, kept and its marks, best per colum
   CHECK(!cell(table, 2, "qasper").best);
   CHECK(!cell(table, 1, "kept").best);
 
+  // Best as shown: at 0 decimals .7, .8 and .7 all print 1, and all three are bold.
+  ReportOptions coarse;
+  coarse.precision = 0;
+  const ReportTable rounded = build_report_table(input, coarse);
+  for (size_t r = 0; r < 3; ++r) CHECK(cell(rounded, r, "qasper").best);
+
   const std::string markdown = render_table(table, "markdown", 4);
   // Every number checked by hand above; the layout pinned.
   CHECK(markdown.substr(0, markdown.find("\n†")) ==

@@ -28,7 +28,9 @@ metrics=$(sqlite3 small.sqlite "select count(distinct metric) from results")
 grep -q 'src="data:image/svg+xml;base64,' report.html || fail "no embedded plot"
 grep -q '<a href="views/multihop-0.html">multihop-0.html</a>' report.html || fail "no link to the keep-set view"
 # A known value: snapkv at budget 128 on synth-needle, as the markdown report prints it.
-value=$("$sweep" report small.sqlite --metric attn_recall --format csv | awk -F, '$1=="snapkv" && $2=="128" {print $4}')
+"$sweep" report small.sqlite --metric attn_recall --format csv >report.csv || fail "csv report"
+value=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; ++i) if ($i == "synth-needle") c = i; next }
+                 $1 == "snapkv" && $2 == "128" { print $c }' report.csv)
 [[ -n $value ]] || fail "no csv value to compare"
 
 if ! command -v chromium >/dev/null; then
@@ -56,7 +58,7 @@ for header in '<th class="label">method</th>' '<th class="label">budget</th>' '<
               '<th>synth-needle</th>' '<th>avg</th>' '<th>cat avg</th>'; do
   grep -qF "$header" report.dom || fail "rendered page lacks $header"
 done
-grep -q "<td>$value</td>" report.dom || fail "rendered page lacks the value $value"
+grep -Eq "<td>(<strong>)?$value(</strong>)?</td>" report.dom || fail "rendered page lacks the value $value"
 # The paired comparison asked for, on every metric: ckv-sweep compare's own text.
 grep -q '<h3>snapkv budget=128 vs h2o budget=128</h3>' report.dom || fail "no paired comparison section"
 "$sweep" compare small.sqlite "snapkv budget=128" "h2o budget=128" --metric output_error >compare.md 2>&1 \
