@@ -1,0 +1,7 @@
+// libFuzzer entry of the safetensors target (fuzz/targets.hpp); scripts/fuzz.sh runs it.
+#include "fuzz/targets.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  ckv::fuzz::safetensors_file(data, size);
+  return 0;
+}
