@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 
 #include "common/canonical_json.hpp"
@@ -27,27 +28,32 @@ IndexEntry parse_entry(const json& line, const std::string& where) {
       CKV_FAIL("{}: field '{}' must be a non-empty string, got {}", where, key, value.dump());
     return value.get<std::string>();
   };
-  auto count = [&](const char* key) {
+  // A non-negative integer no larger than `max` (an int field must not wrap when narrowed).
+  auto count = [&](const char* key, long long max) {
     const json& value = field(key);
-    if (!value.is_number_integer() || value.get<long long>() < 0)
+    if (!value.is_number_integer() || (!value.is_number_unsigned() && value.get<long long>() < 0))
       CKV_FAIL("{}: field '{}' must be a non-negative integer, got {}", where, key, value.dump());
+    if (value.get<unsigned long long>() > static_cast<unsigned long long>(max))
+      CKV_FAIL("{}: field '{}' is {}, more than the largest supported ({})", where, key, value.dump(), max);
     return value.get<long long>();
   };
+  constexpr long long kIntMax = std::numeric_limits<int>::max();
   IndexEntry entry;
   entry.id = text("id");
   entry.task = text("task");
   entry.path = text("path");
   if (std::filesystem::path(entry.path).is_absolute())
     CKV_FAIL("{}: field 'path' must be relative to the cache directory, got '{}'", where, entry.path);
-  entry.n_tokens = int(count("n_tokens"));
-  entry.m_answer = int(count("m_answer"));
-  entry.file_size = count("file_size");
+  entry.n_tokens = int(count("n_tokens", kIntMax));
+  entry.m_answer = int(count("m_answer", kIntMax));
+  entry.file_size = count("file_size", std::numeric_limits<long long>::max());
   const json& layers = field("layers");
   if (!layers.is_array()) CKV_FAIL("{}: field 'layers' must be a list of integers", where);
   for (const json& layer : layers) {
-    if (!layer.is_number_integer() || layer.get<long long>() < 0)
-      CKV_FAIL("{}: field 'layers' must be a list of non-negative integers, got {}", where,
-               layers.dump());
+    if (!layer.is_number_integer() || (!layer.is_number_unsigned() && layer.get<long long>() < 0) ||
+        layer.get<unsigned long long>() > static_cast<unsigned long long>(kIntMax))
+      CKV_FAIL("{}: field 'layers' must be a list of non-negative integers (at most {}), got {}", where,
+               kIntMax, layers.dump());
     entry.layers.push_back(layer.get<int>());
   }
   return entry;

@@ -537,6 +537,20 @@ TEST_CASE("cache index round trip and errors", "[cache][index]") {
   write_bytes(dir.file("index.jsonl"), good + "\n" + R"({"id":"x","task":"t","path":"p","n_tokens":"9","m_answer":1,"layers":[0],"file_size":1})" "\n");
   CHECK_THROWS_WITH(read_cache_index(dir.path.string()),
                     Contains("index.jsonl:3") && Contains("field 'n_tokens' must be a non-negative integer"));
+  // Values an int field cannot hold are refused, not narrowed (3000000000 read back as
+  // -1294967296, layer 4294967296 as layer 0: found by the index fuzz target).
+  write_bytes(dir.file("index.jsonl"), good + R"({"id":"x","task":"t","path":"p","n_tokens":3000000000,"m_answer":1,"layers":[0],"file_size":1})" "\n");
+  CHECK_THROWS_WITH(read_cache_index(dir.path.string()),
+                    Contains("index.jsonl:2: field 'n_tokens' is 3000000000, more than the largest supported (2147483647)"));
+  write_bytes(dir.file("index.jsonl"), good + R"({"id":"x","task":"t","path":"p","n_tokens":9,"m_answer":1,"layers":[4294967296],"file_size":1})" "\n");
+  CHECK_THROWS_WITH(read_cache_index(dir.path.string()),
+                    Contains("index.jsonl:2: field 'layers' must be a list of non-negative integers (at most 2147483647), got [4294967296]"));
+  write_bytes(dir.file("index.jsonl"), good + R"({"id":"x","task":"t","path":"p","n_tokens":9,"m_answer":1,"layers":[0],"file_size":18446744073709551615})" "\n");
+  CHECK_THROWS_WITH(read_cache_index(dir.path.string()),
+                    Contains("index.jsonl:2: field 'file_size' is 18446744073709551615, more than the largest supported"));
+  write_bytes(dir.file("index.jsonl"), good + R"({"id":"x","task":"t","path":"p","n_tokens":9,"m_answer":1,"layers":[-1],"file_size":1})" "\n");
+  CHECK_THROWS_WITH(read_cache_index(dir.path.string()),
+                    Contains("index.jsonl:2: field 'layers' must be a list of non-negative integers"));
   write_bytes(dir.file("index.jsonl"), R"({"id":"x","task":"t","n_tokens":9,"m_answer":1,"layers":[0],"file_size":1})" "\n");
   CHECK_THROWS_AS(read_cache_index(dir.path.string()), InputError);
   CHECK_THROWS_WITH(read_cache_index(dir.path.string()), Contains("index.jsonl:1: field 'path' is missing"));
