@@ -4,8 +4,8 @@ every file, and the greedy answer is the model's own greedy generation."""
 
 from __future__ import annotations
 
-import json
 import hashlib
+import json
 import os
 
 import pytest
@@ -14,7 +14,8 @@ import transformers
 from safetensors import safe_open
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from ckv_capture import capture, cache_format, longbench
+from ckv_capture import cache_format, capture, longbench
+
 from conftest import inspect
 
 MODELS = ("llama", "qwen2")
@@ -114,7 +115,7 @@ def test_window_capture_and_storage_dtype(assets, kind, tmp_path):
     full = _capture(assets, kind, tmp_path / "full", "--query-rows", "all", "--dtype", "float32", "--tasks", "trec")
     window = _capture(assets, kind, tmp_path / "window", "--query-rows", "64", "--dtype", "float32", "--tasks", "trec",
                       "--layers", "0")
-    for a, b in zip(full, window):
+    for a, b in zip(full, window, strict=True):
         _, big = _load(os.path.join(tmp_path / "full", a["path"]))
         metadata, small = _load(os.path.join(tmp_path / "window", b["path"]))
         assert sorted(small) == sorted(["input_ids", "answer_ids"] + [f"layers.0.{k}" for k in cache_format.LAYER_KINDS])
@@ -166,7 +167,7 @@ def test_a_sample_that_cannot_be_captured_is_named_and_the_others_go_on(assets, 
     good = {"input": "Where?", "context": "The painter moved to Lisbon.", "answers": ["Lisbon"], "length": 5,
             "dataset": "hotpotqa", "language": "en", "all_classes": None, "_id": "ok1"}
     lines = [good, dict(good, _id="empty1", answers=[""]), dict(good, _id="long1", context="Oslo " * 3000)]
-    (lb / "hotpotqa.jsonl").write_text("".join(json.dumps(l) + "\n" for l in lines))
+    (lb / "hotpotqa.jsonl").write_text("".join(json.dumps(entry) + "\n" for entry in lines))
     argv = ["--model", assets["llama"], "--longbench", str(lb), "--out", str(tmp_path / "c"), "--device", "cpu",
             "--dtype", "float32", "--max-length", "4000"]
     assert capture.main(argv) == 3

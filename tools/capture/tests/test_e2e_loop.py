@@ -50,14 +50,14 @@ budget = [48, 160]
     assert len(configurations) == 4 and {m for _, m, _ in configurations} == {"snapkv", "streaming_llm"}
     assert _query(ckv_sweep, db, "select count(*) from units where state = 'done'") == [["16"]]
 
-    for config_hash, method, canonical in configurations:
+    for config_hash, _method, canonical in configurations:
         config_file = tmp_path / f"{config_hash[:12]}.json"
         config_file.write_text(canonical)
         keep = tmp_path / f"keep-{config_hash[:12]}.jsonl"
         run([ckv_sweep, "export-keep", "--cache", cache, "--config", str(config_file), "--out", str(keep)])
-        lines = [json.loads(l) for l in open(keep)]
-        assert len(lines) == 4 and all(l["config_hash"] == config_hash and sorted(l["layers"]) == ["0", "1", "2"]
-                                       for l in lines)
+        lines = [json.loads(text) for text in open(keep)]
+        assert len(lines) == 4 and all(entry["config_hash"] == config_hash and sorted(entry["layers"]) == ["0", "1", "2"]
+                                       for entry in lines)
         pred = tmp_path / f"pred-{config_hash[:12]}"
         run([generate_cmd, "--model", assets["llama"], "--longbench", assets["longbench"], "--keep", str(keep),
              "--out", str(pred), "--cache", cache, "--device", "cpu"])

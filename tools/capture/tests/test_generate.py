@@ -5,13 +5,12 @@ the line."""
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from ckv_capture import attention, capture, cache_format, generate, keepsets, longbench, models
+from ckv_capture import attention, cache_format, capture, generate, keepsets, longbench, models
 from ckv_capture.errors import InputError
 
 HASH = "ab" * 32
@@ -30,7 +29,7 @@ def captured(request, assets, tmp_path_factory):
 def _write_keep(path, entries, rows_of):
     with open(path, "w") as f:
         for e in entries:
-            layers = {str(l): rows_of(e["n_tokens"]) for l in e["layers"]}
+            layers = {str(layer): rows_of(e["n_tokens"]) for layer in e["layers"]}
             f.write(json.dumps({"id": e["id"], "task": e["task"], "config_hash": HASH, "layers": layers}) + "\n")
     return str(path)
 
@@ -73,8 +72,8 @@ def test_keep_all_generation_is_plain_greedy_generation(captured, assets, tmp_pa
         plain = _plain_greedy(assets[kind], prompt.input_ids, sample.task, tokenizer)
         assert predictions[(sample.task, sample.id)]["pred"] == tokenizer.decode(plain, skip_special_tokens=True)
         for rows in ([list(range(n))] * G, [list(range(n))] * H, list(range(n))):
-            line = keepsets.KeepLine(sample.id, sample.task, HASH, {l: (rows if isinstance(rows[0], list) else [rows])
-                                                                    for l in range(config.num_hidden_layers)}, "x:1")
+            line = keepsets.KeepLine(sample.id, sample.task, HASH, {layer: (rows if isinstance(rows[0], list) else [rows])
+                                                                    for layer in range(config.num_hidden_layers)}, "x:1")
             masks = keepsets.keep_masks(line, config.num_hidden_layers, H, G, n)
             _, tokens = generate_tokens(model, tokenizer, session, sample, prompt, masks)
             stop = longbench.stop_token_ids(tokenizer, model, longbench.generation_settings(tokenizer, model, sample.task, n))
@@ -94,7 +93,7 @@ def test_eviction_changes_generation_and_reruns_resume(captured, assets, tmp_pat
         assert generate.main(["--model", assets[kind], "--longbench", assets["longbench"], "--keep", keep,
                               "--out", str(out), "--cache", cache, "--device", "cpu"]) == 0
     def preds(d):
-        return {json.loads(l)["_id"]: json.loads(l)["pred"] for t in ("hotpotqa", "trec") for l in open(d / f"{t}.jsonl")}
+        return {json.loads(text)["_id"]: json.loads(text)["pred"] for t in ("hotpotqa", "trec") for text in open(d / f"{t}.jsonl")}
     full, few = preds(pred_all), preds(pred_few)
     assert full.keys() == few.keys() and any(full[k] != few[k] for k in full)
     # a rerun skips what is there; another configuration into the same directory is refused
@@ -117,11 +116,11 @@ def test_bad_keep_sets_are_refused_naming_the_line(captured, assets, tmp_path, c
     entry = index[0]
     n = entry["n_tokens"]
     good = {"id": entry["id"], "task": entry["task"], "config_hash": HASH,
-            "layers": {str(l): [list(range(n))] * G for l in range(L)}}
+            "layers": {str(layer): [list(range(n))] * G for layer in range(L)}}
 
     def refused(line, message, extra_lines=()):
         path = tmp_path / "bad.jsonl"
-        path.write_text("".join(json.dumps(l) + "\n" for l in (*extra_lines, line)))
+        path.write_text("".join(json.dumps(entry) + "\n" for entry in (*extra_lines, line)))
         code = generate.main(["--model", assets[kind], "--longbench", assets["longbench"], "--keep", str(path),
                               "--out", str(tmp_path / "p"), "--cache", cache, "--device", "cpu"])
         err = capfd.readouterr().err
@@ -142,7 +141,7 @@ def test_bad_keep_sets_are_refused_naming_the_line(captured, assets, tmp_path, c
     refused(dict(good, layers=dict(good["layers"], **{"0": [[0, 0, 1]] * G})), f"{where}: layer 0, list 0: a token is listed twice")
     refused(dict(good, id="nope"), f"{where}: sample 'nope' of task {entry['task']} is not in the LongBench files")
     other = dict(good, id=index[1]["id"], task=index[1]["task"], config_hash="cd" * 32,
-                 layers={str(l): [list(range(index[1]["n_tokens"]))] * G for l in range(L)})
+                 layers={str(layer): [list(range(index[1]["n_tokens"]))] * G for layer in range(L)})
     refused(other, f"{tmp_path}/bad.jsonl:2: configuration cdcdcdcdcdcd differs from {tmp_path}/bad.jsonl:1's",
             extra_lines=(good,))
     refused(dict(good, layers={}), f"{where}: field 'layers' must be an object")

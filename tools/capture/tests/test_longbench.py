@@ -98,7 +98,7 @@ def test_evidence_needs_whole_words_and_skips_verdicts(assets):
 
 def _write(tmp_path, name, lines):
     path = tmp_path / name
-    path.write_text("".join((l if isinstance(l, str) else json.dumps(l)) + "\n" for l in lines), encoding="utf-8")
+    path.write_text("".join((entry if isinstance(entry, str) else json.dumps(entry)) + "\n" for entry in lines), encoding="utf-8")
     return str(path)
 
 

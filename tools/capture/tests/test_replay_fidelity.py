@@ -16,7 +16,8 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from ckv_capture import attention, capture, cache_format, models
+from ckv_capture import attention, cache_format, capture, models
+
 from conftest import inspect
 
 BUDGET, WINDOW = 48, 16

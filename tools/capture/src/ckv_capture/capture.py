@@ -200,7 +200,7 @@ def parse_layers(text: str, num_layers: int) -> list[int]:
         layers = sorted({int(x) for x in text.split(",") if x.strip()})
     except ValueError:
         raise InputError(f"--layers expects 'all' or a comma-separated list such as 0,8,16, got '{text}'") from None
-    bad = [l for l in layers if not 0 <= l < num_layers]
+    bad = [layer for layer in layers if not 0 <= layer < num_layers]
     if not layers or bad:
         raise InputError(f"--layers {text}: layers must lie in [0, {num_layers}) (the model has {num_layers})")
     return layers

@@ -94,7 +94,7 @@ def _cached_input_ids(cache_dir: str, index: dict, task: str, sample_id: str) ->
 def _main(options) -> int:
     lines = keepsets.read_keep_file(options.keep)
     if options.tasks:
-        lines = [l for l in lines if l.task in options.tasks]
+        lines = [entry for entry in lines if entry.task in options.tasks]
     by_key = {(s.task, s.id): s for s in longbench.read_longbench(options.longbench)}
     manifest, index = None, {}
     if options.cache:
@@ -139,7 +139,7 @@ def _main(options) -> int:
                 raise InputError(f"{line.where}: sample '{line.id}' of task {line.task} is not in the cache "
                                  f"{options.cache}")
             if cached != prompt.input_ids:
-                first = next((i for i, (a, b) in enumerate(zip(cached, prompt.input_ids)) if a != b),
+                first = next((i for i, (a, b) in enumerate(zip(cached, prompt.input_ids, strict=False)) if a != b),
                              min(len(cached), len(prompt.input_ids)))
                 raise InputError(f"{line.where}: sample '{line.id}': the rebuilt prompt ({len(prompt.input_ids)} "
                                  f"tokens) differs from the captured input_ids ({len(cached)} tokens) from token "
@@ -151,7 +151,7 @@ def _main(options) -> int:
     _check_pred_dir(options.out, lines[0].config_hash if lines else "", options.model, ident, options.overwrite)
     model, tokenizer, info = models.load(options.model, device, dtype, options.attention)
     session = attention.AttentionSession(model)
-    done = _predicted_ids(options.out, {l.task for l in lines}, options.overwrite)
+    done = _predicted_ids(options.out, {entry.task for entry in lines}, options.overwrite)
     todo = [p for p in plans if (p[0].task, p[0].id) not in done]
     print(f"ckv-generate: {len(todo)} sample(s) to generate ({len(plans) - len(todo)} already in {options.out}), "
           f"configuration {lines[0].config_hash[:12] if lines else '-'}, model {info.model}", file=sys.stderr)

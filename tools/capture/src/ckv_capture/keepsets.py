@@ -47,9 +47,9 @@ def read_keep_file(path: str) -> list[KeepLine]:
             lines.append(line)
     if not lines:
         raise InputError(f"{path}: the keep-set file holds no line")
-    hashes = {l.config_hash for l in lines}
+    hashes = {entry.config_hash for entry in lines}
     if len(hashes) > 1:
-        other = next(l for l in lines if l.config_hash != lines[0].config_hash)
+        other = next(entry for entry in lines if entry.config_hash != lines[0].config_hash)
         raise InputError(f"{other.where}: configuration {other.config_hash[:12]} differs from {lines[0].where}'s "
                          f"{lines[0].config_hash[:12]}; one keep-set file holds one configuration")
     return lines
@@ -87,8 +87,8 @@ def _rows(value, where: str) -> list[list[int]]:
 
 def keep_masks(line: KeepLine, num_layers: int, heads: int, kv_heads: int, n: int) -> dict[int, torch.Tensor]:
     """layer -> bool [rows, n], after checking the line against the model and the prompt."""
-    missing = [l for l in range(num_layers) if l not in line.layers]
-    extra = sorted(l for l in line.layers if l >= num_layers)
+    missing = [layer for layer in range(num_layers) if layer not in line.layers]
+    extra = sorted(layer for layer in line.layers if layer >= num_layers)
     if extra:
         raise InputError(f"{line.where}: sample '{line.id}': layers {extra} do not exist (the model has {num_layers})")
     if missing:
