@@ -32,7 +32,7 @@ bool sweep_file(const uint8_t* data, size_t size);
 bool predictions_file(const uint8_t* data, size_t size);
 
 struct Target {
-  const char* name;  // fuzz/corpus/<name>, fuzz/regressions/<name>, fuzz/fuzz_<name>.cpp
+  const char* name;                               // fuzz/corpus/<name>, fuzz/regressions/<name>, fuzz/fuzz_<name>.cpp
   bool (*run)(const uint8_t* data, size_t size);  // true: the reader accepted the input
 };
 const std::vector<Target>& targets();
