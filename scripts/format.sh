@@ -8,7 +8,8 @@
 # constructs differently).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v clang-format >/dev/null || { echo "== format: clang-format is not installed (apt-get install clang-format)"; exit 2; }
+source scripts/common.bash
+ckv_apt_install "clang-format" clang-format
 check=0
 if [[ ${1:-} == --check ]]; then check=1; shift; fi
 if (($#)); then files=("$@"); else mapfile -t files < <(git ls-files '*.cpp' '*.hpp' '*.cu' '*.cuh'); fi
