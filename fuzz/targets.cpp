@@ -172,9 +172,12 @@ bool predictions_file(const uint8_t* data, size_t size) {
   static Database db = [&] {
     Database opened = Database::open((scratch() / "e2e.sqlite").string(), Database::Mode::Writer);
     opened.exec("PRAGMA synchronous = OFF");
+    // The configuration is one of the campaign's: it has a unit on one sample.
     ResultStore store(opened);
-    store.upsert_campaign("fuzz", "fuzz.toml", "");
-    store.upsert_configuration(std::string(64, 'a'), "snapkv", "{}");
+    const int64_t campaign = store.upsert_campaign("fuzz", "fuzz.toml", "");
+    const int64_t configuration = store.upsert_configuration(std::string(64, 'a'), "snapkv", "{}");
+    const int64_t sample = store.upsert_sample(SampleRow{"hotpotqa", "h1", "h1.safetensors", 10, 1, std::string(64, 'b')});
+    store.ensure_units(campaign, {{configuration, sample}});
     store.flush();
     return opened;
   }();

@@ -62,6 +62,9 @@ class IncludeResolver {
       }
     std::error_code ec;
     if (fs::is_directory(path, ec)) in_.fail(name_node, fmt::format("included file '{}' is a directory", path));
+    // A device or a pipe would be read forever (/dev/zero) or block (a FIFO with no writer).
+    if (fs::exists(path, ec) && !fs::is_regular_file(path, ec))
+      in_.fail(name_node, fmt::format("included file '{}' is not a regular file", path));
     std::ifstream file(path, std::ios::binary);
     if (!file) in_.fail(name_node, fmt::format("cannot open included file '{}'", path));
     std::stringstream buffer;
