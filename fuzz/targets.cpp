@@ -74,7 +74,10 @@ bool safetensors_file(const uint8_t* data, size_t size) {
   const bool accepted = expect_accept_or_refuse([&] {
     auto file = SafetensorsFile::open(path.string());
     fingerprint = file->fingerprint();
-    for (const auto& [name, info] : file->tensors()) {
+    for (const auto& tensor : file->tensors()) {
+      // Named copies: clang 14 cannot capture structured bindings in the lambda below.
+      const std::string& name = tensor.first;
+      const TensorInfo& info = tensor.second;
       if (info.end < info.begin) broken("tensor '" + name + "' ends before it begins");
       expect_accept_or_refuse([&] {
         if (info.dtype == DType::I32) {

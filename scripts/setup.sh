@@ -40,7 +40,8 @@ echo "== CUDA kernels: $cuda ($why)"
 
 jobs=$(nproc)
 mkdir -p build
-cmake_args=(-S . -B build -DCMAKE_BUILD_TYPE=Release -DCKV_CUDA=$cuda)
+# CKV_WERROR=ON (scripts/test.sh, CI): compiler warnings are errors.
+cmake_args=(-S . -B build -DCMAKE_BUILD_TYPE=Release -DCKV_CUDA=$cuda -DCKV_WERROR=${CKV_WERROR:-OFF})
 # A build/ configured before any toolkit was found remembers that; let CMake look again.
 if [[ $cuda == ON ]] && grep -q '^CMAKE_CUDA_COMPILER:[A-Z]*=.*NOTFOUND' build/CMakeCache.txt 2>/dev/null; then
   cmake_args+=(-U CMAKE_CUDA_COMPILER)

@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 source scripts/common.bash
 # Every target; the CUDA twins too wherever a CUDA toolkit is installed, GPU or not, so that CI
 # catches their compile errors (they then report SKIPPED). CKV_CUDA=OFF scripts/test.sh skips them.
+export CKV_WERROR=${CKV_WERROR:-ON}
 if [[ -z ${CKV_CUDA:-} ]] && nvcc=$(ckv_nvcc); then
   echo "== CUDA toolkit found ($nvcc): building the CUDA twins too (CKV_CUDA=OFF skips them)"
   export CKV_CUDA=ON
@@ -29,5 +30,23 @@ if [[ $(id -u) -eq 0 ]]; then
 else
   echo "== not root: slurm/local-cluster.sh not started; the slurm tests skip unless Slurm already runs"
 fi
-cd build
-ctest --output-on-failure -j "$(nproc)" "$@"
+# The warnings of every compile are errors here and in CI (scripts/setup.sh passes CKV_WERROR to
+# CMake); a user's build keeps them warnings, so a newer compiler's new warning breaks nothing.
+(cd build && ctest --output-on-failure -j "$(nproc)" "$@")
+
+# The safety net (docs/ci.md): Python lint and clang-tidy on every run (CKV_SAFETY=0 skips them
+# for a quick local run; CI always runs them). The sanitizer build running the unit and CLI tests
+# and the fuzz targets for CKV_FUZZ_SECONDS (30) seconds each run with CKV_SANITIZE_CI=1: their
+# first full run on the CI machine is still to be made (docs/ci.md), then they join every run.
+if [[ ${CKV_SAFETY:-1} != 0 || ${CI:-} == true ]]; then
+  steps=("scripts/lint-python.sh" "scripts/tidy.sh")
+  if [[ ${CKV_SANITIZE_CI:-0} == 1 ]]; then
+    steps+=("scripts/sanitize.sh" "scripts/fuzz.sh ${CKV_FUZZ_SECONDS:-30}")
+  fi
+  for step in "${steps[@]}"; do
+    start=$SECONDS
+    echo "== $step"
+    $step
+    echo "== $step: done in $((SECONDS - start)) s"
+  done
+fi
