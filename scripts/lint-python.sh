@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ruff over the capture package (tools/capture: src and tests), configured in
-# tools/capture/pyproject.toml ([tool.ruff]). ruff is pinned in tools/capture/requirements-lint.txt
+# tools/capture/ruff.toml. ruff is pinned in tools/capture/requirements-lint.txt
 # and installed into its own small environment, .venv-lint/ (apart from .venv, which holds torch),
 # created on the first run. Fails on any finding.
 #   scripts/lint-python.sh           check

@@ -15,12 +15,13 @@ import shutil
 import pytest
 import torch
 from safetensors import safe_open
-from transformers import AutoConfig, AutoModelForCausalLM
-
-from ckv_capture import attention, capture, cache_format, generate, models, tiny
-from conftest import inspect
 from test_capture import _attention_from_cache
 from test_replay_fidelity import _answer_outputs
+from transformers import AutoConfig, AutoModelForCausalLM
+
+from ckv_capture import attention, cache_format, capture, generate, models, tiny
+
+from conftest import inspect
 
 FAMILIES = ("llama3.1", "mistral", "qwen3", "phi3")
 BUDGET, WINDOW = 48, 16

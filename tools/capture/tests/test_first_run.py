@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import shlex
+import signal
 import subprocess
 import time
 
 from ckv_capture import cache_format, capture, generate, models
+
 from conftest import console_script, inspect, run
 
 

@@ -12,6 +12,7 @@ import sqlite3
 import pytest
 
 from ckv_capture.results import load_campaign
+
 from conftest import run
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))

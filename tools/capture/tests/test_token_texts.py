@@ -31,7 +31,7 @@ def test_byte_level_pieces_are_the_prompts_bytes(tmp_path):
     assert fragments and all(len(e["hex"]) % 2 == 0 for e in fragments)
     assert any("\n" in e for e in entries if isinstance(e, str))
     # every string entry is the decoding of its token alone (where that decoding is whole)
-    for token_id, e in zip(ids[1:], entries[1:]):
+    for token_id, e in zip(ids[1:], entries[1:], strict=True):
         if isinstance(e, str):
             assert tokenizer.decode([token_id], clean_up_tokenization_spaces=False) == e
 

@@ -228,7 +228,7 @@ def _byte_level_decoder() -> dict[str, int]:
             printable.append(b)
             chars.append(256 + extra)
             extra += 1
-    return {chr(c): b for b, c in zip(printable, chars)}
+    return {chr(c): b for b, c in zip(printable, chars, strict=True)}
 
 
 _BYTE_LEVEL = _byte_level_decoder()
@@ -266,7 +266,7 @@ def token_bytes(tokenizer, ids: list[int], method: str | None = None) -> list[tu
     special = set(tokenizer.all_special_ids)
     pieces = tokenizer.convert_ids_to_tokens(list(ids))
     out = []
-    for token_id, piece in zip(ids, pieces):
+    for token_id, piece in zip(ids, pieces, strict=True):
         if piece is None:
             piece = ""
         if token_id in special:

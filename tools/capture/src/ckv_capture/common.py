@@ -40,7 +40,7 @@ def check_manifest(cache_dir: str, manifest: dict) -> None:
         with open(path, encoding="utf-8") as f:
             existing = json.load(f)
         if any(existing.get(k) != manifest.get(k) for k in MODEL_KEYS):
-            which = " and ".join(name for k, name in zip(MODEL_KEYS, ("config.json", "tokenizer files"))
+            which = " and ".join(name for k, name in zip(MODEL_KEYS, ("config.json", "tokenizer files"), strict=True)
                                  if existing.get(k) != manifest.get(k))
             raise InputError(f"{path}: this cache was captured from another model: {existing.get('model')!r} there, "
                              f"{manifest.get('model')!r} now (different {which}); give the model it was captured "
