@@ -116,7 +116,8 @@ RunSummary run_campaign(const CampaignSpec& spec, CampaignPlan& plan, ResultStor
                                           double(load[w] + 1);
           transport.send(w, batch);
           ++load[w];
-          in_flight.emplace(batch.batch_id, InFlight{std::move(batch), w, deadline});
+          const auto batch_id = batch.batch_id;  // read before the batch is moved into the map
+          in_flight.emplace(batch_id, InFlight{std::move(batch), w, deadline});
         }
       }
     }

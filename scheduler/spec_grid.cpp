@@ -59,6 +59,7 @@ std::vector<GridAxis> read_axes(const TomlReader& in, const toml::table& table, 
                                  suggest_or_list(name, method_ids(spec), "method ids")));
       if (std::find(block.begin(), block.end(), entry) == block.end()) {
         std::vector<std::string> ids;
+        ids.reserve(block.size());
         for (const MethodEntry* m : block) ids.push_back(m->id);
         in.fail(key, fmt::format("method '{}' is not one of this grid block's methods ({})", name, join(ids)));
       }

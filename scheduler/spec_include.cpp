@@ -33,6 +33,7 @@ class IncludeResolver {
                                        node_type_name(*include)));
       }
       std::vector<toml::table> included;
+      included.reserve(names.size());
       for (const toml::node* name : names) included.push_back(read_included(path, *name));
       root.erase("include");
       for (toml::table& other : included) merge(root, other, "");
@@ -88,7 +89,8 @@ class IncludeResolver {
         in_.fail(*existing, fmt::format("'{}' is set both here and in {} (an included file's keys may not be "
                                         "set again)",
                                         name, in_.at(key).str()));
-      node.visit([&, key = key](auto&& value) { into.insert(key, std::move(value)); });
+      // `from` is consumed: each value is an lvalue of it, moved on purpose.
+      node.visit([&, key = key](auto& value) { into.insert(key, std::move(value)); });
     }
   }
 };
