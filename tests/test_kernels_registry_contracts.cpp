@@ -102,6 +102,7 @@ TEST_CASE("one vocabulary: a shared parameter name has one reviewed meaning") {
       {"selection", "one keep-set per layer or per KV head"},
       {"budget_mode", "uniform or pyramid budgets over layers"},
       {"pyramid_rounding", "rounding of pyramid budgets"},
+      {"compression_ratio", "fraction of each prompt removed (a budget per sample)"},
       {"convention", "a reference implementation's settings"},
       {"temperature", "T of transition weights w^(1/T)"},
       {"seed", "Philox key of the method's draws"},
