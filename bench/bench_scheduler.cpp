@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/canonical_json.hpp"
+#include "common/clock.hpp"
 #include "db/database.hpp"
 #include "db/result_store.hpp"
 #include "scheduler/campaign.hpp"
@@ -63,8 +64,7 @@ Options parse(int argc, char** argv) {
 // the real evaluator writes, so the database work per unit is realistic.
 BatchResult trivial_evaluator(const Batch& batch, const EvaluatorOptions&) {
   BatchResult result{batch.batch_id, {}, {}};
-  const double now = double(std::chrono::duration_cast<std::chrono::microseconds>(
-                                std::chrono::system_clock::now().time_since_epoch()).count()) * 1e-6;
+  const double now = now_seconds();
   for (const auto& task : batch.units) {
     UnitResult u;
     u.unit_id = task.unit_id;

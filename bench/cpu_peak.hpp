@@ -21,6 +21,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/clock.hpp"
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define CKV_BENCH_X86 1
@@ -160,10 +162,6 @@ inline float run(PeakIsa isa, long trips, float a, float b) {
   return run_generic(trips, a, b);
 }
 
-inline double seconds_now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
 }  // namespace peak_detail
 
 inline bool isa_supported(PeakIsa isa) {
@@ -209,22 +207,22 @@ inline double fma_peak_gflops(PeakIsa isa, int threads) {
   const float a = a_source, b = b_source;
   long trips = 1 << 10;
   for (;;) {  // calibrate: one thread, until a run takes >= 2 ms
-    const double start = seconds_now();
+    const double start = monotonic_seconds();
     volatile float sink = run(isa, trips, a, b);
     (void)sink;
-    const double took = seconds_now() - start;
+    const double took = monotonic_seconds() - start;
     if (took >= 0.002 || trips > (1L << 40)) break;
     trips = took < 1e-3 ? trips * 16 : long(double(trips) * 0.0025 / took) + 1;
   }
   std::vector<float> results(threads);
   double best = 1e300;
   for (int r = 0; r < 60; ++r) {
-    const double start = seconds_now();
+    const double start = monotonic_seconds();
     std::vector<std::thread> pool;
     for (int t = 0; t < threads; ++t)
       pool.emplace_back([&, t] { results[t] = run(isa, trips, a, b + 1e-9f * t); });
     for (auto& th : pool) th.join();
-    best = std::min(best, seconds_now() - start);
+    best = std::min(best, monotonic_seconds() - start);
   }
   volatile float sink = results[0];
   (void)sink;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "bench/cpu_peak.hpp"
+#include "common/clock.hpp"
 #include "configuration/configuration.hpp"
 
 namespace ckv::bench {
@@ -23,10 +24,6 @@ namespace ckv::bench {
 inline Configuration bench_configuration(const std::string& method, json given = json::object(),
                                          const EvalSettings& eval = {}) {
   return Configuration::make(method, given, eval);
-}
-
-inline double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 struct Timing {
@@ -41,9 +38,9 @@ struct Timing {
 inline Timing time_calls(const std::function<void()>& call, double min_seconds = 0.5,
                          int max_iterations = 100, double single_run_seconds = 2.0) {
   Timing t;
-  double start = now_seconds();
+  double start = monotonic_seconds();
   call();
-  const double warmup = now_seconds() - start;
+  const double warmup = monotonic_seconds() - start;
   if (warmup > single_run_seconds) {
     t.iterations = 1;
     t.mean_s = t.min_s = t.median_s = warmup;
@@ -53,9 +50,9 @@ inline Timing time_calls(const std::function<void()>& call, double min_seconds =
   double total = 0;
   std::vector<double> times;
   while (t.iterations < max_iterations && (t.iterations < 3 || total < min_seconds)) {
-    start = now_seconds();
+    start = monotonic_seconds();
     call();
-    const double s = now_seconds() - start;
+    const double s = monotonic_seconds() - start;
     total += s;
     times.push_back(s);
     ++t.iterations;
@@ -95,9 +92,9 @@ inline double stream_triad_gbs(int threads, size_t elements) {
   run();
   double best = 1e300;
   for (int r = 0; r < 5; ++r) {
-    const double start = now_seconds();
+    const double start = monotonic_seconds();
     run();
-    best = std::min(best, now_seconds() - start);
+    best = std::min(best, monotonic_seconds() - start);
   }
   volatile double sink = a[elements / 2];
   (void)sink;

@@ -7,13 +7,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/clock.hpp"
 #include "common/error.hpp"
 #include "db/sqlite_util.hpp"
 
 namespace ckv {
 
-using db_detail::monotonic_now;
-using db_detail::unix_now;
 
 namespace {
 int changed_rows(Database& db) { return sqlite3_changes(db.handle()); }
@@ -56,7 +55,7 @@ struct ResultStore::Op {
 };
 
 ResultStore::ResultStore(Database& db, double commit_interval_seconds)
-    : db_(db), interval_(commit_interval_seconds), last_commit_(monotonic_now()) {}
+    : db_(db), interval_(commit_interval_seconds), last_commit_(monotonic_seconds()) {}
 
 ResultStore::~ResultStore() {
   try {
@@ -68,7 +67,7 @@ ResultStore::~ResultStore() {
 
 int64_t ResultStore::upsert_campaign(const std::string& name, const std::string& spec_path,
                                      const std::string& spec_text) {
-  double now = unix_now();
+  double now = now_seconds();
   Statement upsert = db_.prepare(
       "INSERT INTO campaigns (name, spec_path, spec_text, created_at, updated_at) "
       "VALUES (?1, ?2, ?3, ?4, ?4) "
@@ -96,7 +95,7 @@ int64_t ResultStore::upsert_configuration(const std::string& hash, const std::st
   }
   Statement insert = db_.prepare(
       "INSERT INTO configurations (hash, method, canonical_json, created_at) VALUES (?, ?, ?, ?)");
-  insert.bind(1, hash).bind(2, method).bind(3, canonical_json).bind(4, unix_now());
+  insert.bind(1, hash).bind(2, method).bind(3, canonical_json).bind(4, now_seconds());
   insert.run();
   return db_.last_insert_id();
 }
@@ -152,7 +151,7 @@ std::vector<UnitRow> ResultStore::ensure_units(
   flush();
   std::vector<UnitRow> rows;
   rows.reserve(config_sample.size());
-  double now = unix_now();
+  double now = now_seconds();
   Transaction transaction(db_);
   Statement create = db_.prepare(
       "INSERT OR IGNORE INTO units (configuration_id, sample_id, state, attempts, updated_at) "
@@ -190,7 +189,7 @@ std::vector<UnitRow> ResultStore::ensure_units(
 int ResultStore::recover_interrupted(int64_t campaign_id) {
   flush();
   const std::string why = "worker vanished (run interrupted)";
-  double now = unix_now();
+  double now = now_seconds();
   Transaction transaction(db_);
   Statement close_attempts = db_.prepare(
       "UPDATE attempts SET outcome = 'lost', ended_at = ?1, error = ?2 "
@@ -272,7 +271,7 @@ void ResultStore::finish_lost(int64_t unit_id, double t, const std::string& why)
 }
 
 void ResultStore::maybe_flush() {
-  if (!ops_.empty() && monotonic_now() - last_commit_ >= interval_) flush();
+  if (!ops_.empty() && monotonic_seconds() - last_commit_ >= interval_) flush();
 }
 
 size_t ResultStore::pending_writes() const { return ops_.size(); }
@@ -287,15 +286,15 @@ void ResultStore::abandon() { ops_.clear(); }
 
 void ResultStore::flush() {
   if (ops_.empty()) {
-    last_commit_ = monotonic_now();
+    last_commit_ = monotonic_seconds();
     return;
   }
-  const double start = monotonic_now();
+  const double start = monotonic_seconds();
   double pause = 0.1;
   for (bool warned = false;;) {
     try {
       commit_buffer();
-      if (warned) spdlog::info("{}: committed after {:.1f} s of retries", db_.path(), monotonic_now() - start);
+      if (warned) spdlog::info("{}: committed after {:.1f} s of retries", db_.path(), monotonic_seconds() - start);
       return;
     } catch (const DatabaseError& e) {
       // The transaction rolled back: the database holds exactly what it held before, and the
@@ -303,7 +302,7 @@ void ResultStore::flush() {
       const int code = e.primary_code();
       const bool may_pass = code == SQLITE_BUSY || code == SQLITE_LOCKED || code == SQLITE_FULL ||
                             code == SQLITE_IOERR || code == SQLITE_PROTOCOL;
-      const double waited = monotonic_now() - start;
+      const double waited = monotonic_seconds() - start;
       if (!may_pass || commit_retry_ <= 0)
         CKV_FAIL("{}; {} buffered writes were not committed and are kept for the next flush", e.what(), ops_.size());
       if (waited + pause > commit_retry_ || (retry_abort_ && retry_abort_()))
@@ -391,7 +390,7 @@ void ResultStore::commit_buffer() {
     if (open != open_attempt_.end() && open->second == 0) open->second = attempt_id;
   }
   ops_.clear();
-  last_commit_ = monotonic_now();
+  last_commit_ = monotonic_seconds();
 }
 
 std::vector<UnitRow> ResultStore::campaign_units(int64_t campaign_id) {

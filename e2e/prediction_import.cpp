@@ -11,6 +11,7 @@
 
 #include "cache/longbench.hpp"
 #include "common/canonical_json.hpp"
+#include "common/clock.hpp"
 #include "common/error.hpp"
 #include "common/tasks.hpp"
 #include "db/e2e_store.hpp"
@@ -121,10 +122,6 @@ ScoredFile score_file(const std::string& file, const ImportOptions& options) {
   CKV_CHECK(!in.bad(), "{}: read error", file);
   CKV_CHECK(!out.lines.empty(), "{}: no predictions", file);
   return out;
-}
-
-double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "common/clock.hpp"
 #include "common/error.hpp"
 #include "kernels/cuda/device.hpp"
 #include "kernels/stages/threads.hpp"
@@ -18,11 +19,6 @@
 namespace ckv {
 
 namespace {
-
-double monotonic_seconds() {
-  using namespace std::chrono;
-  return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
 
 // Polling with a growing pause instead of a blocking MPI call: Open MPI busy-waits inside
 // blocking calls, which would steal a core from the workers when ranks share a node (rank 0

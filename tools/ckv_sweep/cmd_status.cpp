@@ -1,10 +1,10 @@
 // `ckv-sweep status DB`: progress of every campaign, safe while a run writes (read-only).
-#include <chrono>
 #include <cmath>
 #include <iostream>
 
 #include <fmt/format.h>
 
+#include "common/clock.hpp"
 #include "db/database.hpp"
 #include "db/queries.hpp"
 #include "scheduler/progress.hpp"
@@ -26,7 +26,7 @@ int status_command(int argc, char** argv) {
   if (!parse_options(argc, argv, "ckv-sweep status DB [--failures CAMPAIGN]", options, positional, vm)) return kExitOk;
 
   Database db = Database::open(db_path, Database::Mode::ReadOnly);
-  const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const double now = now_seconds();
   auto statuses = campaign_status(db, now);
   auto writer = active_writer(db_path);
   fmt::print("{}: {} campaign(s); {}\n", db_path, statuses.size(),
