@@ -39,7 +39,7 @@ double peak_rss_gib() {
 
 int main(int argc, char** argv) {
   std::string method;
-  json given = json::object();
+  std::vector<std::string> settings;
   int n = 32768;
   bool window_rows = false;
   for (int i = 1; i < argc; ++i) {
@@ -51,11 +51,7 @@ int main(int argc, char** argv) {
     if (a == "--method") {
       method = value();
     } else if (a == "--set") {
-      const std::string kv = value();
-      const auto eq = kv.find('=');
-      if (eq == std::string::npos) usage(2);
-      json parsed = json::parse(kv.substr(eq + 1), nullptr, false);
-      given[kv.substr(0, eq)] = parsed.is_discarded() ? json(kv.substr(eq + 1)) : parsed;
+      settings.push_back(value());
     } else if (a == "--n") {
       n = std::atoi(value().c_str());
     } else if (a == "--window-rows") {
@@ -65,6 +61,13 @@ int main(int argc, char** argv) {
     }
   }
   if (method.empty() || n < 128) usage(2);
+  json given;
+  try {
+    given = parse_settings(settings);
+  } catch (const Error& e) {
+    std::fprintf(stderr, "bench_memory: %s\n", e.what());
+    usage(2);
+  }
   const int H = 28, G = 4, d = 128, m = 64, w = 64;
   const int r = window_rows ? w : n;
   const Configuration config = [&] {

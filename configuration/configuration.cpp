@@ -133,6 +133,18 @@ std::string Configuration::hash_under_numerics(int version) const {
   return sha256_hex(canonical_json(doc));
 }
 
+json parse_settings(const std::vector<std::string>& settings) {
+  json params = json::object();
+  for (const std::string& text : settings) {
+    const auto eq = text.find('=');
+    CKV_CHECK(eq != std::string::npos && eq > 0, "--set expects key=value, got '{}'", text);
+    const std::string value = text.substr(eq + 1);
+    json parsed = json::parse(value, nullptr, /*allow_exceptions=*/false);
+    params[text.substr(0, eq)] = parsed.is_discarded() ? json(value) : std::move(parsed);
+  }
+  return params;
+}
+
 std::string numerics_label(int version) {
   const char* description = numerics_description(version);
   return description ? fmt::format("numerics {} ({})", version, description)

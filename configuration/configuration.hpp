@@ -82,4 +82,9 @@ struct Configuration {
 // "numerics 2 (blockwise fp32 SIMD kernels: ...)"; a version this build does not know is named as such.
 std::string numerics_label(int version);
 
+// Parameters given on a command line as "key=value" (`--set`, repeatable): the value is read as
+// JSON when it is valid JSON (numbers, true, [5,15]), otherwise taken as a string (pool=max).
+// A later key replaces an earlier one. Throws ckv::Error for text without "key=".
+json parse_settings(const std::vector<std::string>& settings);
+
 }  // namespace ckv

@@ -66,13 +66,7 @@ int export_keep_command(int argc, char** argv) {
               numerics_label(kNumericsVersion), kNumericsVersion,
               config->hash_under_numerics(kNumericsVersion).substr(0, 12));
   } else {
-    json params = json::object();
-    for (const auto& s : settings) {
-      auto eq = s.find('=');
-      CKV_CHECK(eq != std::string::npos && eq > 0, "--set expects key=value, got '{}'", s);
-      json value = json::parse(s.substr(eq + 1), nullptr, /*allow_exceptions=*/false);
-      params[s.substr(0, eq)] = value.is_discarded() ? json(s.substr(eq + 1)) : value;
-    }
+    const json params = parse_settings(settings);
     json eval = {{"topk", topk}};
     if (!layers_text.empty()) {
       json layers = json::parse(layers_text, nullptr, /*allow_exceptions=*/false);

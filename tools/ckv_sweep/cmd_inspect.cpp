@@ -15,19 +15,6 @@
 
 namespace ckv::cli {
 
-namespace {
-// "key=value": the value is parsed as JSON when it is valid JSON (numbers, true, [5,15]),
-// otherwise taken as a string (pool=max).
-std::pair<std::string, json> parse_setting(const std::string& text) {
-  auto eq = text.find('=');
-  CKV_CHECK(eq != std::string::npos && eq > 0, "--set expects key=value, got '{}'", text);
-  std::string key = text.substr(0, eq), value = text.substr(eq + 1);
-  json parsed = json::parse(value, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded()) parsed = value;
-  return {key, parsed};
-}
-}  // namespace
-
 int inspect_command(int argc, char** argv) {
   po::options_description options("inspect options");
   std::string cache_dir, sample_id, method_name;
@@ -47,11 +34,7 @@ int inspect_command(int argc, char** argv) {
                      options, positional, vm))
     return kExitOk;
 
-  json given = json::object();
-  for (const auto& s : settings) {
-    auto [key, value] = parse_setting(s);
-    given[key] = value;
-  }
+  json given = parse_settings(settings);
   if (budget >= 0) given["budget"] = budget;
   EvalSettings eval;
   eval.layers = std::vector<int>{layer};
