@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "common/error.hpp"
+#include "worker/evaluator.hpp"
 
 namespace ckv {
 

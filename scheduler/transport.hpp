@@ -8,7 +8,7 @@
 #include <string>
 #include <utility>
 
-#include "worker/evaluator.hpp"
+#include "worker/batch.hpp"
 
 namespace ckv {
 
