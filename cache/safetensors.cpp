@@ -236,11 +236,12 @@ SampleFileIdentity identify_safetensors_file(const std::string& path, bool trust
 
 // ---- reader ------------------------------------------------------------------------------
 
-std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path,
-                                                       const std::string& expected_fingerprint) {
-  std::shared_ptr<SafetensorsFile> file(new SafetensorsFile());
-  file->path_ = path;
+namespace {
 
+// The whole file in memory owned by the caller, never memory-mapped: a file that is truncated or
+// rewritten while a worker uses it then costs an error for its units, not a SIGBUS for the
+// process. The bytes hashed are exactly the bytes used.
+std::unique_ptr<unsigned char[]> read_whole_file(const std::string& path, uint64_t& file_size) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) CKV_FAIL("{}: cannot open: {}", path, errno_text());
   struct Closer {
@@ -250,20 +251,142 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path,
   struct stat st {};
   if (::fstat(fd, &st) != 0) CKV_FAIL("{}: cannot stat: {}", path, errno_text());
   if (!S_ISREG(st.st_mode)) CKV_FAIL("{}: not a regular file", path);
-  const uint64_t file_size = uint64_t(st.st_size);
-
-  // The whole file is read into memory owned by this object, never memory-mapped: a file that is
-  // truncated or rewritten while a worker uses it then costs an error for its units, not a
-  // SIGBUS for the process. The bytes hashed below are exactly the bytes used.
+  file_size = uint64_t(st.st_size);
+  std::unique_ptr<unsigned char[]> bytes;
   try {
-    file->bytes_.reset(new unsigned char[std::max<uint64_t>(file_size, 1)]);
+    bytes.reset(new unsigned char[std::max<uint64_t>(file_size, 1)]);
   } catch (const std::bad_alloc&) {
     CKV_FAIL("{}: cannot hold the file in memory ({} bytes)", path, file_size);
   }
-  file->size_ = size_t(file_size);
-  unsigned char* bytes = file->bytes_.get();
-  read_exact(fd, path, bytes, file->size_, 0, file_size);
+  read_exact(fd, path, bytes.get(), size_t(file_size), 0, file_size);
+  return bytes;
+}
 
+// The string values of `__metadata__`; anything else there is refused.
+std::map<std::string, std::string> parse_metadata(const std::string& path, const json& entry) {
+  if (!entry.is_object()) CKV_FAIL("{}: __metadata__ is not a JSON object", path);
+  std::map<std::string, std::string> metadata;
+  for (auto m = entry.begin(); m != entry.end(); ++m) {
+    if (!m.value().is_string())
+      CKV_FAIL("{}: __metadata__ value of '{}' is not a string (safetensors metadata holds "
+               "strings only)",
+               path, m.key());
+    metadata[m.key()] = m.value().get<std::string>();
+  }
+  return metadata;
+}
+
+// The shape of a tensor entry, and its element count. Bounds the count so numel × dtype size
+// cannot overflow; no tensor inside the file can be larger than the file anyway.
+struct ParsedShape {
+  std::vector<int64_t> extents;
+  uint64_t numel = 1;
+  bool too_large = false;  // numel past 2^62: refused once data_offsets are known to be well formed
+};
+
+ParsedShape parse_shape(const std::string& path, const std::string& name, const json& shape) {
+  if (!shape.is_array())
+    CKV_FAIL("{}: tensor '{}': shape is not a list of non-negative integers", path, name);
+  ParsedShape out;
+  for (const json& extent : shape) {
+    if (!extent.is_number_unsigned())
+      CKV_FAIL("{}: tensor '{}': shape {} is not a list of non-negative integers", path, name, shape.dump());
+    const uint64_t value = extent.get<uint64_t>();
+    if (value > uint64_t(std::numeric_limits<int64_t>::max()))
+      CKV_FAIL("{}: tensor '{}': shape {} has an extent out of range", path, name, shape.dump());
+    out.extents.push_back(int64_t(value));
+    if (value != 0 && out.numel > (uint64_t(1) << 62) / value) out.too_large = true;
+    else out.numel *= value;
+  }
+  if (std::find(out.extents.begin(), out.extents.end(), 0) != out.extents.end()) {
+    out.numel = 0;
+    out.too_large = false;
+  }
+  return out;
+}
+
+// One tensor's header entry: its dtype and shape, and a byte range that holds exactly
+// shape × dtype inside the data section (`data_size` bytes).
+TensorInfo parse_tensor_entry(const std::string& path, const std::string& name, const json& entry,
+                              uint64_t data_size) {
+  if (!entry.is_object()) CKV_FAIL("{}: tensor '{}': header entry is not a JSON object", path, name);
+  for (const char* key : {"dtype", "shape", "data_offsets"})
+    if (!entry.contains(key)) CKV_FAIL("{}: tensor '{}': header entry lacks '{}'", path, name, key);
+
+  TensorInfo info;
+  info.name = name;
+  if (!entry["dtype"].is_string()) CKV_FAIL("{}: tensor '{}': dtype is not a string", path, name);
+  const std::string dtype = entry["dtype"].get<std::string>();
+  if (!parse_dtype(dtype, info.dtype))
+    CKV_FAIL("{}: tensor '{}': dtype '{}' is not supported (expected F16, BF16, F32 or I32)", path, name,
+             dtype);
+
+  const ParsedShape shape = parse_shape(path, name, entry["shape"]);
+  info.shape = shape.extents;
+  const json& offsets = entry["data_offsets"];
+  if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
+      !offsets[1].is_number_unsigned())
+    CKV_FAIL("{}: tensor '{}': data_offsets {} is not a pair [begin, end] of non-negative "
+             "integers",
+             path, name, offsets.dump());
+  const uint64_t begin = offsets[0].get<uint64_t>(), end = offsets[1].get<uint64_t>();
+  if (shape.too_large)
+    CKV_FAIL("{}: tensor '{}': shape {} is too large for any file", path, name, shape_string(info.shape));
+  const uint64_t expected = shape.numel * dtype_size(info.dtype);
+  if (end < begin || end - begin != expected)
+    CKV_FAIL("{}: tensor '{}': data_offsets [{}, {}] do not match shape {} × {} ({} bytes)", path, name, begin,
+             end, shape_string(info.shape), dtype, expected);
+  if (end > data_size)
+    CKV_FAIL("{}: tensor '{}': data_offsets [{}, {}] lie outside the data section ({} bytes; "
+             "file truncated?)",
+             path, name, begin, end, data_size);
+  info.begin = size_t(begin);
+  info.end = size_t(end);
+  return info;
+}
+
+// No two tensors share a byte (ranges sorted by start; empty tensors occupy no bytes).
+void check_no_overlap(const std::string& path, const std::map<std::string, TensorInfo>& tensors) {
+  std::vector<const TensorInfo*> ranges;
+  for (const auto& [name, info] : tensors)
+    if (info.end > info.begin) ranges.push_back(&info);
+  std::sort(ranges.begin(), ranges.end(), [](const TensorInfo* a, const TensorInfo* b) {
+    return a->begin < b->begin || (a->begin == b->begin && a->name < b->name);
+  });
+  for (size_t i = 1; i < ranges.size(); ++i)
+    if (ranges[i]->begin < ranges[i - 1]->end)
+      CKV_FAIL("{}: tensors '{}' [{}, {}] and '{}' [{}, {}] overlap", path, ranges[i - 1]->name,
+               ranges[i - 1]->begin, ranges[i - 1]->end, ranges[i]->name, ranges[i]->begin, ranges[i]->end);
+}
+
+// A recorded content_sha256 must be a SHA-256 and the data's.
+void check_recorded_digest(const std::string& path, const std::map<std::string, std::string>& metadata,
+                           const Sha256::Digest& data_digest) {
+  auto recorded = metadata.find(kContentDigestKey);
+  if (recorded == metadata.end()) return;
+  Sha256::Digest declared{};
+  if (!Sha256::parse_hex(recorded->second, declared))
+    CKV_FAIL("{}: __metadata__ '{}' = '{}' is not a SHA-256 (64 hex digits)", path, kContentDigestKey,
+             recorded->second);
+  if (declared != data_digest)
+    CKV_FAIL("{}: the tensor data does not match the '{}' recorded in its metadata (recorded {}, "
+             "computed {}): the file was modified or damaged after it was written",
+             path, kContentDigestKey, recorded->second.substr(0, 12), Sha256::hex(data_digest).substr(0, 12));
+}
+
+}  // namespace
+
+std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path,
+                                                       const std::string& expected_fingerprint) {
+  std::shared_ptr<SafetensorsFile> file(new SafetensorsFile());
+  file->path_ = path;
+  uint64_t file_size = 0;
+  file->bytes_ = read_whole_file(path, file_size);
+  file->size_ = size_t(file_size);
+  const unsigned char* bytes = file->bytes_.get();
+
+  // The header, and the fingerprint (identify_safetensors_file's): of the header and the data's
+  // digest, or of every byte when the header cannot be read.
   uint64_t header_length = 0;
   if (file_size >= 8) std::memcpy(&header_length, bytes, 8);
   std::string header_error = header_length_problem(path, file_size, header_length);
@@ -287,104 +410,15 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path,
         path, file->fingerprint_.substr(0, 12), expected_fingerprint.substr(0, 12)));
   if (!header_error.empty()) throw Error(header_error);
 
+  // The tensor table and the metadata, each entry validated.
   file->data_ = bytes + 8 + header_length;
   const uint64_t data_size = file_size - 8 - header_length;
   for (auto it = header.begin(); it != header.end(); ++it) {
-    const std::string& name = it.key();
-    const json& entry = it.value();
-    if (name == "__metadata__") {
-      if (!entry.is_object()) CKV_FAIL("{}: __metadata__ is not a JSON object", path);
-      for (auto m = entry.begin(); m != entry.end(); ++m) {
-        if (!m.value().is_string())
-          CKV_FAIL("{}: __metadata__ value of '{}' is not a string (safetensors metadata holds "
-                   "strings only)",
-                   path, m.key());
-        file->metadata_[m.key()] = m.value().get<std::string>();
-      }
-      continue;
-    }
-    if (!entry.is_object()) CKV_FAIL("{}: tensor '{}': header entry is not a JSON object", path, name);
-    for (const char* key : {"dtype", "shape", "data_offsets"})
-      if (!entry.contains(key)) CKV_FAIL("{}: tensor '{}': header entry lacks '{}'", path, name, key);
-
-    TensorInfo info;
-    info.name = name;
-    if (!entry["dtype"].is_string()) CKV_FAIL("{}: tensor '{}': dtype is not a string", path, name);
-    const std::string dtype = entry["dtype"].get<std::string>();
-    if (!parse_dtype(dtype, info.dtype))
-      CKV_FAIL("{}: tensor '{}': dtype '{}' is not supported (expected F16, BF16, F32 or I32)",
-               path, name, dtype);
-
-    const json& shape = entry["shape"];
-    if (!shape.is_array())
-      CKV_FAIL("{}: tensor '{}': shape is not a list of non-negative integers", path, name);
-    // Bound the element count so numel × dtype size cannot overflow; no tensor inside the
-    // file can be larger than the file anyway.
-    uint64_t numel = 1;
-    bool too_large = false;
-    for (const json& extent : shape) {
-      if (!extent.is_number_unsigned())
-        CKV_FAIL("{}: tensor '{}': shape {} is not a list of non-negative integers", path, name,
-                 shape.dump());
-      const uint64_t value = extent.get<uint64_t>();
-      if (value > uint64_t(std::numeric_limits<int64_t>::max()))
-        CKV_FAIL("{}: tensor '{}': shape {} has an extent out of range", path, name, shape.dump());
-      info.shape.push_back(int64_t(value));
-      if (value != 0 && numel > (uint64_t(1) << 62) / value) too_large = true;
-      else numel *= value;
-    }
-    if (std::find(info.shape.begin(), info.shape.end(), 0) != info.shape.end()) {
-      numel = 0;
-      too_large = false;
-    }
-
-    const json& offsets = entry["data_offsets"];
-    if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
-        !offsets[1].is_number_unsigned())
-      CKV_FAIL("{}: tensor '{}': data_offsets {} is not a pair [begin, end] of non-negative "
-               "integers",
-               path, name, offsets.dump());
-    const uint64_t begin = offsets[0].get<uint64_t>(), end = offsets[1].get<uint64_t>();
-    if (too_large)
-      CKV_FAIL("{}: tensor '{}': shape {} is too large for any file", path, name,
-               shape_string(info.shape));
-    const uint64_t expected = numel * dtype_size(info.dtype);
-    if (end < begin || end - begin != expected)
-      CKV_FAIL("{}: tensor '{}': data_offsets [{}, {}] do not match shape {} × {} ({} bytes)", path,
-               name, begin, end, shape_string(info.shape), dtype, expected);
-    if (end > data_size)
-      CKV_FAIL("{}: tensor '{}': data_offsets [{}, {}] lie outside the data section ({} bytes; "
-               "file truncated?)",
-               path, name, begin, end, data_size);
-    info.begin = size_t(begin);
-    info.end = size_t(end);
-    file->tensors_.emplace(name, std::move(info));
+    if (it.key() == "__metadata__") file->metadata_ = parse_metadata(path, it.value());
+    else file->tensors_.emplace(it.key(), parse_tensor_entry(path, it.key(), it.value(), data_size));
   }
-
-  // Overlap check on the byte ranges sorted by start; empty tensors occupy no bytes.
-  std::vector<const TensorInfo*> ranges;
-  for (const auto& [name, info] : file->tensors_)
-    if (info.end > info.begin) ranges.push_back(&info);
-  std::sort(ranges.begin(), ranges.end(), [](const TensorInfo* a, const TensorInfo* b) {
-    return a->begin < b->begin || (a->begin == b->begin && a->name < b->name);
-  });
-  for (size_t i = 1; i < ranges.size(); ++i)
-    if (ranges[i]->begin < ranges[i - 1]->end)
-      CKV_FAIL("{}: tensors '{}' [{}, {}] and '{}' [{}, {}] overlap", path, ranges[i - 1]->name,
-               ranges[i - 1]->begin, ranges[i - 1]->end, ranges[i]->name, ranges[i]->begin,
-               ranges[i]->end);
-
-  auto recorded = file->metadata_.find(kContentDigestKey);
-  if (recorded != file->metadata_.end()) {
-    Sha256::Digest declared{};
-    if (!Sha256::parse_hex(recorded->second, declared))
-      CKV_FAIL("{}: __metadata__ '{}' = '{}' is not a SHA-256 (64 hex digits)", path, kContentDigestKey,
-               recorded->second);
-    if (declared != data_digest)
-      CKV_FAIL("{}: the tensor data does not match the '{}' recorded in its metadata (recorded {}, "
-               "computed {}): the file was modified or damaged after it was written",
-               path, kContentDigestKey, recorded->second.substr(0, 12), Sha256::hex(data_digest).substr(0, 12));
-  }
+  check_no_overlap(path, file->tensors_);
+  check_recorded_digest(path, file->metadata_, data_digest);
   return file;
 }
 
