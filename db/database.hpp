@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "common/error.hpp"
+#include "db/schema.hpp"  // kSchemaVersion
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -78,12 +79,19 @@ class Database {
 
  private:
   Database() = default;
+  static Database open_writer(const std::string& path);
+  static Database open_reader(const std::string& path);
+  void lock_for_writing();
+  void configure_writer();
+
   sqlite3* db_ = nullptr;
   std::string path_;
   // Writer: a descriptor of the database file itself, flock'd exclusively while open (one
-  // writer per file, whatever path names it), and of "<real path>-lock" (who holds it).
+  // writer per file, whatever path names it), and of "<real path>-lock" (who holds it; removed
+  // when the writer closes).
   int file_fd_ = -1;
   int holder_fd_ = -1;
+  std::string holder_path_;
   std::optional<std::pair<dev_t, ino_t>> file_key_;  // the file's identity while open
 };
 
@@ -102,7 +110,5 @@ class Transaction {
   Database& db_;
   bool done_ = false;
 };
-
-constexpr int kSchemaVersion = 2;
 
 }  // namespace ckv

@@ -2,12 +2,10 @@
 
 namespace ckv {
 
-namespace {
-
 // Version 1. Timestamps are unix seconds (REAL). Units are keyed by (configuration, sample)
 // and shared by every campaign that links them, so a unit done under one spec counts as done
 // for any later spec that contains it (docs/spec/MISSION.md R2).
-const char* const kSchemaV1 = R"sql(
+const char kSchemaV1[] = R"sql(
 CREATE TABLE schema_version (
   version     INTEGER PRIMARY KEY,
   applied_at  REAL NOT NULL,
@@ -174,7 +172,7 @@ WHERE u.state IN ('failed', 'lost');
 // configuration's keep-sets, imported by `ckv-sweep import-predictions`, so proxy rankings and
 // LongBench scores sit in the same database. An import replaces one (campaign, configuration,
 // task) in one transaction: its per-sample rows and its task row stay consistent.
-const char* const kSchemaV2 = R"sql(
+const char kSchemaV2[] = R"sql(
 CREATE TABLE e2e_predictions (
   campaign_id      INTEGER NOT NULL REFERENCES campaigns (id),
   configuration_id INTEGER NOT NULL REFERENCES configurations (id),
@@ -223,14 +221,13 @@ JOIN task_scores p
   ON p.campaign = e.campaign AND p.configuration = e.configuration AND p.task = e.task;
 )sql";
 
-}  // namespace
-
 const std::vector<Migration>& migrations() {
-  static const std::vector<Migration> list = {
-      {1, "initial schema: campaigns, configurations, tasks, samples, units, attempts, results",
-       kSchemaV1},
-      {2, "end-to-end scores: e2e_predictions, e2e_tasks, e2e_task_scores, e2e_vs_proxy", kSchemaV2},
-  };
+  static const std::vector<Migration> list = [] {
+    std::vector<Migration> out;
+    for (const MigrationScript& script : kMigrationScripts)
+      out.push_back(Migration{int(out.size()) + 1, script.description, script.sql});
+    return out;
+  }();
   return list;
 }
 

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <set>
 
 #include <catch2/catch.hpp>
 
@@ -78,4 +80,38 @@ TEST_CASE("a second writer through another path to the same file is refused", "[
       CHECK(next.schema_version() == kSchemaVersion);
     }
   }
+}
+
+TEST_CASE("the writer's record <db>-lock lasts as long as the writer", "[db]") {
+  TempDir dir;
+  const std::string path = dir.file("ckv.sqlite");
+  const std::string record = path + "-lock";
+  const std::string holder = fmt::format("pid {} on host", ::getpid());
+  {
+    Database writer = Database::open(path, Database::Mode::Writer);
+    REQUIRE(fs::exists(record));
+    // A refused second writer leaves the holder's record as it is.
+    CHECK_THAT(open_error(path), Contains("locked by another writer") && Contains(holder));
+    CHECK(fs::exists(record));
+    const auto who = active_writer(path);
+    REQUIRE(who.has_value());
+    CHECK_THAT(*who, Contains(holder));
+  }
+  CHECK_FALSE(fs::exists(record));
+  CHECK_FALSE(active_writer(path).has_value());
+
+  // A writer refused after it took the lock (the file is not a database) removes its record too.
+  const std::string garbage = dir.file("garbage.sqlite");
+  {
+    std::ofstream out(garbage);
+    out << std::string(4096, 'x');
+  }
+  CHECK_THAT(open_error(garbage), Contains("not an SQLite database"));
+  CHECK_FALSE(fs::exists(garbage + "-lock"));
+
+  // After a clean close nothing but the database files themselves is left in the directory
+  // (SQLite removes its -wal and -shm files when the last connection closes).
+  std::set<std::string> left;
+  for (const auto& entry : fs::directory_iterator(dir.path)) left.insert(entry.path().filename().string());
+  CHECK(left == std::set<std::string>{"ckv.sqlite", "garbage.sqlite"});
 }

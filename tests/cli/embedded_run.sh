@@ -7,6 +7,12 @@ sweep=$1; work=$2
 rm -rf "$work"; mkdir -p "$work"; cd "$work"
 cp "$OLDPWD/tests/data/cli/small.toml" small.toml
 fail() { echo "FAIL: $*"; exit 1; }
+# After a writer's clean exit nothing stays beside the database: no -lock, -wal, -shm. (A reader,
+# `query` here, leaves an empty -wal and a -shm that it may not remove; the next writer does.)
+only_database_left() {
+  local left; left=$(ls -A | grep '^small\.sqlite' | tr '\n' ' ')
+  [[ "$left" == "small.sqlite " ]] || fail "$1: left beside the database: $left"
+}
 expect_count() {  # SQL expected
   local got; got=$("$sweep" query small.sqlite "$1" --format csv | tail -n +2)
   [[ "$got" == "$2" ]] || fail "$1 -> '$got', expected '$2'"
@@ -14,6 +20,7 @@ expect_count() {  # SQL expected
 
 # 1. first run: 2 tasks x 2 samples x (2 methods x 2 budgets + full) = 20 units
 "$sweep" small.toml --progress lines 2>run1.log || fail "first run exited $?: $(cat run1.log)"
+only_database_left "after a complete run"
 expect_count "select count(*) from units where state='done'" 20
 expect_count "select count(*) from attempts" 20
 expect_count "select count(distinct configuration) from task_scores where campaign='small'" 5
@@ -21,6 +28,7 @@ expect_count "select count(*) from results r join units u on u.id=r.unit_id wher
 
 # 2. rerun: nothing to do, no new attempts
 "$sweep" small.toml --progress off 2>run2.log || fail "rerun exited $?"
+only_database_left "after a run with nothing to do (the readers' -wal and -shm before it included)"
 expect_count "select count(*) from attempts" 20
 grep -q "0 run now" run2.log || fail "rerun did work: $(cat run2.log)"
 
@@ -75,6 +83,7 @@ set +e
 code=$?
 set -e
 [[ $code -eq 3 ]] || fail "a run with failed units must exit 3 (incomplete), got $code: $(tail -3 run4.log)"
+only_database_left "after a run with failed units"
 expect_count "select done, failed from campaign_progress where campaign='small'" "27,9"
 expect_count "select count(*) from units where state='done'" 34
 "$sweep" query small.sqlite "select last_error from units where state='failed' limit 1" | grep -q "$(basename "$victim")" \
