@@ -63,23 +63,29 @@ std::vector<CampaignStatus> campaign_status(Database& db, double now, double win
     campaigns.push_back(s);
   }
 
-  double window_start = now - window_seconds;
   Statement recent = db.prepare(
       "SELECT COUNT(*), MIN(a.started_at) FROM attempts a "
       "JOIN campaign_units cu ON cu.unit_id = a.unit_id AND cu.campaign_id = ? "
-      "WHERE a.ended_at >= ? AND a.outcome IN ('done', 'failed')");
+      "WHERE a.ended_at >= ? AND a.ended_at <= ? AND a.outcome IN ('done', 'failed')");
   // Walks the ended_at index from the newest end and stops at the campaign's first.
   Statement latest = db.prepare(
       "SELECT a.ended_at FROM attempts a WHERE a.ended_at IS NOT NULL AND EXISTS "
       "(SELECT 1 FROM campaign_units cu WHERE cu.unit_id = a.unit_id AND cu.campaign_id = ?) "
       "ORDER BY a.ended_at DESC LIMIT 1");
   for (CampaignStatus& s : campaigns) {
-    recent.bind(1, s.id).bind(2, window_start);
+    latest.bind(1, s.id);
+    if (latest.step()) s.last_activity = latest.column_double(0);
+    latest.reset();
+    // The window ends now while units run, and at the last activity once none does: the rate of
+    // a run that has ended is that of its last active minutes, not diluted by the idle time since.
+    const double window_end = s.running > 0 || !s.last_activity ? now : std::min(now, *s.last_activity);
+    const double window_start = window_end - window_seconds;
+    recent.bind(1, s.id).bind(2, window_start).bind(3, window_end);
     if (recent.step() && recent.column_int64(0) > 0) {
       s.finished_in_window = recent.column_int64(0);
       // A run that started inside the window has only been going since its first start.
       double since = std::max(window_start, recent.column_double(1));
-      double span = std::max(now - since, 1e-3);
+      double span = std::max(window_end - since, 1e-3);
       s.rate = double(s.finished_in_window) / span;
     }
     recent.reset();
@@ -88,9 +94,6 @@ std::vector<CampaignStatus> campaign_status(Database& db, double now, double win
       s.eta_seconds = 0.0;
     else if (s.rate > 0)
       s.eta_seconds = double(remaining) / s.rate;
-    latest.bind(1, s.id);
-    if (latest.step()) s.last_activity = latest.column_double(0);
-    latest.reset();
   }
   return campaigns;
 }

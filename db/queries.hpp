@@ -24,8 +24,10 @@ struct CampaignStatus {
   // each).
   int64_t total = 0, pending = 0, running = 0, done = 0, failed = 0, lost = 0;
   // Throughput over the recent window: attempts that ended done or failed (both finish a
-  // unit) in [now - window, now], divided by the time since the window opened or since the
-  // earliest of those attempts started, whichever is later. 0 when nothing finished recently.
+  // unit) in [end - window, end], divided by the time from the window's opening or the earliest
+  // of those attempts' start, whichever is later, to its end. The window ends now while units of
+  // the campaign are running, and at the last activity when none is (a run that ended keeps the
+  // rate it had, however long ago it ended). 0 when nothing finished in the window.
   int64_t finished_in_window = 0;
   double rate = 0;                      // units per second
   std::optional<double> eta_seconds;    // (pending + running + lost) / rate; none when rate is 0

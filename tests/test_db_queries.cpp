@@ -189,6 +189,40 @@ TEST_CASE("status: progress counts, recent rate and ETA", "[db]") {
   CHECK_THROWS_WITH(campaign_failures(reader, "nope"), Contains("no campaign 'nope'"));
 }
 
+TEST_CASE("status: a run that has ended keeps its rate", "[db]") {
+  Fixture f;
+  Database db = Database::open(f.path, Database::Mode::Writer);
+  ResultStore store(db, 3600.0);
+  f.build(store);
+  // A run from 9500 to 9800 that finished three units and lost one; nothing runs afterwards.
+  store.begin_attempt(f.unit["A:hotpotqa1"], 1, "h", 1, 9500);
+  store.finish_done(f.unit["A:hotpotqa1"], 9600, {});
+  store.begin_attempt(f.unit["A:qasper0"], 1, "h", 1, 9550);
+  store.finish_failed(f.unit["A:qasper0"], 9700, "bad sample");
+  store.begin_attempt(f.unit["A:qasper1"], 1, "h", 1, 9700);
+  store.finish_done(f.unit["A:qasper1"], 9750, {});
+  store.begin_attempt(f.unit["B:qasper1"], 1, "h", 1, 9760);
+  store.finish_lost(f.unit["B:qasper1"], 9800, "drained");
+  store.flush();
+
+  Database reader = Database::open(f.path, Database::Mode::ReadOnly);
+  // Three finishes over the run's 300 active seconds (9500 to its last activity, 9800),
+  // whenever status is asked: at the end, a minute later, a day later.
+  for (double now : {9800.0, 9860.0, 10400.0, 96200.0}) {
+    const CampaignStatus s = campaign_status(reader, now, 600.0)[0];
+    INFO("now = " << now);
+    CHECK(s.running == 0);
+    CHECK(s.finished_in_window == 3);
+    CHECK(s.rate == Approx(3.0 / 300.0));
+    REQUIRE(s.last_activity.has_value());
+    CHECK(*s.last_activity == Approx(9800.0));
+  }
+  // A window shorter than the run: the finishes in its last 120 s (9750 and 9700), over 120 s.
+  const CampaignStatus tail = campaign_status(reader, 20000.0, 120.0)[0];
+  CHECK(tail.finished_in_window == 2);
+  CHECK(tail.rate == Approx(2.0 / 120.0));
+}
+
 TEST_CASE("active_writer tells a live run from a dead one", "[db]") {
   TempDir dir;
   std::string path = dir.file("ckv.sqlite");
