@@ -48,8 +48,8 @@
 #include "kernels/cuda/device_limits.hpp"
 #include "kernels/knorm/knorm_kernels.hpp"
 #include "kernels/snapkv/snapkv_kernels.hpp"
-#include "kernels/stages/attention_cuda.hpp"
-#include "worker/metrics_cuda.hpp"
+#include "kernels/stages/attention_kernels.hpp"
+#include "worker/metrics_kernels.hpp"
 #endif
 
 using namespace ckv;
@@ -356,7 +356,7 @@ std::vector<KernelCase> kernel_cases() {
     return metric_values(acc);
   };
 #ifdef CKV_HAVE_CUDA
-  // The metrics' twin (worker/metrics_cuda.hpp): the layer's answer attention on the device,
+  // The metrics' twin (worker/metrics_kernels.hpp): the layer's answer attention on the device,
   // then the one keep-set; only the per-(head, answer token) terms come back.
   metrics.device_method = [](const LayerInput& in, const Shape& s) {
     const std::vector<std::vector<int>> keeps(in.G, spread_keep(s));

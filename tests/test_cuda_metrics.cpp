@@ -1,4 +1,4 @@
-// The proxy metrics' CUDA twin (worker/metrics_cuda.hpp) against the CPU reference
+// The proxy metrics' CUDA twin (worker/metrics_kernels.hpp) against the CPU reference
 // (worker/metrics.cpp), as tests/test_cuda_twins.cpp does for the methods: random layers of
 // several shapes (GQA and MHA, d 64/80/128, n not a multiple of the block), keep-sets per KV head
 // and per query head (empty, one token, random, everything). Checks: the keep-set independent
@@ -7,10 +7,8 @@
 // ties), no NaN/Inf, and bit-identical repeated device runs. The twin computes in double (the
 // definition of numerics 1); the CPU computes numerics 2 (fp32 logits, kernels/numerics.hpp),
 // which is within 1e-5 of double precision — so the twin is not used by workers until it
-// computes numerics 2 itself (worker/evaluator.cpp).
-// Own main: exits 77 (ctest SKIP_RETURN_CODE) with the reason when no CUDA device is visible or
-// the build has no CUDA, so CI without a GPU shows SKIPPED, never passed.
-#define CATCH_CONFIG_RUNNER
+// computes numerics 2 itself (worker/layer_evaluator.hpp).
+// Main: tests/cuda_main.cpp (SKIPPED without a CUDA device).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -22,7 +20,7 @@
 #include "kernels/cuda/device.hpp"
 #include "worker/metrics.hpp"
 #ifdef CKV_HAVE_CUDA
-#include "worker/metrics_cuda.hpp"
+#include "worker/metrics_kernels.hpp"
 #endif
 
 using namespace ckv;
@@ -170,19 +168,3 @@ TEST_CASE("metrics twin: every metric equals the CPU's, repeated runs bit-identi
   }
 }
 #endif
-
-int main(int argc, char** argv) {
-#ifndef CKV_HAVE_CUDA
-  std::printf("SKIPPED: built without CUDA (-DCKV_CUDA=OFF or no toolkit): no metrics twin\n");
-  (void)argc, (void)argv;
-  return 77;
-#else
-  const int devices = ckv::cuda_device_count();
-  if (devices == 0) {
-    std::printf("SKIPPED: no CUDA device visible\n");
-    return 77;
-  }
-  std::printf("%d CUDA device(s) visible; testing on the current device\n", devices);
-  return Catch::Session().run(argc, argv);
-#endif
-}

@@ -8,9 +8,7 @@
 // bit-identical, and so must the scores and keep-sets of circuitkv_influence and rc (the rest
 // of their scoring is the same host code); the device Neumann series must match NeumannSeries
 // on the same graphs to 1e-12.
-// Own main: exits 77 (ctest SKIP_RETURN_CODE) with the reason when no CUDA device is visible
-// or the build has no CUDA, so CI without a GPU shows SKIPPED, never passed.
-#define CATCH_CONFIG_RUNNER
+// Main: tests/cuda_main.cpp (SKIPPED without a CUDA device).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -695,18 +693,3 @@ TEST_CASE("rc: device walk totals are bit-identical to run_walks", "[cuda]") {
   std::printf("rc: %d walk runs and configurations bit-identical on the device\n", runs);
 }
 #endif
-
-int main(int argc, char** argv) {
-#ifndef CKV_HAVE_CUDA
-  std::printf("SKIPPED: built without CUDA (-DCKV_CUDA=OFF or no toolkit): no CUDA twins\n");
-  return 77;
-#else
-  const int devices = ckv::cuda_device_count();
-  if (devices == 0) {
-    std::printf("SKIPPED: no CUDA device visible\n");
-    return 77;
-  }
-  std::printf("%d CUDA device(s) visible; testing on the current device\n", devices);
-  return Catch::Session().run(argc, argv);
-#endif
-}

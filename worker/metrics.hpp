@@ -62,7 +62,7 @@ struct MetricAccumulator {
   static void check_keep_sets(const LayerInput& input, const std::vector<std::vector<int>>& keep);
 
   // The same with the per-(h, t) terms computed elsewhere (the CUDA twin,
-  // worker/metrics_cuda.hpp): rows[h·m + t], added in the order add_layer adds them.
+  // worker/metrics_kernels.hpp): rows[h·m + t], added in the order add_layer adds them.
   void add_layer_rows(const LayerInput& input, const std::vector<AnswerRowTerms>& rows, int k,
                       const std::vector<std::vector<int>>& keep,
                       const std::vector<std::pair<int, int>>& evidence);

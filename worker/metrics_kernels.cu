@@ -1,4 +1,4 @@
-// The CUDA twin of the proxy metrics (worker/metrics_cuda.hpp; the CPU reference is
+// The CUDA twin of the proxy metrics (worker/metrics_kernels.hpp; the CPU reference is
 // worker/metrics.cpp). One block per (head h, answer token t) in both kernels:
 //   answer_rows: a_t = softmax(q_t·[K; K_ans(<=t)]ᵀ/√d) in double (each logit one thread's
 //     sequential dot, as the CPU), the prompt and answer masses, o = a_t·[V; V_ans] and the
@@ -16,7 +16,7 @@
 #include <stdexcept>
 
 #include "kernels/cuda/device_buffer.cuh"
-#include "worker/metrics_cuda.hpp"
+#include "worker/metrics_kernels.hpp"
 
 namespace ckv::cuda {
 
@@ -223,20 +223,10 @@ struct AnswerAttentionDevice::Impl {
   DeviceArray<double> attention, output, answer_output, prompt_mass, answer_mass;
   DeviceArray<int> top;
   int threads = 0;
-  ~Impl() {
-    if (stream) CKV_CUDA_CHECK_NOTHROW(cudaStreamDestroy(stream));
-  }
+  ~Impl() { destroy_stream(stream); }
 };
 
-AnswerAttentionDevice::~AnswerAttentionDevice() {
-  if (!impl_) return;
-  int current = -1;
-  CKV_CUDA_CHECK_NOTHROW(cudaGetDevice(&current));
-  const int device = impl_->device;
-  if (current != device) CKV_CUDA_CHECK_NOTHROW(cudaSetDevice(device));
-  impl_.reset();  // frees on the device that allocated
-  if (current >= 0 && current != device) CKV_CUDA_CHECK_NOTHROW(cudaSetDevice(current));
-}
+AnswerAttentionDevice::~AnswerAttentionDevice() { destroy_on_its_device(impl_); }
 
 AnswerAttentionDevice::AnswerAttentionDevice(const AnswerLayerView& layer) : impl_(std::make_unique<Impl>()) {
   if (layer.m < 1 || layer.n < 1 || layer.d < 1 || layer.d > 1024 || layer.k < 1 || layer.k > layer.n ||

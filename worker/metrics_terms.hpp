@@ -64,7 +64,7 @@ CKV_HD inline bool in_sorted(const int* keep, int size, int j) {
 
 namespace ckv {
 
-// The terms of one (h, t), as the CUDA twin returns them ([H][m], worker/metrics_cuda.hpp) and
+// The terms of one (h, t), as the CUDA twin returns them ([H][m], worker/metrics_kernels.hpp) and
 // MetricAccumulator::add_layer_rows adds them.
 struct AnswerRowTerms {
   double recall = 0.0;

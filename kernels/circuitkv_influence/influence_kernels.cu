@@ -47,11 +47,7 @@ struct InfluenceTableKernels::Impl {
   influence::InfluenceTableArrays table;  // device pointer to `cdf`
   DeviceArray<float> cdf;
 
-  ~Impl() {  // the body runs before the array is freed
-    if (!stream) return;
-    CKV_CUDA_CHECK_NOTHROW(cudaStreamSynchronize(stream));
-    CKV_CUDA_CHECK_NOTHROW(cudaStreamDestroy(stream));
-  }
+  ~Impl() { destroy_stream(stream); }  // the body runs before the array is freed
 };
 
 InfluenceTableKernels::InfluenceTableKernels(const influence::InfluenceTableArrays& table,
@@ -71,15 +67,7 @@ InfluenceTableKernels::InfluenceTableKernels(const influence::InfluenceTableArra
   CKV_CUDA_CHECK(cudaStreamSynchronize(s.stream));
 }
 
-InfluenceTableKernels::~InfluenceTableKernels() {
-  if (!impl_) return;
-  int current = -1;
-  CKV_CUDA_CHECK_NOTHROW(cudaGetDevice(&current));
-  const int device = impl_->device;
-  if (current != device) CKV_CUDA_CHECK_NOTHROW(cudaSetDevice(device));
-  impl_.reset();  // frees on the table's device
-  if (current >= 0 && current != device) CKV_CUDA_CHECK_NOTHROW(cudaSetDevice(current));
-}
+InfluenceTableKernels::~InfluenceTableKernels() { destroy_on_its_device(impl_); }
 
 int InfluenceTableKernels::n() const { return impl_->table.n; }
 int InfluenceTableKernels::sink() const { return impl_->table.sink; }

@@ -54,11 +54,7 @@ struct WalkKernels::Impl {
       column_block_cum;
   DeviceArray<uint64_t> column_offset, column_block_offset;
 
-  ~Impl() {  // the body runs before the arrays are freed
-    if (!stream) return;
-    CKV_CUDA_CHECK_NOTHROW(cudaStreamSynchronize(stream));
-    CKV_CUDA_CHECK_NOTHROW(cudaStreamDestroy(stream));
-  }
+  ~Impl() { destroy_stream(stream); }  // the body runs before the arrays are freed
 };
 
 WalkKernels::WalkKernels(const WalkChainView& view) : impl_(std::make_unique<Impl>()) {
@@ -114,15 +110,7 @@ WalkKernels::WalkKernels(const WalkChainView& view) : impl_(std::make_unique<Imp
   CKV_CUDA_CHECK(cudaStreamSynchronize(s.stream));
 }
 
-WalkKernels::~WalkKernels() {
-  if (!impl_) return;
-  int current = -1;
-  CKV_CUDA_CHECK_NOTHROW(cudaGetDevice(&current));
-  const int device = impl_->device;
-  if (current != device) CKV_CUDA_CHECK_NOTHROW(cudaSetDevice(device));
-  impl_.reset();  // frees on the chain's device
-  if (current >= 0 && current != device) CKV_CUDA_CHECK_NOTHROW(cudaSetDevice(current));
-}
+WalkKernels::~WalkKernels() { destroy_on_its_device(impl_); }
 
 std::vector<uint64_t> WalkKernels::run(const WalkRun& run) {
   Impl& s = *impl_;

@@ -2,6 +2,7 @@
 #pragma once
 #include <cuda_runtime.h>
 
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -45,6 +46,28 @@ DeviceArray<T> upload(const T* host, size_t count, cudaStream_t stream) {
     CKV_CUDA_CHECK(cudaMemcpyAsync(array.get(), host, count * sizeof(T), cudaMemcpyHostToDevice,
                                    stream));
   return array;
+}
+
+// Waits for the work queued on `stream` and destroys it (nothing for a null stream): the first
+// step of an owner's destructor, before the device arrays that work uses are freed.
+inline void destroy_stream(cudaStream_t stream) noexcept {
+  if (!stream) return;
+  CKV_CUDA_CHECK_NOTHROW(cudaStreamSynchronize(stream));
+  CKV_CUDA_CHECK_NOTHROW(cudaStreamDestroy(stream));
+}
+
+// The destructor of every class that owns device state through `std::unique_ptr<Impl>` (Impl
+// records the `device` it allocated on): Impl is destroyed on that device, whichever device the
+// destroying thread has current, and the thread's current device is restored afterwards.
+template <class Impl>
+void destroy_on_its_device(std::unique_ptr<Impl>& impl) noexcept {
+  if (!impl) return;
+  int current = -1;
+  CKV_CUDA_CHECK_NOTHROW(cudaGetDevice(&current));
+  const int device = impl->device;
+  if (current != device) CKV_CUDA_CHECK_NOTHROW(cudaSetDevice(device));
+  impl.reset();
+  if (current >= 0 && current != device) CKV_CUDA_CHECK_NOTHROW(cudaSetDevice(current));
 }
 
 // Makes `device` current for the calling thread for one operation, then restores.

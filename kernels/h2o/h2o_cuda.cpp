@@ -1,4 +1,4 @@
-// The CUDA twin of h2o_scores_cpu: the column sums on the device (kernels/stages/attention_cuda),
+// The CUDA twin of h2o_scores_cpu: the column sums on the device (kernels/stages/attention_kernels),
 // the normalisation and head reduction as on the CPU. Compiled only with CUDA.
 #include "kernels/h2o/h2o.hpp"
 #include "kernels/stages/attention_device.hpp"

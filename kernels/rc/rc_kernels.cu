@@ -114,10 +114,7 @@ unsigned grid(long long items) { return unsigned((items + kRcThreads - 1) / kRcT
 class Stream {
  public:
   Stream() { CKV_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking)); }
-  ~Stream() {
-    CKV_CUDA_CHECK_NOTHROW(cudaStreamSynchronize(stream_));
-    CKV_CUDA_CHECK_NOTHROW(cudaStreamDestroy(stream_));
-  }
+  ~Stream() { destroy_stream(stream_); }
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
   cudaStream_t get() const { return stream_; }

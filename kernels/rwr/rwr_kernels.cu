@@ -381,11 +381,7 @@ struct RwrKernels::Impl {
   int H = 0, n = 0;
   std::vector<HeadTransitions> heads;
 
-  ~Impl() {  // the body runs before the arrays are freed
-    if (!stream) return;
-    CKV_CUDA_CHECK_NOTHROW(cudaStreamSynchronize(stream));
-    CKV_CUDA_CHECK_NOTHROW(cudaStreamDestroy(stream));
-  }
+  ~Impl() { destroy_stream(stream); }  // the body runs before the arrays are freed
 
   void check_launch() { CKV_CUDA_CHECK_LAUNCH(); }
   void synchronize() { CKV_CUDA_CHECK(cudaStreamSynchronize(stream)); }
@@ -502,15 +498,7 @@ RwrKernels::RwrKernels(LayerKernels& layer, const RwrGraphOptions& options)
   s.synchronize();  // before the scratch arrays are freed
 }
 
-RwrKernels::~RwrKernels() {
-  if (!impl_) return;
-  int current = -1;
-  CKV_CUDA_CHECK_NOTHROW(cudaGetDevice(&current));
-  const int device = impl_->device;
-  if (current != device) CKV_CUDA_CHECK_NOTHROW(cudaSetDevice(device));
-  impl_.reset();  // frees on the layer's device
-  if (current >= 0 && current != device) CKV_CUDA_CHECK_NOTHROW(cudaSetDevice(current));
-}
+RwrKernels::~RwrKernels() { destroy_on_its_device(impl_); }
 
 std::vector<std::vector<double>> RwrKernels::scores(const std::vector<double>& restart,
                                                     double alpha, int steps, double beta) {

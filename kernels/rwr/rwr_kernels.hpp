@@ -11,7 +11,7 @@
 #include <memory>
 #include <vector>
 
-#include "kernels/stages/attention_cuda.hpp"
+#include "kernels/stages/attention_kernels.hpp"
 
 namespace ckv::cuda {
 

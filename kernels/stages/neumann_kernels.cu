@@ -15,7 +15,7 @@
 
 #include "kernels/cuda/cuda_check.cuh"
 #include "kernels/cuda/device_buffer.cuh"
-#include "kernels/stages/attention_cuda.hpp"  // blocks_for
+#include "kernels/stages/attention_kernels.hpp"  // blocks_for
 #include "kernels/stages/neumann_kernels.hpp"
 
 namespace ckv::cuda {
@@ -87,11 +87,7 @@ struct NeumannKernels::Impl {
   int k = 0;
   bool stopped = false;
 
-  ~Impl() {  // the body runs before the arrays are freed
-    if (!stream) return;
-    CKV_CUDA_CHECK_NOTHROW(cudaStreamSynchronize(stream));
-    CKV_CUDA_CHECK_NOTHROW(cudaStreamDestroy(stream));
-  }
+  ~Impl() { destroy_stream(stream); }  // the body runs before the arrays are freed
 
   void synchronize() { CKV_CUDA_CHECK(cudaStreamSynchronize(stream)); }
 };
@@ -136,15 +132,7 @@ NeumannKernels::NeumannKernels(const NeumannSeriesView& view) : impl_(std::make_
   restart();
 }
 
-NeumannKernels::~NeumannKernels() {
-  if (!impl_) return;
-  int current = -1;
-  CKV_CUDA_CHECK_NOTHROW(cudaGetDevice(&current));
-  const int device = impl_->device;
-  if (current != device) CKV_CUDA_CHECK_NOTHROW(cudaSetDevice(device));
-  impl_.reset();  // frees on the series' device
-  if (current >= 0 && current != device) CKV_CUDA_CHECK_NOTHROW(cudaSetDevice(current));
-}
+NeumannKernels::~NeumannKernels() { destroy_on_its_device(impl_); }
 
 void NeumannKernels::restart() {
   DeviceScope scope(impl_->device);

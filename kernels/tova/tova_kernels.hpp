@@ -3,7 +3,7 @@
 #pragma once
 #include <vector>
 
-#include "kernels/stages/attention_cuda.hpp"
+#include "kernels/stages/attention_kernels.hpp"
 
 namespace ckv::cuda {
 

@@ -14,7 +14,7 @@
 #include "kernels/cuda/cuda_check.cuh"
 #include "kernels/cuda/device_buffer.cuh"
 #include "kernels/cuda/kernel_params.hpp"
-#include "kernels/stages/attention_cuda.hpp"
+#include "kernels/stages/attention_kernels.hpp"
 
 namespace ckv::cuda {
 
@@ -211,11 +211,7 @@ struct LayerKernels::Impl {
   }
   std::map<int, std::vector<std::vector<double>>> column_sums;
 
-  ~Impl() {  // the body runs before the buffers are freed
-    if (!stream) return;
-    CKV_CUDA_CHECK_NOTHROW(cudaStreamSynchronize(stream));
-    CKV_CUDA_CHECK_NOTHROW(cudaStreamDestroy(stream));
-  }
+  ~Impl() { destroy_stream(stream); }  // the body runs before the buffers are freed
 
   AttentionParams params(int rows) const {
     AttentionParams p;
@@ -301,15 +297,7 @@ LayerKernels::LayerKernels(const LayerShape& in, const float* q, const float* k)
   s.synchronize();
 }
 
-LayerKernels::~LayerKernels() {
-  if (!impl_) return;
-  int current = -1;
-  CKV_CUDA_CHECK_NOTHROW(cudaGetDevice(&current));
-  const int device = impl_->device;
-  if (current != device) CKV_CUDA_CHECK_NOTHROW(cudaSetDevice(device));
-  impl_.reset();  // frees on the layer's device
-  if (current >= 0 && current != device) CKV_CUDA_CHECK_NOTHROW(cudaSetDevice(current));
-}
+LayerKernels::~LayerKernels() { destroy_on_its_device(impl_); }
 
 int LayerKernels::device() const { return impl_->device; }
 const LayerShape& LayerKernels::shape() const { return impl_->input; }

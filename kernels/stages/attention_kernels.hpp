@@ -2,7 +2,7 @@
 // LayerContext's window attention rows and column sums. The methods' own device kernels
 // (snapkv/, tova/, knorm/) run on the same upload through the accessors at the end.
 // Plain C++ with standard headers only (nvcc compiles the implementation, and the project's
-// fmt does not build under nvcc); the CUDA types live behind Impl in attention_cuda.cu.
+// fmt does not build under nvcc); the CUDA types live behind Impl in attention_kernels.cu.
 // Only defined in builds with CUDA (CKV_HAVE_CUDA). Shapes are validated by the caller
 // (attention_device_cuda.cpp names the sample in its messages); here a bad shape is a logic
 // error.
