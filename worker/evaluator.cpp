@@ -1,3 +1,6 @@
+// evaluate_batch: a batch's sample opened once, its configurations prepared once, then every
+// layer they cover evaluated in turn by a LayerEvaluator (worker/layer_evaluator.hpp); and
+// inspect_layer, the same path for one configuration on one layer.
 #include "worker/evaluator.hpp"
 
 #include <algorithm>
