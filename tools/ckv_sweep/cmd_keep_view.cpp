@@ -41,10 +41,13 @@ Configuration parse_config_spec(const std::string& spec, int topk, const char* w
   CKV_CHECK(!method.empty(), "--{} is empty: give \"METHOD key=value ...\" or a configuration .json file", which);
   json params = json::object();
   while (words >> word) {
-    const auto eq = word.find('=');
-    CKV_CHECK(eq != std::string::npos && eq > 0, "--{} '{}': '{}' is not key=value", which, spec, word);
-    json value = json::parse(word.substr(eq + 1), nullptr, /*allow_exceptions=*/false);
-    params[word.substr(0, eq)] = value.is_discarded() ? json(word.substr(eq + 1)) : value;
+    json setting;
+    try {
+      setting = parse_settings({word});
+    } catch (const Error&) {
+      CKV_FAIL("--{} '{}': '{}' is not key=value", which, spec, word);
+    }
+    params.update(setting);
   }
   try {
     return Configuration::make(method, params, EvalSettings::from_json({{"topk", topk}}));
