@@ -10,9 +10,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
-#include <functional>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -101,9 +101,10 @@ int main(int argc, char** argv) {
   const int n = entries.at(0).n_tokens;
   const std::vector<int> budgets = {n / 16 + 68, n / 8 + 68, n / 4 + 68, n / 3 + 68, n / 2 + 68};
 
-  fmt::print("# bench_campaign: one worker thread, sample {} (n = {}, H = 8, G = 2, d = 32, 2 layers), "
-             "budgets {}, best of {}\n",
-             entries.at(0).id, n, fmt::join(budgets, "/"), repeats);
+  fmt::print(
+      "# bench_campaign: one worker thread, sample {} (n = {}, H = 8, G = 2, d = 32, 2 layers), "
+      "budgets {}, best of {}\n",
+      entries.at(0).id, n, fmt::join(budgets, "/"), repeats);
   fmt::print("{:<22} {:>12} {:>16} {:>14} {:>16} {:>14}\n", "method", "1 point ms", "5 separate ms",
              "5 shared ms", "shared/1 point", "units/s/worker");
   for (const auto& method : methods) {

@@ -347,7 +347,7 @@ std::vector<KernelCase> kernel_cases() {
   KernelCase metrics;
   metrics.name = "metrics";
   metrics.bytes = [](const Shape& s) { return 4.0 * 2 * s.G * s.n * s.d; };  // K and V read
-  metrics.flops = [](const Shape& s) {  // q·k and a·v per (head, answer token, key)
+  metrics.flops = [](const Shape& s) {                                       // q·k and a·v per (head, answer token, key)
     return double(s.H) * kAnswerTokens * (s.n + kAnswerTokens / 2.0) * 4.0 * s.d;
   };
   metrics.cpu = [](const LayerInput& in, const Shape& s) {
@@ -459,8 +459,10 @@ Options parse(int argc, char** argv) {
     } else if (a == "--peak-isa") {
       const std::string name = value();
       if (!parse_isa(name, o.peak_isa) || !isa_supported(o.peak_isa)) {
-        std::fprintf(stderr, "bench_kernels: --peak-isa '%s' is unknown or not supported by this "
-                     "CPU (best: %s)\n", name.c_str(), isa_name(best_isa()));
+        std::fprintf(stderr,
+                     "bench_kernels: --peak-isa '%s' is unknown or not supported by this "
+                     "CPU (best: %s)\n",
+                     name.c_str(), isa_name(best_isa()));
         std::exit(2);
       }
       o.peak_isa_forced = true;
@@ -515,7 +517,8 @@ int main(int argc, char** argv) {
   note("# ckv-sweep kernel benchmark\n# CPU: %s, %d hardware threads; widest SIMD: %s%s\n",
        cpu_model().c_str(), cores, isa_name(best_isa()),
        options.peak_isa_forced ? (std::string("; FMA peak measured with --peak-isa ") +
-                                  isa_name(options.peak_isa)).c_str()
+                                  isa_name(options.peak_isa))
+                                     .c_str()
                                : "");
   // Measured before and after the cases; the ratios use the better of the two, so a burst of
   // load from other processes during one measurement does not inflate the percentages.
@@ -530,10 +533,11 @@ int main(int argc, char** argv) {
     // product kernel joins as one more implementation in bench/matrix_product.hpp.
     products = measure_product_rates();
     const char* env = std::getenv("CKV_KERNEL_THREADS");
-    note("# CPU kernels: up to %d thread%s each (%s); the rows' %%flop is against the 1-thread "
-         "FMA peak\n",
-         kernel_threads(), kernel_threads() == 1 ? "" : "s",
-         env ? "CKV_KERNEL_THREADS" : "all hardware threads; CKV_KERNEL_THREADS=1 for one");
+    note(
+        "# CPU kernels: up to %d thread%s each (%s); the rows' %%flop is against the 1-thread "
+        "FMA peak\n",
+        kernel_threads(), kernel_threads() == 1 ? "" : "s",
+        env ? "CKV_KERNEL_THREADS" : "all hardware threads; CKV_KERNEL_THREADS=1 for one");
   }
   std::fflush(g_notes);
 
@@ -543,11 +547,12 @@ int main(int argc, char** argv) {
   cuda::DeviceLimits gpu;
   if (cuda_devices > 0) {
     gpu = cuda::measure_device_limits();
-    note("# GPU %d: %s (sm_%d%d, %d SMs, %.1f GiB): peak bandwidth %.0f GB/s (memory clock "
-         "x bus width x 2), D2D copy %.0f GB/s (measured), FP32 peak %.0f GFLOP/s, FMA "
-         "loop %.0f GFLOP/s (measured); %%bw and %%flop are against the measured figures\n",
-         gpu.device, gpu.name.c_str(), gpu.major, gpu.minor, gpu.sm_count, gpu.memory_gib,
-         gpu.peak_bandwidth_gbs, gpu.copy_bandwidth_gbs, gpu.peak_fp32_gflops, gpu.fma_gflops);
+    note(
+        "# GPU %d: %s (sm_%d%d, %d SMs, %.1f GiB): peak bandwidth %.0f GB/s (memory clock "
+        "x bus width x 2), D2D copy %.0f GB/s (measured), FP32 peak %.0f GFLOP/s, FMA "
+        "loop %.0f GFLOP/s (measured); %%bw and %%flop are against the measured figures\n",
+        gpu.device, gpu.name.c_str(), gpu.major, gpu.minor, gpu.sm_count, gpu.memory_gib,
+        gpu.peak_bandwidth_gbs, gpu.copy_bandwidth_gbs, gpu.peak_fp32_gflops, gpu.fma_gflops);
   } else if (options.cuda) {
     note("# CUDA: built with CUDA, no CUDA device visible: CPU rows only\n");
   }
@@ -655,14 +660,16 @@ int main(int argc, char** argv) {
     one.triad_gbs = std::max(one.triad_gbs, end.triad_gbs);
     one.fma_gflops = std::max(one.fma_gflops, end.fma_gflops);
     if (const double mhz = cpuinfo_mhz(); mhz > 0)
-      note("# FMA peak check: %.2f GFLOP/s = %d flop/cycle (%s, %s) x %.2f GHz; "
-           "/proc/cpuinfo reports %.0f MHz (turbo runs above it; a clock implied far below it "
-           "means fewer FMA ports or a busy core)\n",
-           one.fma_gflops, ideal_flop_per_cycle(one.isa), isa_name(one.isa), ideal_ports(one.isa),
-           one.fma_gflops / ideal_flop_per_cycle(one.isa), mhz);
+      note(
+          "# FMA peak check: %.2f GFLOP/s = %d flop/cycle (%s, %s) x %.2f GHz; "
+          "/proc/cpuinfo reports %.0f MHz (turbo runs above it; a clock implied far below it "
+          "means fewer FMA ports or a busy core)\n",
+          one.fma_gflops, ideal_flop_per_cycle(one.isa), isa_name(one.isa), ideal_ports(one.isa),
+          one.fma_gflops / ideal_flop_per_cycle(one.isa), mhz);
     if (products.empty()) {
-      note("# matrix product: no tuned library found (libopenblas.so.0 not installed: Debian "
-           "libopenblas-dev, scripts/setup.sh)\n");
+      note(
+          "# matrix product: no tuned library found (libopenblas.so.0 not installed: Debian "
+          "libopenblas-dev, scripts/setup.sh)\n");
     } else {
       std::string current;
       for (const ProductRate& p : products) {
@@ -677,12 +684,14 @@ int main(int argc, char** argv) {
       }
       note("\n");
     }
-    note("# CPU rows: %%bw and %%flop against the better 1-thread figures (triad %.2f GB/s, FMA "
-         "peak (%s) %.2f GFLOP/s)\n",
-         one.triad_gbs, isa_name(one.isa), one.fma_gflops);
+    note(
+        "# CPU rows: %%bw and %%flop against the better 1-thread figures (triad %.2f GB/s, FMA "
+        "peak (%s) %.2f GFLOP/s)\n",
+        one.triad_gbs, isa_name(one.isa), one.fma_gflops);
   }
-  note("# median_ms = median over iters after one warm-up call (* = one run longer than 2 s, "
-       "timed once, no repeat)\n");
+  note(
+      "# median_ms = median over iters after one warm-up call (* = one run longer than 2 s, "
+      "timed once, no repeat)\n");
   std::fflush(g_notes);
   for (Row& row : rows)
     if (row.device == "cpu") {

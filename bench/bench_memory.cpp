@@ -30,8 +30,9 @@ double peak_rss_gib() {
 }
 
 [[noreturn]] void usage(int code) {
-  std::fprintf(stderr, "usage: bench_memory --method NAME [--set key=value]... [--n 32768] "
-                       "[--window-rows]\n");
+  std::fprintf(stderr,
+               "usage: bench_memory --method NAME [--set key=value]... [--n 32768] "
+               "[--window-rows]\n");
   std::exit(code);
 }
 
@@ -115,9 +116,10 @@ int main(int argc, char** argv) {
   const auto finished = metrics.finish();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("%-20s %-40s n=%-6d rows=%-6d inputs %.2f GiB  peak RSS %.2f GiB (%.2f before "
-              "scoring)  %.1f s  attn_recall %.4f\n",
-              method.c_str(), given.dump().c_str(), n, r, inputs_gib, peak_rss_gib(), before,
-              seconds, finished.at("attn_recall").value_or(-1.0));
+  std::printf(
+      "%-20s %-40s n=%-6d rows=%-6d inputs %.2f GiB  peak RSS %.2f GiB (%.2f before "
+      "scoring)  %.1f s  attn_recall %.4f\n",
+      method.c_str(), given.dump().c_str(), n, r, inputs_gib, peak_rss_gib(), before,
+      seconds, finished.at("attn_recall").value_or(-1.0));
   return 0;
 }

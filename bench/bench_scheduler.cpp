@@ -70,8 +70,7 @@ BatchResult trivial_evaluator(const Batch& batch, const EvaluatorOptions&) {
     u.unit_id = task.unit_id;
     u.ok = true;
     u.started = u.ended = now;
-    u.metrics = {{"attn_recall", 0.5}, {"evidence_recall", 0.25}, {"evidence_recall_min", 0.125},
-                 {"kept", 64.0}, {"output_error", 0.01}, {"score_ms", 0.0}, {"topk_recall", 0.75}};
+    u.metrics = {{"attn_recall", 0.5}, {"evidence_recall", 0.25}, {"evidence_recall_min", 0.125}, {"kept", 64.0}, {"output_error", 0.01}, {"score_ms", 0.0}, {"topk_recall", 0.75}};
     result.units.push_back(std::move(u));
   }
   return result;

@@ -30,7 +30,10 @@
 
 namespace ckv::bench {
 
-enum class PeakIsa { generic, sse, avx2_fma, avx512f };
+enum class PeakIsa { generic,
+                     sse,
+                     avx2_fma,
+                     avx512f };
 
 inline const char* isa_name(PeakIsa isa) {
   switch (isa) {

@@ -207,8 +207,7 @@ inline std::string csv_line(const Row& r) {
 }
 
 inline json row_json(const Row& r) {
-  json out = {{"dev", r.device}, {"kernel", r.kernel}, {"shape", r.shape}, {"status", row_status(r)},
-              {"check", r.check}};
+  json out = {{"dev", r.device}, {"kernel", r.kernel}, {"shape", r.shape}, {"status", row_status(r)}, {"check", r.check}};
   auto put = [&](const char* key, bool present, double value) {
     out[key] = present ? json(value) : json(nullptr);
   };

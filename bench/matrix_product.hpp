@@ -29,7 +29,9 @@ namespace ckv::bench {
 // values and the 32-bit integer interface (Debian's libopenblas0 is built without
 // INTERFACE64) are those of cblas.h.
 struct OpenBlas {
-  enum { kRowMajor = 101, kNoTrans = 111, kTrans = 112 };
+  enum { kRowMajor = 101,
+         kNoTrans = 111,
+         kTrans = 112 };
   using Sgemm = void (*)(int order, int trans_a, int trans_b, int m, int n, int k, float alpha,
                          const float* a, int lda, const float* b, int ldb, float beta, float* c,
                          int ldc);

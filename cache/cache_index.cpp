@@ -87,19 +87,23 @@ std::vector<IndexEntry> read_cache_index(const std::string& dir) {
     entry.line = number;
     const auto [sample, new_sample] = line_of_sample.emplace(entry.task + "/" + entry.id, number);
     if (!new_sample)
-      throw InputError(fmt::format("{}: sample {}/{} is listed twice (first at line {}); an appended or "
-                                   "resumed capture? keep one line per sample",
-                                   where, entry.task, entry.id, sample->second));
+      throw InputError(fmt::format(
+          "{}: sample {}/{} is listed twice (first at line {}); an appended or "
+          "resumed capture? keep one line per sample",
+          where, entry.task, entry.id, sample->second));
     const std::string file = std::filesystem::path(entry.path).lexically_normal().string();
     const auto [listed, new_path] = line_of_path.emplace(file, number);
     if (!new_path)
-      throw InputError(fmt::format("{}: file '{}' is listed twice (first at line {}, as another sample); "
-                                   "each sample needs its own file",
-                                   where, entry.path, listed->second));
+      throw InputError(fmt::format(
+          "{}: file '{}' is listed twice (first at line {}, as another sample); "
+          "each sample needs its own file",
+          where, entry.path, listed->second));
   }
   if (entries.empty())
-    throw InputError(fmt::format("{}: the index is empty (no sample is listed); capture or generate "
-                                 "the cache again", path));
+    throw InputError(fmt::format(
+        "{}: the index is empty (no sample is listed); capture or generate "
+        "the cache again",
+        path));
   return entries;
 }
 
@@ -107,9 +111,7 @@ void write_cache_index(const std::string& dir, const std::vector<IndexEntry>& en
   const std::string path = (std::filesystem::path(dir) / "index.jsonl").string();
   std::string text;
   for (const IndexEntry& e : entries) {
-    json line = {{"id", e.id},       {"task", e.task},         {"path", e.path},
-                 {"n_tokens", e.n_tokens}, {"m_answer", e.m_answer}, {"layers", e.layers},
-                 {"file_size", e.file_size}};
+    json line = {{"id", e.id}, {"task", e.task}, {"path", e.path}, {"n_tokens", e.n_tokens}, {"m_answer", e.m_answer}, {"layers", e.layers}, {"file_size", e.file_size}};
     text += line.dump() + '\n';
   }
   // Temporary file + rename, like the sample files: a reader never sees half an index.

@@ -12,7 +12,7 @@ struct LongBenchSample {
   std::string input;    // the question / instruction part
   std::string context;  // the long document(s)
   std::vector<std::string> answers;
-  int length = 0;       // LongBench's word count of the context
+  int length = 0;  // LongBench's word count of the context
   std::string dataset, language;
   std::vector<std::string> all_classes;  // classification tasks (trec, lsht); empty when null
   std::string id;                        // "_id"

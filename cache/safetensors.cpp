@@ -97,12 +97,15 @@ std::string content_fingerprint(const unsigned char* header, uint64_t header_len
 // The 8-byte header length against the file: "" when usable, else what is wrong.
 std::string header_length_problem(const std::string& path, uint64_t file_size, uint64_t header_length) {
   if (file_size < 8)
-    return fmt::format("{}: file is truncated ({} bytes; a safetensors file starts with an 8-byte "
-                       "header length)", path, file_size);
+    return fmt::format(
+        "{}: file is truncated ({} bytes; a safetensors file starts with an 8-byte "
+        "header length)",
+        path, file_size);
   if (header_length > file_size - 8)
-    return fmt::format("{}: header length {} is larger than the file allows ({} bytes after the "
-                       "length field; truncated or not a safetensors file)",
-                       path, header_length, file_size - 8);
+    return fmt::format(
+        "{}: header length {} is larger than the file allows ({} bytes after the "
+        "length field; truncated or not a safetensors file)",
+        path, header_length, file_size - 8);
   if (header_length > kMaxHeaderBytes)
     return fmt::format("{}: header length {} exceeds the 100 MB limit", path, header_length);
   if (header_length < 2)
@@ -139,9 +142,10 @@ void read_exact(int fd, const std::string& path, unsigned char* out, size_t size
       CKV_FAIL("{}: read failed at byte {}: {}", path, offset + done, errno_text());
     }
     if (n == 0)
-      CKV_FAIL("{}: the file ended at byte {} while being read ({} bytes when opened): it was "
-               "truncated or replaced meanwhile",
-               path, offset + done, file_size);
+      CKV_FAIL(
+          "{}: the file ended at byte {} while being read ({} bytes when opened): it was "
+          "truncated or replaced meanwhile",
+          path, offset + done, file_size);
     done += size_t(n);
   }
 }
@@ -268,9 +272,10 @@ std::map<std::string, std::string> parse_metadata(const std::string& path, const
   std::map<std::string, std::string> metadata;
   for (auto m = entry.begin(); m != entry.end(); ++m) {
     if (!m.value().is_string())
-      CKV_FAIL("{}: __metadata__ value of '{}' is not a string (safetensors metadata holds "
-               "strings only)",
-               path, m.key());
+      CKV_FAIL(
+          "{}: __metadata__ value of '{}' is not a string (safetensors metadata holds "
+          "strings only)",
+          path, m.key());
     metadata[m.key()] = m.value().get<std::string>();
   }
   return metadata;
@@ -326,9 +331,10 @@ TensorInfo parse_tensor_entry(const std::string& path, const std::string& name, 
   const json& offsets = entry["data_offsets"];
   if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
       !offsets[1].is_number_unsigned())
-    CKV_FAIL("{}: tensor '{}': data_offsets {} is not a pair [begin, end] of non-negative "
-             "integers",
-             path, name, offsets.dump());
+    CKV_FAIL(
+        "{}: tensor '{}': data_offsets {} is not a pair [begin, end] of non-negative "
+        "integers",
+        path, name, offsets.dump());
   const uint64_t begin = offsets[0].get<uint64_t>(), end = offsets[1].get<uint64_t>();
   if (shape.too_large)
     CKV_FAIL("{}: tensor '{}': shape {} is too large for any file", path, name, shape_string(info.shape));
@@ -337,9 +343,10 @@ TensorInfo parse_tensor_entry(const std::string& path, const std::string& name, 
     CKV_FAIL("{}: tensor '{}': data_offsets [{}, {}] do not match shape {} × {} ({} bytes)", path, name, begin,
              end, shape_string(info.shape), dtype, expected);
   if (end > data_size)
-    CKV_FAIL("{}: tensor '{}': data_offsets [{}, {}] lie outside the data section ({} bytes; "
-             "file truncated?)",
-             path, name, begin, end, data_size);
+    CKV_FAIL(
+        "{}: tensor '{}': data_offsets [{}, {}] lie outside the data section ({} bytes; "
+        "file truncated?)",
+        path, name, begin, end, data_size);
   info.begin = size_t(begin);
   info.end = size_t(end);
   return info;
@@ -369,9 +376,10 @@ void check_recorded_digest(const std::string& path, const std::map<std::string, 
     CKV_FAIL("{}: __metadata__ '{}' = '{}' is not a SHA-256 (64 hex digits)", path, kContentDigestKey,
              recorded->second);
   if (declared != data_digest)
-    CKV_FAIL("{}: the tensor data does not match the '{}' recorded in its metadata (recorded {}, "
-             "computed {}): the file was modified or damaged after it was written",
-             path, kContentDigestKey, recorded->second.substr(0, 12), Sha256::hex(data_digest).substr(0, 12));
+    CKV_FAIL(
+        "{}: the tensor data does not match the '{}' recorded in its metadata (recorded {}, "
+        "computed {}): the file was modified or damaged after it was written",
+        path, kContentDigestKey, recorded->second.substr(0, 12), Sha256::hex(data_digest).substr(0, 12));
 }
 
 }  // namespace

@@ -14,7 +14,10 @@
 namespace ckv {
 
 // Floats hold attention tensors; I32 holds token ids (input_ids, answer_ids of captured caches).
-enum class DType { F16, BF16, F32, I32 };
+enum class DType { F16,
+                   BF16,
+                   F32,
+                   I32 };
 const char* dtype_name(DType dtype);
 size_t dtype_size(DType dtype);
 
@@ -46,11 +49,11 @@ class SampleChangedError : public Error {
 // "unreadable" stand for a file that cannot be opened.
 struct SampleFileIdentity {
   std::string fingerprint;
-  bool header_ok = false;     // the header length and JSON are valid
-  std::string header_error;   // otherwise why (naming the file)
+  bool header_ok = false;                       // the header length and JSON are valid
+  std::string header_error;                     // otherwise why (naming the file)
   std::map<std::string, std::string> metadata;  // the string values of __metadata__
-  bool used_recorded_digest = false;      // content_sha256 stood in for hashing the data
-  bool recorded_digest_mismatch = false;  // the data does not hash to the recorded content_sha256
+  bool used_recorded_digest = false;            // content_sha256 stood in for hashing the data
+  bool recorded_digest_mismatch = false;        // the data does not hash to the recorded content_sha256
   // r of the `layers.{l}.q` tensors [H, r, d] (the smallest, should they differ); -1 when the
   // header has none. r < n_tokens: a window-row capture (planning refuses full-row methods).
   int query_rows = -1;

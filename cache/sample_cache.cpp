@@ -1,10 +1,10 @@
 #include "cache/sample_cache.hpp"
 
 #include <algorithm>
-#include <cmath>
-#include <cstring>
 #include <charconv>
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <set>
 
 #include "common/error.hpp"
@@ -17,7 +17,6 @@ constexpr const char* kFormat = "ckv-cache/1";
 constexpr const char* kTensorKinds[6] = {"q", "k", "v", "q_answer", "k_answer", "v_answer"};
 
 std::string tensor_name(int layer, const char* kind) { return fmt::format("layers.{}.{}", layer, kind); }
-
 
 // Metadata values are strings (a safetensors rule); structured ones hold JSON. Every accessor
 // names the file and the key, so a hand-edited or foreign cache says exactly what is wrong.
@@ -177,9 +176,10 @@ void validate_tensors(const SafetensorsFile& file, const SampleMeta& meta) {
         CKV_FAIL("{}: layer {}: empty head or head-dim extents (q {}, k {})", path, layer,
                  shape_text(q), shape_text(k));
       if (H % G != 0)
-        CKV_FAIL("{}: layer {}: query heads H = {} (tensor 'layers.{}.q') is not a multiple of "
-                 "KV heads G = {} (tensor 'layers.{}.k')",
-                 path, layer, H, layer, G, layer);
+        CKV_FAIL(
+            "{}: layer {}: query heads H = {} (tensor 'layers.{}.q') is not a multiple of "
+            "KV heads G = {} (tensor 'layers.{}.k')",
+            path, layer, H, layer, G, layer);
       if (r < 1 || r > n)
         CKV_FAIL("{}: tensor 'layers.{}.q': {} captured query rows, expected 1..n_tokens = {}",
                  path, layer, r, n);
@@ -191,14 +191,14 @@ void validate_tensors(const SafetensorsFile& file, const SampleMeta& meta) {
                  path, info.name);
     }
     const std::pair<const char*, std::vector<int64_t>> expected[6] = {
-        {"q", {H, r, d}},        {"k", {G, n, d}},        {"v", {G, n, d}},
-        {"q_answer", {H, m, d}}, {"k_answer", {G, m, d}}, {"v_answer", {G, m, d}}};
+        {"q", {H, r, d}}, {"k", {G, n, d}}, {"v", {G, n, d}}, {"q_answer", {H, m, d}}, {"k_answer", {G, m, d}}, {"v_answer", {G, m, d}}};
     for (const auto& [kind, shape] : expected) {
       const TensorInfo& info = file.require(tensor_name(layer, kind));
       if (info.shape != shape)
-        CKV_FAIL("{}: tensor '{}': shape {} disagrees with expected {} (H = {}, G = {}, d = {}, "
-                 "r = {}, n_tokens = {}, m_answer = {})",
-                 path, info.name, shape_text(info.shape), shape_text(shape), H, G, d, r, n, m);
+        CKV_FAIL(
+            "{}: tensor '{}': shape {} disagrees with expected {} (H = {}, G = {}, d = {}, "
+            "r = {}, n_tokens = {}, m_answer = {})",
+            path, info.name, shape_text(info.shape), shape_text(shape), H, G, d, r, n, m);
     }
   }
 }
@@ -259,9 +259,10 @@ std::vector<TokenText> parse_token_texts(const std::string& path, const std::str
                  e.dump());
       texts.push_back({TokenText::Kind::kBytes, bytes});
     } else {
-      CKV_FAIL("{}: metadata 'token_texts': entry {} {} is neither a string, {{\"hex\": ...}} nor "
-               "{{\"special\": ...}}",
-               path, i, e.dump(-1, ' ', false, json::error_handler_t::replace));
+      CKV_FAIL(
+          "{}: metadata 'token_texts': entry {} {} is neither a string, {{\"hex\": ...}} nor "
+          "{{\"special\": ...}}",
+          path, i, e.dump(-1, ' ', false, json::error_handler_t::replace));
     }
   }
   return texts;
@@ -334,8 +335,7 @@ LayerTensors SampleCache::load_layer(int layer) const {
   t.num_layers_model = meta_.num_layers_model;
   t.sample = meta_.task + "/" + meta_.id;
   const std::pair<const char*, std::vector<float>*> parts[6] = {
-      {"q", &t.q},        {"k", &t.k},        {"v", &t.v},
-      {"q_answer", &t.q_answer}, {"k_answer", &t.k_answer}, {"v_answer", &t.v_answer}};
+      {"q", &t.q}, {"k", &t.k}, {"v", &t.v}, {"q_answer", &t.q_answer}, {"k_answer", &t.k_answer}, {"v_answer", &t.v_answer}};
   for (const auto& [kind, out] : parts) {
     const std::string name = tensor_name(layer, kind);
     size_t bad = 0;
@@ -343,10 +343,11 @@ LayerTensors SampleCache::load_layer(int layer) const {
     if (bad < out->size()) {
       const auto& shape = file_->require(name).shape;
       const size_t inner = size_t(shape[1] * shape[2]);
-      CKV_FAIL("{}: sample {}/{} layer {}: tensor '{}' holds {} at [{}, {}, {}] (a capture with "
-               "non-finite values gives no valid metric; recapture the sample)",
-               path(), meta_.task, meta_.id, layer, name, std::isnan((*out)[bad]) ? "NaN" : "an infinite value",
-               bad / inner, (bad % inner) / size_t(shape[2]), bad % size_t(shape[2]));
+      CKV_FAIL(
+          "{}: sample {}/{} layer {}: tensor '{}' holds {} at [{}, {}, {}] (a capture with "
+          "non-finite values gives no valid metric; recapture the sample)",
+          path(), meta_.task, meta_.id, layer, name, std::isnan((*out)[bad]) ? "NaN" : "an infinite value",
+          bad / inner, (bad % inner) / size_t(shape[2]), bad % size_t(shape[2]));
     }
   }
   return t;

@@ -17,7 +17,9 @@ namespace ckv {
 // their own (a byte-level BPE piece of a multi-byte character); kSpecial: a special token (BOS,
 // chat markers) as the tokenizer writes it.
 struct TokenText {
-  enum class Kind { kText, kBytes, kSpecial };
+  enum class Kind { kText,
+                    kBytes,
+                    kSpecial };
   Kind kind = Kind::kText;
   std::string text;
   bool operator==(const TokenText&) const = default;

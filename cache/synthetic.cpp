@@ -53,7 +53,6 @@
 // random draws (noise, per-head strengths).
 #include "cache/synthetic.hpp"
 
-
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -436,8 +435,7 @@ static std::vector<TokenText> made_up_token_texts(int n, uint64_t seed) {
       ++in_sentence;
     } else {
       const char* word = kWords[below(std::size(kWords))];
-      texts.push_back({TokenText::Kind::kText, fmt::format("{}{}", in_sentence == 0 && texts.size() > 1 &&
-                                                                       texts.back().text == "\n" ? "" : " ", word)});
+      texts.push_back({TokenText::Kind::kText, fmt::format("{}{}", in_sentence == 0 && texts.size() > 1 && texts.back().text == "\n" ? "" : " ", word)});
       if (below(4) == 0 && int(texts.size()) < n)
         texts.push_back({TokenText::Kind::kText, kPieces[below(std::size(kPieces))]});
       ++in_sentence;

@@ -14,14 +14,14 @@ struct SynthOptions {
   std::string out_dir;
   std::vector<std::string> tasks;  // synthetic task names (synth-*); empty = all
   int samples_per_task = 2;
-  int tokens = 1024;           // prompt length n (each sample varies it by up to ±12.5%)
-  int heads = 8;               // H
-  int kv_heads = 2;            // G
-  int head_dim = 32;           // d
+  int tokens = 1024;  // prompt length n (each sample varies it by up to ±12.5%)
+  int heads = 8;      // H
+  int kv_heads = 2;   // G
+  int head_dim = 32;  // d
   std::vector<int> layers = {0, 1};
   int num_layers_model = 4;
-  int answer_tokens = 8;       // m
-  int query_rows = 0;          // r; 0 = full capture (r = n)
+  int answer_tokens = 8;  // m
+  int query_rows = 0;     // r; 0 = full capture (r = n)
   uint64_t seed = 0;
   DType dtype = DType::F16;
   // Also write made-up token texts (metadata `token_texts`: words, sub-word pieces, digits,

@@ -3,8 +3,8 @@
 // its number printer emits the shortest representation that round-trips (Grisu2), so
 // dump() with no indent is canonical as long as values keep their types.
 #pragma once
-#include <string>
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace ckv {
 

@@ -1,9 +1,9 @@
 // Errors in two tiers (docs/spec/STYLE.md): ckv::Error stops a run (bad spec, unreadable database);
 // per-unit failures are values (see worker/), recorded as failed units.
 #pragma once
+#include <fmt/format.h>
 #include <stdexcept>
 #include <string>
-#include <fmt/format.h>
 
 namespace ckv {
 
@@ -33,7 +33,7 @@ std::string hostname();
 // CKV_FAIL("fmt", args...) throws ckv::Error; the source location is kept only in debug builds
 // messages meant for the user should already name the file/sample they concern.
 #define CKV_FAIL(...) throw ::ckv::Error(::fmt::format(__VA_ARGS__))
-#define CKV_CHECK(cond, ...)                        \
-  do {                                              \
+#define CKV_CHECK(cond, ...)                                     \
+  do {                                                           \
     if (!(cond)) throw ::ckv::Error(::fmt::format(__VA_ARGS__)); \
   } while (0)

@@ -51,13 +51,13 @@ CKV_HD inline uint16_t float_to_f16(float f) {
   uint32_t bits = float_to_bits(f);
   uint32_t sign = (bits >> 16) & 0x8000u;
   uint32_t abs = bits & 0x7fffffffu;
-  if (abs > 0x7f800000u) return uint16_t(sign | 0x7e00u);            // NaN
-  if (abs >= 0x477ff000u) return uint16_t(sign | 0x7c00u);           // overflow -> inf
-  if (abs < 0x38800000u) {                                           // subnormal or zero
-    if (abs < 0x33000000u) return uint16_t(sign);                    // rounds to zero
+  if (abs > 0x7f800000u) return uint16_t(sign | 0x7e00u);   // NaN
+  if (abs >= 0x477ff000u) return uint16_t(sign | 0x7c00u);  // overflow -> inf
+  if (abs < 0x38800000u) {                                  // subnormal or zero
+    if (abs < 0x33000000u) return uint16_t(sign);           // rounds to zero
     uint32_t exponent = abs >> 23;
     uint32_t mantissa = (abs & 0x7fffffu) | 0x800000u;
-    uint32_t shift = 126 - exponent;                                 // 14..24
+    uint32_t shift = 126 - exponent;  // 14..24
     uint32_t half_mantissa = mantissa >> shift;
     uint32_t remainder = mantissa & ((1u << shift) - 1);
     uint32_t halfway = 1u << (shift - 1);

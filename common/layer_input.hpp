@@ -8,21 +8,21 @@
 namespace ckv {
 
 struct LayerInput {
-  int H = 0;  // query heads
-  int G = 0;  // KV heads (H % G == 0; head h reads KV head h / (H / G))
-  int d = 0;  // head dim
-  int n = 0;  // prompt tokens
-  int r = 0;  // captured query rows: the last r prompt positions (r == n: full capture)
-  int m = 0;  // answer tokens
+  int H = 0;                        // query heads
+  int G = 0;                        // KV heads (H % G == 0; head h reads KV head h / (H / G))
+  int d = 0;                        // head dim
+  int n = 0;                        // prompt tokens
+  int r = 0;                        // captured query rows: the last r prompt positions (r == n: full capture)
+  int m = 0;                        // answer tokens
   const float* q = nullptr;         // [H, r, d]
   const float* k = nullptr;         // [G, n, d]
   const float* v = nullptr;         // [G, n, d]
   const float* q_answer = nullptr;  // [H, m, d]
   const float* k_answer = nullptr;  // [G, m, d]
   const float* v_answer = nullptr;  // [G, m, d]
-  int layer = 0;             // model layer index
-  int num_layers_model = 1;  // layers in the model (PyramidKV allocation)
-  std::string sample;        // "task/id", for messages
+  int layer = 0;                    // model layer index
+  int num_layers_model = 1;         // layers in the model (PyramidKV allocation)
+  std::string sample;               // "task/id", for messages
 
   int group() const { return H / G; }
   int kv_head(int h) const { return h / group(); }

@@ -20,7 +20,8 @@ size_t edit_distance(const std::string& a, const std::string& b) {
 }
 
 std::optional<std::string> closest_name(const std::string& word, const std::vector<std::string>& valid) {
-  const size_t limit = word.size() <= 4 ? 1 : word.size() <= 8 ? 2 : 3;
+  const size_t limit = word.size() <= 4 ? 1 : word.size() <= 8 ? 2
+                                                               : 3;
   std::optional<std::string> best;
   size_t best_distance = limit + 1;
   for (const std::string& name : valid) {

@@ -46,7 +46,7 @@ std::vector<std::string> synthetic_task_names() {
 
 const std::vector<std::string>& category_names() {
   static const std::vector<std::string> names = {"single-doc QA", "multi-doc QA", "summarization",
-                                                 "few-shot",      "synthetic",    "code"};
+                                                 "few-shot", "synthetic", "code"};
   return names;
 }
 

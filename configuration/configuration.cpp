@@ -79,9 +79,10 @@ Configuration Configuration::make(const MethodDef& method, const json& given_par
   // would be ignored, so giving both is an error (a stored document holds both: from_document).
   if (given_params.is_object() && given_params.contains("budget") && given_params.contains("compression_ratio") &&
       given_params.at("compression_ratio") != json("none"))
-    CKV_FAIL("method '{}': give budget or compression_ratio, not both (compression_ratio r sets the budget of each "
-             "sample of n tokens to round((1 - r) n))",
-             method.name);
+    CKV_FAIL(
+        "method '{}': give budget or compression_ratio, not both (compression_ratio r sets the budget of each "
+        "sample of n tokens to round((1 - r) n))",
+        method.name);
   EvalSettings current = eval;
   current.numerics = kNumericsVersion;  // a new configuration is computed by this build
   return build(method, given_params, current);

@@ -46,9 +46,10 @@ void refuse_if_corrupt(Database& db) {
   if (problems.size() == 1 && problems[0] == "ok") return;
   std::string found;
   for (const std::string& p : problems) found += (found.empty() ? "" : "; ") + p;
-  CKV_FAIL("{}: the database file is corrupt (PRAGMA quick_check: {}); nothing was written to it. Restore it "
-           "from a copy, or save what is readable: sqlite3 {} .recover | sqlite3 recovered.sqlite",
-           db.path(), found, db.path());
+  CKV_FAIL(
+      "{}: the database file is corrupt (PRAGMA quick_check: {}); nothing was written to it. Restore it "
+      "from a copy, or save what is readable: sqlite3 {} .recover | sqlite3 recovered.sqlite",
+      db.path(), found, db.path());
 }
 
 std::string uri_escape(const std::string& path) {
@@ -61,7 +62,6 @@ std::string uri_escape(const std::string& path) {
   }
   return out;
 }
-
 
 void create_parent_directory(const std::string& path) {
   const fs::path parent = fs::path(path).parent_path();
@@ -124,9 +124,10 @@ void Database::configure_writer() {
       Statement journal = prepare("PRAGMA journal_mode = WAL");
       std::string mode_now = journal.step() ? journal.column_text(0) : "";
       if (mode_now != "wal")
-        spdlog::warn("{}: could not switch to WAL journaling (got '{}'); readers may block the "
-                     "writer on this file system",
-                     path_, mode_now);
+        spdlog::warn(
+            "{}: could not switch to WAL journaling (got '{}'); readers may block the "
+            "writer on this file system",
+            path_, mode_now);
     }
     // NORMAL in WAL mode: a commit survives a process crash; only an OS crash or power loss
     // can roll back the last commits, and never corrupts the file.
@@ -134,9 +135,10 @@ void Database::configure_writer() {
     refuse_if_corrupt(*this);
   } catch (const DatabaseError& e) {
     if (e.primary_code() != SQLITE_CORRUPT) throw;  // "not an SQLite database" says it already
-    CKV_FAIL("{}: the database file is corrupt ({}); nothing was written to it. Restore it from a copy, or "
-             "save what is readable: sqlite3 {} .recover | sqlite3 recovered.sqlite",
-             path_, e.what(), path_);
+    CKV_FAIL(
+        "{}: the database file is corrupt ({}); nothing was written to it. Restore it from a copy, or "
+        "save what is readable: sqlite3 {} .recover | sqlite3 recovered.sqlite",
+        path_, e.what(), path_);
   }
 }
 

@@ -2,8 +2,8 @@
 // read-only and never stall the writer (WAL). Every SQLite call is checked; messages name the
 // database file.
 #pragma once
-#include <cstdint>
 #include <sys/types.h>
+#include <cstdint>
 
 #include <optional>
 #include <string>
@@ -42,9 +42,9 @@ class Statement {
   Statement& bind_null(int index);
   Statement& bind(int index, std::optional<double> value);
 
-  bool step();       // true while a row is available
-  void run();        // step to completion (for statements returning no rows)
-  void reset();      // reset and clear bindings for reuse
+  bool step();   // true while a row is available
+  void run();    // step to completion (for statements returning no rows)
+  void reset();  // reset and clear bindings for reuse
 
   int64_t column_int64(int column) const;
   double column_double(int column) const;
@@ -60,7 +60,8 @@ class Statement {
 
 class Database {
  public:
-  enum class Mode { Writer, ReadOnly };
+  enum class Mode { Writer,
+                    ReadOnly };
   // Writer: creates the file (and its parent directory), WAL mode, busy timeout, applies
   // migrations up to kSchemaVersion. ReadOnly: opens with SQLITE_OPEN_READONLY, refuses a
   // file that does not exist or whose schema is newer than this binary knows.

@@ -23,8 +23,10 @@ int64_t configuration_id_by_prefix(Database& db, const std::string& prefix) {
   q.bind(1, int64_t(prefix.size())).bind(2, prefix);
   std::vector<std::pair<int64_t, std::string>> found;
   while (q.step()) found.emplace_back(q.column_int64(0), q.column_text(1));
-  CKV_CHECK(!found.empty(), "{}: no configuration with hash '{}' (see: ckv-sweep query {} "
-            "\"select hash, canonical_json from configurations\")", db.path(), prefix, db.path());
+  CKV_CHECK(!found.empty(),
+            "{}: no configuration with hash '{}' (see: ckv-sweep query {} "
+            "\"select hash, canonical_json from configurations\")",
+            db.path(), prefix, db.path());
   CKV_CHECK(found.size() == 1, "{}: hash prefix '{}' matches {} configurations; give more of it",
             db.path(), prefix, found.size());
   return found[0].first;
@@ -43,10 +45,11 @@ void check_configuration_in_campaign(Database& db, int64_t campaign_id, int64_t 
       "FROM configurations cf, campaigns c WHERE cf.id = ? AND c.id = ?");
   names.bind(1, configuration_id).bind(2, campaign_id);
   CKV_CHECK(names.step(), "{}: configuration or campaign vanished", db.path());
-  CKV_FAIL("{}: configuration {} ({}) is not in campaign '{}' (its {} configuration(s): ckv-sweep query {} "
-           "\"select distinct configuration, method from unit_results where campaign = '{}'\")",
-           db.path(), names.column_text(0).substr(0, 12), names.column_text(1), names.column_text(2),
-           names.column_int64(3), db.path(), names.column_text(2));
+  CKV_FAIL(
+      "{}: configuration {} ({}) is not in campaign '{}' (its {} configuration(s): ckv-sweep query {} "
+      "\"select distinct configuration, method from unit_results where campaign = '{}'\")",
+      db.path(), names.column_text(0).substr(0, 12), names.column_text(1), names.column_text(2),
+      names.column_int64(3), db.path(), names.column_text(2));
 }
 
 void replace_e2e_tasks(Database& db, int64_t campaign_id, int64_t configuration_id,
@@ -63,17 +66,14 @@ void replace_e2e_tasks(Database& db, int64_t campaign_id, int64_t configuration_
         "INSERT INTO e2e_predictions (campaign_id, configuration_id, task, sample_key, prediction, "
         "metric, score, source, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
     for (const E2ePredictionRow& row : task.predictions) {
-      insert.bind(1, campaign_id).bind(2, configuration_id).bind(3, task.task).bind(4, row.sample_key)
-          .bind(5, row.prediction).bind(6, task.metric).bind(7, row.score)
-          .bind(8, row.source).bind(9, imported_at);
+      insert.bind(1, campaign_id).bind(2, configuration_id).bind(3, task.task).bind(4, row.sample_key).bind(5, row.prediction).bind(6, task.metric).bind(7, row.score).bind(8, row.source).bind(9, imported_at);
       insert.run();
       insert.reset();
     }
     Statement summary = db.prepare(
         "INSERT INTO e2e_tasks (campaign_id, configuration_id, task, metric, score, count, source, "
         "imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
-    summary.bind(1, campaign_id).bind(2, configuration_id).bind(3, task.task).bind(4, task.metric)
-        .bind(5, task.score).bind(6, int64_t(task.predictions.size())).bind(7, task.file).bind(8, imported_at);
+    summary.bind(1, campaign_id).bind(2, configuration_id).bind(3, task.task).bind(4, task.metric).bind(5, task.score).bind(6, int64_t(task.predictions.size())).bind(7, task.file).bind(8, imported_at);
     summary.run();
   }
   transaction.commit();

@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <memory>
 #include <cerrno>
+#include <memory>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -208,8 +208,10 @@ CampaignReport campaign_report(Database& db, const std::string& campaign,
   scores.bind(1, campaign).bind(2, metric);
   while (scores.step()) {
     auto found = row_of_hash.find(scores.column_text(0));
-    CKV_CHECK(found != row_of_hash.end(), "{}: task_scores names configuration {} that campaign "
-              "'{}' does not contain", db.path(), scores.column_text(0), campaign);
+    CKV_CHECK(found != row_of_hash.end(),
+              "{}: task_scores names configuration {} that campaign "
+              "'{}' does not contain",
+              db.path(), scores.column_text(0), campaign);
     TaskScore score;
     score.mean = scores.column_optional_double(2);
     score.count = scores.column_int64(3);
@@ -328,8 +330,10 @@ QueryResult run_query(Database& db, const std::string& sql) {
   if (denied)
     CKV_FAIL("{}: query is read-only: {} is refused (it would open or write another database file)", db.path(), denied);
   if (prepared != SQLITE_OK) CKV_FAIL("{}: {}", db.path(), sqlite3_errmsg(db.handle()));
-  CKV_CHECK(raw != nullptr, "{}: the SQL is empty (nothing but spaces or comments): give one statement, e.g. "
-            "\"select * from campaign_progress\"", db.path());
+  CKV_CHECK(raw != nullptr,
+            "{}: the SQL is empty (nothing but spaces or comments): give one statement, e.g. "
+            "\"select * from campaign_progress\"",
+            db.path());
   // One statement only: a second one would silently not run.
   if (tail && *tail) {
     sqlite3_stmt* next = nullptr;
@@ -337,11 +341,13 @@ QueryResult run_query(Database& db, const std::string& sql) {
     sqlite3_prepare_v2(db.handle(), tail, -1, &next, &after);
     const bool more = next != nullptr;
     sqlite3_finalize(next);
-    CKV_CHECK(!more, "{}: several statements given; query runs exactly one (the second starts at `{}`): run them "
+    CKV_CHECK(!more,
+              "{}: several statements given; query runs exactly one (the second starts at `{}`): run them "
               "one per call",
               db.path(), statement_excerpt(tail));
   }
-  CKV_CHECK(sqlite3_stmt_readonly(raw), "{}: query is read-only: `{}` would write (VACUUM, INSERT, UPDATE, DELETE, "
+  CKV_CHECK(sqlite3_stmt_readonly(raw),
+            "{}: query is read-only: `{}` would write (VACUUM, INSERT, UPDATE, DELETE, "
             "CREATE, DROP and writing PRAGMAs are refused; use the sqlite3 shell on a copy for those)",
             db.path(), statement_excerpt(sql));
   QueryResult result;

@@ -86,7 +86,7 @@ struct CampaignReport {
   // this build does not know follow, by name.
   std::vector<std::string> tasks;
   std::map<std::string, int64_t> task_samples;  // samples of each task in the campaign
-  std::vector<ReportRow> rows;  // one per configuration of the campaign, by configuration id
+  std::vector<ReportRow> rows;                  // one per configuration of the campaign, by configuration id
   // The numerics versions of those configurations, ascending: one normally; two or more when
   // the campaign holds rows computed by kernels that round differently (never averaged together).
   std::vector<int> numerics;
@@ -103,7 +103,7 @@ CampaignReport campaign_report(Database& db, const std::string& campaign,
 struct SampleValue {
   std::string configuration;  // hash
   std::string task;
-  int64_t sample_id = 0;      // samples.id: the same sample across configurations
+  int64_t sample_id = 0;  // samples.id: the same sample across configurations
   int64_t n_tokens = 0;
   std::optional<double> value;
 };

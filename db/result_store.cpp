@@ -13,7 +13,6 @@
 
 namespace ckv {
 
-
 namespace {
 int changed_rows(Database& db) { return sqlite3_changes(db.handle()); }
 }  // namespace
@@ -42,7 +41,10 @@ UnitState unit_state_from_name(const std::string& name) {
 // already committed at the time the finish was recorded; 0 means it is inserted by a Begin
 // earlier in the same buffer.
 struct ResultStore::Op {
-  enum class Kind { Begin, Done, Failed, Lost };
+  enum class Kind { Begin,
+                    Done,
+                    Failed,
+                    Lost };
   Kind kind = Kind::Begin;
   int64_t unit_id = 0;
   double t = 0;

@@ -16,7 +16,11 @@
 
 namespace ckv {
 
-enum class UnitState { Pending, Running, Done, Failed, Lost };
+enum class UnitState { Pending,
+                       Running,
+                       Done,
+                       Failed,
+                       Lost };
 const char* unit_state_name(UnitState state);
 UnitState unit_state_from_name(const std::string& name);
 
@@ -101,7 +105,7 @@ class ResultStore {
   void abandon();
 
   // Read helpers for the scheduler; each flushes first so that it sees the buffered writes.
-  std::vector<UnitRow> campaign_units(int64_t campaign_id);  // ordered by sample, configuration
+  std::vector<UnitRow> campaign_units(int64_t campaign_id);      // ordered by sample, configuration
   std::map<std::string, int> state_counts(int64_t campaign_id);  // every state name, 0 if none
 
  private:
@@ -115,7 +119,7 @@ class ResultStore {
   double commit_retry_ = 0;
   std::function<bool()> retry_abort_;
   double last_commit_;
-  std::vector<Op> ops_;  // Op is defined in result_store.cpp
+  std::vector<Op> ops_;                      // Op is defined in result_store.cpp
   std::map<int64_t, int64_t> open_attempt_;  // unit -> attempt row id
 };
 

@@ -167,7 +167,6 @@ JOIN samples s ON s.id = u.sample_id
 WHERE u.state IN ('failed', 'lost');
 )sql";
 
-
 // Version 2 (docs/spec/MISSION.md R11, docs/e2e.md): end-to-end scores of predictions generated elsewhere with a
 // configuration's keep-sets, imported by `ckv-sweep import-predictions`, so proxy rankings and
 // LongBench scores sit in the same database. An import replaces one (campaign, configuration,

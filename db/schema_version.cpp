@@ -38,9 +38,10 @@ void migrate(Database& db) {
     transaction.emplace(db);
   } catch (const Error&) {
     if ((sqlite3_errcode(db.handle()) & 0xff) == SQLITE_BUSY)
-      CKV_FAIL("{}: database is locked by another writer (another program has held SQLite's "
-               "write lock for over a second); run again when it has finished",
-               db.path());
+      CKV_FAIL(
+          "{}: database is locked by another writer (another program has held SQLite's "
+          "write lock for over a second); run again when it has finished",
+          db.path());
     throw;
   }
   int version = 0;

@@ -57,7 +57,6 @@ std::string describe_failure(sqlite3* db, int rc, const std::string& path, const
   return message;
 }
 
-
 std::string sql_excerpt(const std::string& sql) {
   std::string line;
   for (char c : sql) {

@@ -93,16 +93,18 @@ bool lock_database_file(int fd, const std::string& path, std::optional<DatabaseF
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
         continue;
       }
-      CKV_FAIL("{}: database is locked by another writer ({}); only one ckv-sweep run may write "
-               "to a database at a time",
-               path, read_holder(path, key));
+      CKV_FAIL(
+          "{}: database is locked by another writer ({}); only one ckv-sweep run may write "
+          "to a database at a time",
+          path, read_holder(path, key));
     }
     if (error == ENOLCK || error == ENOSYS || error == EINVAL || error == EOPNOTSUPP) {
       // Some cluster file systems are mounted without flock; SQLite's transaction lock still
       // keeps the file consistent, only the early "second writer" check is lost.
-      spdlog::warn("{}: the file system does not support flock ({}); a second concurrent writer "
-                   "will not be detected",
-                   path, std::strerror(error));
+      spdlog::warn(
+          "{}: the file system does not support flock ({}); a second concurrent writer "
+          "will not be detected",
+          path, std::strerror(error));
       return false;
     }
     CKV_FAIL("{}: cannot lock the database file: {}", path, std::strerror(error));
@@ -120,9 +122,10 @@ int record_holder(const std::string& path, std::string& holder_path) {
   }
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
     ::close(fd);
-    CKV_FAIL("{}: database is locked by another writer ({}, holding {}); only one ckv-sweep run may "
-             "write to a database at a time",
-             path, read_holder(path), holder_path);
+    CKV_FAIL(
+        "{}: database is locked by another writer ({}, holding {}); only one ckv-sweep run may "
+        "write to a database at a time",
+        path, read_holder(path), holder_path);
   }
   const std::string holder = fmt::format("pid {} on host {}\n", ::getpid(), hostname());
   if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, holder.data(), holder.size(), 0) < 0)
@@ -145,6 +148,5 @@ std::optional<std::string> database_writer(const std::string& path) {
   else ::close(fd);
   return holder;
 }
-
 
 }  // namespace ckv

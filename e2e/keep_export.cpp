@@ -33,13 +33,14 @@ size_t export_keep_sets(const std::string& cache_dir, const Configuration& confi
       for (int layer = 0; layer < model_layers; ++layer)
         if (!std::binary_search(exported.begin(), exported.end(), layer)) missing.push_back(layer);
       if (!missing.empty())
-        CKV_FAIL("{} (sample '{}'): the keep-sets would cover layers [{}] of the model's {}; missing "
-                 "layers [{}]. Generation evicts in every layer, so export-keep needs a cache that "
-                 "captured all of them (ckv-capture --layers all; --query-rows 64 suffices for "
-                 "window methods){}. Pass --allow-missing-layers to export them anyway (for "
-                 "analysis; ckv-generate refuses such keep-sets)",
-                 path, entry.id, fmt::join(exported, ", "), model_layers, fmt::join(missing, ", "),
-                 config.eval.layers ? " and a configuration whose eval.layers is \"all\"" : "");
+        CKV_FAIL(
+            "{} (sample '{}'): the keep-sets would cover layers [{}] of the model's {}; missing "
+            "layers [{}]. Generation evicts in every layer, so export-keep needs a cache that "
+            "captured all of them (ckv-capture --layers all; --query-rows 64 suffices for "
+            "window methods){}. Pass --allow-missing-layers to export them anyway (for "
+            "analysis; ckv-generate refuses such keep-sets)",
+            path, entry.id, fmt::join(exported, ", "), model_layers, fmt::join(missing, ", "),
+            config.eval.layers ? " and a configuration whose eval.layers is \"all\"" : "");
     }
   }
 

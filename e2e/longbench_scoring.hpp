@@ -9,7 +9,12 @@
 
 namespace ckv::e2e {
 
-enum class Metric { QaF1, Rouge, Classification, Retrieval, Count, CodeSim };
+enum class Metric { QaF1,
+                    Rouge,
+                    Classification,
+                    Retrieval,
+                    Count,
+                    CodeSim };
 
 const char* metric_name(Metric metric);  // "qa_f1", "rouge", ...
 std::optional<Metric> metric_from_name(const std::string& name);
@@ -19,7 +24,8 @@ std::optional<Metric> task_metric(const std::string& task);
 // fuzz.ratio's SequenceMatcher: LongBench's requirements install fuzzywuzzy without
 // python-Levenshtein, so fuzzywuzzy falls back to difflib (the default here); with
 // python-Levenshtein installed it uses the InDel ratio instead.
-enum class FuzzBackend { Difflib, Levenshtein };
+enum class FuzzBackend { Difflib,
+                         Levenshtein };
 
 // One prediction against one gold answer (metrics.py functions), each in [0, 1].
 double qa_f1_score(const std::string& prediction, const std::string& ground_truth);

@@ -98,7 +98,8 @@ ScoredFile score_file(const std::string& file, const ImportOptions& options) {
     json line = json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (line.is_discarded()) fail_at(where, "not a JSON object (malformed JSON)");
     if (!line.is_object()) fail_at(where, "not a JSON object");
-    const json* id = line.contains("_id") ? &line["_id"] : line.contains("id") ? &line["id"] : nullptr;
+    const json* id = line.contains("_id") ? &line["_id"] : line.contains("id") ? &line["id"]
+                                                                               : nullptr;
     if (!id) fail_at(where, "no \"_id\" or \"id\" field");
     if (!id->is_string()) fail_at(where, fmt::format("the id must be a string, got {}", id->dump()));
     if (!line.contains("pred") || !line["pred"].is_string())

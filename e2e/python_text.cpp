@@ -54,8 +54,13 @@ std::u32string to_code_points(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
     const unsigned char b = s[i];
-    int extra = b < 0x80 ? 0 : (b >> 5) == 0x6 ? 1 : (b >> 4) == 0xE ? 2 : (b >> 3) == 0x1E ? 3 : -1;
-    char32_t c = extra == 0 ? b : extra == 1 ? (b & 0x1F) : extra == 2 ? (b & 0x0F) : (b & 0x07);
+    int extra = b < 0x80 ? 0 : (b >> 5) == 0x6 ? 1
+                           : (b >> 4) == 0xE   ? 2
+                           : (b >> 3) == 0x1E  ? 3
+                                               : -1;
+    char32_t c = extra == 0 ? b : extra == 1 ? (b & 0x1F)
+                              : extra == 2   ? (b & 0x0F)
+                                             : (b & 0x07);
     bool ok = extra >= 0 && i + extra < s.size();
     for (int k = 1; ok && k <= extra; ++k) {
       const unsigned char t = s[i + k];

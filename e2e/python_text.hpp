@@ -18,8 +18,8 @@ bool is_python_space(char32_t c);    // str.isspace()
 bool is_python_word(char32_t c);     // re \w (str pattern): str.isalnum() or '_'
 bool is_python_decimal(char32_t c);  // re \d (str pattern): str.isdecimal()
 
-std::u32string python_lower(std::u32string_view text);             // str.lower()
-std::vector<std::u32string> python_split(std::u32string_view text);  // str.split()
+std::u32string python_lower(std::u32string_view text);                                   // str.lower()
+std::vector<std::u32string> python_split(std::u32string_view text);                      // str.split()
 std::vector<std::u32string> python_split(std::u32string_view text, char32_t separator);  // str.split(sep)
 
 // re.findall(r"\d+", text)

@@ -66,8 +66,10 @@ std::vector<double> ranks_best_first(const std::vector<double>& values, Directio
 RankComparison rank_comparison(const std::string& campaign, const std::string& proxy_metric,
                                const std::vector<RankInputConfiguration>& configurations, const RankOptions& options) {
   const MetricInfo* info = find_metric(proxy_metric);
-  CKV_CHECK(info, "compare-e2e: unknown proxy metric '{}': its direction is not known (the registry, "
-            "`ckv-sweep metrics`: {})", proxy_metric, known_metrics());
+  CKV_CHECK(info,
+            "compare-e2e: unknown proxy metric '{}': its direction is not known (the registry, "
+            "`ckv-sweep metrics`: {})",
+            proxy_metric, known_metrics());
   CKV_CHECK(!configurations.empty(), "compare-e2e: campaign '{}' has no imported end-to-end scores", campaign);
   RankComparison out;
   out.campaign = campaign;
@@ -196,7 +198,8 @@ RankComparison rank_comparison(const std::string& campaign, const std::string& p
         if (resample) {
           for (auto& i : draw_e) i = stats::uniform_index(rng, s.e2e_keys.size());
           if (s.joint) draw_p = draw_e;
-          else for (auto& i : draw_p) i = stats::uniform_index(rng, s.proxy_keys.size());
+          else
+            for (auto& i : draw_p) i = stats::uniform_index(rng, s.proxy_keys.size());
         }
         std::vector<double> e(C), p(C);
         for (size_t k = 0; k < C; ++k) {
@@ -262,8 +265,10 @@ RankComparison rank_comparison(const std::string& campaign, const std::string& p
 
 RankComparison compare_rankings(Database& db, const std::string& campaign, const std::string& proxy_metric,
                                 const RankOptions& options) {
-  CKV_CHECK(find_metric(proxy_metric), "compare-e2e: unknown proxy metric '{}': its direction is not known (the "
-            "registry, `ckv-sweep metrics`: {})", proxy_metric, known_metrics());
+  CKV_CHECK(find_metric(proxy_metric),
+            "compare-e2e: unknown proxy metric '{}': its direction is not known (the "
+            "registry, `ckv-sweep metrics`: {})",
+            proxy_metric, known_metrics());
   std::map<std::string, RankInputConfiguration> by_hash;
   for (const E2eTaskScore& row : e2e_task_scores(db, campaign)) {
     RankInputConfiguration& c = by_hash[row.configuration];
@@ -361,8 +366,10 @@ std::string render_rank_comparison(const RankComparison& c) {
       "(+1: the proxy orders the configurations exactly as the end-to-end scores do):\n\n",
       info && info->direction == Direction::lower_better ? "lowest" : "highest", c.proxy_metric);
   const std::string level = fmt::format("{:g}", 100 * c.options.level);
-  out += fmt::format("| task | configurations | e2e samples | proxy samples | Spearman ρ [{} % CI] | Kendall τ-b [{} % CI] | "
-                     "pairwise agreement |\n", level, level);
+  out += fmt::format(
+      "| task | configurations | e2e samples | proxy samples | Spearman ρ [{} % CI] | Kendall τ-b [{} % CI] | "
+      "pairwise agreement |\n",
+      level, level);
   out += "|---|---:|---:|---:|---:|---:|---:|\n";
   for (const Agreement& a : c.per_task) out += agreement_row(a);
   out += agreement_row(c.overall);

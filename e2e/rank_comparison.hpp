@@ -35,10 +35,10 @@ struct RankOptions {
 
 struct RankRow {
   std::string configuration, method, label;  // label: method and the parameters that vary
-  double e2e_mean = 0;                 // mean of the LongBench task scores (0-100)
-  std::optional<double> proxy_mean;    // mean of the proxy task means, same tasks
-  double e2e_rank = 0;                 // 1 = best; ties share the mean rank
-  std::optional<double> proxy_rank;    // 1 = best by the proxy's direction
+  double e2e_mean = 0;                       // mean of the LongBench task scores (0-100)
+  std::optional<double> proxy_mean;          // mean of the proxy task means, same tasks
+  double e2e_rank = 0;                       // 1 = best; ties share the mean rank
+  std::optional<double> proxy_rank;          // 1 = best by the proxy's direction
 };
 
 struct Correlation {
@@ -47,7 +47,7 @@ struct Correlation {
 };
 
 struct Agreement {
-  std::string task;   // "overall": over the task means
+  std::string task;  // "overall": over the task means
   int configurations = 0;
   int e2e_samples = 0, proxy_samples = 0;  // samples resampled (every configuration has them)
   Correlation spearman, kendall;

@@ -52,9 +52,10 @@ std::string default_text(const ParamSpec& p) {
 std::string help_text(const ParamSpec& p) {
   std::string out = p.help;
   if (!p.legacy.is_null())
-    out += fmt::format(" [added later: `{}` reproduces the earlier behaviour and is left out of "
-                       "the canonical JSON]",
-                       p.legacy.dump());
+    out += fmt::format(
+        " [added later: `{}` reproduces the earlier behaviour and is left out of "
+        "the canonical JSON]",
+        p.legacy.dump());
   for (const auto& [choice, values] : p.presets) {
     std::vector<std::string> sets;
     for (const auto& [name, value] : values.items())
@@ -80,7 +81,9 @@ std::string methods_markdown() {
     for (const ParamSpec& p : m.params)
       out += fmt::format("| `{}` | {} | {} | {} | {} | {} |\n", p.name, param_type_name(p.type),
                          cell(default_text(p)), cell(range(p)),
-                         p.is_preset() ? "—" : p.affects_scores ? "yes" : "no", cell(help_text(p)));
+                         p.is_preset() ? "—" : p.affects_scores ? "yes"
+                                                                : "no",
+                         cell(help_text(p)));
     out += "\n";
   }
   return out;

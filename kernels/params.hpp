@@ -115,28 +115,31 @@ class ParamSchema {
                   max <= double(std::numeric_limits<T>::max()),
               "parameter '{}': range [{}, {}] does not fit its field", name, min, max);
     ParamSpec s = make_spec(std::move(name), ParamType::Int, json(def), min, max, {}, std::move(help));
-    return add(std::move(s), [field](P& p, const json& v) { p.*field = v.get<T>(); },
-               [field](const P& p) { return json(p.*field); });
+    return add(
+        std::move(s), [field](P& p, const json& v) { p.*field = v.get<T>(); },
+        [field](const P& p) { return json(p.*field); });
   }
 
   ParamSchema& real(double P::*field, std::string name, double def, double min, double max,
                     std::string help) {
     ParamSpec s = make_spec(std::move(name), ParamType::Float, json(def), min, max, {}, std::move(help));
-    return add(std::move(s), [field](P& p, const json& v) { p.*field = v.get<double>(); },
-               [field](const P& p) { return json(p.*field); });
+    return add(
+        std::move(s), [field](P& p, const json& v) { p.*field = v.get<double>(); },
+        [field](const P& p) { return json(p.*field); });
   }
 
   ParamSchema& flag(bool P::*field, std::string name, bool def, std::string help) {
     ParamSpec s = make_spec(std::move(name), ParamType::Bool, json(def), 0, 0, {}, std::move(help));
-    return add(std::move(s), [field](P& p, const json& v) { p.*field = v.get<bool>(); },
-               [field](const P& p) { return json(p.*field); });
+    return add(
+        std::move(s), [field](P& p, const json& v) { p.*field = v.get<bool>(); },
+        [field](const P& p) { return json(p.*field); });
   }
 
   template <class E>
   ParamSchema& choice(E P::*field, std::string name, E def, ChoiceNames<E> names,
                       std::string help) {
     ParamSpec s = make_spec(std::move(name), ParamType::String, json(choice_name(names, def)), 0, 0,
-                names_of(names), std::move(help));
+                            names_of(names), std::move(help));
     return add(
         std::move(s),
         [field, names](P& p, const json& v) { p.*field = value_of(names, v.get<std::string>()); },
@@ -147,7 +150,7 @@ class ParamSchema {
   ParamSchema& number_or_choice(NumberOrChoice<E> P::*field, std::string name, double def,
                                 double min, double max, ChoiceNames<E> names, std::string help) {
     ParamSpec s = make_spec(std::move(name), ParamType::FloatOrString, json(def), min, max, names_of(names),
-                std::move(help));
+                            std::move(help));
     return add(
         std::move(s),
         [field, names](P& p, const json& v) {
@@ -167,16 +170,18 @@ class ParamSchema {
   ParamSchema& int_list(std::vector<int> P::*field, std::string name, std::vector<int> def,
                         double min, double max, std::string help) {
     ParamSpec s = make_spec(std::move(name), ParamType::IntList, json(def), min, max, {}, std::move(help));
-    return add(std::move(s),
-               [field](P& p, const json& v) { p.*field = v.get<std::vector<int>>(); },
-               [field](const P& p) { return json(p.*field); });
+    return add(
+        std::move(s),
+        [field](P& p, const json& v) { p.*field = v.get<std::vector<int>>(); },
+        [field](const P& p) { return json(p.*field); });
   }
 
   // The parameters of a nested struct (e.g. the selection parameters every method shares).
   template <class S>
   ParamSchema& include(S P::*member, const ParamSchema<S>& sub) {
     for (const auto& b : sub.bindings())
-      add(b.spec, [member, read = b.read](P& p, const json& v) { read(p.*member, v); },
+      add(
+          b.spec, [member, read = b.read](P& p, const json& v) { read(p.*member, v); },
           [member, write = b.write](const P& p) { return write(p.*member); });
     return *this;
   }
@@ -232,7 +237,8 @@ class ParamSchema {
     for (const auto& [name, values] : references) s.choices.push_back(name);
     s.presets = std::move(references);
     s.affects_scores = false;  // expanded before scoring: the parameters it sets carry the effect
-    return add(std::move(s), [](P&, const json&) {}, [](const P&) { return json(); });
+    return add(
+        std::move(s), [](P&, const json&) {}, [](const P&) { return json(); });
   }
 
   // Changes the default of an already declared parameter (pyramidkv: budget_mode = pyramid).

@@ -47,8 +47,10 @@ void check_method_definition(const MethodDef& m) {
     for (const auto& [choice, values] : p.presets)
       for (const auto& [name, value] : values.items()) {
         const ParamSpec* target = m.find_param(name);
-        CKV_CHECK(target && !target->is_preset(), "method '{}': convention '{}' sets unknown "
-                  "parameter '{}'", m.name, choice, name);
+        CKV_CHECK(target && !target->is_preset(),
+                  "method '{}': convention '{}' sets unknown "
+                  "parameter '{}'",
+                  m.name, choice, name);
         std::string error;
         CKV_CHECK(check_param_value(*target, value, error), "method '{}': convention '{}': {}",
                   m.name, choice, error);
@@ -57,7 +59,8 @@ void check_method_definition(const MethodDef& m) {
       const ParamSpec* when = m.find_param(c.when);
       CKV_CHECK(when && when->conditional_defaults.empty(),
                 "method '{}': the default of '{}' depends on '{}', which is not a parameter with "
-                "an unconditional default", m.name, p.name, c.when);
+                "an unconditional default",
+                m.name, p.name, c.when);
     }
   }
 }

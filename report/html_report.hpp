@@ -16,12 +16,12 @@ struct HtmlReport {
     std::string title;  // plain text (escaped on output)
     std::string html;   // an HTML fragment made by this project's renderers (already escaped)
   };
-  std::vector<Section> tables;                              // one per metric
-  std::vector<std::pair<std::string, std::string>> plots;   // title, SVG document text
-  std::vector<Section> comparisons;                         // paired comparisons A vs B (ckv-sweep compare)
-  std::vector<Section> e2e;                                 // end-to-end comparison, when predictions exist
-  std::vector<std::pair<std::string, std::string>> links;   // label, href (keep-set views)
-  std::vector<std::string> notes;                           // plain text, shown at the top
+  std::vector<Section> tables;                             // one per metric
+  std::vector<std::pair<std::string, std::string>> plots;  // title, SVG document text
+  std::vector<Section> comparisons;                        // paired comparisons A vs B (ckv-sweep compare)
+  std::vector<Section> e2e;                                // end-to-end comparison, when predictions exist
+  std::vector<std::pair<std::string, std::string>> links;  // label, href (keep-set views)
+  std::vector<std::string> notes;                          // plain text, shown at the top
 };
 
 std::string render_html_report(const HtmlReport& report);

@@ -38,7 +38,12 @@ size_t next_code_point(const std::string& s, size_t i, char32_t* cp) {
   return len;
 }
 
-enum class CharKind { kLetter, kDigit, kPunct, kSpace, kNewline, kSymbol };
+enum class CharKind { kLetter,
+                      kDigit,
+                      kPunct,
+                      kSpace,
+                      kNewline,
+                      kSymbol };
 
 CharKind char_kind(char32_t c) {
   if (c == '\n' || c == '\r' || c == 0x85 || c == 0x2028 || c == 0x2029) return CharKind::kNewline;
@@ -273,8 +278,9 @@ std::string render_sample_page(const SampleView& view, const Labels& labels) {
                         return s;
                       }());
   if (view.texts.empty())
-    body += "<p class=\"note\">This cache has no token texts (captured before they were recorded, or synthetic): "
-            "tokens are shown by position.</p>\n";
+    body +=
+        "<p class=\"note\">This cache has no token texts (captured before they were recorded, or synthetic): "
+        "tokens are shown by position.</p>\n";
 
   // Head selector and per-head counts.
   body += "<h2>Counts per head</h2>\n<p><label for=\"head\">Head shown below: </label><select id=\"head\">";
@@ -282,9 +288,10 @@ std::string render_sample_page(const SampleView& view, const Labels& labels) {
     body += fmt::format("<option value=\"{}\"{}>{}</option>", h, h == 0 ? " selected" : "",
                         head_name(hs.query_heads, h, group));
   body += "</select></p>\n";
-  body += "<table id=\"counts\"><thead><tr><th>head</th><th>tokens</th><th>A keeps</th><th>B keeps</th><th>both</th>"
-          "<th>A only</th><th>B only</th><th>neither</th><th>A only in evidence</th><th>B only in evidence</th>"
-          "</tr></thead><tbody>\n";
+  body +=
+      "<table id=\"counts\"><thead><tr><th>head</th><th>tokens</th><th>A keeps</th><th>B keeps</th><th>both</th>"
+      "<th>A only</th><th>B only</th><th>neither</th><th>A only in evidence</th><th>B only in evidence</th>"
+      "</tr></thead><tbody>\n";
   Counts sum;
   for (int h = 0; h < heads; ++h) {
     const Counts c = count(hs.status[size_t(h)], 0, view.n);
@@ -472,8 +479,9 @@ std::string render_summary(const Summary& summary, const Labels& labels, const s
 
 std::string render_summary_page(const Summary& summary, const Labels& labels, const std::string& task, int layer) {
   std::string body = fmt::format("<h1>Where A and B differ: task {}, layer {}</h1>\n", html::escape(task), layer);
-  body += "<p class=\"note\">Each (head, prompt token) pair counts once; position bins are the token's position "
-          "over the prompt length; spans: evidence before question before planted spans.</p>\n";
+  body +=
+      "<p class=\"note\">Each (head, prompt token) pair counts once; position bins are the token's position "
+      "over the prompt length; spans: evidence before question before planted spans.</p>\n";
   body += render_summary(summary, labels, task, layer, "html");
   return html::page(fmt::format("keep-view summary {} layer {}", task, layer), kCss, body);
 }

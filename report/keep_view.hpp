@@ -15,7 +15,16 @@
 namespace ckv::keepview {
 
 // What a prompt token is, from its text (cache metadata `token_texts`).
-enum class TokenClass { kWord, kSubword, kDigits, kPunctuation, kNewline, kWhitespace, kSpecial, kBytePiece, kOther, kUnknown };
+enum class TokenClass { kWord,
+                        kSubword,
+                        kDigits,
+                        kPunctuation,
+                        kNewline,
+                        kWhitespace,
+                        kSpecial,
+                        kBytePiece,
+                        kOther,
+                        kUnknown };
 inline constexpr int kTokenClasses = 10;
 const char* class_name(TokenClass c);
 
@@ -38,7 +47,7 @@ std::string display_text(const TokenText& t);
 // head (G sets) or per query head (H sets); when A and B differ in granularity the KV-head sets
 // are expanded to the query heads that read them (query head h reads KV head h / (H / G)).
 struct HeadStatus {
-  bool query_heads = false;             // the heads below are query heads (else KV heads)
+  bool query_heads = false;                  // the heads below are query heads (else KV heads)
   std::vector<std::vector<uint8_t>> status;  // [heads][n]
 };
 HeadStatus head_status(const std::vector<std::vector<int>>& keep_a, const std::vector<std::vector<int>>& keep_b,
@@ -74,10 +83,10 @@ std::string render_sample_page(const SampleView& view, const Labels& labels);
 struct Summary {
   int bins = 10;
   int samples = 0;
-  bool have_texts = true;  // every sample carried token texts
-  std::vector<Counts> by_bin;                       // relative position: floor(i · bins / n)
+  bool have_texts = true;      // every sample carried token texts
+  std::vector<Counts> by_bin;  // relative position: floor(i · bins / n)
   std::array<Counts, kTokenClasses> by_class{};
-  std::map<std::string, Counts> by_span;            // "evidence", "question", planted names, "rest"
+  std::map<std::string, Counts> by_span;  // "evidence", "question", planted names, "rest"
   Counts all;
   explicit Summary(int bins_ = 10) : bins(bins_), by_bin(size_t(bins_)) {}
   void add(const SampleView& view);

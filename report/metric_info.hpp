@@ -11,7 +11,8 @@
 
 namespace ckv {
 
-enum class Direction { higher_better, lower_better };
+enum class Direction { higher_better,
+                       lower_better };
 
 struct MetricInfo {
   std::string_view name;

@@ -134,10 +134,11 @@ PairedComparison compare_configurations(Database& db, const std::string& campaig
       for (const auto& [n, i] : m) s += (s.empty() ? "" : ", ") + std::to_string(n);
       return s;
     };
-    CKV_FAIL("compare: A ({}) was computed under numerics {} and B ({}) under numerics {}: values computed by "
-             "kernels that round differently are never paired (docs/numerics.md); rerun the spec to compute both "
-             "under numerics {}",
-             labels[as[0]], versions(a_by_numerics), labels[bs[0]], versions(b_by_numerics), kNumericsVersion);
+    CKV_FAIL(
+        "compare: A ({}) was computed under numerics {} and B ({}) under numerics {}: values computed by "
+        "kernels that round differently are never paired (docs/numerics.md); rerun the spec to compute both "
+        "under numerics {}",
+        labels[as[0]], versions(a_by_numerics), labels[bs[0]], versions(b_by_numerics), kNumericsVersion);
   }
   out.numerics = *shared;
   const size_t ia = a_by_numerics.at(*shared), ib = b_by_numerics.at(*shared);

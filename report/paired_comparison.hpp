@@ -23,14 +23,14 @@ struct CompareOptions {
 };
 
 struct PairedRow {
-  std::string task;           // "overall" for the row over every task
-  int64_t samples = 0;        // the task's samples in the campaign
-  int64_t paired = 0;         // samples where A and B both have a (non-NULL) value
+  std::string task;                                    // "overall" for the row over every task
+  int64_t samples = 0;                                 // the task's samples in the campaign
+  int64_t paired = 0;                                  // samples where A and B both have a (non-NULL) value
   double mean_a = 0, mean_b = 0, mean_difference = 0;  // overall: means of the task means
   stats::Interval ci{0, 0};
-  double p = 0;               // sign-flip test, two-sided
-  bool exact = true;          // p by exhaustive enumeration (else Monte Carlo)
-  std::optional<double> p_holm;  // per task: Holm across the tasks; none for "overall"
+  double p = 0;                            // sign-flip test, two-sided
+  bool exact = true;                       // p by exhaustive enumeration (else Monte Carlo)
+  std::optional<double> p_holm;            // per task: Holm across the tasks; none for "overall"
   int64_t wins = 0, ties = 0, losses = 0;  // A better / equal / worse, by the metric's direction
 };
 
@@ -41,7 +41,7 @@ struct PairedComparison {
   std::string label_a, label_b;  // as the campaign's configurations are labelled
   int numerics = 0;              // the numerics version both were computed under
   CompareOptions options;
-  std::vector<PairedRow> tasks;  // tasks with at least one pair, in campaign task order
+  std::vector<PairedRow> tasks;      // tasks with at least one pair, in campaign task order
   std::optional<PairedRow> overall;  // none when no task has a pair
   // What was left out and why: unpaired samples, other numerics versions of the same points,
   // tasks without pairs.

@@ -97,7 +97,10 @@ void write_plot(const ReportTable& table, const std::string& param, const std::s
   const PlotAxis axis = plot_axis(param, xs);
 
   // Which spread the error bars show: the CI, else the std across replicates, else over samples.
-  enum class Bars { none, ci, replicates, samples } bars = Bars::none;
+  enum class Bars { none,
+                    ci,
+                    replicates,
+                    samples } bars = Bars::none;
   if (table.show_ci) bars = Bars::ci;
   else if (table.max_replicates > 1) bars = Bars::replicates;
   else if (table.show_sd) bars = Bars::samples;
@@ -173,10 +176,10 @@ void write_plot(const ReportTable& table, const std::string& param, const std::s
     script << fmt::format("set style line {} lc rgb '{}' dt {} pt {} lw 1.5 ps 1.1\n", i + 1,
                           kColours[i % std::size(kColours)], i % 5 + 1, kPointTypes[i % std::size(kPointTypes)]);
   script << "set style line 100 lc rgb '#555555' dt 3 lw 1.5\n";
-  std::string bars_text = bars == Bars::ci ? fmt::format("; bars: {:g} % CI over samples", table.ci_level * 100)
+  std::string bars_text = bars == Bars::ci           ? fmt::format("; bars: {:g} % CI over samples", table.ci_level * 100)
                           : bars == Bars::replicates ? fmt::format("; bars: ± std over {} replicates", table.max_replicates)
-                          : bars == Bars::samples   ? "; bars: ± std over samples"
-                                                    : "";
+                          : bars == Bars::samples    ? "; bars: ± std over samples"
+                                                     : "";
   std::string title = fmt::format("{}: {} vs {} (numerics {}{}{})", table.campaign, table.metric, param,
                                   fmt::join(table.numerics, ", "), table.has_direction ? "; " + table.direction : "",
                                   bars_text);

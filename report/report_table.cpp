@@ -26,9 +26,10 @@ std::map<std::string, json> flat_parameters(const ConfigurationInfo& configurati
 
 std::string scale_error(double scale) {
   if (!std::isfinite(scale) || scale <= 0)
-    return fmt::format("--scale must be a finite number > 0 (got {}): it multiplies every value, "
-                       "e.g. 100 for percent",
-                       scale);
+    return fmt::format(
+        "--scale must be a finite number > 0 (got {}): it multiplies every value, "
+        "e.g. 100 for percent",
+        scale);
   return "";
 }
 
@@ -40,7 +41,9 @@ bool mixes_numerics(const CampaignReport& report) { return report.numerics.size(
 std::string numerics_list(const std::vector<int>& numerics) {
   std::string out;
   for (size_t i = 0; i < numerics.size(); ++i)
-    out += (i == 0 ? "" : i + 1 == numerics.size() ? " and " : ", ") + std::to_string(numerics[i]);
+    out += (i == 0 ? "" : i + 1 == numerics.size() ? " and "
+                                                   : ", ") +
+           std::to_string(numerics[i]);
   return "numerics " + out;
 }
 
@@ -486,7 +489,7 @@ std::string ReportTable::caption() const {
                                 fmt::join(axes, " × ")));
   }
   if (show_sd) parts.push_back(max_replicates > 1 ? "sd = std over samples (avg: all tasks' samples pooled)"
-                                              : "± = std over samples (avg: all tasks' samples pooled)");
+                                                  : "± = std over samples (avg: all tasks' samples pooled)");
   if (show_ci)
     parts.push_back(fmt::format("[lo, hi] = {:g} % percentile-bootstrap CI over samples (avg: stratified by task)",
                                 ci_level * 100));
@@ -528,7 +531,8 @@ std::string cell_text(const ReportTable& table, const ReportColumn& column, cons
   if (cell.ci) s += " [" + number_text(cell.ci->lo, p) + ", " + number_text(cell.ci->hi, p) + "]";
   if (!cell.coverage.empty()) s += " (" + cell.coverage + ")";
   for (const auto& mark : cell.marks) {
-    s += " " + (mark == kOverMark ? style.dagger : mark == kShortMark ? style.ddagger : mark);
+    s += " " + (mark == kOverMark ? style.dagger : mark == kShortMark ? style.ddagger
+                                                                      : mark);
     if (mark == kShortMark && !cell.mark_note.empty()) s += cell.mark_note;
   }
   return s;

@@ -26,9 +26,9 @@ namespace ckv {
 struct ReportOptions {
   std::string format = "markdown";  // markdown | csv | json | latex | html (a <table> fragment)
   int precision = 4;
-  double scale = 1.0;               // e.g. 100 for percentages; finite and > 0
-  bool ci = false;                  // 95 % CI over samples (stratified bootstrap for "avg")
-  bool sd = false;                  // standard deviation over samples
+  double scale = 1.0;  // e.g. 100 for percentages; finite and > 0
+  bool ci = false;     // 95 % CI over samples (stratified bootstrap for "avg")
+  bool sd = false;     // standard deviation over samples
   double ci_level = 0.95;
   // Parameters averaged over (replicates): the rows that differ only in them become one row,
   // the mean over replicates with the standard deviation across them. A method takes part when
@@ -73,7 +73,7 @@ struct ReportCell {
   // for (ci, std) and computable (two values or more).
   std::optional<double> value;
   std::optional<double> sample_std;     // over samples (avg: all samples of every task pooled)
-  std::optional<stats::Interval> ci;        // over samples; stratified by task for "avg"
+  std::optional<stats::Interval> ci;    // over samples; stratified by task for "avg"
   std::optional<double> replicate_std;  // across the replicates the row averages (2 or more)
   int replicates = 1;                   // how many replicate configurations the value averages
   std::string coverage;                 // "3/4" (samples) or "15/16 tasks" when it covers fewer
@@ -83,10 +83,10 @@ struct ReportCell {
 };
 
 struct ReportTableRow {
-  std::vector<ReportCell> cells;             // one per column
-  std::vector<std::string> configurations;   // hashes: one, or the replicates averaged
-  std::vector<json> replicate_values;        // the replicate axes' values, one per configuration
-  std::map<std::string, int64_t> samples;    // per task: samples in its mean (fewest over replicates)
+  std::vector<ReportCell> cells;            // one per column
+  std::vector<std::string> configurations;  // hashes: one, or the replicates averaged
+  std::vector<json> replicate_values;       // the replicate axes' values, one per configuration
+  std::map<std::string, int64_t> samples;   // per task: samples in its mean (fewest over replicates)
   int tasks_covered = 0;
   int numerics = 1;
   // kept against the budget, over the row's done samples (all replicates): samples where the
@@ -118,7 +118,7 @@ struct ReportTable {
   bool show_ci = false, show_sd = false;
   double scale = 1.0;  // the factor the values were multiplied by (plots scale the full-cache line)
   double ci_level = 0.95;
-  bool partial = false;  // some mean covers fewer samples (or tasks) than the campaign has
+  bool partial = false;                   // some mean covers fewer samples (or tasks) than the campaign has
   std::vector<ReportFootnote> footnotes;  // for the marks used
   std::vector<std::string> notes;         // coverage and numerics notes, in order
 

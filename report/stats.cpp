@@ -94,7 +94,8 @@ std::uint64_t uniform_index(std::mt19937_64& rng, std::uint64_t n) {
   const std::uint64_t limit = std::numeric_limits<std::uint64_t>::max() -
                               std::numeric_limits<std::uint64_t>::max() % n;
   std::uint64_t x;
-  do x = rng(); while (x >= limit);
+  do x = rng();
+  while (x >= limit);
   return x % n;
 }
 

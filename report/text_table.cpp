@@ -43,7 +43,13 @@ std::string latex_escape(const std::string& text) {
     if (symbol) continue;
     const char c = text[i];
     switch (c) {
-      case '_': case '%': case '&': case '#': case '$': case '{': case '}':
+      case '_':
+      case '%':
+      case '&':
+      case '#':
+      case '$':
+      case '{':
+      case '}':
         out += '\\';
         out += c;
         break;

@@ -8,11 +8,11 @@
 namespace ckv {
 
 struct TextTable {
-  std::string title;                // markdown: a bold first line; LaTeX: a comment; CSV: not shown
+  std::string title;  // markdown: a bold first line; LaTeX: a comment; CSV: not shown
   std::vector<std::string> header;
   size_t label_columns = 1;
   std::vector<std::vector<std::string>> rows;
-  std::vector<std::string> notes;   // after the table (markdown paragraphs, LaTeX comments); not in CSV
+  std::vector<std::string> notes;  // after the table (markdown paragraphs, LaTeX comments); not in CSV
 };
 
 // format: markdown | csv | latex. Throws ckv::Error for another.

@@ -25,9 +25,10 @@ bool ensure_cache(const CampaignSpec& spec) {
   const fs::path index = fs::path(spec.data.cache_dir) / "index.jsonl";
   if (fs::exists(index)) return false;
   if (!spec.data.synthetic)
-    CKV_FAIL("{}: cache directory '{}' has no index.jsonl (capture a cache, or add [data.synthetic] "
-             "to generate one)",
-             spec.path, spec.data.cache_dir);
+    CKV_FAIL(
+        "{}: cache directory '{}' has no index.jsonl (capture a cache, or add [data.synthetic] "
+        "to generate one)",
+        spec.path, spec.data.cache_dir);
   SynthOptions options = *spec.data.synthetic;
   options.out_dir = spec.data.cache_dir;
   spdlog::info("generating synthetic cache in {} ...", options.out_dir);
@@ -108,15 +109,17 @@ std::vector<PlannedSample> plan_samples(const CampaignSpec& spec, const PlanOpti
       const std::string disagreement = index_disagreement(s.entry.task, s.entry.id, s.entry.n_tokens,
                                                           s.entry.m_answer, s.entry.layers, identity.metadata);
       if (!disagreement.empty())
-        throw InputError(fmt::format("{}:{}: sample {}/{}: {} ({}); the index and the file must describe "
-                                     "the same capture",
-                                     index_path, s.entry.line, s.entry.task, s.entry.id, disagreement,
-                                     s.absolute_path));
+        throw InputError(fmt::format(
+            "{}:{}: sample {}/{}: {} ({}); the index and the file must describe "
+            "the same capture",
+            index_path, s.entry.line, s.entry.task, s.entry.id, disagreement,
+            s.absolute_path));
     }
     if (identity.recorded_digest_mismatch)
-      spdlog::warn("{} ({}): its tensor data does not match the {} recorded in its metadata (modified or "
-                   "damaged after it was written): its units will fail",
-                   s.absolute_path, s.entry.task + "/" + s.entry.id, kContentDigestKey);
+      spdlog::warn(
+          "{} ({}): its tensor data does not match the {} recorded in its metadata (modified or "
+          "damaged after it was written): its units will fail",
+          s.absolute_path, s.entry.task + "/" + s.entry.id, kContentDigestKey);
   }
   return samples;
 }
@@ -245,11 +248,12 @@ void register_campaign(const CampaignSpec& spec, CampaignPlan& plan, ResultStore
     s.sample_id = store.upsert_sample(row);
   }
   if (!changed.empty())
-    spdlog::warn("{} sample(s) of campaign '{}' are in the database under another content fingerprint ({}{}): "
-                 "their content changed, or an earlier ckv-sweep identified them differently; their units run "
-                 "again and the earlier rows stay in the database",
-                 changed.size(), spec.name, fmt::join(changed.begin(), changed.begin() + std::min<size_t>(changed.size(), 5), ", "),
-                 changed.size() > 5 ? ", ..." : "");
+    spdlog::warn(
+        "{} sample(s) of campaign '{}' are in the database under another content fingerprint ({}{}): "
+        "their content changed, or an earlier ckv-sweep identified them differently; their units run "
+        "again and the earlier rows stay in the database",
+        changed.size(), spec.name, fmt::join(changed.begin(), changed.begin() + std::min<size_t>(changed.size(), 5), ", "),
+        changed.size() > 5 ? ", ..." : "");
   std::vector<std::pair<int64_t, int64_t>> pairs;
   pairs.reserve(plan.samples.size() * plan.configuration_ids.size());
   for (const auto& s : plan.samples)
@@ -294,9 +298,10 @@ std::vector<NumericsRecompute> numerics_recomputes(Database& db, const std::vect
 }
 
 std::string numerics_recompute_text(const NumericsRecompute& recompute) {
-  return fmt::format("{} unit{} done under numerics {} will be recomputed under numerics {} (old results stay in the "
-                     "database, never averaged with new ones)",
-                     recompute.units, recompute.units == 1 ? "" : "s", recompute.numerics, kNumericsVersion);
+  return fmt::format(
+      "{} unit{} done under numerics {} will be recomputed under numerics {} (old results stay in the "
+      "database, never averaged with new ones)",
+      recompute.units, recompute.units == 1 ? "" : "s", recompute.numerics, kNumericsVersion);
 }
 
 }  // namespace ckv

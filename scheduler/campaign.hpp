@@ -15,8 +15,8 @@ struct PlannedSample {
   IndexEntry entry;
   std::string absolute_path;
   std::string fingerprint;  // sample_fingerprint(): samples of different caches never mix
-  int64_t sample_id = 0;  // database id, once registered
-  int query_rows = -1;    // r of its queries (SampleFileIdentity::query_rows); -1: unknown
+  int64_t sample_id = 0;    // database id, once registered
+  int query_rows = -1;      // r of its queries (SampleFileIdentity::query_rows); -1: unknown
 };
 
 // Generates the synthetic cache if the spec has [data.synthetic] and the cache has no index.
@@ -73,8 +73,8 @@ CampaignPlan register_campaign(const CampaignSpec& spec, ResultStore& store);
 // done on the same sample. Those units are computed anew; the old rows stay in the database under
 // their own hash, never averaged with the new ones.
 struct NumericsRecompute {
-  int numerics = 0;      // the older version the units were done under (the newest one, if several)
-  long long units = 0;   // how many of the plan's units
+  int numerics = 0;     // the older version the units were done under (the newest one, if several)
+  long long units = 0;  // how many of the plan's units
 };
 // One entry per older version with units, newest first; empty when nothing is recomputed. Works
 // on a reader or the writer's connection.

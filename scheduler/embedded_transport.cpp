@@ -64,9 +64,10 @@ EmbeddedTransport::EmbeddedTransport(std::vector<EvaluatorOptions> per_worker, B
       stop();
       for (auto& t : workers_) t.join();
       workers_.clear();
-      CKV_FAIL("cannot start worker thread {} of {}: {} (the system limits this process's threads: see `ulimit -u`, "
-               "a container's or Slurm job's pids limit); run with fewer worker threads (-j)",
-               i + 1, wanted, e.what());
+      CKV_FAIL(
+          "cannot start worker thread {} of {}: {} (the system limits this process's threads: see `ulimit -u`, "
+          "a container's or Slurm job's pids limit); run with fewer worker threads (-j)",
+          i + 1, wanted, e.what());
     }
   }
 }

@@ -56,9 +56,10 @@ LaunchContext detect_launch() {
 
 #ifndef CKV_HAVE_MPI
 int run_distributed(const LaunchContext& launch, const RunRequest&) {
-  CKV_FAIL("started by {} as one of {} ranks, but this ckv-sweep was built without MPI "
-           "(rebuild with libopenmpi-dev installed and -DCKV_MPI=ON)",
-           launch.launcher, launch.world_size);
+  CKV_FAIL(
+      "started by {} as one of {} ranks, but this ckv-sweep was built without MPI "
+      "(rebuild with libopenmpi-dev installed and -DCKV_MPI=ON)",
+      launch.launcher, launch.world_size);
 }
 #endif
 

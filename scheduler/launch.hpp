@@ -7,10 +7,10 @@ namespace ckv {
 struct RunRequest;
 
 struct LaunchContext {
-  int world_size = 1;         // from the launcher's environment, before MPI_Init
+  int world_size = 1;  // from the launcher's environment, before MPI_Init
   int rank = 0;
-  std::string launcher;       // "none", "mpirun", "srun"
-  int slurm_ntasks = 0;       // SLURM_NTASKS, 0 when not under Slurm
+  std::string launcher;  // "none", "mpirun", "srun"
+  int slurm_ntasks = 0;  // SLURM_NTASKS, 0 when not under Slurm
 };
 
 // Reads OMPI_COMM_WORLD_SIZE / PMIX_SIZE-like variables and SLURM_* without initialising MPI.

@@ -9,7 +9,10 @@ namespace ckv {
 
 class Progress {
  public:
-  enum class Mode { Auto, Bar, Lines, Off };
+  enum class Mode { Auto,
+                    Bar,
+                    Lines,
+                    Off };
   static Mode parse_mode(const std::string& text);
 
   Progress(std::string campaign, long long to_run, long long already_done, long long total,

@@ -67,9 +67,10 @@ int run_embedded(const RunRequest& request) {
     // waited for beyond a moment: the run ends within its drain grace, as an MPI run does.
     transport->stop();
     if (const int left = transport->wait_for_workers(2.0); left > 0) {
-      spdlog::warn("{} worker thread(s) still inside a kernel are not waited for; their batches were recorded "
-                   "lost and run again next time",
-                   left);
+      spdlog::warn(
+          "{} worker thread(s) still inside a kernel are not waited for; their batches were recorded "
+          "lost and run again next time",
+          left);
       spdlog::default_logger()->flush();
       std::fflush(stdout);
       std::fflush(stderr);
@@ -147,13 +148,15 @@ std::string run_summary_text(const CampaignSpec& spec, const RunSummary& s) {
   if (s.remaining_retryable > 0)
     out += fmt::format("  {} lost or not started, with attempts left: run the same command again\n", s.remaining_retryable);
   if (s.remaining_failed > 0)
-    out += fmt::format("  {} failed (errors: ckv-sweep status {} --failures {}): once the cause is fixed, run again "
-                       "with --retry-failed\n",
-                       s.remaining_failed, spec.database, spec.name);
+    out += fmt::format(
+        "  {} failed (errors: ckv-sweep status {} --failures {}): once the cause is fixed, run again "
+        "with --retry-failed\n",
+        s.remaining_failed, spec.database, spec.name);
   if (s.remaining_exhausted > 0)
-    out += fmt::format("  {} lost with every attempt used (max_attempts = {}; a worker vanished or timed out each time): "
-                       "run again with --retry-lost, or raise [run] max_attempts in {}\n",
-                       s.remaining_exhausted, s.max_attempts, spec.path);
+    out += fmt::format(
+        "  {} lost with every attempt used (max_attempts = {}; a worker vanished or timed out each time): "
+        "run again with --retry-lost, or raise [run] max_attempts in {}\n",
+        s.remaining_exhausted, s.max_attempts, spec.path);
   return out;
 }
 

@@ -37,8 +37,7 @@ class CampaignRun {
  public:
   CampaignRun(const CampaignSpec& spec, CampaignPlan& plan, ResultStore& store, Transport& transport,
               const RunOptions& options)
-      : spec_(spec), plan_(plan), store_(store), transport_(transport), options_(options),
-        load_(transport.worker_count(), 0), dead_(transport.worker_count(), false) {
+      : spec_(spec), plan_(plan), store_(store), transport_(transport), options_(options), load_(transport.worker_count(), 0), dead_(transport.worker_count(), false) {
     summary_.total = plan.units.size();
     for (int w = 0; w < transport.worker_count(); ++w) dead_[w] = !transport.usable(w);
   }
@@ -66,9 +65,10 @@ class CampaignRun {
       }
     }
     if (exhausted)
-      spdlog::warn("{} lost units have used their retry budget (max_attempts = {}) and are not rerun: use "
-                   "--retry-lost to run them once more, or raise [run] max_attempts",
-                   exhausted, spec_.run.max_attempts);
+      spdlog::warn(
+          "{} lost units have used their retry budget (max_attempts = {}) and are not rerun: use "
+          "--retry-lost to run them once more, or raise [run] max_attempts",
+          exhausted, spec_.run.max_attempts);
     std::map<int64_t, const Configuration*> config_of;
     for (size_t i = 0; i < plan_.configurations.size(); ++i)
       config_of[plan_.configuration_ids[i]] = &plan_.configurations[i];
@@ -227,9 +227,10 @@ class CampaignRun {
       if (t <= flight.deadline) continue;
       const int w = flight.worker;
       const WorkerIdentity who = transport_.identity(w);
-      spdlog::error("worker {} (rank {} on {}) exceeded the unit timeout ({}s per unit) on batch {} ({}): "
-                    "its units are lost",
-                    w, who.rank, who.host, spec_.run.unit_timeout, batch_id, flight.batch.sample_label);
+      spdlog::error(
+          "worker {} (rank {} on {}) exceeded the unit timeout ({}s per unit) on batch {} ({}): "
+          "its units are lost",
+          w, who.rank, who.host, spec_.run.unit_timeout, batch_id, flight.batch.sample_label);
       lose_worker(w, fmt::format("unit timeout exceeded ({}s per unit) on rank {} ({})", spec_.run.unit_timeout,
                                  who.rank, who.host));
       return;

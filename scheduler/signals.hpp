@@ -7,8 +7,8 @@ namespace ckv {
 
 void install_drain_handlers();
 bool drain_requested();
-int drain_signal();  // the first signal received, 0 if none
+int drain_signal();         // the first signal received, 0 if none
 bool stop_now_requested();  // a second signal arrived
-void reset_drain_state();  // for tests
+void reset_drain_state();   // for tests
 
 }  // namespace ckv

@@ -19,21 +19,21 @@ struct SourceLocation {
 };
 
 struct MethodEntry {
-  std::string id;           // `label`, or the method name when no label is given
+  std::string id;  // `label`, or the method name when no label is given
   const MethodDef* method = nullptr;
   json fixed = json::object();  // fixed parameters as given (validated)
   SourceLocation location;
 };
 
 struct GridAxis {
-  std::string method_id;        // "" = applies to every method of the block that has `param`
+  std::string method_id;  // "" = applies to every method of the block that has `param`
   std::string param;
-  std::vector<json> values;     // validated values
+  std::vector<json> values;  // validated values
   SourceLocation location;
 };
 
-struct ZipGroup {               // linked axes, advanced together
-  std::vector<GridAxis> axes;   // equal lengths
+struct ZipGroup {              // linked axes, advanced together
+  std::vector<GridAxis> axes;  // equal lengths
   SourceLocation location;
 };
 
@@ -46,9 +46,9 @@ struct GridBlock {
 
 struct DataSpec {
   std::string cache_dir;
-  std::vector<std::string> tasks;  // empty = every task in the cache
-  int samples_per_task = 0;        // 0 = all
-  std::vector<int> layers;         // empty = every captured layer
+  std::vector<std::string> tasks;         // empty = every task in the cache
+  int samples_per_task = 0;               // 0 = all
+  std::vector<int> layers;                // empty = every captured layer
   std::optional<SynthOptions> synthetic;  // generate the cache when it does not exist
 };
 

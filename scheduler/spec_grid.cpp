@@ -145,8 +145,8 @@ void check_no_parameter_swept_twice(const TomlReader& in, const GridBlock& block
       auto [it, fresh] = swept.emplace(a->param, a->location);
       if (!fresh)
         in.fail(a->location, fmt::format("parameter '{}' of method '{}' is swept twice in this grid block "
-                                      "(also at line {})",
-                                      a->param, m->id, it->second.line));
+                                         "(also at line {})",
+                                         a->param, m->id, it->second.line));
     }
   }
 }
@@ -179,7 +179,7 @@ void read_grid(const TomlReader& in, const toml::node& node, CampaignSpec& spec)
     if (const toml::node* zips = table.get("zip")) {
       if (!zips->is_array_of_tables())
         in.fail(*zips, fmt::format("'grid.zip' must be an array of tables ([[grid.zip]]), got {}",
-                                node_type_name(*zips)));
+                                   node_type_name(*zips)));
       for (const toml::node& z : *zips->as_array()) {
         ZipGroup group;
         group.location = in.at(z);
@@ -189,8 +189,8 @@ void read_grid(const TomlReader& in, const toml::node& node, CampaignSpec& spec)
         for (const GridAxis& axis : group.axes)
           if (axis.values.size() != first.values.size())
             in.fail(axis.location, fmt::format("zip axes must have equal lengths: '{}' has {} values, '{}' has {}",
-                                            axis_label(axis), axis.values.size(), axis_label(first),
-                                            first.values.size()));
+                                               axis_label(axis), axis.values.size(), axis_label(first),
+                                               first.values.size()));
         block.zips.push_back(std::move(group));
       }
     }

@@ -33,9 +33,10 @@ void warn_former_name(const MethodDef& method, const ParamSpec& param, const Sou
   const std::string tag = fmt::format("'{}' is the former name", param.stored_as);
   for (const std::string& w : spec.warnings)
     if (w.find(tag) != std::string::npos) return;  // once per former name
-  spec.warnings.push_back(fmt::format("{}: '{}' is the former name of {}'s parameter '{}'; read as '{}' for "
-                                      "now, it will be refused in a later version",
-                                      where.str(), param.stored_as, method.name, param.name, param.name));
+  spec.warnings.push_back(fmt::format(
+      "{}: '{}' is the former name of {}'s parameter '{}'; read as '{}' for "
+      "now, it will be refused in a later version",
+      where.str(), param.stored_as, method.name, param.name, param.name));
 }
 
 const ParamSpec* find_param_or_former(const TomlReader&, const MethodDef& method, const std::string& name,
@@ -71,21 +72,20 @@ void read_methods(const TomlReader& in, const toml::table& root, CampaignSpec& s
       id_node = label;
       if (!is_valid_name(entry.id))
         in.fail(*label, fmt::format("method label '{}' may only contain letters, digits, '_', '.' and '-'",
-                                 entry.id));
+                                    entry.id));
       // A grid block's own keys would be ambiguous with a qualified axis of such a method.
       if (entry.id == "methods" || entry.id == "zip")
         in.fail(*label, fmt::format("method label '{}' is reserved (a [[grid]] key)", entry.id));
     }
     if (auto it = seen.find(entry.id); it != seen.end())
       in.fail(*id_node, fmt::format("duplicate method id '{}' (first at line {}); give one a distinct 'label'",
-                                 entry.id, it->second.line));
+                                    entry.id, it->second.line));
     seen.emplace(entry.id, in.at(*id_node));
     for (auto&& [key, value] : table) {
       std::string param(key.str());
       if (param == "name" || param == "label") continue;
       const ParamSpec* ps = find_param_or_former(in, *entry.method, param, in.at(key), spec);
-      if (!ps)
-      {
+      if (!ps) {
         std::vector<std::string> keys = {"name", "label"};
         for (const std::string& p : param_names(*entry.method)) keys.push_back(p);
         in.fail(key, fmt::format("method '{}' has no parameter '{}' ({})", name, param, suggest_or_list(param, keys)));

@@ -15,9 +15,9 @@ namespace {
 SynthOptions read_synthetic(const TomlReader& in, const toml::table& table, const toml::table& data_table,
                             const DataSpec& data) {
   in.check_keys(table,
-             {"tasks", "samples_per_task", "tokens", "heads", "kv_heads", "head_dim", "layers",
-              "num_layers_model", "answer_tokens", "query_rows", "seed", "dtype"},
-             "[data.synthetic]");
+                {"tasks", "samples_per_task", "tokens", "heads", "kv_heads", "head_dim", "layers",
+                 "num_layers_model", "answer_tokens", "query_rows", "seed", "dtype"},
+                "[data.synthetic]");
   SynthOptions o;
   o.out_dir = data.cache_dir;
   auto get = [&](const char* key) { return table.get(key); };
@@ -45,7 +45,7 @@ SynthOptions read_synthetic(const TomlReader& in, const toml::table& table, cons
   if (o.heads % o.kv_heads != 0) {
     const toml::node* n = get("kv_heads") ? get("kv_heads") : get("heads");
     in.fail(n ? in.at(*n) : in.at(table), fmt::format("'data.synthetic.kv_heads' = {} must divide heads = {}",
-                                             o.kv_heads, o.heads));
+                                                      o.kv_heads, o.heads));
   }
   // Every task the generator is asked for must be a synthetic one; say where the name came from.
   const std::vector<std::string> synthetic = synthetic_task_names();
@@ -57,7 +57,7 @@ SynthOptions read_synthetic(const TomlReader& in, const toml::table& table, cons
     for (size_t i = 0; i < list.size(); ++i)
       if (!contains(synthetic, o.tasks[i]))
         in.fail(*list.get(i), fmt::format("'{}' is not a synthetic task, so [data.synthetic] cannot generate it (synthetic tasks: {})", o.tasks[i],
-                                       join(synthetic)));
+                                          join(synthetic)));
   }
   const toml::node* layers_node = get("layers");
   const bool own_layers = layers_node != nullptr;
@@ -67,7 +67,7 @@ SynthOptions read_synthetic(const TomlReader& in, const toml::table& table, cons
     if (o.layers[i] >= o.num_layers_model) {
       SourceLocation where = layers_node ? in.at(*layers_node->as_array()->get(i)) : in.at(table);
       in.fail(where, fmt::format("synthetic layer {} is not below num_layers_model = {}", o.layers[i],
-                              o.num_layers_model));
+                                 o.num_layers_model));
     }
   // The campaign reads [data] layers from the cache it generates: they must be generated.
   if (own_layers && !data.layers.empty()) {
@@ -75,7 +75,7 @@ SynthOptions read_synthetic(const TomlReader& in, const toml::table& table, cons
     for (size_t i = 0; i < data.layers.size(); ++i)
       if (std::find(o.layers.begin(), o.layers.end(), data.layers[i]) == o.layers.end())
         in.fail(*list.get(i), fmt::format("layer {} is not among the synthetic layers [{}]", data.layers[i],
-                                       fmt::join(o.layers, ", ")));
+                                          fmt::join(o.layers, ", ")));
   }
   return o;
 }
@@ -88,7 +88,7 @@ void read_campaign(const TomlReader& in, const toml::table& table, CampaignSpec&
   spec.name = in.string_value(*name, "campaign.name");
   if (!is_valid_name(spec.name))
     in.fail(*name, fmt::format("campaign name '{}' may only contain letters, digits, '_', '.' and '-'",
-                            spec.name));
+                               spec.name));
   const toml::node* database = in.required(table, "database", "[campaign]");
   spec.database = in.string_value(*database, "campaign.database");
   if (spec.database.empty()) in.fail(*database, "'campaign.database' must not be empty");
@@ -119,7 +119,7 @@ void read_metrics(const TomlReader& in, const toml::table& table, CampaignSpec& 
 
 void read_run(const TomlReader& in, const toml::table& table, RunSpec& run) {
   in.check_keys(table, {"threads", "batch_units", "max_attempts", "unit_timeout", "commit_interval"},
-             "[run]");
+                "[run]");
   if (auto n = table.get("threads")) run.threads = int(in.int_value(*n, "run.threads", 0, 4096));
   if (auto n = table.get("batch_units")) run.batch_units = int(in.int_value(*n, "run.batch_units", 1, 1000000));
   if (auto n = table.get("max_attempts")) run.max_attempts = int(in.int_value(*n, "run.max_attempts", 1, 1000));

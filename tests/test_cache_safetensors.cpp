@@ -287,14 +287,8 @@ struct RawSample {
   std::map<std::string, std::vector<int64_t>> shapes;
 
   RawSample() {
-    metadata = {{"format", "ckv-cache/1"}, {"task", "synth-needle"}, {"id", "raw-0"},
-                {"model", "unit-test"}, {"n_tokens", "16"}, {"m_answer", "3"},
-                {"layers", "[0]"}, {"num_layers_model", "2"}, {"answers", R"(["a"])"},
-                {"evidence", "[[3,6]]"}, {"question_span", "[12,16]"},
-                {"answer_source", "gold"}, {"capture_version", "test/1"}};
-    shapes = {{"layers.0.q", {4, 16, 8}},       {"layers.0.k", {2, 16, 8}},
-              {"layers.0.v", {2, 16, 8}},       {"layers.0.q_answer", {4, 3, 8}},
-              {"layers.0.k_answer", {2, 3, 8}}, {"layers.0.v_answer", {2, 3, 8}}};
+    metadata = {{"format", "ckv-cache/1"}, {"task", "synth-needle"}, {"id", "raw-0"}, {"model", "unit-test"}, {"n_tokens", "16"}, {"m_answer", "3"}, {"layers", "[0]"}, {"num_layers_model", "2"}, {"answers", R"(["a"])"}, {"evidence", "[[3,6]]"}, {"question_span", "[12,16]"}, {"answer_source", "gold"}, {"capture_version", "test/1"}};
+    shapes = {{"layers.0.q", {4, 16, 8}}, {"layers.0.k", {2, 16, 8}}, {"layers.0.v", {2, 16, 8}}, {"layers.0.q_answer", {4, 3, 8}}, {"layers.0.k_answer", {2, 3, 8}}, {"layers.0.v_answer", {2, 3, 8}}};
   }
 
   // Token-id tensors (input_ids, answer_ids): values and dtype free, to build bad ones.
@@ -534,24 +528,30 @@ TEST_CASE("cache index round trip and errors", "[cache][index]") {
   const std::string good = text.substr(0, text.find('\n') + 1);
   write_bytes(dir.file("index.jsonl"), good + "{\"id\": \"x\"\n");
   CHECK_THROWS_WITH(read_cache_index(dir.path.string()), Contains("index.jsonl:2") && Contains("invalid JSON"));
-  write_bytes(dir.file("index.jsonl"), good + "\n" + R"({"id":"x","task":"t","path":"p","n_tokens":"9","m_answer":1,"layers":[0],"file_size":1})" "\n");
+  write_bytes(dir.file("index.jsonl"), good + "\n" + R"({"id":"x","task":"t","path":"p","n_tokens":"9","m_answer":1,"layers":[0],"file_size":1})"
+                                                     "\n");
   CHECK_THROWS_WITH(read_cache_index(dir.path.string()),
                     Contains("index.jsonl:3") && Contains("field 'n_tokens' must be a non-negative integer"));
   // Values an int field cannot hold are refused, not narrowed (3000000000 read back as
   // -1294967296, layer 4294967296 as layer 0: found by the index fuzz target).
-  write_bytes(dir.file("index.jsonl"), good + R"({"id":"x","task":"t","path":"p","n_tokens":3000000000,"m_answer":1,"layers":[0],"file_size":1})" "\n");
+  write_bytes(dir.file("index.jsonl"), good + R"({"id":"x","task":"t","path":"p","n_tokens":3000000000,"m_answer":1,"layers":[0],"file_size":1})"
+                                              "\n");
   CHECK_THROWS_WITH(read_cache_index(dir.path.string()),
                     Contains("index.jsonl:2: field 'n_tokens' is 3000000000, more than the largest supported (2147483647)"));
-  write_bytes(dir.file("index.jsonl"), good + R"({"id":"x","task":"t","path":"p","n_tokens":9,"m_answer":1,"layers":[4294967296],"file_size":1})" "\n");
+  write_bytes(dir.file("index.jsonl"), good + R"({"id":"x","task":"t","path":"p","n_tokens":9,"m_answer":1,"layers":[4294967296],"file_size":1})"
+                                              "\n");
   CHECK_THROWS_WITH(read_cache_index(dir.path.string()),
                     Contains("index.jsonl:2: field 'layers' must be a list of non-negative integers (at most 2147483647), got [4294967296]"));
-  write_bytes(dir.file("index.jsonl"), good + R"({"id":"x","task":"t","path":"p","n_tokens":9,"m_answer":1,"layers":[0],"file_size":18446744073709551615})" "\n");
+  write_bytes(dir.file("index.jsonl"), good + R"({"id":"x","task":"t","path":"p","n_tokens":9,"m_answer":1,"layers":[0],"file_size":18446744073709551615})"
+                                              "\n");
   CHECK_THROWS_WITH(read_cache_index(dir.path.string()),
                     Contains("index.jsonl:2: field 'file_size' is 18446744073709551615, more than the largest supported"));
-  write_bytes(dir.file("index.jsonl"), good + R"({"id":"x","task":"t","path":"p","n_tokens":9,"m_answer":1,"layers":[-1],"file_size":1})" "\n");
+  write_bytes(dir.file("index.jsonl"), good + R"({"id":"x","task":"t","path":"p","n_tokens":9,"m_answer":1,"layers":[-1],"file_size":1})"
+                                              "\n");
   CHECK_THROWS_WITH(read_cache_index(dir.path.string()),
                     Contains("index.jsonl:2: field 'layers' must be a list of non-negative integers"));
-  write_bytes(dir.file("index.jsonl"), R"({"id":"x","task":"t","n_tokens":9,"m_answer":1,"layers":[0],"file_size":1})" "\n");
+  write_bytes(dir.file("index.jsonl"), R"({"id":"x","task":"t","n_tokens":9,"m_answer":1,"layers":[0],"file_size":1})"
+                                       "\n");
   CHECK_THROWS_AS(read_cache_index(dir.path.string()), InputError);
   CHECK_THROWS_WITH(read_cache_index(dir.path.string()), Contains("index.jsonl:1: field 'path' is missing"));
 }

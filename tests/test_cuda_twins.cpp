@@ -22,15 +22,15 @@
 #include "kernels/stages/selection.hpp"
 #include "support/tiny_layer.hpp"
 #ifdef CKV_HAVE_CUDA
-#include "kernels/stages/attention_graph.hpp"
+#include "kernels/circuitkv_influence/influence_kernels.hpp"
+#include "kernels/circuitkv_influence/influence_walker.hpp"
 #include "kernels/circuitkv_neumann/circuitkv_neumann.hpp"
 #include "kernels/circuitkv_walk/circuitkv_walk.hpp"
 #include "kernels/circuitkv_walk/walk_chain.hpp"
-#include "kernels/circuitkv_influence/influence_kernels.hpp"
-#include "kernels/circuitkv_influence/influence_walker.hpp"
 #include "kernels/rc/rc_walker.hpp"
-#include "kernels/stages/reduced_attention.hpp"
 #include "kernels/stages/attention_device.hpp"
+#include "kernels/stages/attention_graph.hpp"
+#include "kernels/stages/reduced_attention.hpp"
 #include "support/names.hpp"
 #endif
 
@@ -63,12 +63,12 @@ struct RandomLayer : ckv_test::OwnedLayer {
 };
 
 const std::vector<Shape> kShapes = {
-    {4, 2, 64, 300, 300},    // GQA group 2
-    {8, 2, 128, 517, 517},   // Qwen-like head dim, group 4
-    {6, 6, 32, 97, 97},      // MHA, n < 4 tiles
-    {4, 1, 80, 70, 70},      // MQA, n barely above the default window
-    {4, 2, 64, 333, 100},    // partial capture: window methods run, rows = all must refuse
-    {2, 1, 16, 1, 1},        // a single token
+    {4, 2, 64, 300, 300},   // GQA group 2
+    {8, 2, 128, 517, 517},  // Qwen-like head dim, group 4
+    {6, 6, 32, 97, 97},     // MHA, n < 4 tiles
+    {4, 1, 80, 70, 70},     // MQA, n barely above the default window
+    {4, 2, 64, 333, 100},   // partial capture: window methods run, rows = all must refuse
+    {2, 1, 16, 1, 1},       // a single token
 };
 
 // Parameter variants: defaults, every alternative choice, a small window and kernel; the
@@ -242,9 +242,10 @@ TEST_CASE("every method with a CUDA twin matches its CPU reference", "[cuda]") {
       }
     }
   }
-  std::printf("cuda twins: %d methods, %d score vectors compared, %d refusals matched, %d "
-              "keep-set swaps between tied scores, %d rank moves between near-tied signals\n",
-              methods, comparisons, refusals, tie_swaps, rank_moves_total);
+  std::printf(
+      "cuda twins: %d methods, %d score vectors compared, %d refusals matched, %d "
+      "keep-set swaps between tied scores, %d rank moves between near-tied signals\n",
+      methods, comparisons, refusals, tie_swaps, rank_moves_total);
   // h2o, snapkv, pyramidkv, tova, knorm, circuitkv_walk, circuitkv_neumann,
   // circuitkv_influence, rc, rwr: every scoring method but the trivial ones
   REQUIRE(methods >= 10);
@@ -325,8 +326,7 @@ TEST_CASE("circuitkv_neumann: signals from device attention match the CPU", "[cu
           circuitkv::neumann_raw(gpu_ctx, params, circuitkv::RowSource::device);
       CHECK(gpu.series.terms == cpu.series.terms);
       const std::pair<const std::vector<double>*, const std::vector<double>*> pairs[] = {
-          {&cpu.series.qi, &gpu.series.qi}, {&cpu.series.hi, &gpu.series.hi},
-          {&cpu.da_qi, &gpu.da_qi}, {&cpu.da_hi, &gpu.da_hi}};
+          {&cpu.series.qi, &gpu.series.qi}, {&cpu.series.hi, &gpu.series.hi}, {&cpu.da_qi, &gpu.da_qi}, {&cpu.da_hi, &gpu.da_hi}};
       for (const auto& [a, b] : pairs) {
         REQUIRE(a->size() == b->size());
         const std::vector<float> fa(a->begin(), a->end()), fb(b->begin(), b->end());
@@ -608,8 +608,10 @@ TEST_CASE("circuitkv_influence: device visit counts are bit-identical to run_wal
       ++runs;
     }
   }
-  std::printf("circuitkv_influence: %d walker runs and configurations bit-identical on the "
-              "device\n", runs);
+  std::printf(
+      "circuitkv_influence: %d walker runs and configurations bit-identical on the "
+      "device\n",
+      runs);
 }
 
 // rc: every total of run_walks (visits, plain and first visits, speed: doubles summed in walker

@@ -14,11 +14,11 @@
 #include "db_test_helpers.hpp"
 
 using namespace ckv;
+using Catch::Matchers::Contains;
 using ckv_test::RawConnection;
 using ckv_test::scalar_int;
 using ckv_test::scalar_text;
 using ckv_test::TempDir;
-using Catch::Matchers::Contains;
 
 namespace {
 

@@ -45,8 +45,9 @@ TEST_CASE("a version-1 database migrates to version 2 keeping every row", "[db]"
     CHECK(scalar_text(db, "SELECT mean FROM task_scores WHERE campaign = 'old'") == "0.75");
     CHECK(scalar_int(db, "SELECT COUNT(*) FROM e2e_predictions") == 0);
     db.exec("INSERT INTO e2e_tasks VALUES (1, 1, 'hotpotqa', 'qa_f1', 41.5, 1, 'p.jsonl', 0)");
-    CHECK(scalar_text(db, "SELECT e2e_score || ' ' || proxy_metric || ' ' || proxy_mean "
-                          "FROM e2e_vs_proxy") == "41.5 attn_recall 0.75");
+    CHECK(scalar_text(db,
+                      "SELECT e2e_score || ' ' || proxy_metric || ' ' || proxy_mean "
+                      "FROM e2e_vs_proxy") == "41.5 attn_recall 0.75");
   }
   Database reader = Database::open(path, Database::Mode::ReadOnly);
   CHECK(reader.schema_version() == 2);

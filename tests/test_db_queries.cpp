@@ -10,8 +10,8 @@
 #include "db_test_helpers.hpp"
 
 using namespace ckv;
-using ckv_test::TempDir;
 using Catch::Matchers::Contains;
+using ckv_test::TempDir;
 
 namespace {
 
@@ -254,7 +254,7 @@ TEST_CASE("unit_states answers what a plan would run", "[db]") {
       unit_states(reader, {{kHashA, "qasper", "0"},
                            {kHashB, "qasper", "0"},
                            {kHashA, "qasper", "1"},
-                           {kHashA, "qasper", "7"},            // sample never stored
+                           {kHashA, "qasper", "7"},                  // sample never stored
                            {std::string(64, 'f'), "qasper", "0"}});  // new configuration
   REQUIRE(states.size() == 5);
   CHECK(states[0] == UnitState::Done);

@@ -15,11 +15,11 @@
 #include "db_test_helpers.hpp"
 
 using namespace ckv;
+using Catch::Matchers::Contains;
 using ckv_test::RawConnection;
 using ckv_test::scalar_int;
 using ckv_test::scalar_text;
 using ckv_test::TempDir;
-using Catch::Matchers::Contains;
 
 namespace {
 
@@ -62,20 +62,24 @@ TEST_CASE("a new database is created at the current schema version with every ta
                               "units", "campaign_units", "attempts", "results", "e2e_predictions",
                               "e2e_tasks"})
       CHECK(scalar_int(db, fmt::format("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' "
-                                       "AND name = '{}'", table)) == 1);
+                                       "AND name = '{}'",
+                                       table)) == 1);
     for (const char* view :
          {"unit_results", "task_scores", "campaign_summary", "campaign_progress", "unit_failures",
           "e2e_task_scores", "e2e_vs_proxy"})
       CHECK(scalar_int(db, fmt::format("SELECT COUNT(*) FROM sqlite_master WHERE type = 'view' "
-                                       "AND name = '{}'", view)) == 1);
+                                       "AND name = '{}'",
+                                       view)) == 1);
     CHECK(scalar_int(db, "SELECT COUNT(*) FROM tasks") == int64_t(known_tasks().size()));
     CHECK(scalar_text(db, "SELECT category FROM tasks WHERE name = 'trec'") == "few-shot");
     CHECK(scalar_int(db, "SELECT synthetic FROM tasks WHERE name = 'synth-needle'") == 1);
     // The state CHECK constraint rejects states outside the machine.
-    db.exec("INSERT INTO configurations (hash, method, canonical_json, created_at) "
-            "VALUES ('h', 'snapkv', '{}', 0)");
-    db.exec("INSERT INTO samples (task, sample_key, path, n_tokens, m_answer) "
-            "VALUES ('trec', '0', '/x', 10, 2)");
+    db.exec(
+        "INSERT INTO configurations (hash, method, canonical_json, created_at) "
+        "VALUES ('h', 'snapkv', '{}', 0)");
+    db.exec(
+        "INSERT INTO samples (task, sample_key, path, n_tokens, m_answer) "
+        "VALUES ('trec', '0', '/x', 10, 2)");
     CHECK_THROWS_WITH(db.exec("INSERT INTO units (configuration_id, sample_id, state, updated_at) "
                               "VALUES (1, 1, 'finished', 0)"),
                       Contains("CHECK constraint failed"));
@@ -189,8 +193,9 @@ TEST_CASE("a writer on a path it cannot write gets a clear error", "[db]") {
     std::string shared_dir = dir.file("shared");
     { Database::open(shared_dir + "/idle.sqlite", Database::Mode::Writer); }
     Database live = Database::open(shared_dir + "/live.sqlite", Database::Mode::Writer);
-    live.exec("INSERT INTO campaigns (name, spec_path, spec_text, created_at, updated_at) "
-              "VALUES ('c', 'c.toml', '', 0, 0)");
+    live.exec(
+        "INSERT INTO campaigns (name, spec_path, spec_text, created_at, updated_at) "
+        "VALUES ('c', 'c.toml', '', 0, 0)");
     REQUIRE_FALSE(std::filesystem::exists(shared_dir + "/idle.sqlite-shm"));
     REQUIRE(std::filesystem::exists(shared_dir + "/live.sqlite-shm"));
     std::filesystem::permissions(shared_dir, std::filesystem::perms(0555));
@@ -277,14 +282,16 @@ TEST_CASE("transactions roll back unless committed", "[db]") {
   Database db = Database::open(dir.file("ckv.sqlite"), Database::Mode::Writer);
   {
     Transaction t(db);
-    db.exec("INSERT INTO campaigns (name, spec_path, spec_text, created_at, updated_at) "
-            "VALUES ('gone', 'a.toml', '', 0, 0)");
+    db.exec(
+        "INSERT INTO campaigns (name, spec_path, spec_text, created_at, updated_at) "
+        "VALUES ('gone', 'a.toml', '', 0, 0)");
   }
   CHECK(scalar_int(db, "SELECT COUNT(*) FROM campaigns") == 0);
   {
     Transaction t(db);
-    db.exec("INSERT INTO campaigns (name, spec_path, spec_text, created_at, updated_at) "
-            "VALUES ('kept', 'a.toml', '', 0, 0)");
+    db.exec(
+        "INSERT INTO campaigns (name, spec_path, spec_text, created_at, updated_at) "
+        "VALUES ('kept', 'a.toml', '', 0, 0)");
     t.commit();
   }
   CHECK(scalar_int(db, "SELECT COUNT(*) FROM campaigns") == 1);

@@ -11,10 +11,10 @@
 #include "db_test_helpers.hpp"
 
 using namespace ckv;
+using Catch::Matchers::Contains;
 using ckv_test::scalar_int;
 using ckv_test::scalar_text;
 using ckv_test::TempDir;
-using Catch::Matchers::Contains;
 
 namespace {
 
@@ -60,9 +60,7 @@ std::map<std::string, int64_t> progress(Database& db, const std::string& campaig
       "WHERE campaign = ?");
   q.bind(1, campaign);
   REQUIRE(q.step());
-  return {{"total", q.column_int64(0)},  {"pending", q.column_int64(1)},
-          {"running", q.column_int64(2)}, {"done", q.column_int64(3)},
-          {"failed", q.column_int64(4)},  {"lost", q.column_int64(5)}};
+  return {{"total", q.column_int64(0)}, {"pending", q.column_int64(1)}, {"running", q.column_int64(2)}, {"done", q.column_int64(3)}, {"failed", q.column_int64(4)}, {"lost", q.column_int64(5)}};
 }
 
 const std::string kHashA(64, 'a'), kHashB(64, 'b');
@@ -224,15 +222,15 @@ TEST_CASE("unit states, views and cross-task means match hand-computed values", 
                                     "ended_at) FROM attempts WHERE unit_id = {} AND ended_at IS NOT NULL",
                                     retried)) == "lost:timed out after 60 s:3:node9:7:100.0:160.0");
   CHECK(scalar_int(db, fmt::format("SELECT COUNT(*) FROM attempts WHERE unit_id = {} AND "
-                                   "ended_at IS NULL AND outcome IS NULL", retried)) == 1);
+                                   "ended_at IS NULL AND outcome IS NULL",
+                                   retried)) == 1);
   CHECK(scalar_int(db, "SELECT COUNT(*) FROM attempts WHERE outcome = 'done' AND error IS NULL") == 9);
 
   SECTION("a second campaign reuses the done units it shares (R2)") {
     int64_t sample_new = store.upsert_sample({"narrativeqa", "2", "/cache/n2", 3000, 8});
     int64_t second = store.upsert_campaign("demo-wider", "sweeps/wider.toml", "");
     std::vector<UnitRow> rows = store.ensure_units(
-        second, {{a, sample["narrativeqa0"]}, {a, sample["narrativeqa1"]}, {a, sample_new},
-                 {b, sample["narrativeqa1"]}});
+        second, {{a, sample["narrativeqa0"]}, {a, sample["narrativeqa1"]}, {a, sample_new}, {b, sample["narrativeqa1"]}});
     REQUIRE(rows.size() == 4);
     CHECK(rows[0].state == UnitState::Done);
     CHECK(rows[0].unit_id == unit(a, "narrativeqa0"));
@@ -414,8 +412,9 @@ TEST_CASE("a writer killed with SIGKILL loses only its uncommitted batch", "[db]
   CHECK(store.recover_interrupted(campaign) == 3);
   CHECK(scalar_text(db, "SELECT group_concat(state) FROM units ORDER BY id") ==
         "lost,lost,lost,pending,pending");
-  CHECK(scalar_int(db, "SELECT COUNT(*) FROM attempts WHERE outcome = 'lost' AND ended_at IS NOT "
-                       "NULL AND error = 'worker vanished (run interrupted)'") == 3);
+  CHECK(scalar_int(db,
+                   "SELECT COUNT(*) FROM attempts WHERE outcome = 'lost' AND ended_at IS NOT "
+                   "NULL AND error = 'worker vanished (run interrupted)'") == 3);
   std::vector<UnitRow> rows = store.campaign_units(campaign);
   REQUIRE(rows.size() == 5);
   CHECK(rows[0].state == UnitState::Lost);

@@ -16,10 +16,10 @@
 #include "db_test_helpers.hpp"
 
 using namespace ckv;
+using Catch::Matchers::Contains;
 using ckv_test::scalar_int;
 using ckv_test::scalar_text;
 using ckv_test::TempDir;
-using Catch::Matchers::Contains;
 namespace fs = std::filesystem;
 
 namespace {
@@ -44,10 +44,10 @@ TEST_CASE("a second writer through another path to the same file is refused", "[
   fs::create_directory_symlink(dir.path / "results", dir.path / "results-link");
   fs::create_hard_link(path, dir.file("hard.sqlite"));
   const std::vector<std::string> aliases = {
-      dir.file("link.sqlite"),                   // a symlink to the file
-      dir.file("results-link/ckv.sqlite"),       // through a symlinked directory
-      dir.file("results/sub/../ckv.sqlite"),     // a `..` detour
-      dir.file("hard.sqlite"),                   // another name of the same inode
+      dir.file("link.sqlite"),                // a symlink to the file
+      dir.file("results-link/ckv.sqlite"),    // through a symlinked directory
+      dir.file("results/sub/../ckv.sqlite"),  // a `..` detour
+      dir.file("hard.sqlite"),                // another name of the same inode
   };
   const std::string holder = fmt::format("pid {} on host", ::getpid());
 

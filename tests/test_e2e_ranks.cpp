@@ -39,9 +39,9 @@ std::vector<RankInputConfiguration> configurations(double (*proxy)(int, int)) {
   return out;
 }
 
-double recall_follows(int b, int s) { return 0.5 + 0.1 * b + 0.01 * s; }   // higher is better
-double error_follows(int b, int s) { return 0.5 - 0.1 * b + 0.01 * s; }    // lower is better
-double error_reversed(int b, int s) { return 0.1 + 0.1 * b + 0.01 * s; }   // wrong way round
+double recall_follows(int b, int s) { return 0.5 + 0.1 * b + 0.01 * s; }  // higher is better
+double error_follows(int b, int s) { return 0.5 - 0.1 * b + 0.01 * s; }   // lower is better
+double error_reversed(int b, int s) { return 0.1 + 0.1 * b + 0.01 * s; }  // wrong way round
 
 void check_perfect(const RankComparison& c) {
   for (const Agreement* a : {&c.overall, &c.per_task[0], &c.per_task[1]}) {

@@ -14,9 +14,9 @@
 #include "scheduler/runner.hpp"
 
 using namespace ckv;
+using Catch::Matchers::Contains;
 using ckv_test::scalar_int;
 using ckv_test::TempDir;
-using Catch::Matchers::Contains;
 
 namespace {
 

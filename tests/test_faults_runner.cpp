@@ -29,7 +29,8 @@ CampaignSpec write_spec(const TempDir& dir, const std::string& run_extra = "") {
                       << "\"\n[data]\ncache = \"" << dir.file("cache") << "\"\nsamples_per_task = 2\ntasks = [\"synth-multihop\", \"synth-needle\"]\n"
                       << "[data.synthetic]\ntokens = 256\nsamples_per_task = 2\nheads = 2\nkv_heads = 1\n"
                       << "head_dim = 32\nlayers = [0]\nnum_layers_model = 2\nanswer_tokens = 2\nseed = 3\n"
-                      << "[run]\nthreads = 2\nbatch_units = 4\n" << run_extra
+                      << "[run]\nthreads = 2\nbatch_units = 4\n"
+                      << run_extra
                       << "[[methods]]\nname = \"h2o\"\n[[methods]]\nname = \"snapkv\"\n"
                       << "[[grid]]\nbudget = [96, 128]\n";
   CampaignSpec spec = load_spec(path);

@@ -7,8 +7,8 @@
 #include <set>
 
 #include "kernels/registry.hpp"
-#include "kernels/stages/selection.hpp"
 #include "kernels/snapkv/snapkv.hpp"
+#include "kernels/stages/selection.hpp"
 #include "support/tiny_layer.hpp"
 
 using namespace ckv;

@@ -9,8 +9,8 @@
 
 #include "kernels/stages/attention_graph.hpp"
 #include "kernels/stages/postprocess.hpp"
-#include "support/names.hpp"
 #include "support/dense_reference.hpp"
+#include "support/names.hpp"
 #include "support/tiny_layer.hpp"
 
 using namespace ckv;
@@ -174,7 +174,8 @@ TEST_CASE("sample() inverts the row CDF at its boundaries") {
           prev = j;
         }
         CHECK(g.sample(i, 0.0) == std::find_if(P[i].begin(), P[i].end(),
-                                              [](double p) { return p > 0.0; }) - P[i].begin());
+                                               [](double p) { return p > 0.0; }) -
+                                      P[i].begin());
         if (stochastic) {
           // Never past the row end, never a zero-probability column.
           const int j = g.sample(i, std::nextafter(1.0, 0.0));

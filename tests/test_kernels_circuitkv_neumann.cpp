@@ -8,10 +8,10 @@
 #include <cmath>
 #include <set>
 
-#include "kernels/stages/attention_graph.hpp"
-#include "kernels/stages/postprocess.hpp"
 #include "kernels/circuitkv_neumann/circuitkv_neumann.hpp"
 #include "kernels/registry.hpp"
+#include "kernels/stages/attention_graph.hpp"
+#include "kernels/stages/postprocess.hpp"
 #include "kernels/stages/selection.hpp"
 #include "support/dense_reference.hpp"
 #include "support/names.hpp"
@@ -194,8 +194,7 @@ TEST_CASE("truncated K equals the explicit finite sum Σ_{k<=K} γᵏ Qᵏ; K sw
     // Asked in this order so the shared series is extended (3 → 10) and restarted (1 < 10).
     for (int K : {3, 10, 1, 0, 10}) {
       INFO("graph " << graph << " K " << K);
-      json given = {{"budget", 20}, {"window", 5}, {"sink_size", s}, {"graph", graph},
-                    {"head_reduce", "mean"}, {"iterations", K}, {"gamma", 0.9}};
+      json given = {{"budget", 20}, {"window", 5}, {"sink_size", s}, {"graph", graph}, {"head_reduce", "mean"}, {"iterations", K}, {"gamma", 0.9}};
       Params p = params_of(given);
       NeumannRaw raw = neumann_raw(shared_ctx, typed(p));
       LayerContext fresh_ctx(t.input);
@@ -268,8 +267,7 @@ TEST_CASE("post-processing: sink pseudo-score, max-normalisation, DA, smoothing 
   check_close(box.hi, {1.08 / 5, 2.08 / 5, 3.08 / 5, 4.04 / 5, 4.0 / 5, 3.0 / 5, 2.0 / 5, 1.0 / 5},
               1e-12);
 
-  NeumannSignals gauss = neumann_postprocess(raw, typed_of({{"budget", 20}, {"window", 2},
-                                                             {"sink_size", 2}}));
+  NeumannSignals gauss = neumann_postprocess(raw, typed_of({{"budget", 20}, {"window", 2}, {"sink_size", 2}}));
   // Defaults: QI k = 3 with σ/2 = 0.5: weights (e⁻², 1, e⁻²)/(1 + 2e⁻²); position 5:
   // (0 + 1 + 0)·… = 1/(1 + 2e⁻²); position 4: (0.5 + 1)·e⁻²/(1 + 2e⁻²).
   const double e2 = std::exp(-2.0);
@@ -313,8 +311,7 @@ TEST_CASE("ranks and every combination on hand-made signals") {
   // per_kv_head selection: one copy per KV head.
   in.G = 2;
   in.H = 4;
-  Scores per_kv = neumann_combine(sig, typed_of({{"budget", 4}, {"window", 1}, {"sink_size", 1},
-                                                  {"selection", "per_kv_head"}}),
+  Scores per_kv = neumann_combine(sig, typed_of({{"budget", 4}, {"window", 1}, {"sink_size", 1}, {"selection", "per_kv_head"}}),
                                   in);
   CHECK(per_kv.heads.size() == 2);
   CHECK(per_kv.heads[0] == per_kv.heads[1]);
@@ -358,8 +355,7 @@ TEST_CASE("selection invariants: sinks and window kept, exactly min(B, n), deter
         for (int B : {12, 13, 40, 99, 100, 150}) {
           INFO(combination << " per_head " << per_head << " " << selection << " B " << B);
           LayerContext ctx(t.input);
-          Params p = params_of({{"budget", B}, {"window", 8}, {"combination", combination},
-                                {"per_head", per_head}, {"selection", selection}});
+          Params p = params_of({{"budget", B}, {"window", 8}, {"combination", combination}, {"per_head", per_head}, {"selection", selection}});
           const MethodDef* m = find_method("circuitkv_neumann");
           Scores a = m->score_cpu(ctx, m->parse(p));
           Scores b = m->score_cpu(ctx, m->parse(p));
@@ -387,11 +383,7 @@ TEST_CASE("per-head two-hop variant, this project's first form (the named non-pu
   const double emax = *std::max_element(entropy.begin(), entropy.end());
   for (bool true_hub : {true, false}) {
     INFO("true_hub_hi " << true_hub);
-    Params p = params_of({{"budget", 10}, {"window", w}, {"sink_size", s}, {"per_head", true},
-                          {"true_hub_hi", true_hub}, {"iterations", K}, {"gamma", gamma},
-                          {"qi_kernel", 3}, {"hi_kernel", 5}, {"sigma", 1.0},
-                          {"per_head_entropy", "window_mean"}, {"per_head_smoothing", "separate"},
-                          {"per_head_sink_score", false}, {"per_head_range", "all"}});
+    Params p = params_of({{"budget", 10}, {"window", w}, {"sink_size", s}, {"per_head", true}, {"true_hub_hi", true_hub}, {"iterations", K}, {"gamma", gamma}, {"qi_kernel", 3}, {"hi_kernel", 5}, {"sigma", 1.0}, {"per_head_entropy", "window_mean"}, {"per_head_smoothing", "separate"}, {"per_head_sink_score", false}, {"per_head_range", "all"}});
     auto got = neumann_per_head_scores(ctx, typed(p));
     REQUIRE(int(got.size()) == H);
     const double hop = std::pow(gamma, K / 2.0);  // γ^(K/2) = 0.8³
@@ -467,8 +459,10 @@ TEST_CASE("speed: n = 8192, H = 8, w = 64, K = 10 from the window rows alone") {
   auto t3 = std::chrono::steady_clock::now();
   auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
   WARN("window attention " << ms(t0, t1) << " ms; circuitkv_neumann score (entropy heads, graph, "
-                           "K = 10, post-processing) " << ms(t1, t2) << " ms; K = 20 on the "
-                           "memoised graphs " << ms(t2, t3) << " ms");
+                                            "K = 10, post-processing) "
+                           << ms(t1, t2) << " ms; K = 20 on the "
+                                            "memoised graphs "
+                           << ms(t2, t3) << " ms");
   REQUIRE(sc.heads.size() == 1);
   CHECK(sc.heads[0].size() == size_t(n));
   CHECK(ms(t1, t2) < 5000.0);

@@ -12,10 +12,10 @@
 #include <set>
 
 #include "common/philox.hpp"
-#include "kernels/stages/attention_graph.hpp"
 #include "kernels/circuitkv_walk/circuitkv_walk.hpp"
 #include "kernels/circuitkv_walk/walk_chain.hpp"
 #include "kernels/registry.hpp"
+#include "kernels/stages/attention_graph.hpp"
 #include "kernels/stages/selection.hpp"
 #include "support/names.hpp"
 #include "support/tiny_layer.hpp"
@@ -253,7 +253,7 @@ TEST_CASE("circuitkv_walk: Monte Carlo mean visits match the exact expectation w
           Agreement a =
               agreement(c, expected_visits(chain, walkers, kSteps, o.count_start), kSteps);
           INFO("nodes judged by z " << a.nodes << ", chi2 " << a.chi2 << ", max |z| " << a.max_z
-                                     << ", sparse ratio " << a.sparse_max_ratio);
+                                    << ", sparse ratio " << a.sparse_max_ratio);
           CHECK(a.nodes >= 10);
           CHECK(a.max_z < 5.0);
           CHECK(a.chi2 < a.nodes + 5.0 * std::sqrt(2.0 * a.nodes));
@@ -426,15 +426,12 @@ TEST_CASE("circuitkv_walk: adaptive temperature T = T_base (ln n / H)^kappa") {
     CHECK(entropy == Approx(total / rows).epsilon(graph == "full" ? 1e-6 : 1e-9));
     // The method with "adaptive" walks the graph of the temperature computed by hand.
     const double T = 1.3 * std::pow(std::log(double(kN)) / (total / rows), 0.5);
-    auto adaptive = walk_scores(ctx, {{"graph", graph}, {"combination", "walk"},
-                                      {"estimator", "exact"}, {"temperature", "adaptive"},
-                                      {"temperature_base", 1.3}});
-    auto fixed = walk_scores(ctx, {{"graph", graph}, {"combination", "walk"},
-                                   {"estimator", "exact"}, {"temperature", T}});
+    auto adaptive = walk_scores(ctx, {{"graph", graph}, {"combination", "walk"}, {"estimator", "exact"}, {"temperature", "adaptive"}, {"temperature_base", 1.3}});
+    auto fixed = walk_scores(ctx, {{"graph", graph}, {"combination", "walk"}, {"estimator", "exact"}, {"temperature", T}});
     for (int j = 0; j < kN; ++j) CHECK(adaptive[j] == Approx(fixed[j]).epsilon(1e-6).margin(1e-9));
     CHECK(walk_graph_options(ctx, ckv_test::walk_params_of(walk_params({{"graph", graph},
-                                                              {"temperature", "adaptive"},
-                                                              {"temperature_base", 1.3}})))
+                                                                        {"temperature", "adaptive"},
+                                                                        {"temperature_base", 1.3}})))
               .temperature == Approx(T).epsilon(1e-9));
   }
 }
@@ -553,13 +550,12 @@ TEST_CASE("circuitkv_walk: timing at n = 8192, H = 8, N = 10000, S = 10 (window_
   auto first = walk_scores(ctx, {{"budget", 1024}, {"window", 64}, {"head_reduce", "entropy_qi"}});
   auto t1 = std::chrono::steady_clock::now();
   // A second seed reuses the memoised graph: the walks (and H2O ranks) alone.
-  auto second = walk_scores(ctx, {{"budget", 1024}, {"window", 64}, {"head_reduce", "entropy_qi"},
-                                  {"seed", 1}});
+  auto second = walk_scores(ctx, {{"budget", 1024}, {"window", 64}, {"head_reduce", "entropy_qi"}, {"seed", 1}});
   auto t2 = std::chrono::steady_clock::now();
   const double full_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
   const double walk_ms = std::chrono::duration<double, std::milli>(t2 - t1).count();
   WARN("circuitkv_walk n=8192 H=8 d=64 w=64 N=10000 S=10: " << full_ms
-       << " ms with attention + graph, " << walk_ms << " ms walks + combination on a cached graph");
+                                                            << " ms with attention + graph, " << walk_ms << " ms walks + combination on a cached graph");
   CHECK(first.size() == 8192u);
   CHECK(first != second);
 }

@@ -67,8 +67,9 @@ TEST_CASE("neumann_step: prefix chunks and carries by hand") {
   CHECK(series_sum(1.0, 0.25) == 1.25);
 }
 
-TEST_CASE("neumann_step: the device's Qᵀx equals AttentionGraph's (bit-identical per element "
-          "chunk, 1e-12 chunked)") {
+TEST_CASE(
+    "neumann_step: the device's Qᵀx equals AttentionGraph's (bit-identical per element "
+    "chunk, 1e-12 chunked)") {
   const int n = 150, H = 4, G = 2, d = 16;
   ckv_test::OwnedLayer t = ckv_test::normal_layer(n, H, G, d, n, 11, 2.0, "test/device_logic");
   LayerContext ctx(t.input);
@@ -188,7 +189,7 @@ TEST_CASE("rwr_math: the top-k order and the radix cutoff select the CPU's set")
   CHECK(cut.count == 3);
   CHECK(rwr::topk_member(0.5, 0, cut.value, cut.index));
   CHECK_FALSE(rwr::topk_member(0.5, 2, cut.value, cut.index));
-  CHECK(rwr::topk_cutoff_serial(c, 6, 0.0, 0).count == 0);   // k = 0: none
+  CHECK(rwr::topk_cutoff_serial(c, 6, 0.0, 0).count == 0);            // k = 0: none
   const rwr::TopkCutoff all = rwr::topk_cutoff_serial(c, 6, 0.0, 5);  // 5 candidates <= k
   CHECK(all.count == 5);
   CHECK(rwr::topk_member(0.5, 4, all.value, all.index));

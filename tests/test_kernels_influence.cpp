@@ -197,9 +197,7 @@ TEST_CASE("circuitkv_influence scores: walker score alone, or max with rank H2O"
   KnownLayer t = known_layer(n);
   LayerContext ctx(t.input);
   // The full graph (head-mean attention); the public window_prefix default is tested below.
-  json params = {{"budget", 12}, {"window", 4}, {"walkers", 2000}, {"max_steps", 10},
-                 {"explore_fraction", 0.0}, {"combine_h2o", false}, {"seed", 5},
-                 {"graph", "full"}, {"head_reduce", "mean"}};
+  json params = {{"budget", 12}, {"window", 4}, {"walkers", 2000}, {"max_steps", 10}, {"explore_fraction", 0.0}, {"combine_h2o", false}, {"seed", 5}, {"graph", "full"}, {"head_reduce", "mean"}};
   const Scores walk = score("circuitkv_influence", ctx, params);
   REQUIRE(walk.heads.size() == 1);
   // Seed 000 settings: the adjusted/max score of the same walk run.

@@ -247,8 +247,7 @@ TEST_CASE("rc score = max(window H2O / max, visits / max) with deterministic top
   const MethodDef* m = find_method("rc");
   REQUIRE(m != nullptr);
   const Params params = resolve_params(
-      *m, {{"budget", 10}, {"window", 4}, {"sink_size", s}, {"top_k", 1}, {"observation_window", W},
-           {"walkers", 7}});
+      *m, {{"budget", 10}, {"window", 4}, {"sink_size", s}, {"top_k", 1}, {"observation_window", W}, {"walkers", 7}});
   const Scores got = m->score_cpu(ctx, m->parse(params));
   REQUIRE(got.heads.size() == 1);
 

@@ -81,8 +81,7 @@ TEST_CASE("conventions set the knobs of their reference; given parameters win") 
   CHECK(factory["selection"] == "per_query_head");
   // Written knob by knob, the same configuration.
   CHECK(resolve_params(snap, {{"convention", "kvpress"}}) ==
-        resolve_params(snap, {{"window", 64}, {"kernel", 5}, {"pool", "avg"},
-                              {"selection", "per_kv_head"}, {"sink_size", 0}}));
+        resolve_params(snap, {{"window", 64}, {"kernel", 5}, {"pool", "avg"}, {"selection", "per_kv_head"}, {"sink_size", 0}}));
   CHECK(resolve_params(method_named("pyramidkv"), {{"convention", "kvpress"}})["pyramid_rounding"] ==
         "float");
   CHECK_THROWS_WITH(resolve_params(snap, {{"convention", "vllm"}}), Catch::Contains("convention"));

@@ -45,8 +45,8 @@ TEST_CASE("every evicting method keeps sinks, window and exactly min(B, n) token
           CHECK(int(k.size()) == std::min(budget, kN));
           CHECK(std::is_sorted(k.begin(), k.end()));
           CHECK(std::set<int>(k.begin(), k.end()).size() == k.size());
-          CHECK(k.front() == 0);                // the sink
-          CHECK(k[k.size() - 2] == kN - 2);     // the window
+          CHECK(k.front() == 0);             // the sink
+          CHECK(k[k.size() - 2] == kN - 2);  // the window
           CHECK(k.back() == kN - 1);
         }
       }

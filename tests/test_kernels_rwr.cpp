@@ -222,8 +222,7 @@ TEST_CASE("rwr reciprocal mix and reversible chain through the registry") {
   check_close(score_rwr(ctx, {{"graph_window", 3}, {"topk", 2}, {"reciprocal_beta", 0.3}}).heads[0], mix, 1e-5);
   check_close(score_rwr(ctx, {{"graph_window", 3}, {"topk", 2}, {"reversible", true}}).heads[0], reversible, 1e-5);
   // per_kv_head selection with one KV head: the mean over its group, the same vector.
-  const Scores per_kv = score_rwr(ctx, {{"graph_window", 3}, {"topk", 2}, {"reversible", true},
-                                  {"selection", "per_kv_head"}});
+  const Scores per_kv = score_rwr(ctx, {{"graph_window", 3}, {"topk", 2}, {"reversible", true}, {"selection", "per_kv_head"}});
   REQUIRE(per_kv.heads.size() == 1);
   check_close(per_kv.heads[0], reversible, 1e-5);
 }

@@ -147,13 +147,13 @@ TEST_CASE("compression_ratio: the budget of each sample is round((1 - r) n), hal
   };
   // By hand: (1 - r) n, then Python's round (ties to the even neighbour).
   CHECK(sample_budget(ratio(0.5), 1024) == 512);
-  CHECK(sample_budget(ratio(0.5), 1025) == 512);   // 512.5 -> 512
-  CHECK(sample_budget(ratio(0.5), 1027) == 514);   // 513.5 -> 514
-  CHECK(sample_budget(ratio(0.9), 1000) == 100);   // (1 - 0.9) 1000 = 99.99999999999997 -> 100
-  CHECK(sample_budget(ratio(0.75), 10) == 2);      // 2.5 -> 2
-  CHECK(sample_budget(ratio(0.25), 10) == 8);      // 7.5 -> 8
-  CHECK(sample_budget(ratio(0.0), 777) == 777);    // nothing removed
-  CHECK(sample_budget(ratio(0.95, 64, 4), 100) == 68);  // 5 is raised to sink + window
+  CHECK(sample_budget(ratio(0.5), 1025) == 512);           // 512.5 -> 512
+  CHECK(sample_budget(ratio(0.5), 1027) == 514);           // 513.5 -> 514
+  CHECK(sample_budget(ratio(0.9), 1000) == 100);           // (1 - 0.9) 1000 = 99.99999999999997 -> 100
+  CHECK(sample_budget(ratio(0.75), 10) == 2);              // 2.5 -> 2
+  CHECK(sample_budget(ratio(0.25), 10) == 8);              // 7.5 -> 8
+  CHECK(sample_budget(ratio(0.0), 777) == 777);            // nothing removed
+  CHECK(sample_budget(ratio(0.95, 64, 4), 100) == 68);     // 5 is raised to sink + window
   CHECK(sample_budget(make_sel(300, 2, 0), 1000) == 300);  // no ratio: the fixed budget
   // The keep-set has exactly that many tokens (0.7 n: 14, 14.7, 25.9, 44.8, 70.7 -> 14, 15, 26, 45, 71).
   for (int n : {20, 21, 37, 64, 101}) {

@@ -180,7 +180,7 @@ TEST_CASE("influence: sampling edges, starts and explore decisions") {
   CHECK(influence::influence_sample(t, 5, 0.74) == 4);
   CHECK(influence::influence_sample(t, 5, 0.75) == 5);
   CHECK(influence::influence_sample(t, 5, kAlmostOne) == 5);  // stays inside the row
-  CHECK(influence::influence_sample(t, 2, 0.3) == 2);  // total 0: the self loop
+  CHECK(influence::influence_sample(t, 2, 0.3) == 2);         // total 0: the self loop
   CHECK(influence::influence_sample(t, 2, kAlmostOne) == 2);
 
   influence::InfluenceWalkRun run;
@@ -265,12 +265,12 @@ TEST_CASE("rc: sparse sampling edges, absorption, dead ends and visit bookkeepin
   const std::vector<int> neighbors = {-1, -1, -1, 0, -1, -1, 0, 1, -1, 1, 0, 2};
   const std::vector<double> cdf = {0, 0, 0, 1.0, 0, 0, 0.0, 0.0, 0, 0.0, 0.5, 1.0};
   const rc::SparseRowsArrays g{4, 3, degree.data(), neighbors.data(), cdf.data()};
-  CHECK(rc::sparse_sample(g, 0, 0.5) == -1);          // empty row
-  CHECK(rc::sparse_sample(g, 2, 0.5) == -1);          // all kept weights zero
-  CHECK(rc::sparse_sample(g, 3, 0.0) == 0);           // the zero-weight neighbour 1 never wins
+  CHECK(rc::sparse_sample(g, 0, 0.5) == -1);  // empty row
+  CHECK(rc::sparse_sample(g, 2, 0.5) == -1);  // all kept weights zero
+  CHECK(rc::sparse_sample(g, 3, 0.0) == 0);   // the zero-weight neighbour 1 never wins
   CHECK(rc::sparse_sample(g, 3, 0.49) == 0);
   CHECK(rc::sparse_sample(g, 3, 0.5) == 2);
-  CHECK(rc::sparse_sample(g, 3, kAlmostOne) == 2);    // stays inside the row
+  CHECK(rc::sparse_sample(g, 3, kAlmostOne) == 2);  // stays inside the row
   CHECK(rc::sparse_sample(g, 1, kAlmostOne) == 0);
 
   const std::vector<int> sources = {3, 1};

@@ -9,8 +9,8 @@
 #include "report/report_table.hpp"
 
 using namespace ckv;
-using ckv_test::TempDir;
 using Catch::Matchers::Contains;
+using ckv_test::TempDir;
 
 namespace {
 
@@ -62,10 +62,10 @@ TEST_CASE("means over fewer samples than the task has say so, in every format", 
 
   ReportOptions options;
   const std::string markdown = render_report(report, options);
-  CHECK_THAT(markdown, Contains("0.5000 (2/3)"));                   // A on qasper
+  CHECK_THAT(markdown, Contains("0.5000 (2/3)"));  // A on qasper
   CHECK_THAT(markdown, Contains("(k/n): the mean covers k of the task's n samples"));
   CHECK_THAT(markdown, Contains("ckv-sweep status DB --failures cov"));
-  CHECK_THAT(markdown, !Contains("0.7500 (")); // B is complete: no mark
+  CHECK_THAT(markdown, !Contains("0.7500 ("));  // B is complete: no mark
 
   options.format = "csv";
   const std::string csv = render_report(report, options);

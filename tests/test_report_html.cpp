@@ -11,8 +11,8 @@
 #include "report/report_table.hpp"
 
 using namespace ckv;
-using ckv_test::TempDir;
 using Catch::Matchers::Contains;
+using ckv_test::TempDir;
 
 namespace {
 
@@ -71,7 +71,7 @@ TEST_CASE("only relative paths and http(s)/file URLs are linked", "[report][html
   CHECK(safe_href("https://example.org/x"));
   CHECK(safe_href("FILE:///tmp/a.html"));
   CHECK(safe_href("dir:with/colon.html") == false);  // a scheme "dir"
-  CHECK(safe_href("./dir:with-colon.html"));        // a path: '/' comes first
+  CHECK(safe_href("./dir:with-colon.html"));         // a path: '/' comes first
   CHECK_FALSE(safe_href("javascript:alert(1)"));
   CHECK_FALSE(safe_href("JavaScript:alert(1)"));
   CHECK_FALSE(safe_href("data:text/html,<script>"));

@@ -49,18 +49,22 @@ TEST_CASE("html::escape on hostile strings", "[report][html]") {
   // valid UTF-8 passes through: é, 東, an emoji (4 bytes)
   CHECK(html::escape("caf\xC3\xA9 \xE6\x9D\xB1 \xF0\x9F\x98\x80") == "caf\xC3\xA9 \xE6\x9D\xB1 \xF0\x9F\x98\x80");
   const std::string fffd = "\xEF\xBF\xBD";
-  CHECK(html::escape("a\xFF" "b") == "a" + fffd + "b");                       // not UTF-8
-  CHECK(html::escape("\xE6\x9D") == fffd + fffd);                           // truncated sequence
-  CHECK(html::escape("\xC0\xAF") == fffd + fffd);                           // overlong '/'
-  CHECK(html::escape("\xED\xA0\x80") == fffd + fffd + fffd);                // a UTF-16 surrogate
-  CHECK(html::escape("\xF4\x90\x80\x80") == fffd + fffd + fffd + fffd);     // above U+10FFFF
+  CHECK(html::escape("a\xFF"
+                     "b") == "a" + fffd + "b");                                           // not UTF-8
+  CHECK(html::escape("\xE6\x9D") == fffd + fffd);                                         // truncated sequence
+  CHECK(html::escape("\xC0\xAF") == fffd + fffd);                                         // overlong '/'
+  CHECK(html::escape("\xED\xA0\x80") == fffd + fffd + fffd);                              // a UTF-16 surrogate
+  CHECK(html::escape("\xF4\x90\x80\x80") == fffd + fffd + fffd + fffd);                   // above U+10FFFF
   CHECK(html::escape(std::string("x\0y\x01\x7F", 5)) == "x" + fffd + "y" + fffd + fffd);  // controls
   CHECK(html::escape("tab\tnl\ncr\r") == "tab\tnl\ncr\r");
   CHECK(html::escape("") == "");
 }
 
 TEST_CASE("html::script_json cannot end its script element", "[report][html]") {
-  const json value = json::array({"</script><script>alert(1)</script>", "<!--", "a\xE2\x80\xA8" "b", "x & y"});
+  const json value = json::array({"</script><script>alert(1)</script>", "<!--",
+                                  "a\xE2\x80\xA8"
+                                  "b",
+                                  "x & y"});
   const std::string out = html::script_json(value);
   CHECK(out.find('<') == std::string::npos);
   CHECK(out.find('>') == std::string::npos);
@@ -89,7 +93,7 @@ TEST_CASE("token classes from token texts", "[report][keep_view]") {
   CHECK(cls({txt(".")}) == TokenClass::kPunctuation);
   CHECK(cls({txt(" ...")}) == TokenClass::kPunctuation);
   CHECK(cls({txt(" \"(")}) == TokenClass::kPunctuation);
-  CHECK(cls({txt("\xEF\xBC\x8C")}) == TokenClass::kPunctuation);  // ， full-width comma
+  CHECK(cls({txt("\xEF\xBC\x8C")}) == TokenClass::kPunctuation);   // ， full-width comma
   CHECK(cls({txt(" \xE2\x80\x94")}) == TokenClass::kPunctuation);  // — em dash
   CHECK(cls({txt("\xC2\xBF")}) == TokenClass::kPunctuation);       // ¿
   CHECK(cls({txt("\n")}) == TokenClass::kNewline);
@@ -104,12 +108,14 @@ TEST_CASE("token classes from token texts", "[report][keep_view]") {
   CHECK(cls({txt(" \xF0\x9F\x98\x80")}) == TokenClass::kOther);  // an emoji
   CHECK(cls({txt(" caf\xC3\xA9")}) == TokenClass::kWord);
   CHECK(cls({txt(" caf"), txt("\xC3\xA9")}) == TokenClass::kSubword);
-  CHECK(cls({txt("\xE6\x9D\xB1\xE4\xBA\xAC")}) == TokenClass::kWord);       // 東京
-  CHECK(cls({bytes("\xE6\x9D"), txt("abc")}) == TokenClass::kSubword);     // continues a byte piece
-  CHECK(cls({txt("\xB1")}) == TokenClass::kOther);                         // not UTF-8 (never stored so)
-  CHECK(cls({txt(" \xD0\x9C\xD0\xBE")}) == TokenClass::kWord);              // Cyrillic
-  CHECK(classify_token({}, 0) == TokenClass::kUnknown);                      // no texts (older caches)
-  CHECK(display_text(txt("a\nb\tc\r")) == "a\xE2\x86\xB5\nb\xE2\x86\x92" "c\xE2\x90\x8D");
+  CHECK(cls({txt("\xE6\x9D\xB1\xE4\xBA\xAC")}) == TokenClass::kWord);   // 東京
+  CHECK(cls({bytes("\xE6\x9D"), txt("abc")}) == TokenClass::kSubword);  // continues a byte piece
+  CHECK(cls({txt("\xB1")}) == TokenClass::kOther);                      // not UTF-8 (never stored so)
+  CHECK(cls({txt(" \xD0\x9C\xD0\xBE")}) == TokenClass::kWord);          // Cyrillic
+  CHECK(classify_token({}, 0) == TokenClass::kUnknown);                 // no texts (older caches)
+  CHECK(display_text(txt("a\nb\tc\r")) ==
+        "a\xE2\x86\xB5\nb\xE2\x86\x92"
+        "c\xE2\x90\x8D");
   CHECK(display_text(bytes("\xE6\x9D")) == "\\xe6\\x9d");
   CHECK(display_text(special("<s>")) == "<s>");
 }

@@ -12,8 +12,8 @@
 #include "report/report_table.hpp"
 
 using namespace ckv;
-using ckv_test::TempDir;
 using Catch::Matchers::Contains;
+using ckv_test::TempDir;
 
 namespace {
 

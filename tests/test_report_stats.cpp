@@ -108,7 +108,8 @@ TEST_CASE("stratified bootstrap: the task mix is fixed and the mean weights task
   strata.insert(strata.end(), b.size(), 1);
   const double center = (mean(a) + mean(b)) / 2;
   const double se = std::sqrt(sample_std(a) * sample_std(a) / double(a.size()) +
-                              sample_std(b) * sample_std(b) / double(b.size())) / 2;
+                              sample_std(b) * sample_std(b) / double(b.size())) /
+                    2;
   const Interval ci = bootstrap_mean_ci(all, strata, 0.95, 4000);
   CHECK(ci.lo == Approx(center - 1.959964 * se).margin(0.1 * 1.959964 * se));
   CHECK(ci.hi == Approx(center + 1.959964 * se).margin(0.1 * 1.959964 * se));

@@ -17,8 +17,8 @@
 #include "report/stats.hpp"
 
 using namespace ckv;
-using ckv_test::TempDir;
 using Catch::Matchers::Contains;
+using ckv_test::TempDir;
 
 namespace {
 
@@ -43,17 +43,11 @@ Campaign build(const TempDir& dir) {
     std::vector<double> recall, kept;
   };
   std::vector<Config> configs = {
-      {std::string(64, 'a'), "snapkv", R"({"method":"snapkv","params":{"budget":128,"window":32}})",
-       {.9, .7, .5, .6, .8}, {100, 128, 128, 128, 128}},
-      {std::string(64, 'b'), "pyramidkv",
-       R"({"method":"pyramidkv","params":{"budget":128,"budget_mode":"pyramid","window":32}})",
-       {.8, .8, .8, .9, .9}, {100, 140, 128, 128, 128}},
+      {std::string(64, 'a'), "snapkv", R"({"method":"snapkv","params":{"budget":128,"window":32}})", {.9, .7, .5, .6, .8}, {100, 128, 128, 128, 128}},
+      {std::string(64, 'b'), "pyramidkv", R"({"method":"pyramidkv","params":{"budget":128,"budget_mode":"pyramid","window":32}})", {.8, .8, .8, .9, .9}, {100, 140, 128, 128, 128}},
   };
   for (int s = 1; s <= 3; ++s)
-    configs.push_back({std::string(63, 'c') + char('0' + s), "circuitkv_walk",
-                       fmt::format(R"({{"method":"circuitkv_walk","params":{{"budget":128,"graph":"full","seed":{},"window":32}}}})", s),
-                       {.5 + .1 * s, .5 + .1 * s, .5 + .1 * s, .6 + .1 * s, .6 + .1 * s},
-                       {100, 128, 128, 128, 128}});
+    configs.push_back({std::string(63, 'c') + char('0' + s), "circuitkv_walk", fmt::format(R"({{"method":"circuitkv_walk","params":{{"budget":128,"graph":"full","seed":{},"window":32}}}})", s), {.5 + .1 * s, .5 + .1 * s, .5 + .1 * s, .6 + .1 * s, .6 + .1 * s}, {100, 128, 128, 128, 128}});
   std::vector<int64_t> samples;
   const std::vector<std::pair<std::string, int>> sample_defs = {
       {"qasper", 100}, {"qasper", 200}, {"qasper", 300}, {"trec", 150}, {"trec", 250}};

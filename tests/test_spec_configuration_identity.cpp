@@ -84,8 +84,7 @@ kernel = 7
   // version is not a default: a document without it is a numerics-1 configuration).
   for (const json& document :
        {points[0].document,
-        json{{"method", "snapkv"}, {"params", {{"pool", "avg"}, {"budget", 96}}},
-             {"eval", {{"layers", {1}}, {"topk", 16}, {"numerics", kNumericsVersion}}}}}) {
+        json{{"method", "snapkv"}, {"params", {{"pool", "avg"}, {"budget", 96}}}, {"eval", {{"layers", {1}}, {"topk", 16}, {"numerics", kNumericsVersion}}}}}) {
     const std::string config = dir.file("config.json"), out = dir.file("config.jsonl");
     std::ofstream(config) << document.dump();
     run(exe + " export-keep --cache " + cache + " --config " + config +

@@ -81,11 +81,12 @@ TEST_CASE("good sweep specs expand as expected", "[spec]") {
       CampaignSpec spec = parse_spec(read_text(file), name);
       std::vector<std::string> actual = {"eval " + canonical_json(eval_settings(spec).to_json())};
       for (const auto& c : expand_grid(spec)) actual.push_back(describe(c));
-      INFO("actual expansion:\n" << [&] {
-        std::string all;
-        for (const auto& a : actual) all += a + "\n";
-        return all;
-      }());
+      INFO("actual expansion:\n"
+           << [&] {
+                std::string all;
+                for (const auto& a : actual) all += a + "\n";
+                return all;
+              }());
       CHECK(actual == expected);
     }
   }

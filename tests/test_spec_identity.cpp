@@ -20,7 +20,8 @@ namespace {
 
 // Shaped like circuitkv_walk: every ParamType that sweeps must handle.
 enum class ToyTemperature { adaptive };
-enum class ToyDirection { backward, forward };
+enum class ToyDirection { backward,
+                          forward };
 
 struct ToyParams {
   long long walkers = 0;
@@ -76,7 +77,7 @@ std::vector<std::string> hashes(const std::string& body) {
 TEST_CASE("a configuration's canonical JSON and hash are fixed", "[spec]") {
   const MethodDef toy = toy_method();
   GridPoint c = make_grid_point(toy_entry(toy, {{"walkers", 100}}), json{{"temperature", 1}},
-                                       kAllLayersEval);
+                                kAllLayersEval);
   // Computed independently:
   //   printf '%s' '<the string below>' | sha256sum
   // Numerics 2 (kernels/numerics.hpp) changed every new configuration's hash by design; the
@@ -200,8 +201,12 @@ TEST_CASE("list-valued and float-or-string axes expand like any other", "[spec]"
   for (const auto& c : configs) got.push_back(json::array({c.params.at("scales"), c.params.at("temperature")}));
   const json one = json::array({5}), three = json::array({5, 15, 50});
   const std::vector<json> expected = {
-      json::array({one, 1.0}),   json::array({one, 0.5}),   json::array({one, "adaptive"}),
-      json::array({three, 1.0}), json::array({three, 0.5}), json::array({three, "adaptive"}),
+      json::array({one, 1.0}),
+      json::array({one, 0.5}),
+      json::array({one, "adaptive"}),
+      json::array({three, 1.0}),
+      json::array({three, 0.5}),
+      json::array({three, "adaptive"}),
   };
   CHECK(got == expected);
   for (const auto& c : configs) CHECK(c.params.at("direction") == "forward");

@@ -16,9 +16,9 @@
 #include "scheduler/spec.hpp"
 
 using namespace ckv;
+using Catch::Matchers::Contains;
 using ckv_test::scalar_int;
 using ckv_test::TempDir;
-using Catch::Matchers::Contains;
 
 namespace {
 
@@ -141,8 +141,10 @@ TEST_CASE("an unknown or malformed numerics value is refused", "[spec]") {
     return std::string("(accepted)");
   };
   for (const json& bad : {json("2"), json(2.0), json(2.5), json(0), json(-1), json(true), json(nullptr), json::array({2})})
-    CHECK(error_of(bad) == "eval.numerics must be a numerics version, an integer from 1 to 2 (docs/database.md, "
-                           "\"Numerics versions\"), got " + bad.dump());
+    CHECK(error_of(bad) ==
+          "eval.numerics must be a numerics version, an integer from 1 to 2 (docs/database.md, "
+          "\"Numerics versions\"), got " +
+              bad.dump());
   CHECK_THAT(error_of(3), Contains("eval.numerics 3 is newer than this ckv-sweep knows (it computes numerics 2: "));
   CHECK_THAT(error_of(3), Contains("read it with the ckv-sweep that wrote it"));
   CHECK(error_of(2) == "(accepted)");
@@ -189,9 +191,10 @@ TEST_CASE("plan counts the units an earlier numerics computed; a rerun makes the
   for (const auto& unit : plan.units) CHECK(unit.state == UnitState::Pending);
   // The campaign is now exactly the numerics-2 units; the numerics-1 rows stay in the database.
   CHECK(scalar_int(db, "SELECT COUNT(*) FROM campaign_units") == 12);
-  CHECK(scalar_int(db, "SELECT COUNT(*) FROM campaign_units cu JOIN units u ON u.id = cu.unit_id "
-                       "JOIN configurations cf ON cf.id = u.configuration_id "
-                       "WHERE json_extract(cf.canonical_json, '$.eval.numerics') = 2") == 12);
+  CHECK(scalar_int(db,
+                   "SELECT COUNT(*) FROM campaign_units cu JOIN units u ON u.id = cu.unit_id "
+                   "JOIN configurations cf ON cf.id = u.configuration_id "
+                   "WHERE json_extract(cf.canonical_json, '$.eval.numerics') = 2") == 12);
   CHECK(scalar_int(db, "SELECT COUNT(*) FROM units WHERE state = 'done'") == 11);
   CHECK(scalar_int(db, "SELECT COUNT(*) FROM results") == 11);
   CHECK(scalar_int(db, "SELECT COUNT(*) FROM configurations") == 8);

@@ -38,8 +38,9 @@ std::string trim(std::string s) {
   return s;
 }
 
-const char* kPlainSpec = "[campaign]\nname = \"planning\"\ndatabase = \"planning.sqlite\"\n"
-                         "[data]\ncache = \"CACHE\"\n[[methods]]\nname = \"snapkv\"\n";
+const char* kPlainSpec =
+    "[campaign]\nname = \"planning\"\ndatabase = \"planning.sqlite\"\n"
+    "[data]\ncache = \"CACHE\"\n[[methods]]\nname = \"snapkv\"\n";
 
 }  // namespace
 

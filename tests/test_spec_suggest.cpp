@@ -27,9 +27,9 @@ size_t slow_distance(const std::string& a, const std::string& b) {
 TEST_CASE("edit distance: hand-computed values", "[spec]") {
   CHECK(edit_distance("", "") == 0);
   CHECK(edit_distance("budget", "budget") == 0);
-  CHECK(edit_distance("budgets", "budget") == 1);     // one deletion
-  CHECK(edit_distance("kitten", "sitting") == 3);     // k->s, e->i, +g
-  CHECK(edit_distance("stauts", "status") == 2);      // two substitutions
+  CHECK(edit_distance("budgets", "budget") == 1);  // one deletion
+  CHECK(edit_distance("kitten", "sitting") == 3);  // k->s, e->i, +g
+  CHECK(edit_distance("stauts", "status") == 2);   // two substitutions
   CHECK(edit_distance("", "abc") == 3);
   CHECK(edit_distance("flaw", "lawn") == 2);
 }
@@ -52,10 +52,10 @@ TEST_CASE("closest_name suggests only a near slip, never the word itself", "[spe
   const std::vector<std::string> keys = {"budget", "window", "sink_size", "budget_mode", "kernel"};
   CHECK(closest_name("budgets", keys) == std::optional<std::string>("budget"));
   CHECK(closest_name("kernal", keys) == std::optional<std::string>("kernel"));
-  CHECK(closest_name("budget", keys) == std::nullopt);          // valid already
-  CHECK(closest_name("temperature", keys) == std::nullopt);     // nothing close
-  CHECK(closest_name("thr", {"threads"}) == std::nullopt);      // a prefix is not a slip
-  CHECK(closest_name("ab", {"xy"}) == std::nullopt);            // 2 edits on a short name: too far
+  CHECK(closest_name("budget", keys) == std::nullopt);       // valid already
+  CHECK(closest_name("temperature", keys) == std::nullopt);  // nothing close
+  CHECK(closest_name("thr", {"threads"}) == std::nullopt);   // a prefix is not a slip
+  CHECK(closest_name("ab", {"xy"}) == std::nullopt);         // 2 edits on a short name: too far
   CHECK(did_you_mean("budgets", keys) == " (did you mean 'budget'?)");
   CHECK(did_you_mean("zzz", keys).empty());
 }

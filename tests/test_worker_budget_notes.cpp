@@ -80,7 +80,9 @@ TEST_CASE("compression_ratio: the worker keeps round((1 - r) n) tokens of each s
     REQUIRE(result.units.at(0).ok);
     // round((1 - 0.75) n) = round(n / 4), half to even: n = 4q + 2 is a tie, which goes to the even of q, q + 1.
     const int q = entry.n_tokens / 4, rem = entry.n_tokens % 4;
-    const double expected = rem < 2 ? q : rem == 3 ? q + 1 : q % 2 == 0 ? q : q + 1;
+    const double expected = rem < 2 ? q : rem == 3 ? q + 1
+                                      : q % 2 == 0 ? q
+                                                   : q + 1;
     INFO("n = " << entry.n_tokens);
     CHECK(result.units[0].metrics.at("kept").value() == expected);
   }

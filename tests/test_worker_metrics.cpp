@@ -3,8 +3,8 @@
 // q·K[j]/√d = ln c_j, hence a_t ∝ c.
 #include <catch2/catch.hpp>
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 
 #include <cstring>
 #include <map>
@@ -53,7 +53,6 @@ Layer hand_layer() {
   in.sample = "test/hand";
   return l;
 }
-
 
 // A layer of n = 4 prompt and m = 1 answer tokens, d = 2, over caller-owned vectors.
 LayerInput small_input(int H, int G, std::vector<float>& k, std::vector<float>& v,

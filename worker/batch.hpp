@@ -21,8 +21,8 @@ struct UnitTask {
 
 struct Batch {
   int64_t batch_id = 0;
-  std::string sample_path;  // absolute path of the .safetensors file
-  std::string sample_label; // "task/id" for messages
+  std::string sample_path;   // absolute path of the .safetensors file
+  std::string sample_label;  // "task/id" for messages
   // The sample's content fingerprint when the campaign was planned; the worker refuses a file
   // whose content is not that any more (empty: not checked).
   std::string sample_fingerprint;

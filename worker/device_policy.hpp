@@ -7,7 +7,9 @@
 
 namespace ckv {
 
-enum class DeviceChoice { Auto, Cpu, Cuda };
+enum class DeviceChoice { Auto,
+                          Cpu,
+                          Cuda };
 
 // "auto" | "cpu" | "cuda"; throws ckv::UsageError naming the valid choices.
 DeviceChoice parse_device_choice(const std::string& text);

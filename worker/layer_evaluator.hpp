@@ -21,12 +21,12 @@ namespace ckv {
 
 // What one configuration makes of one layer.
 struct LayerEvaluation {
-  const Scores* scores = nullptr;        // shared with the configurations of the same score key
-  std::vector<std::vector<int>> keep;    // one keep-set per selection head
-  int budget = 0;                        // the layer's budget (n for a method that evicts nothing)
-  int configured_budget = 0;             // the sample's configured budget (`budget`, or compression_ratio's)
-  double score_ms = 0;                   // the whole shared scoring pass plus this selection
-  bool evicts_nothing = false;           // a selecting method whose budget is at least n
+  const Scores* scores = nullptr;      // shared with the configurations of the same score key
+  std::vector<std::vector<int>> keep;  // one keep-set per selection head
+  int budget = 0;                      // the layer's budget (n for a method that evicts nothing)
+  int configured_budget = 0;           // the sample's configured budget (`budget`, or compression_ratio's)
+  double score_ms = 0;                 // the whole shared scoring pass plus this selection
+  bool evicts_nothing = false;         // a selecting method whose budget is at least n
 };
 
 class LayerEvaluator {
@@ -56,8 +56,8 @@ class LayerEvaluator {
 
   const LayerInput& input_;
   LayerContext context_;
-  std::map<std::string, SharedScores> shared_;   // by score key
-  std::map<int, AnswerAttention> answers_;       // by topk: the keep-set independent metric parts
+  std::map<std::string, SharedScores> shared_;  // by score key
+  std::map<int, AnswerAttention> answers_;      // by topk: the keep-set independent metric parts
 };
 
 // The keep-sets of `config` for `scores` on this layer: everything for a method that evicts

@@ -25,12 +25,12 @@ namespace ckv {
 // tests/test_worker_metrics.cpp), and are the same at every SIMD level.
 struct AnswerAttention {
   int H = 0, m = 0, n = 0, d = 0, k = 0;
-  std::vector<float> weight;          // [H][m][n + m]: e_j; row (h, t) holds n + t + 1 values
-  std::vector<double> total;          // [H][m]: Σ_j e_j (prompt and answer keys <= t)
-  std::vector<double> output;         // [H][m][d]: o = Σ_j e_j v_j / total
-  std::vector<double> answer_sum;     // [H][m][d]: Σ_{u<=t} e_{n+u} v_ans[u], not normalised
+  std::vector<float> weight;                     // [H][m][n + m]: e_j; row (h, t) holds n + t + 1 values
+  std::vector<double> total;                     // [H][m]: Σ_j e_j (prompt and answer keys <= t)
+  std::vector<double> output;                    // [H][m][d]: o = Σ_j e_j v_j / total
+  std::vector<double> answer_sum;                // [H][m][d]: Σ_{u<=t} e_{n+u} v_ans[u], not normalised
   std::vector<double> prompt_mass, answer_mass;  // [H][m]: the two shares of a_t
-  std::vector<int> top;               // [H][m][k]: prompt keys with the largest a_t
+  std::vector<int> top;                          // [H][m][k]: prompt keys with the largest a_t
 
   // Memory: 4·H·m·(n + m) bytes of weights plus 16·H·m·d of outputs; while computing, each
   // thread holds m·(n + 16) floats of logits and 256·d doubles of values.

@@ -262,7 +262,6 @@ AnswerAttentionDevice::AnswerAttentionDevice(const AnswerLayerView& layer) : imp
   CKV_CUDA_CHECK(cudaStreamSynchronize(s.stream));
 }
 
-
 std::vector<AnswerRowTerms> AnswerAttentionDevice::rows(const std::vector<std::vector<int>>& keep) const {
   const Impl& s = *impl_;
   DeviceScope scope(s.device);

@@ -23,7 +23,7 @@ namespace ckv::cuda {
 // Host pointers to one layer's tensors (LayerInput's layout) and the metrics' k.
 struct AnswerLayerView {
   int H = 0, G = 0, d = 0, n = 0, m = 0;
-  int k = 0;  // min(topk, n)
+  int k = 0;                        // min(topk, n)
   const float* k_prompt = nullptr;  // [G, n, d]
   const float* v_prompt = nullptr;  // [G, n, d]
   const float* q_answer = nullptr;  // [H, m, d]

@@ -21,7 +21,8 @@ namespace {
 
 constexpr const char* kName = "circuitkv_influence";
 
-enum class InfluenceGraph { window_prefix, full };
+enum class InfluenceGraph { window_prefix,
+                            full };
 
 struct InfluenceParams {
   SelectionParams selection;
@@ -43,9 +44,10 @@ struct InfluenceParams {
     if (walkers > 4294967296LL)
       return fmt::format("walkers {} exceeds the Philox walker index range (2^32)", walkers);
     if (explore_fraction > 0.0 && (long long)(explore_fraction * double(walkers) + 1e-9) == 0)
-      return fmt::format("explore_fraction {} of {} walkers leaves no exploring walker; use 0 "
-                         "to disable exploration",
-                         explore_fraction, walkers);
+      return fmt::format(
+          "explore_fraction {} of {} walkers leaves no exploring walker; use 0 "
+          "to disable exploration",
+          explore_fraction, walkers);
     return "";
   }
 };
@@ -83,7 +85,8 @@ const influence::TransitionTable& transition_table(LayerContext& ctx, const Infl
 
 // Who runs the walkers: run_walkers on CPU threads, or its CUDA twin (influence_kernels.cu)
 // with bit-identical counts; everything else is the same host code, so the scores are equal.
-enum class WalkerDevice { cpu, cuda };
+enum class WalkerDevice { cpu,
+                          cuda };
 
 #ifdef CKV_HAVE_CUDA
 // The device copy of a memoised table: keyed like it, so it lives as long as the context.
@@ -115,8 +118,10 @@ std::vector<long long> influence_visits(LayerContext& ctx, const InfluenceParams
                                      device_table(ctx, p, options.sink, explore_temperature),
                                      options);
 #else
-  CKV_FAIL("{}: circuitkv_influence: GPU walkers requested, but this ckv-sweep was built without "
-           "CUDA", ctx.input().sample);
+  CKV_FAIL(
+      "{}: circuitkv_influence: GPU walkers requested, but this ckv-sweep was built without "
+      "CUDA",
+      ctx.input().sample);
 #endif
 }
 

@@ -39,11 +39,11 @@ class TransitionTable {
 };
 
 struct WalkerOptions {
-  long long walkers = 10000;       // N
-  int max_steps = 50;              // S (seed 000: 10; public v1.0.8: 50)
-  int sink = 4;                    // s
-  double temperature = 2.0;        // T
-  double explore_fraction = 0.3;   // the last ⌊fraction·N⌋ walkers explore (v1.0.8)
+  long long walkers = 10000;      // N
+  int max_steps = 50;             // S (seed 000: 10; public v1.0.8: 50)
+  int sink = 4;                   // s
+  double temperature = 2.0;       // T
+  double explore_fraction = 0.3;  // the last ⌊fraction·N⌋ walkers explore (v1.0.8)
   double explore_temperature = 10.0;
   uint64_t seed = 0;
 };

@@ -122,8 +122,10 @@ NeumannRaw neumann_raw(LayerContext& context, const NeumannParams& p, RowSource 
 #ifdef CKV_HAVE_CUDA
     raw.series = neumann_vectors_cuda(context, qi, hi, source, p.gamma, p.iterations);
 #else
-    CKV_FAIL("{}: circuitkv_neumann: the CUDA series was requested, but this ckv-sweep was built "
-             "without CUDA", context.input().sample);
+    CKV_FAIL(
+        "{}: circuitkv_neumann: the CUDA series was requested, but this ckv-sweep was built "
+        "without CUDA",
+        context.input().sample);
 #endif
   } else {
     raw.series = neumann_vectors(context, qi, hi, source, p.gamma, p.iterations);
@@ -295,20 +297,19 @@ Scores neumann_scores_cpu(LayerContext& context, const NeumannParams& p) {
 }  // namespace circuitkv
 
 MethodDef make_circuitkv_neumann_method() {
+  using circuitkv::GraphKind;
   using circuitkv::NeumannCombination;
   using circuitkv::NeumannHeadReduce;
   using circuitkv::NeumannParams;
-  using circuitkv::Smoothing;
-  using circuitkv::GraphKind;
   using circuitkv::PerHeadEntropy;
   using circuitkv::PerHeadMix;
   using circuitkv::PerHeadRange;
   using circuitkv::PerHeadSmoothing;
+  using circuitkv::Smoothing;
   ParamSchema<NeumannParams> s;
   s.include(&NeumannParams::selection, selection_schema(4, SelectionGranularity::shared));
   s.choice(&NeumannParams::head_reduce, "head_reduce", NeumannHeadReduce::entropy,
-           {{"entropy", NeumannHeadReduce::entropy}, {"max", NeumannHeadReduce::max},
-            {"mean", NeumannHeadReduce::mean}},
+           {{"entropy", NeumannHeadReduce::entropy}, {"max", NeumannHeadReduce::max}, {"mean", NeumannHeadReduce::mean}},
            "how heads are merged into the graph: entropy = QI on the max over the top_k_heads "
            "lowest-entropy heads, HI on the mean over heads with transient mass >= "
            "hi_mass_threshold (all heads if none); max | mean over all heads for both");
@@ -329,8 +330,7 @@ MethodDef make_circuitkv_neumann_method() {
   s.real(&NeumannParams::gamma, "gamma", 1.0, 0.0, 1.0,
          "γ: discount of the k-th Neumann term (γᵏ); also the two-hop weight γ^(K/2) of per_head");
   s.choice(&NeumannParams::smoothing, "smoothing", Smoothing::gaussian,
-           {{"gaussian", Smoothing::gaussian}, {"boxcar", Smoothing::boxcar},
-            {"none", Smoothing::none}},
+           {{"gaussian", Smoothing::gaussian}, {"boxcar", Smoothing::boxcar}, {"none", Smoothing::none}},
            "1-D smoothing of QI and HI over positions (zero padding); the public union path "
            "never smooths, hence none by default there")
       .default_when("none", "combination", "union");
@@ -339,10 +339,7 @@ MethodDef make_circuitkv_neumann_method() {
   s.real(&NeumannParams::sigma, "sigma", 1.0, 1e-3, 1e3,
          "Gaussian σ: HI uses σ, QI σ/2 (per_head: σ for both)");
   s.choice(&NeumannParams::combination, "combination", NeumannCombination::dis,
-           {{"dis", NeumannCombination::dis}, {"qi", NeumannCombination::qi},
-            {"hi", NeumannCombination::hi}, {"weighted", NeumannCombination::weighted},
-            {"union", NeumannCombination::union_fill}, {"da", NeumannCombination::da},
-            {"calibrated", NeumannCombination::calibrated}},
+           {{"dis", NeumannCombination::dis}, {"qi", NeumannCombination::qi}, {"hi", NeumannCombination::hi}, {"weighted", NeumannCombination::weighted}, {"union", NeumannCombination::union_fill}, {"da", NeumannCombination::da}, {"calibrated", NeumannCombination::calibrated}},
            "dis = max(rank QI, rank HI); qi; hi; weighted = qi_weight·rank QI + (1−qi_weight)·rank HI; "
            "union = QI fills floor(union_ratio·slots), HI the rest; da = dis after weighting by the "
            "window column sums (seed 002 v4.5); calibrated = mean of the ranks if their Spearman "

@@ -11,13 +11,25 @@
 
 namespace ckv::circuitkv {
 
-enum class NeumannHeadReduce { entropy, max, mean };
-enum class NeumannCombination { dis, qi, hi, weighted, union_fill, da, calibrated };
+enum class NeumannHeadReduce { entropy,
+                               max,
+                               mean };
+enum class NeumannCombination { dis,
+                                qi,
+                                hi,
+                                weighted,
+                                union_fill,
+                                da,
+                                calibrated };
 // The per-head variant's knobs (docs/reference-implementations.md: public code vs ours).
-enum class PerHeadEntropy { window_mean, last_row };
-enum class PerHeadSmoothing { separate, shared_kernel };
-enum class PerHeadRange { all, prefix };
-enum class PerHeadMix { entropy_weighted, max_global_hi };
+enum class PerHeadEntropy { window_mean,
+                            last_row };
+enum class PerHeadSmoothing { separate,
+                              shared_kernel };
+enum class PerHeadRange { all,
+                          prefix };
+enum class PerHeadMix { entropy_weighted,
+                        max_global_hi };
 
 struct NeumannParams {
   SelectionParams selection;
@@ -60,7 +72,8 @@ struct NeumannRaw {
 };
 // Where the series of step 3 iterates: NeumannSeries on the host, or the CUDA series
 // (kernels/stages/neumann_kernels.hpp; only in builds with CUDA) on the same host-built graphs.
-enum class SeriesDevice { host, cuda };
+enum class SeriesDevice { host,
+                          cuda };
 
 // `source`: where the attention rows come from (the CUDA twin passes device rows); `series`:
 // where the Neumann iterations run.
@@ -98,6 +111,5 @@ Scores neumann_scores(LayerContext& context, const NeumannParams& p,
                       SeriesDevice series = SeriesDevice::host);
 Scores neumann_scores_cpu(LayerContext& context, const NeumannParams& p);   // host rows
 Scores neumann_scores_cuda(LayerContext& context, const NeumannParams& p);  // device rows and series
-
 
 }  // namespace ckv::circuitkv

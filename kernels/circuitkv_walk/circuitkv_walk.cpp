@@ -19,9 +19,9 @@ namespace circuitkv {
 namespace {
 
 constexpr double kMinTemperature = 0.01, kMaxTemperature = 100.0;  // the `temperature` range
-constexpr double kEntropyFloor = 1e-6;     // adaptive T: ln n / H stays finite for peaked rows
-constexpr double kExpectedFloor = 1e-300;  // normalize = fundamental: unreachable nodes
-constexpr double kCalibratedRho = 0.7;     // seed 001 improvement 5 / docs/spec/METHODS.md step 6
+constexpr double kEntropyFloor = 1e-6;                             // adaptive T: ln n / H stays finite for peaked rows
+constexpr double kExpectedFloor = 1e-300;                          // normalize = fundamental: unreachable nodes
+constexpr double kCalibratedRho = 0.7;                             // seed 001 improvement 5 / docs/spec/METHODS.md step 6
 
 // The identity of a shared graph (its canonical options and row source): stages derived from
 // it are memoised under it.
@@ -79,8 +79,8 @@ const std::vector<double>& run_visits(LayerContext& context, const AttentionGrap
                                       bool count_start, const WalkParams& p,
                                       WalkerDevice device) {
   const int window = p.selection.window;
-  const VisitsKey key{identity_of(graph), direction, p.source, window,   steps,
-                      exact,              p.walkers, exact ? 0 : p.seed, count_start,
+  const VisitsKey key{identity_of(graph), direction, p.source, window, steps,
+                      exact, p.walkers, exact ? 0 : p.seed, count_start,
                       exact ? WalkerDevice::cpu : device};
   return context.memo<std::vector<double>>(key, [&] {
     WalkChain chain = direction == WalkDirection::backward
@@ -326,8 +326,7 @@ MethodDef make_circuitkv_walk_method() {
   s.real(&WalkParams::kappa, "kappa", 0.5, 0.0, 10.0,
          "kappa of temperature = \"adaptive\" (ignored otherwise)");
   s.choice(&WalkParams::head_reduce, "head_reduce", HeadReduce::entropy_qi,
-           {{"entropy_qi", HeadReduce::entropy_qi}, {"entropy_hi", HeadReduce::entropy_hi},
-            {"max", HeadReduce::max}, {"mean", HeadReduce::mean}},
+           {{"entropy_qi", HeadReduce::entropy_qi}, {"entropy_hi", HeadReduce::entropy_hi}, {"max", HeadReduce::max}, {"mean", HeadReduce::mean}},
            "head reduction of the attention rows: entropy_qi = max over the top_k_heads "
            "lowest-entropy heads (the public QI graph); entropy_hi = mean over heads with "
            "transient mass >= hi_mass_threshold; max | mean over all heads");
@@ -336,15 +335,12 @@ MethodDef make_circuitkv_walk_method() {
   s.real(&WalkParams::hi_mass_threshold, "hi_mass_threshold", 0.5, 0.0, 1.0,
          "transient-mass threshold of head_reduce = \"entropy_hi\"");
   s.choice(&WalkParams::combination, "combination", WalkCombination::max,
-           {{"max", WalkCombination::max}, {"walk", WalkCombination::walk},
-            {"h2o", WalkCombination::h2o}, {"product", WalkCombination::product},
-            {"calibrated", WalkCombination::calibrated}},
+           {{"max", WalkCombination::max}, {"walk", WalkCombination::walk}, {"h2o", WalkCombination::h2o}, {"product", WalkCombination::product}, {"calibrated", WalkCombination::calibrated}},
            "A1: max(rank walk, rank H2O); walk = mean visits per walker itself; h2o = H2O itself; "
            "product = rank walk * rank H2O; calibrated = mean of the ranks if their Spearman rho "
            "> 0.7, else max");
   s.choice(&WalkParams::direction, "direction", WalkFlow::backward,
-           {{"backward", WalkFlow::backward}, {"forward", WalkFlow::forward},
-            {"product", WalkFlow::product}, {"sum", WalkFlow::sum}},
+           {{"backward", WalkFlow::backward}, {"forward", WalkFlow::forward}, {"product", WalkFlow::product}, {"sum", WalkFlow::sum}},
            "A5: backward = from the source toward the sinks; forward = from the sinks on the "
            "column-normalised transpose, absorbed by the source region; product | sum of the two");
   s.int_list(&WalkParams::scales, "scales", {}, 1, 10000,

@@ -12,10 +12,19 @@
 namespace ckv::circuitkv {
 
 enum class TemperatureMode { adaptive };
-enum class WalkCombination { max, walk, h2o, product, calibrated };
-enum class WalkFlow { backward, forward, product, sum };  // A5: the `direction` parameter
-enum class WalkNormalize { none, fundamental };
-enum class WalkEstimator { monte_carlo, exact };
+enum class WalkCombination { max,
+                             walk,
+                             h2o,
+                             product,
+                             calibrated };
+enum class WalkFlow { backward,
+                      forward,
+                      product,
+                      sum };  // A5: the `direction` parameter
+enum class WalkNormalize { none,
+                           fundamental };
+enum class WalkEstimator { monte_carlo,
+                           exact };
 
 struct WalkParams {
   SelectionParams selection;
@@ -41,7 +50,6 @@ struct WalkParams {
     return graph == GraphKind::full ? "graph = \"full\" walks on every attention row" : "";
   }
 };
-
 
 // Mean over the non-empty rows of P of the row entropy −Σ_j p ln p (p > 0 terms; no clamp).
 // window_prefix prefix rows in closed form from their separable factors, O(n).
@@ -76,7 +84,8 @@ GraphOptions walk_graph_options(LayerContext& context, const WalkParams& p);
 // Who runs the Monte Carlo walkers: run_walkers on CPU threads, or the CUDA twin
 // (circuitkv_walk_cuda.cpp), whose counts are bit-identical for the same chain and seed. Their
 // memoised visits are kept apart in the context.
-enum class WalkerDevice { cpu, cuda };
+enum class WalkerDevice { cpu,
+                          cuda };
 
 // The walk signal before the H2O combination: mean visits per walker (or its ratio to the
 // fundamental matrix), combined over directions and scales. The `walk` combination's score.

@@ -38,7 +38,6 @@ cuda::WalkKernels& walk_kernels(LayerContext& ctx, const WalkChain& chain) {
   return *kernels;
 }
 
-
 }  // namespace
 
 // run_walkers' twin: the same preconditions and messages as walk_chain.cpp.

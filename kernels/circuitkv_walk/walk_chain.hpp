@@ -76,7 +76,8 @@ class ForwardChain {
   std::vector<double> mass_;
 };
 
-enum class WalkDirection { backward, forward };
+enum class WalkDirection { backward,
+                           forward };
 
 const char* direction_name(WalkDirection direction);
 
@@ -100,7 +101,8 @@ struct WalkChain {
 
 // Where backward walkers start (and forward walkers are absorbed): the query q = n − 1, or the
 // last `window` positions not in the sinks.
-enum class WalkSource { query, window };
+enum class WalkSource { query,
+                        window };
 
 // backward: starts at the source, sinks absorb.
 WalkChain backward_chain(const AttentionGraph& graph, WalkSource source, int window);
@@ -119,8 +121,8 @@ struct WalkOptions {
 
 struct VisitCounts {
   long long walkers = 0;
-  std::vector<uint64_t> visits;   // Σ over walkers of the visits to j
-  std::vector<uint64_t> squares;  // Σ over walkers of (visits to j)², when requested
+  std::vector<uint64_t> visits;      // Σ over walkers of the visits to j
+  std::vector<uint64_t> squares;     // Σ over walkers of (visits to j)², when requested
   std::vector<double> mean() const;  // visits / walkers
 };
 

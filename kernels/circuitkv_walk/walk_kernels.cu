@@ -11,9 +11,9 @@
 #include <stdexcept>
 
 #include "common/philox.hpp"
+#include "kernels/circuitkv_walk/walk_kernels.hpp"
 #include "kernels/cuda/cuda_check.cuh"
 #include "kernels/cuda/device_buffer.cuh"
-#include "kernels/circuitkv_walk/walk_kernels.hpp"
 
 namespace ckv::cuda {
 

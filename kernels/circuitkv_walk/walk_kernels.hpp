@@ -19,7 +19,7 @@ namespace ckv::cuda {
 // of those that are not [n]-shaped; only the arrays of the chain's direction are read.
 struct WalkChainView {
   bool forward = false;
-  BackwardChainArrays backward;  // AttentionGraph::arrays()
+  BackwardChainArrays backward;       // AttentionGraph::arrays()
   ForwardChainArrays forward_arrays;  // ForwardChain::arrays()
   size_t dense_cdf_size = 0, packed_size = 0, row_block_cum_size = 0;
   size_t column_cdf_size = 0, column_block_cum_size = 0;

@@ -5,10 +5,10 @@
 
 #include "kernels/cuda/cuda_error.hpp"
 
-#define CKV_CUDA_CHECK(call)                                                              \
-  do {                                                                                    \
-    const cudaError_t ckv_status_ = (call);                                               \
-    if (ckv_status_ != cudaSuccess)                                                       \
+#define CKV_CUDA_CHECK(call)                                                                     \
+  do {                                                                                           \
+    const cudaError_t ckv_status_ = (call);                                                      \
+    if (ckv_status_ != cudaSuccess)                                                              \
       ::ckv::cuda::throw_cuda_error(#call, cudaGetErrorString(ckv_status_), __FILE__, __LINE__); \
   } while (0)
 
@@ -17,9 +17,9 @@
 #define CKV_CUDA_CHECK_LAUNCH() CKV_CUDA_CHECK(cudaGetLastError())
 
 // In destructors: log instead of throwing.
-#define CKV_CUDA_CHECK_NOTHROW(call)                                                      \
-  do {                                                                                    \
-    const cudaError_t ckv_status_ = (call);                                               \
-    if (ckv_status_ != cudaSuccess)                                                       \
+#define CKV_CUDA_CHECK_NOTHROW(call)                                                           \
+  do {                                                                                         \
+    const cudaError_t ckv_status_ = (call);                                                    \
+    if (ckv_status_ != cudaSuccess)                                                            \
       ::ckv::cuda::log_cuda_error(#call, cudaGetErrorString(ckv_status_), __FILE__, __LINE__); \
   } while (0)

@@ -42,12 +42,9 @@ MethodDef make_h2o_method() {
   // Factory's H2OKVCluster: all rows, raw sums, per query head, its runner's window 8 kept; the
   // public CircuitKV comparisons: the same with window 64.
   schema.convention(
-      {{"kvpress", {{"rows", "all"}, {"normalize", "count"}, {"selection", "per_kv_head"},
-                    {"sink_size", 0}, {"window", 1}}},
-       {"kvcache_factory", {{"rows", "all"}, {"normalize", "none"}, {"selection", "per_query_head"},
-                            {"sink_size", 0}, {"window", 8}}},
-       {"circuitkv_public", {{"rows", "all"}, {"normalize", "none"},
-                             {"selection", "per_query_head"}, {"sink_size", 0}, {"window", 64}}}},
+      {{"kvpress", {{"rows", "all"}, {"normalize", "count"}, {"selection", "per_kv_head"}, {"sink_size", 0}, {"window", 1}}},
+       {"kvcache_factory", {{"rows", "all"}, {"normalize", "none"}, {"selection", "per_query_head"}, {"sink_size", 0}, {"window", 8}}},
+       {"circuitkv_public", {{"rows", "all"}, {"normalize", "none"}, {"selection", "per_query_head"}, {"sink_size", 0}, {"window", 64}}}},
       "sets the knobs to a reference implementation's (given parameters win); never stored, the "
       "parameters it sets are");
   return define_method<H2oParams>("h2o", "Heavy hitters: column sums of the causal attention",

@@ -6,8 +6,10 @@
 
 namespace ckv {
 
-enum class H2oRows { all, window };
-enum class H2oNormalize { none, count };
+enum class H2oRows { all,
+                     window };
+enum class H2oNormalize { none,
+                          count };
 
 struct H2oParams {
   SelectionParams selection;

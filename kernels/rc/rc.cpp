@@ -40,9 +40,10 @@ struct RcParams {
       return fmt::format("mode 'combined' splits walkers into thirds; walkers_per_source {} leaves none",
                          walkers);
     if ((long long)walkers * (long long)observation_window > 4294967296LL)
-      return fmt::format("walkers_per_source × observation_window = {} exceeds the Philox walker index "
-                         "range (2^32)",
-                         (long long)walkers * (long long)observation_window);
+      return fmt::format(
+          "walkers_per_source × observation_window = {} exceeds the Philox walker index "
+          "range (2^32)",
+          (long long)walkers * (long long)observation_window);
     return "";
   }
 };
@@ -55,7 +56,8 @@ struct SparseGraphKey {
 
 // Who runs the walks: run_walks on CPU threads, or its CUDA twin (rc_kernels.cu) with
 // bit-identical totals; everything else is the same host code, so the scores are equal.
-enum class WalkerDevice { cpu, cuda };
+enum class WalkerDevice { cpu,
+                          cuda };
 
 rc::WalkTotals walk_totals([[maybe_unused]] LayerContext& ctx, WalkerDevice device, const rc::SparseGraph& graph,
                            const std::vector<int>& sources, rc::Mode mode,
@@ -148,10 +150,7 @@ MethodDef make_rc_method() {
             "transitions")
       .renamed_from("max_steps");
   s.choice(&P::mode, "mode", ModeChoice::basic,
-           {{"basic", ModeChoice::basic}, {"hitting_time", ModeChoice::hitting_time},
-            {"escape_prob", ModeChoice::escape_prob},
-            {"absorption_speed", ModeChoice::absorption_speed},
-            {"temp_mix", ModeChoice::temp_mix}, {"combined", ModeChoice::combined}},
+           {{"basic", ModeChoice::basic}, {"hitting_time", ModeChoice::hitting_time}, {"escape_prob", ModeChoice::escape_prob}, {"absorption_speed", ModeChoice::absorption_speed}, {"temp_mix", ModeChoice::temp_mix}, {"combined", ModeChoice::combined}},
            "basic: visit counts; hitting_time: visit weight (S-step)/S; escape_prob: first-visit "
            "ratio x normalised visits; absorption_speed: visits weighted 1/(1+steps to "
            "absorption); temp_mix: even walkers at the high, odd at the low temperature; "

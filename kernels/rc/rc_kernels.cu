@@ -35,11 +35,11 @@ struct RcWalkParams {
   rc::SparseRowsArrays single, high, low;  // device pointers
   rc::RcWalkRun run;                       // run.sources on the device
   int n = 0;
-  long long first_walk = 0;  // the chunk's first walk id
-  int walks = 0;             // walks in the chunk
-  int* keys = nullptr;       // [walks · S]
-  unsigned* order = nullptr;  // [walks · S]
-  int* length = nullptr;      // [walks]
+  long long first_walk = 0;           // the chunk's first walk id
+  int walks = 0;                      // walks in the chunk
+  int* keys = nullptr;                // [walks · S]
+  unsigned* order = nullptr;          // [walks · S]
+  int* length = nullptr;              // [walks]
   unsigned char* absorbed = nullptr;  // [walks]
 };
 

@@ -52,9 +52,9 @@ struct RcWalkRun {
 // The rows walk w follows: seed 004 temp_mix gives even ids the high temperature, odd ids the
 // low one (with an even |sources| each source keeps one temperature, as in the seed).
 CKV_HD inline const SparseRowsArrays& walk_rows(const SparseRowsArrays& single,
-                                               const SparseRowsArrays& high,
-                                               const SparseRowsArrays& low, const RcWalkRun& run,
-                                               long long w) {
+                                                const SparseRowsArrays& high,
+                                                const SparseRowsArrays& low, const RcWalkRun& run,
+                                                long long w) {
   return !run.temp_mix ? single : (w % 2 == 0 ? high : low);
 }
 

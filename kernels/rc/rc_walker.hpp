@@ -16,9 +16,9 @@ namespace ckv::rc {
 // attention values; sampling renormalises them over the kept entries after the temperature.
 struct SparseGraph {
   int n = 0, top_k = 0;
-  std::vector<int> degree;      // [n] kept neighbours of row i (min(top_k, i))
-  std::vector<int> neighbors;   // [n, top_k], best first
-  std::vector<float> weights;   // [n, top_k]
+  std::vector<int> degree;     // [n] kept neighbours of row i (min(top_k, i))
+  std::vector<int> neighbors;  // [n, top_k], best first
+  std::vector<float> weights;  // [n, top_k]
 
   const int* row_neighbors(int i) const { return neighbors.data() + size_t(i) * top_k; }
   const float* row_weights(int i) const { return weights.data() + size_t(i) * top_k; }
@@ -44,19 +44,28 @@ class SparseTransitions {
   std::vector<double> cdf_;  // [n, top_k]
 };
 
-enum class Mode { Basic, HittingTime, EscapeProb, AbsorptionSpeed, TempMix };
+enum class Mode { Basic,
+                  HittingTime,
+                  EscapeProb,
+                  AbsorptionSpeed,
+                  TempMix };
 // The `mode` parameter: one of the above, or `combined` (max of three runs).
-enum class ModeChoice { basic, hitting_time, escape_prob, absorption_speed, temp_mix, combined };
+enum class ModeChoice { basic,
+                        hitting_time,
+                        escape_prob,
+                        absorption_speed,
+                        temp_mix,
+                        combined };
 
 struct WalkOptions {
   int walkers = 256;  // per source
   int max_steps = 100;
   int sink = 4;
-  double temperature = 1.0;    // every mode but temp_mix
-  double mix_high = 2.0;       // temp_mix: walkers with even id
-  double mix_low = 0.5;        // temp_mix: walkers with odd id
+  double temperature = 1.0;  // every mode but temp_mix
+  double mix_high = 2.0;     // temp_mix: walkers with even id
+  double mix_low = 0.5;      // temp_mix: walkers with odd id
   uint64_t seed = 0;
-  uint32_t stream = 0;         // Philox stream (the combined mode's three runs use three)
+  uint32_t stream = 0;  // Philox stream (the combined mode's three runs use three)
 };
 
 // Raw accumulators of one run over sources × walkers (walker id w starts at

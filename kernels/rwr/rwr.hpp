@@ -10,7 +10,8 @@ namespace ckv {
 
 inline constexpr const char* kRwrName = "rwr";
 
-enum class RwrRestart { query, window };
+enum class RwrRestart { query,
+                        window };
 
 struct RwrParams {
   SelectionParams selection;

@@ -465,7 +465,7 @@ RwrKernels::RwrKernels(LayerKernels& layer, const RwrGraphOptions& options)
 
     if (!options.reversible) {
       normalize_rows_kernel<<<per_thread, kThreads, 0, s.stream>>>(n, w.row_start.get(),
-                                                                    w.row_value.get(), totals.get());
+                                                                   w.row_value.get(), totals.get());
       s.check_launch();
       normalize_columns_kernel<<<per_thread, kThreads, 0, s.stream>>>(
           n, w.column_start.get(), w.column_index.get(), totals.get(), w.column_value.get());

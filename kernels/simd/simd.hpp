@@ -22,7 +22,9 @@
 
 namespace ckv::simd {
 
-enum class Level : int { scalar = 0, avx2 = 1, avx512 = 2 };
+enum class Level : int { scalar = 0,
+                         avx2 = 1,
+                         avx512 = 2 };
 
 // The best level this CPU and this build support.
 Level detected_level();

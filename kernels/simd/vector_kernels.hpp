@@ -21,9 +21,9 @@ template <class Ops>
 struct VectorKernels {
   using VF = typename Ops::VF;
   using VD = typename Ops::VD;
-  static constexpr int W = Ops::W;       // floats per vector: 8 or 16
-  static constexpr int WD = W / 2;       // doubles per vector
-  static constexpr int kLanes = 16;      // the sums' lanes (kernels/simd/simd.hpp)
+  static constexpr int W = Ops::W;   // floats per vector: 8 or 16
+  static constexpr int WD = W / 2;   // doubles per vector
+  static constexpr int kLanes = 16;  // the sums' lanes (kernels/simd/simd.hpp)
   static_assert(kLanes % W == 0);
 
   static VF exp(VF x) {
@@ -53,7 +53,7 @@ struct VectorKernels {
     CKV_UNROLL
     for (int r = 0; r < R; ++r)
       CKV_UNROLL
-      for (int v = 0; v < NV; ++v) acc[r][v] = Ops::zero();
+    for (int v = 0; v < NV; ++v) acc[r][v] = Ops::zero();
     const float* base[NV];
     CKV_UNROLL
     for (int v = 0; v < NV; ++v) base[v] = panels + size_t((v * W) / 16) * d * 16 + (v * W) % 16;
@@ -72,7 +72,7 @@ struct VectorKernels {
     CKV_UNROLL
     for (int r = 0; r < R; ++r)
       CKV_UNROLL
-      for (int v = 0; v < NV; ++v) Ops::store(C + r * ldc + v * W, Ops::mul(acc[r][v], s));
+    for (int v = 0; v < NV; ++v) Ops::store(C + r * ldc + v * W, Ops::mul(acc[r][v], s));
   }
 
   // Keys per full tile: two vectors (32 keys with AVX-512, 16 with AVX2); 6 rows: 12
@@ -206,7 +206,7 @@ struct VectorKernels {
     CKV_UNROLL
     for (int r = 0; r < R; ++r)
       CKV_UNROLL
-      for (int v = 0; v < kDVectors; ++v) acc[r][v] = Ops::dload(C + r * ldc + v * WD);
+    for (int v = 0; v < kDVectors; ++v) acc[r][v] = Ops::dload(C + r * ldc + v * WD);
     for (int k = 0; k < kdim; ++k) {
       VD b[kDVectors];
       CKV_UNROLL
@@ -221,7 +221,7 @@ struct VectorKernels {
     CKV_UNROLL
     for (int r = 0; r < R; ++r)
       CKV_UNROLL
-      for (int v = 0; v < kDVectors; ++v) Ops::dstore(C + r * ldc + v * WD, acc[r][v]);
+    for (int v = 0; v < kDVectors; ++v) Ops::dstore(C + r * ldc + v * WD, acc[r][v]);
   }
 
   static void gemm_acc_f64(int rows, int kdim, int cols, const float* A, size_t lda,

@@ -71,14 +71,11 @@ json snapkv_convention(const std::string& reference) {
   // public CircuitKV comparisons (the same with window 64). None forces sinks. Summing the window
   // rows (KVCache-Factory) instead of averaging them scales every score by w: same keep-sets.
   if (reference == "kvpress")
-    return {{"window", 64}, {"kernel", 5}, {"pool", "avg"}, {"selection", "per_kv_head"},
-            {"sink_size", 0}};
+    return {{"window", 64}, {"kernel", 5}, {"pool", "avg"}, {"selection", "per_kv_head"}, {"sink_size", 0}};
   if (reference == "kvcache_factory")
-    return {{"window", 8}, {"kernel", 7}, {"pool", "max"}, {"selection", "per_query_head"},
-            {"sink_size", 0}};
+    return {{"window", 8}, {"kernel", 7}, {"pool", "max"}, {"selection", "per_query_head"}, {"sink_size", 0}};
   CKV_CHECK(reference == "circuitkv_public", "snapkv: no convention '{}'", reference);
-  return {{"window", 64}, {"kernel", 7}, {"pool", "max"}, {"selection", "per_query_head"},
-          {"sink_size", 0}};
+  return {{"window", 64}, {"kernel", 7}, {"pool", "max"}, {"selection", "per_query_head"}, {"sink_size", 0}};
 }
 
 MethodDef make_snapkv_method() {

@@ -9,7 +9,8 @@
 
 namespace ckv {
 
-enum class SnapkvPool { max, avg };
+enum class SnapkvPool { max,
+                        avg };
 
 struct SnapkvParams {
   SelectionParams selection;

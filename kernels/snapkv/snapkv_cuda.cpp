@@ -13,8 +13,8 @@ Scores snapkv_scores_cuda(LayerContext& ctx, const SnapkvParams& p) {
   ctx.require_query_rows(w, "snapkv");
   Scores scores;
   scores.heads = cuda::snapkv_device_scores(cuda::layer_kernels(ctx), w, p.kernel,
-                                           p.pool == SnapkvPool::max,
-                                           selection_heads(p.selection.granularity, in));
+                                            p.pool == SnapkvPool::max,
+                                            selection_heads(p.selection.granularity, in));
   return scores;
 }
 

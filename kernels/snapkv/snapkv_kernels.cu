@@ -19,9 +19,9 @@ namespace {
 struct SnapkvKernelParams {
   const float* attention = nullptr;  // [H, window, n]
   int H = 0, n = 0, window = 0, prefix = 0;
-  int kernel = 7;         // odd pooling kernel, stride 1, padding kernel / 2
-  bool max_pool = true;   // false: average with zero padding counted (kvpress)
-  int out_heads = 1;      // selection heads: 1 (shared) or G (per KV head)
+  int kernel = 7;            // odd pooling kernel, stride 1, padding kernel / 2
+  bool max_pool = true;      // false: average with zero padding counted (kvpress)
+  int out_heads = 1;         // selection heads: 1 (shared) or G (per KV head)
   double* votes = nullptr;   // [H, n] (entries past prefix unused)
   double* pooled = nullptr;  // [H, n] (zeros past prefix)
   float* scores = nullptr;   // [out_heads, n]

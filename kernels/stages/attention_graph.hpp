@@ -23,7 +23,8 @@ namespace ckv::circuitkv {
 // Where attention rows come from: the context's CPU stages (host), or LayerKernels on the
 // context's CUDA device (device; equal to the host rows within fp32 rounding). Graphs built from
 // different sources are memoised apart.
-enum class RowSource { host, device };
+enum class RowSource { host,
+                       device };
 
 // The last `rows` attention rows [H, rows, n] (rows = n: all of them) from `source`, memoised in
 // the context; refuses a cache with fewer query rows, naming the sample and `method`.
@@ -33,7 +34,10 @@ const Tensor3& attention_rows(LayerContext& context, RowSource source, int rows,
 //   max | mean over heads; entropy_qi: max over the `top_k_heads` heads with lowest mean row
 //   entropy over the window rows; entropy_hi: mean over heads whose transient mass (mean over
 //   window rows of Σ_{j>=s} p_j) >= hi_mass_threshold, all heads if none qualifies.
-enum class HeadReduce { max, mean, entropy_qi, entropy_hi };
+enum class HeadReduce { max,
+                        mean,
+                        entropy_qi,
+                        entropy_hi };
 
 struct HeadReduction {
   HeadReduce mode = HeadReduce::max;
@@ -47,7 +51,8 @@ struct HeadReduction {
 std::vector<int> select_heads(LayerContext& context, int window, const HeadReduction& reduction,
                               RowSource source = RowSource::host);
 
-enum class GraphKind { window_prefix, full };
+enum class GraphKind { window_prefix,
+                       full };
 
 struct GraphOptions {
   GraphKind graph = GraphKind::window_prefix;
@@ -76,7 +81,7 @@ class AttentionGraph {
   int n() const { return n_; }
   int sink() const { return sink_; }
   int window_start() const { return window_start_; }  // first dense window row (n - w'), or 0 for full
-  bool packed() const { return full_; }  // graph = "full": rows packed in fp32 (chain_sampling.hpp)
+  bool packed() const { return full_; }               // graph = "full": rows packed in fp32 (chain_sampling.hpp)
 
   // P[i, j] (0 for j > i or an empty row).
   double entry(int i, int j) const;
@@ -115,10 +120,10 @@ class AttentionGraph {
   RowSource source_ = RowSource::host;
   int n_ = 0, sink_ = 0, window_start_ = 0;
   bool full_ = false;
-  std::vector<double> h_;       // window column sums
-  std::vector<double> g_;       // prefix weights g[j]
-  std::vector<double> g_cum_;   // g_cum_[i] = Σ_{k<i} g[k]
-  std::vector<double> dense_;   // window_prefix: the w' window rows [w', n], row-normalised
+  std::vector<double> h_;          // window column sums
+  std::vector<double> g_;          // prefix weights g[j]
+  std::vector<double> g_cum_;      // g_cum_[i] = Σ_{k<i} g[k]
+  std::vector<double> dense_;      // window_prefix: the w' window rows [w', n], row-normalised
   std::vector<double> dense_cdf_;  // their running sums
   // graph = "full": every row i, P[i, 0..i] in fp32 at i(i+1)/2, with running sums (double)
   // at the end of every kCdfBlock entries: n²/2 floats + n²/128 doubles, no n×n double.

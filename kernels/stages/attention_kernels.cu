@@ -20,9 +20,9 @@ namespace ckv::cuda {
 
 namespace {
 
-constexpr int kWarps = 8;             // query rows per block (one per warp)
+constexpr int kWarps = 8;  // query rows per block (one per warp)
 constexpr int kThreads = kWarps * 32;
-constexpr int kKeyTile = 32;          // keys per shared-memory tile (one per lane)
+constexpr int kKeyTile = 32;  // keys per shared-memory tile (one per lane)
 
 __device__ __forceinline__ const float* query_row(const AttentionParams& p, int h, int pos) {
   return p.q + h * p.q_head_stride + int64_t(pos - (p.n - p.r)) * p.q_row_stride;

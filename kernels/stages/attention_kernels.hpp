@@ -19,7 +19,13 @@ struct LayerShape {
 };
 
 // Scratch buffers of the methods' device kernels, one per purpose, reused across calls.
-enum class Workspace { window, votes, pooled, scores, sums, norms, count };
+enum class Workspace { window,
+                       votes,
+                       pooled,
+                       scores,
+                       sums,
+                       norms,
+                       count };
 
 class LayerKernels {
  public:
@@ -45,11 +51,11 @@ class LayerKernels {
   const std::vector<std::vector<double>>& column_sums(int rows);  // [H][n], rows = last rows
 
   // For the methods' .cu files (the caller makes device() current: DeviceScope):
-  const float* device_keys() const;                // [G, n, d]
-  const float* device_queries() const;             // [H, r, d]
-  const float* device_window_attention(int rows);  // [H, rows, n], memoised
+  const float* device_keys() const;                    // [G, n, d]
+  const float* device_queries() const;                 // [H, r, d]
+  const float* device_window_attention(int rows);      // [H, rows, n], memoised
   void launch_window_attention(int rows, float* out);  // into a device buffer, async
-  void* stream() const;                            // the layer's cudaStream_t
+  void* stream() const;                                // the layer's cudaStream_t
   void synchronize();
   // A device buffer of at least `bytes` for `purpose`, reused across calls.
   void* workspace(Workspace purpose, size_t bytes);

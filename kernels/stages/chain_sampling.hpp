@@ -116,13 +116,13 @@ struct BlockedRun {
 // The arrays AttentionGraph::sample searches (plain pointers: host vectors, or device copies).
 struct BackwardChainArrays {
   int n = 0, window_start = 0;
-  bool packed = false;                  // graph = "full": rows in `packed_rows`
-  const double* dense_cdf = nullptr;    // [(n − window_start)·n] running sums of dense rows
-  const float* packed_rows = nullptr;   // [n(n+1)/2]
-  const double* row_block_cum = nullptr;  // row i's blocks at row_block_offset[i]
-  const uint64_t* row_block_offset = nullptr;  // [n + 1]
-  const double* prefix_cumulative = nullptr;   // [n + 1]: Σ_{k<i} g[k]
-  const double* prefix_scale = nullptr;        // [n]
+  bool packed = false;                            // graph = "full": rows in `packed_rows`
+  const double* dense_cdf = nullptr;              // [(n − window_start)·n] running sums of dense rows
+  const float* packed_rows = nullptr;             // [n(n+1)/2]
+  const double* row_block_cum = nullptr;          // row i's blocks at row_block_offset[i]
+  const uint64_t* row_block_offset = nullptr;     // [n + 1]
+  const double* prefix_cumulative = nullptr;      // [n + 1]: Σ_{k<i} g[k]
+  const double* prefix_scale = nullptr;           // [n]
   const unsigned char* row_stochastic = nullptr;  // [n]
 };
 
@@ -161,15 +161,15 @@ CKV_HD inline int backward_sample(const BackwardChainArrays& g, int i, double u)
 // The arrays ForwardChain::sample searches: the column-normalised transpose of P.
 struct ForwardChainArrays {
   int n = 0, window_start = 0;
-  bool packed = false;                   // graph = "full": columns read from `packed_rows`
-  const double* prefix_column = nullptr;   // [window_start]
-  const double* row_cumulative = nullptr;  // [window_start + 1]
-  const double* prefix_mass = nullptr;     // [n]
-  const double* mass = nullptr;            // [n]
-  const uint64_t* column_offset = nullptr;  // dense: [n + 1] into column_cdf
-  const double* column_cdf = nullptr;       // dense: running sums over the dense rows r ≥ max(ws, j)
-  const float* packed_rows = nullptr;          // packed: the backward chain's rows
-  const double* column_block_cum = nullptr;    // packed: column j's blocks at column_block_offset[j]
+  bool packed = false;                            // graph = "full": columns read from `packed_rows`
+  const double* prefix_column = nullptr;          // [window_start]
+  const double* row_cumulative = nullptr;         // [window_start + 1]
+  const double* prefix_mass = nullptr;            // [n]
+  const double* mass = nullptr;                   // [n]
+  const uint64_t* column_offset = nullptr;        // dense: [n + 1] into column_cdf
+  const double* column_cdf = nullptr;             // dense: running sums over the dense rows r ≥ max(ws, j)
+  const float* packed_rows = nullptr;             // packed: the backward chain's rows
+  const double* column_block_cum = nullptr;       // packed: column j's blocks at column_block_offset[j]
   const uint64_t* column_block_offset = nullptr;  // [n + 1]
 };
 

@@ -15,8 +15,8 @@ namespace ckv {
 struct MonteCarloRun {
   long long walkers = 0;  // walker ids 0 .. walkers - 1 (the Philox counter; < 2^32)
   uint64_t seed = 0;
-  uint32_t stream = 0;    // the method's (and run's) own Philox stream
-  int threads = 0;        // 0: walker_threads(walkers)
+  uint32_t stream = 0;  // the method's (and run's) own Philox stream
+  int threads = 0;      // 0: walker_threads(walkers)
 
   WalkDraw draw(long long walker, int step) const {
     return philox_walk_draw(seed, stream, uint32_t(walker), uint32_t(step));

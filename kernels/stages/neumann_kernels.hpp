@@ -50,9 +50,9 @@ class NeumannKernels {
   NeumannKernels(const NeumannKernels&) = delete;
   NeumannKernels& operator=(const NeumannKernels&) = delete;
 
-  void restart();        // back to the k = 0 terms
-  void advance(int K);   // iterates until k == K or the series stopped (NeumannSeries::advance)
-  int terms() const;     // k: the last term summed
+  void restart();       // back to the k = 0 terms
+  void advance(int K);  // iterates until k == K or the series stopped (NeumannSeries::advance)
+  int terms() const;    // k: the last term summed
   bool stopped() const;
   // Downloads the partial sums Σ_{k' <= k} (QI, HI), [n] each.
   void sums(std::vector<double>& qi, std::vector<double>& hi);

@@ -27,8 +27,8 @@ namespace ckv {
 // The arrays of one AttentionGraph that Pᵀx reads (host or device pointers).
 struct TransposeArrays {
   int n = 0;
-  int window_start = 0;           // first dense row (0 for the full graph)
-  bool packed = false;            // graph = "full": rows P[i, 0..i] in fp32 at i(i+1)/2
+  int window_start = 0;                  // first dense row (0 for the full graph)
+  bool packed = false;                   // graph = "full": rows P[i, 0..i] in fp32 at i(i+1)/2
   const double* g = nullptr;             // [n] prefix weights g[j] (window_prefix)
   const double* prefix_scale = nullptr;  // [n] P[i, j] = g[j]·prefix_scale[i] for j < i < ws
   const double* dense = nullptr;         // [n − ws, n] the window rows (window_prefix)

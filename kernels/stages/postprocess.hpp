@@ -5,7 +5,9 @@
 
 namespace ckv::circuitkv {
 
-enum class Smoothing { gaussian, boxcar, none };
+enum class Smoothing { gaussian,
+                       boxcar,
+                       none };
 
 // Convolution weights of size `kernel`: "gaussian" exp(−x²/2σ²) normalised to sum 1 with
 // x = i − (kernel−1)/2; "boxcar" 1/kernel each; "none" (or kernel <= 1) the identity {1}.

@@ -93,7 +93,6 @@ std::vector<double> reduced_column_sums(const ReducedAttention& a, int rows) {
   return sums;
 }
 
-
 double max_of(const std::vector<double>& x) {
   double m = 0.0;
   bool first = true;

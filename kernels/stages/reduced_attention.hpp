@@ -19,7 +19,8 @@ struct ReducedAttention {
 };
 
 // How the H query heads are merged into one matrix.
-enum class HeadMerge { mean, max };
+enum class HeadMerge { mean,
+                       max };
 
 // Memoised per layer by reduction (context.memo): computed row by row from Q and K with
 // LayerContext::attention_row, so the [H, n, n] tensor is never held. Needs every query row:

@@ -9,7 +9,7 @@
 namespace ckv {
 
 ParamSchema<SelectionParams> selection_schema(int default_sink,
-                                             SelectionGranularity default_granularity) {
+                                              SelectionGranularity default_granularity) {
   ParamSchema<SelectionParams> schema;
   schema.integer(&SelectionParams::budget, "budget", 2048, 1, 1e9,
                  "B: prompt tokens kept per layer (and KV head); nothing is evicted when n <= B")

@@ -10,10 +10,14 @@
 
 namespace ckv {
 
-enum class SelectionGranularity { shared, per_kv_head, per_query_head };
-enum class BudgetMode { uniform, pyramid };
-enum class PyramidRounding { integer, real };  // "integer" (KVCache-Factory) | "float" (kvpress)
-enum class NoCompressionRatio { none };        // compression_ratio = "none": the budget is `budget`
+enum class SelectionGranularity { shared,
+                                  per_kv_head,
+                                  per_query_head };
+enum class BudgetMode { uniform,
+                        pyramid };
+enum class PyramidRounding { integer,
+                             real };     // "integer" (KVCache-Factory) | "float" (kvpress)
+enum class NoCompressionRatio { none };  // compression_ratio = "none": the budget is `budget`
 
 // The selection parameters every evicting method declares (defaults differ per method).
 struct SelectionParams {

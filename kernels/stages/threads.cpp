@@ -13,7 +13,7 @@ namespace ckv {
 namespace {
 std::atomic<int> g_default_threads{0};
 std::atomic<int> g_in_flight{0};
-}
+}  // namespace
 
 int kernel_threads() {
   if (const char* env = std::getenv("CKV_KERNEL_THREADS")) {

@@ -48,15 +48,17 @@ std::string MpiSession::where() const { return fmt::format("{} rank {}", host_, 
 
 void MpiSession::check_world(const LaunchContext& launch) const {
   if (launch.world_size > 1 && size_ == 1)
-    CKV_FAIL("{}: {} started this process as rank {} of {}, but MPI_Init made it a world of 1: "
-             "each task is an MPI singleton. The MPI library does not talk to the launcher: under "
-             "srun use --mpi=pmix (Debian's Open MPI has no PMI2 support) or an MPI built with "
-             "Slurm support; make sure ckv-sweep is linked against the MPI of the mpirun used",
-             host_, launch.launcher, launch.rank, launch.world_size);
+    CKV_FAIL(
+        "{}: {} started this process as rank {} of {}, but MPI_Init made it a world of 1: "
+        "each task is an MPI singleton. The MPI library does not talk to the launcher: under "
+        "srun use --mpi=pmix (Debian's Open MPI has no PMI2 support) or an MPI built with "
+        "Slurm support; make sure ckv-sweep is linked against the MPI of the mpirun used",
+        host_, launch.launcher, launch.rank, launch.world_size);
   if (launch.launcher == "srun" && launch.slurm_ntasks > 0 && launch.slurm_ntasks != size_)
-    CKV_FAIL("{}: srun started SLURM_NTASKS={} tasks but the MPI world has {} ranks: the tasks "
-             "did not join one MPI job (check srun --mpi=pmix and the MPI ckv-sweep is linked with)",
-             where(), launch.slurm_ntasks, size_);
+    CKV_FAIL(
+        "{}: srun started SLURM_NTASKS={} tasks but the MPI world has {} ranks: the tasks "
+        "did not join one MPI job (check srun --mpi=pmix and the MPI ckv-sweep is linked with)",
+        where(), launch.slurm_ntasks, size_);
   if (launch.world_size > 1 && launch.world_size != size_)
     CKV_FAIL("{}: the launcher announced {} ranks but the MPI world has {}", where(),
              launch.world_size, size_);

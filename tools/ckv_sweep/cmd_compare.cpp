@@ -20,17 +20,7 @@ int compare_command(int argc, char** argv) {
   std::string db_path, campaign, metric, format, out_path, a, b;
   int precision = 4;
   CompareOptions compare;
-  options.add_options()
-      ("db", po::value(&db_path)->required(), "database file")
-      ("a", po::value(&a)->required(), "configuration A: a label \"METHOD key=value ...\" or a hash prefix")
-      ("b", po::value(&b)->required(), "configuration B, the same way")
-      ("campaign,c", po::value(&campaign), "campaign name (default: the only campaign)")
-      ("metric,m", po::value(&metric)->default_value("attn_recall"), "metric to compare (ckv-sweep metrics)")
-      ("format,f", po::value(&format)->default_value("markdown"), "markdown | csv | json | latex")
-      ("precision", po::value(&precision)->default_value(4), "decimals of the values")
-      ("resamples", po::value(&compare.resamples)->default_value(compare.resamples), "bootstrap resamples")
-      ("seed", po::value(&compare.seed)->default_value(compare.seed), "seed of the bootstrap and Monte Carlo draws")
-      ("output,o", po::value(&out_path), "write to this file instead of stdout");
+  options.add_options()("db", po::value(&db_path)->required(), "database file")("a", po::value(&a)->required(), "configuration A: a label \"METHOD key=value ...\" or a hash prefix")("b", po::value(&b)->required(), "configuration B, the same way")("campaign,c", po::value(&campaign), "campaign name (default: the only campaign)")("metric,m", po::value(&metric)->default_value("attn_recall"), "metric to compare (ckv-sweep metrics)")("format,f", po::value(&format)->default_value("markdown"), "markdown | csv | json | latex")("precision", po::value(&precision)->default_value(4), "decimals of the values")("resamples", po::value(&compare.resamples)->default_value(compare.resamples), "bootstrap resamples")("seed", po::value(&compare.seed)->default_value(compare.seed), "seed of the bootstrap and Monte Carlo draws")("output,o", po::value(&out_path), "write to this file instead of stdout");
   po::positional_options_description positional;
   positional.add("db", 1).add("a", 1).add("b", 1);
   po::variables_map vm;

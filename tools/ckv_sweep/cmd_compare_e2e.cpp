@@ -18,13 +18,7 @@ int compare_e2e_command(int argc, char** argv) {
   po::options_description options("compare-e2e options");
   std::string db_path, campaign, metric, format;
   e2e::RankOptions rank_options;
-  options.add_options()
-      ("db", po::value(&db_path)->required(), "database file")
-      ("campaign,c", po::value(&campaign), "campaign name (default: the only campaign)")
-      ("metric,m", po::value(&metric)->default_value("attn_recall"), "proxy metric to rank by (ckv-sweep metrics)")
-      ("format,f", po::value(&format)->default_value("markdown"), "markdown | json")
-      ("resamples", po::value(&rank_options.resamples)->default_value(rank_options.resamples), "bootstrap resamples")
-      ("seed", po::value(&rank_options.seed)->default_value(rank_options.seed), "seed of the bootstrap");
+  options.add_options()("db", po::value(&db_path)->required(), "database file")("campaign,c", po::value(&campaign), "campaign name (default: the only campaign)")("metric,m", po::value(&metric)->default_value("attn_recall"), "proxy metric to rank by (ckv-sweep metrics)")("format,f", po::value(&format)->default_value("markdown"), "markdown | json")("resamples", po::value(&rank_options.resamples)->default_value(rank_options.resamples), "bootstrap resamples")("seed", po::value(&rank_options.seed)->default_value(rank_options.seed), "seed of the bootstrap");
   po::positional_options_description positional;
   positional.add("db", 1);
   po::variables_map vm;

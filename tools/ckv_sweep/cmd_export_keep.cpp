@@ -23,19 +23,11 @@ int export_keep_command(int argc, char** argv) {
   std::vector<std::string> settings, tasks;
   int topk = EvalSettings::kDefaultTopk;
   bool allow_missing_layers = false;
-  options.add_options()
-      ("cache", po::value(&cache_dir)->required(), "cache directory")
-      ("config", po::value(&config_path), "configuration JSON file ({\"method\", \"params\", \"eval\"}, "
-                                         "as in configurations.canonical_json)")
-      ("method", po::value(&method_name), "registry name (instead of --config)")
-      ("set", po::value(&settings)->composing(), "parameter key=value (repeatable, with --method)")
-      ("layers", po::value(&layers_text), "with --method: eval layers as a JSON list (default: all)")
-      ("topk", po::value(&topk)->default_value(EvalSettings::kDefaultTopk), "with --method: eval topk (part of the hash)")
-      ("tasks", po::value(&tasks)->multitoken(), "only these tasks")
-      ("allow-missing-layers", po::bool_switch(&allow_missing_layers),
-       "export even when the keep-sets do not cover every layer of the model (for analysis: "
-       "ckv-generate refuses them)")
-      ("out", po::value(&out_path)->required(), "output JSONL file");
+  options.add_options()("cache", po::value(&cache_dir)->required(), "cache directory")("config", po::value(&config_path),
+                                                                                       "configuration JSON file ({\"method\", \"params\", \"eval\"}, "
+                                                                                       "as in configurations.canonical_json)")("method", po::value(&method_name), "registry name (instead of --config)")("set", po::value(&settings)->composing(), "parameter key=value (repeatable, with --method)")("layers", po::value(&layers_text), "with --method: eval layers as a JSON list (default: all)")("topk", po::value(&topk)->default_value(EvalSettings::kDefaultTopk), "with --method: eval topk (part of the hash)")("tasks", po::value(&tasks)->multitoken(), "only these tasks")("allow-missing-layers", po::bool_switch(&allow_missing_layers),
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                       "export even when the keep-sets do not cover every layer of the model (for analysis: "
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                       "ckv-generate refuses them)")("out", po::value(&out_path)->required(), "output JSONL file");
   po::positional_options_description positional;
   po::variables_map vm;
   if (!parse_options(argc, argv,

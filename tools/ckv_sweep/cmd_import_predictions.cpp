@@ -16,17 +16,10 @@ int import_predictions_command(int argc, char** argv) {
   po::options_description options("import-predictions options");
   std::string db_path, fuzz = "difflib";
   e2e::ImportOptions import;
-  options.add_options()
-      ("db", po::value(&db_path)->required(), "database file")
-      ("campaign,c", po::value(&import.campaign)->required(), "campaign name")
-      ("config", po::value(&import.configuration)->required(), "configuration hash (or a unique prefix)")
-      ("predictions", po::value(&import.prediction_files)->multitoken()->required(),
-       "predictions JSONL file(s), one task each")
-      ("task", po::value(&import.task), "task of the predictions (default: the file name, as pred/<model>/<task>.jsonl)")
-      ("longbench", po::value(&import.longbench)->multitoken()->required(),
-       "LongBench data: directory holding <task>.jsonl, or JSONL files")
-      ("fuzz", po::value(&fuzz)->default_value("difflib"),
-       "code_sim matcher: difflib (LongBench's requirements) | levenshtein (with python-Levenshtein)");
+  options.add_options()("db", po::value(&db_path)->required(), "database file")("campaign,c", po::value(&import.campaign)->required(), "campaign name")("config", po::value(&import.configuration)->required(), "configuration hash (or a unique prefix)")("predictions", po::value(&import.prediction_files)->multitoken()->required(),
+                                                                                                                                                                                                                                                           "predictions JSONL file(s), one task each")("task", po::value(&import.task), "task of the predictions (default: the file name, as pred/<model>/<task>.jsonl)")("longbench", po::value(&import.longbench)->multitoken()->required(),
+                                                                                                                                                                                                                                                                                                                                                                                                                          "LongBench data: directory holding <task>.jsonl, or JSONL files")("fuzz", po::value(&fuzz)->default_value("difflib"),
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                            "code_sim matcher: difflib (LongBench's requirements) | levenshtein (with python-Levenshtein)");
   po::positional_options_description positional;
   positional.add("db", 1);
   po::variables_map vm;

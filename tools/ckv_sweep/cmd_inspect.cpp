@@ -20,14 +20,7 @@ int inspect_command(int argc, char** argv) {
   std::string cache_dir, sample_id, method_name;
   int layer = 0, budget = -1, topk = EvalSettings::kDefaultTopk;
   std::vector<std::string> settings;
-  options.add_options()
-      ("cache", po::value(&cache_dir)->required(), "cache directory")
-      ("sample", po::value(&sample_id)->required(), "sample id (as in index.jsonl)")
-      ("layer", po::value(&layer)->required(), "model layer index")
-      ("method", po::value(&method_name)->required(), "registry name")
-      ("set", po::value(&settings)->composing(), "parameter key=value (repeatable)")
-      ("budget", po::value(&budget), "shorthand for --set budget=B")
-      ("topk", po::value(&topk)->default_value(EvalSettings::kDefaultTopk), "k of topk_recall");
+  options.add_options()("cache", po::value(&cache_dir)->required(), "cache directory")("sample", po::value(&sample_id)->required(), "sample id (as in index.jsonl)")("layer", po::value(&layer)->required(), "model layer index")("method", po::value(&method_name)->required(), "registry name")("set", po::value(&settings)->composing(), "parameter key=value (repeatable)")("budget", po::value(&budget), "shorthand for --set budget=B")("topk", po::value(&topk)->default_value(EvalSettings::kDefaultTopk), "k of topk_recall");
   po::positional_options_description positional;
   po::variables_map vm;
   if (!parse_options(argc, argv, "ckv-sweep inspect --cache DIR --sample ID --layer L --method NAME [--set k=v]... [--budget B]",
@@ -49,11 +42,7 @@ int inspect_command(int argc, char** argv) {
   InspectResult r = inspect_layer(path, layer, config.document);
   json metrics = json::object();
   for (const auto& [name, value] : r.metrics) metrics[name] = value ? json(*value) : json(nullptr);
-  json out = {{"sample", sample_id},     {"layer", layer},  {"method", config.method->name},
-              {"config", config.params}, {"config_hash", config.hash},
-              {"n", r.n},                {"budget", r.budget},
-              {"scores", r.scores.size() == 1 ? json(r.scores[0]) : json(r.scores)},
-              {"keep", r.keep},      {"metrics", metrics}};
+  json out = {{"sample", sample_id}, {"layer", layer}, {"method", config.method->name}, {"config", config.params}, {"config_hash", config.hash}, {"n", r.n}, {"budget", r.budget}, {"scores", r.scores.size() == 1 ? json(r.scores[0]) : json(r.scores)}, {"keep", r.keep}, {"metrics", metrics}};
   std::cout << out.dump() << "\n";
   return kExitOk;
 }

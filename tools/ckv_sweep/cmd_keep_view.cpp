@@ -97,19 +97,7 @@ int keep_view_command(int argc, char** argv) {
   po::options_description options("keep-view options");
   std::string cache_dir, sample_id, task, spec_a, spec_b, label_a, label_b, out_path, format = "markdown";
   int layer = 0, bins = 10, topk = EvalSettings::kDefaultTopk;
-  options.add_options()
-      ("cache", po::value(&cache_dir)->required(), "cache directory")
-      ("sample", po::value(&sample_id), "one sample (its id in index.jsonl): an HTML page (-o)")
-      ("task", po::value(&task), "every sample of this task: where A and B differ (a table)")
-      ("layer", po::value(&layer)->required(), "model layer")
-      ("a", po::value(&spec_a)->required(), "configuration A: \"METHOD key=value ...\" or a configuration .json file")
-      ("b", po::value(&spec_b)->required(), "configuration B, the same way")
-      ("a-label", po::value(&label_a), "A's name on the page (default: --a as given)")
-      ("b-label", po::value(&label_b), "B's name on the page (default: --b as given)")
-      ("topk", po::value(&topk)->default_value(EvalSettings::kDefaultTopk), "eval topk (part of the hashes shown)")
-      ("bins", po::value(&bins)->default_value(10), "with --task: relative position bins")
-      ("format,f", po::value(&format)->default_value("markdown"), "with --task: markdown | csv on stdout")
-      ("output,o", po::value(&out_path), "the HTML page (required with --sample; with --task: the table as a page)");
+  options.add_options()("cache", po::value(&cache_dir)->required(), "cache directory")("sample", po::value(&sample_id), "one sample (its id in index.jsonl): an HTML page (-o)")("task", po::value(&task), "every sample of this task: where A and B differ (a table)")("layer", po::value(&layer)->required(), "model layer")("a", po::value(&spec_a)->required(), "configuration A: \"METHOD key=value ...\" or a configuration .json file")("b", po::value(&spec_b)->required(), "configuration B, the same way")("a-label", po::value(&label_a), "A's name on the page (default: --a as given)")("b-label", po::value(&label_b), "B's name on the page (default: --b as given)")("topk", po::value(&topk)->default_value(EvalSettings::kDefaultTopk), "eval topk (part of the hashes shown)")("bins", po::value(&bins)->default_value(10), "with --task: relative position bins")("format,f", po::value(&format)->default_value("markdown"), "with --task: markdown | csv on stdout")("output,o", po::value(&out_path), "the HTML page (required with --sample; with --task: the table as a page)");
   po::positional_options_description positional;
   po::variables_map vm;
   if (!parse_options(argc, argv,

@@ -16,9 +16,7 @@ int methods_command(int argc, char** argv) {
   po::options_description options("methods options");
   std::string name;
   bool markdown = false;
-  options.add_options()
-      ("method", po::value(&name), "show one method")
-      ("markdown", po::bool_switch(&markdown), "print the registry section of docs/methods.md");
+  options.add_options()("method", po::value(&name), "show one method")("markdown", po::bool_switch(&markdown), "print the registry section of docs/methods.md");
   po::positional_options_description positional;
   positional.add("method", 1);
   po::variables_map vm;

@@ -15,9 +15,7 @@ int metrics_command(int argc, char** argv) {
   po::options_description options("metrics options");
   std::string name;
   bool markdown = false;
-  options.add_options()
-      ("metric", po::value(&name), "show one metric")
-      ("markdown", po::bool_switch(&markdown), "print the metric table of docs/analysis.md");
+  options.add_options()("metric", po::value(&name), "show one metric")("markdown", po::bool_switch(&markdown), "print the metric table of docs/analysis.md");
   po::positional_options_description positional;
   positional.add("metric", 1);
   po::variables_map vm;

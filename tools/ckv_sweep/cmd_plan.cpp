@@ -20,11 +20,8 @@ int plan_command(int argc, char** argv) {
   std::string spec_path;
   bool list = false;
   PlanOptions plan_options;
-  options.add_options()
-      ("spec", po::value(&spec_path)->required(), "the campaign file (TOML)")
-      ("list", po::bool_switch(&list), "list every configuration with its hash")
-      ("trust-recorded-digests", po::bool_switch(&plan_options.trust_recorded_digests),
-       "identify samples by the content_sha256 their metadata records instead of hashing their data");
+  options.add_options()("spec", po::value(&spec_path)->required(), "the campaign file (TOML)")("list", po::bool_switch(&list), "list every configuration with its hash")("trust-recorded-digests", po::bool_switch(&plan_options.trust_recorded_digests),
+                                                                                                                                                                         "identify samples by the content_sha256 their metadata records instead of hashing their data");
   po::positional_options_description positional;
   positional.add("spec", 1);
   po::variables_map vm;

@@ -14,10 +14,7 @@ namespace ckv::cli {
 int query_command(int argc, char** argv) {
   po::options_description options("query options");
   std::string db_path, sql, format = "table";
-  options.add_options()
-      ("db", po::value(&db_path)->required(), "database file")
-      ("sql", po::value(&sql)->required(), "SQL statement")
-      ("format", po::value(&format)->default_value("table"), "table | csv | json");
+  options.add_options()("db", po::value(&db_path)->required(), "database file")("sql", po::value(&sql)->required(), "SQL statement")("format", po::value(&format)->default_value("table"), "table | csv | json");
   po::positional_options_description positional;
   positional.add("db", 1).add("sql", 1);
   po::variables_map vm;

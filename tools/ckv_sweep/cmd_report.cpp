@@ -1,17 +1,17 @@
 // `ckv-sweep report DB --campaign C --metric M`: the ablation table of a campaign.
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
-#include <unistd.h>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include "common/error.hpp"
 #include "db/database.hpp"
-#include "db/queries.hpp"
 #include "db/e2e_store.hpp"
+#include "db/queries.hpp"
 #include "e2e/rank_comparison.hpp"
 #include "report/html.hpp"
 #include "report/html_report.hpp"
@@ -41,15 +41,18 @@ std::string rank_comparison_html(const e2e::RankComparison& c) {
                                        c.proxy_metric, fmt::join(c.tasks, ", "),
                                        c.spearman ? fmt::format("{:.3f}", *c.spearman) : std::string("-"))) +
                     "</caption>\n<thead><tr><th class=\"label\">configuration</th><th class=\"label\">hash</th>"
-                    "<th>e2e score</th><th>e2e rank</th><th>" + escape(c.proxy_metric) + "</th><th>proxy rank</th>"
+                    "<th>e2e score</th><th>e2e rank</th><th>" +
+                    escape(c.proxy_metric) +
+                    "</th><th>proxy rank</th>"
                     "</tr></thead>\n<tbody>\n";
   for (const auto& r : c.rows)
-    out += fmt::format("<tr><td class=\"label\">{}</td><td class=\"label\"><code>{}</code></td><td>{:.2f}</td>"
-                       "<td>{:g}</td><td>{}</td><td>{}</td></tr>\n",
-                       escape(r.label.empty() ? r.method : r.label), escape(r.configuration.substr(0, 12)), r.e2e_mean,
-                       r.e2e_rank,
-                       r.proxy_mean ? fmt::format("{:.4f}", *r.proxy_mean) : "-",
-                       r.proxy_rank ? fmt::format("{:g}", *r.proxy_rank) : "-");
+    out += fmt::format(
+        "<tr><td class=\"label\">{}</td><td class=\"label\"><code>{}</code></td><td>{:.2f}</td>"
+        "<td>{:g}</td><td>{}</td><td>{}</td></tr>\n",
+        escape(r.label.empty() ? r.method : r.label), escape(r.configuration.substr(0, 12)), r.e2e_mean,
+        r.e2e_rank,
+        r.proxy_mean ? fmt::format("{:.4f}", *r.proxy_mean) : "-",
+        r.proxy_rank ? fmt::format("{:g}", *r.proxy_rank) : "-");
   return out + "</tbody>\n</table>\n";
 }
 
@@ -91,8 +94,7 @@ std::string html_report(Database& db, const std::string& db_path, const std::str
     const std::string a = pair.substr(0, at), b = pair.substr(at + 4);
     std::string html;
     for (const auto& metric : metrics)
-      html += "<pre>" + html::escape(render_paired_comparison(
-                            compare_configurations(db, campaign, a, b, metric), "markdown", options.precision)) +
+      html += "<pre>" + html::escape(render_paired_comparison(compare_configurations(db, campaign, a, b, metric), "markdown", options.precision)) +
               "</pre>\n";
     page.comparisons.push_back({pair, html});
   }
@@ -111,26 +113,11 @@ int report_command(int argc, char** argv) {
   std::vector<std::string> keep_views, comparisons, replicates;
   bool no_replicates = false;
   ReportOptions report_options;
-  options.add_options()
-      ("db", po::value(&db_path)->required(), "database file")
-      ("campaign,c", po::value(&campaign), "campaign name (default: the only campaign)")
-      ("metric,m", po::value(&metric)->default_value("attn_recall"), "metric to tabulate")
-      ("format,f", po::value(&report_options.format)->default_value("markdown"), "markdown | csv | json | latex | html (one self-contained page: every metric, plots, end to end)")
-      ("precision", po::value(&report_options.precision)->default_value(4), "decimals")
-      ("scale", po::value(&report_options.scale)->default_value(1.0), "multiply values (100 for percent); finite, > 0")
-      ("ci", po::bool_switch(&report_options.ci), "95 % CI over samples beside each mean: [lo, hi] (percentile bootstrap, stratified by task for avg)")
-      ("std", po::bool_switch(&report_options.sd), "standard deviation over samples beside each mean")
-      ("replicate", po::value(&replicates)->composing(),
-       "average over this parameter (repeatable; default: seed, which only the stochastic methods have): "
-       "one row per setting of the others, mean ± std over the replicates")
-      ("no-replicates", po::bool_switch(&no_replicates), "one row per configuration, seeds included")
-      ("output,o", po::value(&out_path), "write to this file instead of stdout")
-      ("plot", po::value(&plot_param), "plot the metric against this swept parameter, one panel per task")
-      ("plot-output", po::value(&plot_path), "plot file: .png, .svg or .pdf (default <campaign>-<metric>-<param>.png)")
-      ("compare", po::value(&comparisons)->composing(),
-       "with --format html: a paired comparison \"A vs B\" on every metric (as ckv-sweep compare; repeatable)")
-      ("keep-view", po::value(&keep_views)->composing(),
-       "with --format html: link this keep-set view page (ckv-sweep keep-view -o FILE.html; repeatable)");
+  options.add_options()("db", po::value(&db_path)->required(), "database file")("campaign,c", po::value(&campaign), "campaign name (default: the only campaign)")("metric,m", po::value(&metric)->default_value("attn_recall"), "metric to tabulate")("format,f", po::value(&report_options.format)->default_value("markdown"), "markdown | csv | json | latex | html (one self-contained page: every metric, plots, end to end)")("precision", po::value(&report_options.precision)->default_value(4), "decimals")("scale", po::value(&report_options.scale)->default_value(1.0), "multiply values (100 for percent); finite, > 0")("ci", po::bool_switch(&report_options.ci), "95 % CI over samples beside each mean: [lo, hi] (percentile bootstrap, stratified by task for avg)")("std", po::bool_switch(&report_options.sd), "standard deviation over samples beside each mean")("replicate", po::value(&replicates)->composing(),
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                      "average over this parameter (repeatable; default: seed, which only the stochastic methods have): "
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                      "one row per setting of the others, mean ± std over the replicates")("no-replicates", po::bool_switch(&no_replicates), "one row per configuration, seeds included")("output,o", po::value(&out_path), "write to this file instead of stdout")("plot", po::value(&plot_param), "plot the metric against this swept parameter, one panel per task")("plot-output", po::value(&plot_path), "plot file: .png, .svg or .pdf (default <campaign>-<metric>-<param>.png)")("compare", po::value(&comparisons)->composing(),
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                         "with --format html: a paired comparison \"A vs B\" on every metric (as ckv-sweep compare; repeatable)")("keep-view", po::value(&keep_views)->composing(),
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                  "with --format html: link this keep-set view page (ckv-sweep keep-view -o FILE.html; repeatable)");
   po::positional_options_description positional;
   positional.add("db", 1);
   po::variables_map vm;

@@ -17,9 +17,7 @@ int status_command(int argc, char** argv) {
   po::options_description options("status options");
   std::string db_path;
   std::string failures_of;
-  options.add_options()
-      ("db", po::value(&db_path)->required(), "database file")
-      ("failures", po::value(&failures_of), "list the failed and lost units of this campaign");
+  options.add_options()("db", po::value(&db_path)->required(), "database file")("failures", po::value(&failures_of), "list the failed and lost units of this campaign");
   po::positional_options_description positional;
   positional.add("db", 1);
   po::variables_map vm;
@@ -42,8 +40,10 @@ int status_command(int argc, char** argv) {
   if (!writer)
     for (const auto& s : statuses)
       if (s.running > 0)
-        fmt::print("note: '{}' has {} units marked running but no run is writing: the last run died; "
-                   "rerun the campaign to requeue them\n", s.name, s.running);
+        fmt::print(
+            "note: '{}' has {} units marked running but no run is writing: the last run died; "
+            "rerun the campaign to requeue them\n",
+            s.name, s.running);
   if (!failures_of.empty()) {
     auto failures = campaign_failures(db, failures_of, 50);
     fmt::print("\n{} failed/lost units of '{}' (most recent first):\n", failures.size(), failures_of);

@@ -15,22 +15,8 @@ int synth_command(int argc, char** argv) {
   SynthOptions synth;
   std::string dtype = "f16";
   int seed = 0;
-  options.add_options()
-      ("out", po::value(&synth.out_dir)->required(), "output cache directory")
-      ("tasks", po::value(&synth.tasks)->multitoken(), "synthetic tasks (default: all synth-* tasks)")
-      ("samples", po::value(&synth.samples_per_task)->default_value(2), "samples per task")
-      ("tokens", po::value(&synth.tokens)->default_value(1024), "prompt length n (varies by up to ±12.5% per sample)")
-      ("heads", po::value(&synth.heads)->default_value(8), "query heads H")
-      ("kv-heads", po::value(&synth.kv_heads)->default_value(2), "KV heads G")
-      ("head-dim", po::value(&synth.head_dim)->default_value(32), "head dimension d")
-      ("layers", po::value(&synth.layers)->multitoken(), "captured layer indices (default: 0 1)")
-      ("num-layers-model", po::value(&synth.num_layers_model)->default_value(4), "layers of the imitated model")
-      ("answer-tokens", po::value(&synth.answer_tokens)->default_value(8), "answer tokens m")
-      ("query-rows", po::value(&synth.query_rows)->default_value(0), "captured query rows r (0 = full capture)")
-      ("seed", po::value(&seed)->default_value(0), "generator seed")
-      ("dtype", po::value(&dtype)->default_value("f16"), "f16 | bf16 | f32")
-      ("token-texts", po::bool_switch(&synth.token_texts),
-       "also write made-up token texts (for keep-view; the tensors are the same)");
+  options.add_options()("out", po::value(&synth.out_dir)->required(), "output cache directory")("tasks", po::value(&synth.tasks)->multitoken(), "synthetic tasks (default: all synth-* tasks)")("samples", po::value(&synth.samples_per_task)->default_value(2), "samples per task")("tokens", po::value(&synth.tokens)->default_value(1024), "prompt length n (varies by up to ±12.5% per sample)")("heads", po::value(&synth.heads)->default_value(8), "query heads H")("kv-heads", po::value(&synth.kv_heads)->default_value(2), "KV heads G")("head-dim", po::value(&synth.head_dim)->default_value(32), "head dimension d")("layers", po::value(&synth.layers)->multitoken(), "captured layer indices (default: 0 1)")("num-layers-model", po::value(&synth.num_layers_model)->default_value(4), "layers of the imitated model")("answer-tokens", po::value(&synth.answer_tokens)->default_value(8), "answer tokens m")("query-rows", po::value(&synth.query_rows)->default_value(0), "captured query rows r (0 = full capture)")("seed", po::value(&seed)->default_value(0), "generator seed")("dtype", po::value(&dtype)->default_value("f16"), "f16 | bf16 | f32")("token-texts", po::bool_switch(&synth.token_texts),
+                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                           "also write made-up token texts (for keep-view; the tensors are the same)");
   po::positional_options_description positional;
   po::variables_map vm;
   if (!parse_options(argc, argv, "ckv-sweep synth --out DIR [options]", options, positional, vm)) return kExitOk;

@@ -17,7 +17,8 @@ bool parse_options(int argc, char** argv, const std::string& usage, po::options_
     const int style = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
     po::store(po::command_line_parser(argc, argv).options(options).positional(positional).style(style).run(), vm);
     if (vm.count("help")) {
-      std::cout << "usage: " << usage << "\n\n" << options << "\n";
+      std::cout << "usage: " << usage << "\n\n"
+                << options << "\n";
       return false;
     }
     po::notify(vm);
