@@ -19,7 +19,8 @@ std::map<std::string, json> flat_parameters(const json& document) {
 }
 
 int numerics_of(const json& document) {
-  const json& n = flat_parameters(document).at("eval.numerics");
+  // A copy: a reference into the temporary map would dangle at the end of this statement.
+  const json n = flat_parameters(document).at("eval.numerics");
   return n.is_number_integer() ? n.get<int>() : kLegacyNumerics;
 }
 
