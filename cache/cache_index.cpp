@@ -75,7 +75,7 @@ std::vector<IndexEntry> read_cache_index(const std::string& dir) {
     json value;
     try {
       value = json::parse(line);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // a syntax error, or a number out of range (3e8072)
       throw InputError(fmt::format("{}: invalid JSON: {}", where, e.what()));
     }
     try {
