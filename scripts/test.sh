@@ -12,10 +12,8 @@ if [[ -z ${CKV_CUDA:-} ]] && nvcc=$(ckv_nvcc); then
   export CKV_CUDA=ON
 fi
 scripts/setup.sh
-# A headless browser for the HTML report test (tests/cli/html_report.sh renders the page in
-# Chromium): about 110 MB to download and 330 MB installed, so only the test path installs it
-# (the demo does not need it). Without it that test reports SKIPPED, and fails under CI=true.
-ckv_apt_install "a headless browser for the HTML report test" chromium
+# What the tests need beyond the build: Chromium for the HTML report test.
+scripts/setup-test-tools.sh
 # The capture tests (ctest -L capture) run ckv-capture and ckv-generate in .venv: build it (a
 # no-op when it is up to date). In CI those tests fail rather than skip without it.
 scripts/setup-python.sh

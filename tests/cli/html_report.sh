@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # report --format html on a real small campaign: one self-contained page (no network reference,
 # tables of every metric, the plot, a link to a keep-set view), rendered by headless Chromium
-# (Debian's `chromium`, installed by scripts/test.sh): the rendered DOM holds the table headers and
+# (Debian's `chromium`, installed by scripts/setup-test-tools.sh, which scripts/test.sh runs): the rendered DOM holds the table headers and
 # a known value, and the browser reports no console message or error on the report and on the
 # keep-set view (whose head selector is a script). The check catches errors: a broken page makes it
 # fail. Without chromium: SKIPPED (exit 77), or a failure under CI=true.
