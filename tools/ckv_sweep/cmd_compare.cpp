@@ -10,6 +10,7 @@
 #include "db/database.hpp"
 #include "db/queries.hpp"
 #include "report/paired_comparison.hpp"
+#include "tools/ckv_sweep/command_io.hpp"
 #include "tools/ckv_sweep/commands.hpp"
 #include "tools/ckv_sweep/options.hpp"
 
@@ -34,20 +35,10 @@ int compare_command(int argc, char** argv) {
   usage_check(compare.resamples >= 100 && compare.resamples <= 1000000, "compare",
               fmt::format("--resamples must be between 100 and 1000000 (got {})", compare.resamples));
   Database db = Database::open(db_path, Database::Mode::ReadOnly);
-  if (campaign.empty()) {
-    auto names = campaign_names(db);
-    CKV_CHECK(names.size() == 1, "{}: {} campaigns; choose one with --campaign ({})", db_path, names.size(),
-              fmt::format("{}", fmt::join(names, ", ")));
-    campaign = names[0];
-  }
+  campaign = chosen_campaign(db, db_path, campaign);
   const std::string text =
       render_paired_comparison(compare_configurations(db, campaign, a, b, metric, compare), format, precision);
-  if (out_path.empty()) {
-    std::cout << text;
-  } else {
-    std::ofstream out(out_path);
-    CKV_CHECK(out && (out << text), "{}: cannot write the comparison", out_path);
-  }
+  write_text(out_path, text, "comparison");
   return kExitOk;
 }
 

@@ -9,6 +9,7 @@
 #include "db/database.hpp"
 #include "db/queries.hpp"
 #include "e2e/rank_comparison.hpp"
+#include "tools/ckv_sweep/command_io.hpp"
 #include "tools/ckv_sweep/commands.hpp"
 #include "tools/ckv_sweep/options.hpp"
 
@@ -29,12 +30,7 @@ int compare_e2e_command(int argc, char** argv) {
   usage_check(rank_options.resamples >= 100 && rank_options.resamples <= 1000000, "compare-e2e",
               fmt::format("--resamples must be between 100 and 1000000 (got {})", rank_options.resamples));
   Database db = Database::open(db_path, Database::Mode::ReadOnly);
-  if (campaign.empty()) {
-    auto names = campaign_names(db);
-    CKV_CHECK(names.size() == 1, "{}: {} campaigns; choose one with --campaign ({})", db_path, names.size(),
-              fmt::format("{}", fmt::join(names, ", ")));
-    campaign = names[0];
-  }
+  campaign = chosen_campaign(db, db_path, campaign);
   const e2e::RankComparison comparison = e2e::compare_rankings(db, campaign, metric, rank_options);
   std::cout << (format == "json" ? e2e::rank_comparison_json(comparison) : e2e::render_rank_comparison(comparison));
   return kExitOk;

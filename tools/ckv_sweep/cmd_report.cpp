@@ -18,6 +18,7 @@
 #include "report/paired_comparison.hpp"
 #include "report/plot.hpp"
 #include "report/report_table.hpp"
+#include "tools/ckv_sweep/command_io.hpp"
 #include "tools/ckv_sweep/commands.hpp"
 #include "tools/ckv_sweep/options.hpp"
 
@@ -142,12 +143,7 @@ int report_command(int argc, char** argv) {
     usage_check(known, "report", "--plot-output must end in .png, .svg or .pdf (got '" + plot_path + "')");
   }
   Database db = Database::open(db_path, Database::Mode::ReadOnly);
-  if (campaign.empty()) {
-    auto names = campaign_names(db);
-    CKV_CHECK(names.size() == 1, "{}: {} campaigns; choose one with --campaign ({})", db_path, names.size(),
-              fmt::format("{}", fmt::join(names, ", ")));
-    campaign = names[0];
-  }
+  campaign = chosen_campaign(db, db_path, campaign);
   std::string text;
   if (report_options.format == "html") {
     // Every metric unless --metric names one.
@@ -165,12 +161,7 @@ int report_command(int argc, char** argv) {
     }
     text = render_table(table, report_options.format, report_options.precision);
   }
-  if (out_path.empty()) {
-    std::cout << text;
-  } else {
-    std::ofstream out(out_path);
-    CKV_CHECK(out && (out << text), "{}: cannot write the report", out_path);
-  }
+  write_text(out_path, text, "report");
   return kExitOk;
 }
 
