@@ -88,3 +88,43 @@ def test_index_lines_are_replaced_not_duplicated(tmp_path):
     cache_format.update_index(str(tmp_path), dict(entry, id="b"))
     cache_format.update_index(str(tmp_path), dict(entry, file_size=11))
     assert [(e["id"], e["file_size"]) for e in cache_format.read_index(str(tmp_path))] == [("b", 10), ("a", 11)]
+
+
+def _append_entries(cache_dir, worker, count):
+    for i in range(count):
+        cache_format.update_index(cache_dir, {"id": f"{worker}-{i}", "task": "trec", "path": f"trec/{worker}-{i}"})
+
+
+def test_index_lock_file_is_removed_and_still_excludes(tmp_path, monkeypatch):
+    lock = tmp_path / "index.jsonl.lock"
+    entry = {"id": "a", "task": "trec", "path": "trec/a.safetensors"}
+    cache_format.update_index(str(tmp_path), entry)
+    assert not lock.exists()
+    # An error and Ctrl-C inside the locked update leave no lock file either.
+    (tmp_path / "index.jsonl").write_text("{not json\n")
+    with pytest.raises(ValueError, match="invalid JSON"):
+        cache_format.update_index(str(tmp_path), entry)
+    assert not lock.exists()
+    (tmp_path / "index.jsonl").unlink()
+
+    def interrupted(_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cache_format, "read_index", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        cache_format.update_index(str(tmp_path), entry)
+    assert not lock.exists()
+    monkeypatch.undo()
+    # Concurrent writers (one process per GPU) still exclude each other: no update is lost
+    # although each removes the lock file the others may be waiting on.
+    import multiprocessing
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_append_entries, args=(str(tmp_path), w, 40)) for w in range(4)]
+    for p in workers:
+        p.start()
+    for p in workers:
+        p.join(120)
+        assert p.exitcode == 0
+    ids = [e["id"] for e in cache_format.read_index(str(tmp_path))]
+    assert sorted(ids) == sorted(f"{w}-{i}" for w in range(4) for i in range(40))
+    assert not lock.exists()

@@ -156,13 +156,33 @@ def check_layout(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> 
 @contextmanager
 def _locked(path: str):
     # Several capture processes (one per GPU, --shard) may share a cache directory: the index is
-    # read, changed and renamed into place under an exclusive lock.
-    with open(path, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    # read, changed and renamed into place under an exclusive flock on `path`. The lock file is
+    # removed while the lock is still held, so none is left behind (a normal end, an error,
+    # Ctrl-C: the `finally` runs in each). A process that opened the file before it was removed
+    # and then waited finds, once it holds the lock, that `path` is gone or is another file, and
+    # starts over on the current one: only a lock on the file `path` names excludes the others.
+    while True:
+        lock = open(path, "a")
         try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                current = os.stat(path)
+            except FileNotFoundError:
+                current = None
+        except BaseException:
+            lock.close()
+            raise
+        if current is not None and os.path.samestat(current, os.fstat(lock.fileno())):
+            break
+        lock.close()  # removed by the holder we waited for
+    try:
+        yield
+    finally:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        lock.close()  # releases the lock
 
 
 def read_index(cache_dir: str) -> list[dict]:
