@@ -209,7 +209,7 @@ Database::Database(Database&& other) noexcept
       file_fd_(other.file_fd_),
       holder_fd_(other.holder_fd_),
       holder_path_(std::move(other.holder_path_)),
-      file_key_(other.file_key_) {
+      file_key_(std::move(other.file_key_)) {
   other.db_ = nullptr;
   other.file_fd_ = -1;
   other.holder_fd_ = -1;
