@@ -86,6 +86,7 @@ RankComparison rank_comparison(const std::string& campaign, const std::string& p
   out.tasks.assign(common.begin(), common.end());
 
   std::vector<ConfigurationRef> refs;
+  refs.reserve(configurations.size());
   for (const auto& c : configurations) refs.push_back(c.configuration);
   const std::vector<std::string> labels = configuration_labels(refs);
   std::vector<size_t> complete;  // configurations with a proxy mean for every task
@@ -115,6 +116,7 @@ RankComparison rank_comparison(const std::string& campaign, const std::string& p
   const auto e2e_ranks = ranks_best_first(e2e_values, Direction::higher_better);
   for (size_t i = 0; i < out.rows.size(); ++i) out.rows[i].e2e_rank = e2e_ranks[i];
   std::vector<double> proxy_values;
+  proxy_values.reserve(complete.size());
   for (size_t i : complete) proxy_values.push_back(*out.rows[i].proxy_mean);
   const auto proxy_ranks = ranks_best_first(proxy_values, info->direction);
   for (size_t k = 0; k < complete.size(); ++k) out.rows[complete[k]].proxy_rank = proxy_ranks[k];
