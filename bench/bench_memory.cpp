@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
   if (method.empty() || n < 128) usage(2);
   json given;
   try {
-    given = parse_settings(settings);
+    given = parse_settings(settings, method);
   } catch (const Error& e) {
     std::fprintf(stderr, "bench_memory: %s\n", e.what());
     usage(2);

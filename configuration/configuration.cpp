@@ -1,6 +1,8 @@
 #include "configuration/configuration.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -134,14 +136,28 @@ std::string Configuration::hash_under_numerics(int version) const {
   return sha256_hex(canonical_json(doc));
 }
 
-json parse_settings(const std::vector<std::string>& settings) {
+json parse_settings(const std::vector<std::string>& settings, const std::string& method,
+                    std::vector<std::string>* warnings) {
+  const MethodDef* def = find_method(method);
+  std::set<std::string> warned;
   json params = json::object();
   for (const std::string& text : settings) {
     const auto eq = text.find('=');
     CKV_CHECK(eq != std::string::npos && eq > 0, "--set expects key=value, got '{}'", text);
+    std::string key = text.substr(0, eq);
     const std::string value = text.substr(eq + 1);
+    if (const ParamSpec* renamed = def ? def->find_renamed_param(key) : nullptr) {
+      if (warned.insert(key).second) {
+        std::string warning = fmt::format("{}: {}", text, former_name_warning(*def, *renamed));
+        if (warnings)
+          warnings->push_back(std::move(warning));
+        else
+          fmt::print(stderr, "warning: {}\n", warning);  // stdout may be the command's output (inspect)
+      }
+      key = renamed->name;
+    }
     json parsed = json::parse(value, nullptr, /*allow_exceptions=*/false);
-    params[text.substr(0, eq)] = parsed.is_discarded() ? json(value) : std::move(parsed);
+    params[key] = parsed.is_discarded() ? json(value) : std::move(parsed);
   }
   return params;
 }

@@ -84,7 +84,12 @@ std::string numerics_label(int version);
 
 // Parameters given on a command line as "key=value" (`--set`, repeatable): the value is read as
 // JSON when it is valid JSON (numbers, true, [5,15]), otherwise taken as a string (pool=max).
-// A later key replaces an earlier one. Throws ckv::Error for text without "key=".
-json parse_settings(const std::vector<std::string>& settings);
+// A later key replaces an earlier one. Throws ckv::Error for text without "key=". A renamed
+// parameter of `method` given under its former name is read under its current name, with one
+// warning per former name as sweep files give it ("walkers=8: 'walkers' is the former name of
+// rc's parameter 'walkers_per_source'; ...") on stderr, or appended to `warnings` when given. A
+// method the registry does not know leaves the keys as given (Configuration::make names it).
+json parse_settings(const std::vector<std::string>& settings, const std::string& method,
+                    std::vector<std::string>* warnings = nullptr);
 
 }  // namespace ckv

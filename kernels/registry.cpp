@@ -164,6 +164,35 @@ MethodParams parse_params(const MethodDef& method, const json& given) {
   return typed;
 }
 
+std::string param_display_name(const std::string& method, const std::string& key) {
+  const MethodDef* m = find_method(method);
+  const ParamSpec* renamed = m ? m->find_renamed_param(key) : nullptr;
+  return renamed ? renamed->name : key;
+}
+
+json display_params(const std::string& method, const json& params) {
+  if (!params.is_object()) return params;
+  json out = json::object();
+  for (const auto& [key, value] : params.items()) out[param_display_name(method, key)] = value;
+  return out;
+}
+
+json display_document(const json& document) {
+  if (!document.is_object() || !document.contains("method") || !document["method"].is_string() ||
+      !document.contains("params"))
+    return document;
+  json out = document;
+  out["params"] = display_params(document["method"].get<std::string>(), document["params"]);
+  return out;
+}
+
+std::string former_name_warning(const MethodDef& method, const ParamSpec& param) {
+  return fmt::format(
+      "'{}' is the former name of {}'s parameter '{}'; read as '{}' for now, it will be refused in "
+      "a later version",
+      param.stored_as, method.name, param.name, param.name);
+}
+
 Params resolve_params(const MethodDef& method, const json& given) {
   return method.to_json(parse_params(method, given));
 }

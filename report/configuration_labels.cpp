@@ -5,13 +5,17 @@
 #include <sstream>
 
 #include "kernels/numerics.hpp"
+#include "kernels/registry.hpp"
 
 namespace ckv {
 
 std::map<std::string, json> flat_parameters(const json& document) {
   std::map<std::string, json> out;
+  // Parameters under the names readers know: a renamed one is stored under its former name.
+  const auto method = document.find("method");
+  const std::string method_name = method != document.end() && method->is_string() ? method->get<std::string>() : "";
   if (auto params = document.find("params"); params != document.end() && params->is_object())
-    for (const auto& [key, value] : params->items()) out[key] = value;
+    for (const auto& [key, value] : params->items()) out[param_display_name(method_name, key)] = value;
   if (auto eval = document.find("eval"); eval != document.end() && eval->is_object())
     for (const auto& [key, value] : eval->items()) out["eval." + key] = value;
   out.emplace("eval.numerics", kLegacyNumerics);
@@ -92,7 +96,7 @@ std::vector<size_t> match_configurations(const std::vector<ConfigurationRef>& co
     }
     const auto eq = word.find('=');
     if (eq == std::string::npos || eq == 0) return {};
-    wanted.emplace_back(word.substr(0, eq), word.substr(eq + 1));
+    wanted.emplace_back(param_display_name(method, word.substr(0, eq)), word.substr(eq + 1));
   }
   if (method.empty()) return {};
   for (size_t i = 0; i < configurations.size(); ++i) {

@@ -33,10 +33,7 @@ void warn_former_name(const MethodDef& method, const ParamSpec& param, const Sou
   const std::string tag = fmt::format("'{}' is the former name", param.stored_as);
   for (const std::string& w : spec.warnings)
     if (w.find(tag) != std::string::npos) return;  // once per former name
-  spec.warnings.push_back(fmt::format(
-      "{}: '{}' is the former name of {}'s parameter '{}'; read as '{}' for "
-      "now, it will be refused in a later version",
-      where.str(), param.stored_as, method.name, param.name, param.name));
+  spec.warnings.push_back(fmt::format("{}: {}", where.str(), former_name_warning(method, param)));
 }
 
 const ParamSpec* find_param_or_former(const TomlReader&, const MethodDef& method, const std::string& name,

@@ -57,6 +57,29 @@ TEST_CASE("labels that would coincide carry the hash prefix", "[report]") {
   CHECK(match_configurations(pair, "snapkv [aaaa2222]") == std::vector<size_t>{1});
 }
 
+TEST_CASE("renamed parameters are shown and matched under their new names", "[report]") {
+  // Stored documents keep a renamed parameter's former key (its hash is unchanged); readers see
+  // the registry's current name: rc's `walkers` is `walkers_per_source`, its `max_steps`
+  // `max_positions`; circuitkv_walk's own `walkers` and `max_steps` keep their names.
+  const std::vector<ConfigurationRef> refs{
+      config("dddd1111", "rc", {{"walkers", 16}, {"max_steps", 10}}, {{"numerics", 2}}),
+      config("dddd2222", "rc", {{"walkers", 32}, {"max_steps", 10}}, {{"numerics", 2}}),
+      config("eeee3333", "circuitkv_walk", {{"walkers", 16}, {"max_steps", 10}}, {{"numerics", 2}}),
+      config("eeee4444", "circuitkv_walk", {{"walkers", 16}, {"max_steps", 20}}, {{"numerics", 2}})};
+  const auto flat = flat_parameters(refs[0].document);
+  CHECK(flat.count("walkers_per_source") == 1);
+  CHECK(flat.count("max_positions") == 1);
+  CHECK(flat.count("walkers") == 0);
+  CHECK(flat_parameters(refs[2].document).count("walkers") == 1);
+  CHECK(varying_parameters(refs) == std::vector<std::string>{"walkers_per_source", "max_steps"});
+  CHECK(configuration_labels(refs) == std::vector<std::string>{"rc walkers_per_source=16", "rc walkers_per_source=32",
+                                                               "circuitkv_walk max_steps=10",
+                                                               "circuitkv_walk max_steps=20"});
+  CHECK(match_configurations(refs, "rc walkers_per_source=32") == std::vector<size_t>{1});
+  CHECK(match_configurations(refs, "rc walkers=32") == std::vector<size_t>{1});  // the former name still finds it
+  CHECK(match_configurations(refs, "circuitkv_walk walkers=16") == std::vector<size_t>{2, 3});
+}
+
 TEST_CASE("text tables in markdown, csv and LaTeX", "[report]") {
   TextTable t;
   t.title = "title";

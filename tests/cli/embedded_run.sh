@@ -124,6 +124,25 @@ assert d["metrics"]["kept"] == 96.0 and 0 < d["metrics"]["attn_recall"] <= 1
 PY
 set +e; "$sweep" inspect --cache cache --sample synth-multihop-1 --layer 1 --method snapkv --set bogus=1 2>bogus.log; code=$?; set -e
 [[ $code -eq 1 ]] && grep -q "no parameter 'bogus' (valid: budget" bogus.log || fail "unknown parameter message: $(cat bogus.log)"
+# A renamed parameter's former name on --set: read as the new name, warned about once, same
+# configuration as the new name gives.
+"$sweep" inspect --cache cache --sample synth-multihop-1 --layer 1 --method rc --budget 96 --set walkers=4 \
+  --set max_steps=3 > former.json 2>former.log
+"$sweep" inspect --cache cache --sample synth-multihop-1 --layer 1 --method rc --budget 96 --set walkers_per_source=4 \
+  --set max_positions=3 > renamed.json 2>renamed.log
+grep -q "walkers=4: 'walkers' is the former name of rc's parameter 'walkers_per_source'" former.log \
+  || fail "--set former name warning: $(cat former.log)"
+[[ $(grep -c "is the former name" former.log) -eq 2 ]] || fail "one warning per former name: $(cat former.log)"
+! grep -q "former name" renamed.log || fail "new names warned about: $(cat renamed.log)"
+python3 -c 'import json,sys; a,b=(json.load(open(f)) for f in sys.argv[1:]); assert a["config_hash"]==b["config_hash"]' \
+  former.json renamed.json || fail "former and new --set names differ"
+# plan --list shows a renamed parameter under its new name (the hash is the stored key's).
+sed -e 's/^name = "small"/name = "renamed"/' -e 's/^database = .*/database = "renamed.sqlite"/' \
+  -e '/^\[\[methods\]\]/,$d' small.toml > renamed.toml
+printf '[[methods]]\nname = "rc"\nbudget = 96\nwalkers = 4\n' >> renamed.toml
+"$sweep" plan renamed.toml --list > renamed_plan.log 2>&1 || fail "plan --list: $(cat renamed_plan.log)"
+grep -q '"walkers_per_source":4' renamed_plan.log && grep -q '"max_positions":' renamed_plan.log \
+  && ! grep -q '"walkers":' renamed_plan.log || fail "plan --list names: $(cat renamed_plan.log)"
 
 # 9b. per_query_head selection: one keep-set per query head (H = 4 here, G = 2)
 "$sweep" inspect --cache cache --sample synth-multihop-1 --layer 1 --method snapkv --budget 96 --set selection=per_query_head > inspect_pqh.json

@@ -58,7 +58,7 @@ int export_keep_command(int argc, char** argv) {
               numerics_label(kNumericsVersion), kNumericsVersion,
               config->hash_under_numerics(kNumericsVersion).substr(0, 12));
   } else {
-    const json params = parse_settings(settings);
+    const json params = parse_settings(settings, method_name);
     json eval = {{"topk", topk}};
     if (!layers_text.empty()) {
       json layers = json::parse(layers_text, nullptr, /*allow_exceptions=*/false);

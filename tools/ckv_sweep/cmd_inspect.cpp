@@ -27,7 +27,7 @@ int inspect_command(int argc, char** argv) {
                      options, positional, vm))
     return kExitOk;
 
-  json given = parse_settings(settings);
+  json given = parse_settings(settings, method_name);
   if (budget >= 0) given["budget"] = budget;
   EvalSettings eval;
   eval.layers = std::vector<int>{layer};

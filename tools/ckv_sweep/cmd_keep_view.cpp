@@ -12,6 +12,7 @@
 #include "cache/sample_cache.hpp"
 #include "common/error.hpp"
 #include "configuration/configuration.hpp"
+#include "kernels/registry.hpp"
 #include "report/keep_view.hpp"
 #include "tools/ckv_sweep/commands.hpp"
 #include "tools/ckv_sweep/options.hpp"
@@ -39,21 +40,36 @@ Configuration parse_config_spec(const std::string& spec, int topk, const char* w
   std::string method, word;
   words >> method;
   CKV_CHECK(!method.empty(), "--{} is empty: give \"METHOD key=value ...\" or a configuration .json file", which);
-  json params = json::object();
+  std::vector<std::string> settings;
   while (words >> word) {
-    json setting;
     try {
-      setting = parse_settings({word});
+      parse_settings({word}, "");  // the syntax only, word by word, to name the bad one
     } catch (const Error&) {
       CKV_FAIL("--{} '{}': '{}' is not key=value", which, spec, word);
     }
-    params.update(setting);
+    settings.push_back(word);
   }
+  const json params = parse_settings(settings, method);
   try {
     return Configuration::make(method, params, EvalSettings::from_json({{"topk", topk}}));
   } catch (const Error& e) {
     CKV_FAIL("--{} '{}': {}", which, spec, e.what());
   }
+}
+
+// A configuration's name on the page when none is given: the spec as given, its parameters under
+// their current names (a former name given in "METHOD key=value ..." shows the parameter's name).
+std::string default_label(const std::string& spec) {
+  if (spec.ends_with(".json")) return spec;
+  std::istringstream words(spec);
+  std::string method, word;
+  words >> method;
+  std::string label = method;
+  while (words >> word) {
+    const auto eq = word.find('=');
+    label += " " + (eq == std::string::npos ? word : param_display_name(method, word.substr(0, eq)) + word.substr(eq));
+  }
+  return label;
 }
 
 keepview::SampleView load_view(const std::string& path, int layer, const Configuration& a, const Configuration& b) {
@@ -113,8 +129,8 @@ int keep_view_command(int argc, char** argv) {
 
   const Configuration a = parse_config_spec(spec_a, topk, "a");
   const Configuration b = parse_config_spec(spec_b, topk, "b");
-  const keepview::Labels labels{label_a.empty() ? spec_a : label_a, label_b.empty() ? spec_b : label_b, a.hash,
-                                b.hash};
+  const keepview::Labels labels{label_a.empty() ? default_label(spec_a) : label_a,
+                                label_b.empty() ? default_label(spec_b) : label_b, a.hash, b.hash};
   const std::vector<IndexEntry> entries = read_cache_index(cache_dir);
 
   if (!sample_id.empty()) {

@@ -44,7 +44,9 @@ int plan_command(int argc, char** argv) {
   fmt::print("configurations:  {}\n", configurations.size());
   for (const auto& [id, count] : per_method) fmt::print("  {:<24} {}\n", id, count);
   if (list)
-    for (const auto& c : configurations) fmt::print("  {}  {}\n", c.hash.substr(0, 12), c.canonical);
+    // Parameters under their current names: a renamed one is hashed under its former name.
+    for (const auto& c : configurations)
+      fmt::print("  {}  {}\n", c.hash.substr(0, 12), canonical_json(display_document(c.document)));
 
   if (!have_cache) {
     fmt::print("samples:         cache '{}' does not exist yet{}\n", spec.data.cache_dir,
