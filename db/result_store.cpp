@@ -45,6 +45,8 @@ struct ResultStore::Op {
                     Done,
                     Failed,
                     Lost };
+  Op() = default;
+  Op(Kind kind_, int64_t unit, double time) : kind(kind_), unit_id(unit), t(time) {}
   Kind kind = Kind::Begin;
   int64_t unit_id = 0;
   double t = 0;
@@ -217,10 +219,7 @@ void ResultStore::begin_attempt(int64_t unit_id, int rank, const std::string& ho
   CKV_CHECK(!open_attempt_.count(unit_id),
             "{}: unit {} already has an attempt in progress; finish it before starting another",
             db_.path(), unit_id);
-  Op op;
-  op.kind = Op::Kind::Begin;
-  op.unit_id = unit_id;
-  op.t = t;
+  Op op(Op::Kind::Begin, unit_id, t);
   op.rank = rank;
   op.host = host;
   op.pid = pid;
@@ -246,28 +245,19 @@ void ResultStore::finish_attempt(Op op) {
 
 void ResultStore::finish_done(int64_t unit_id, double t,
                               const std::map<std::string, std::optional<double>>& metrics) {
-  Op op;
-  op.kind = Op::Kind::Done;
-  op.unit_id = unit_id;
-  op.t = t;
+  Op op(Op::Kind::Done, unit_id, t);
   op.metrics = metrics;
   finish_attempt(std::move(op));
 }
 
 void ResultStore::finish_failed(int64_t unit_id, double t, const std::string& error) {
-  Op op;
-  op.kind = Op::Kind::Failed;
-  op.unit_id = unit_id;
-  op.t = t;
+  Op op(Op::Kind::Failed, unit_id, t);
   op.error = error;
   finish_attempt(std::move(op));
 }
 
 void ResultStore::finish_lost(int64_t unit_id, double t, const std::string& why) {
-  Op op;
-  op.kind = Op::Kind::Lost;
-  op.unit_id = unit_id;
-  op.t = t;
+  Op op(Op::Kind::Lost, unit_id, t);
   op.error = why;
   finish_attempt(std::move(op));
 }

@@ -6,26 +6,16 @@
 
 #include <string>
 
-#include "cache/cache_index.hpp"
-#include "cache/synthetic.hpp"
 #include "configuration/configuration.hpp"
 #include "kernels/numerics.hpp"
-#include "support/temp_dir.hpp"
+#include "support/synthetic_cache.hpp"
 #include "worker/evaluator.hpp"
 
 using namespace ckv;
 using Catch::Matchers::Contains;
 
 TEST_CASE("the worker refuses a configuration of another numerics version", "[worker]") {
-  ckv_test::MkdtempDir dir("ckv-numerics");
-  SynthOptions options;
-  options.out_dir = dir.path.string();
-  options.tasks = {"synth-needle"};
-  options.samples_per_task = 1;
-  options.tokens = 256;
-  options.layers = {0};
-  REQUIRE(generate_synthetic_cache(options) == 1);
-  const IndexEntry entry = read_cache_index(options.out_dir).at(0);
+  const ckv_test::SyntheticCache cache("ckv-numerics", ckv_test::needle_samples(1, 256, {0}));
 
   const Configuration current = Configuration::make("h2o", {{"budget", 64}});
   json legacy = current.document;
@@ -34,11 +24,7 @@ TEST_CASE("the worker refuses a configuration of another numerics version", "[wo
   json newer = current.document;
   newer["eval"]["numerics"] = kNumericsVersion + 1;  // from a later build
 
-  Batch batch;
-  batch.batch_id = 1;
-  batch.sample_path = (dir.path / entry.path).string();
-  batch.sample_label = entry.task + "/" + entry.id;
-  batch.units = {UnitTask{1, current.document}, UnitTask{2, legacy}, UnitTask{3, newer}};
+  const Batch batch = cache.batch(cache.entries.at(0), {current.document, legacy, newer});
   const BatchResult result = evaluate_batch(batch, EvaluatorOptions{});
   REQUIRE(result.units.size() == 3);
 
