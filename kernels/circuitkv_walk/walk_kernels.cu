@@ -40,6 +40,14 @@ __global__ void walk_kernel(WalkKernelParams p) {
   }
 }
 
+// `count` elements of the host array `field` points at onto the device, into `owner`; `field`
+// then points at the device copy.
+template <class T>
+void to_device(DeviceArray<T>& owner, const T*& field, size_t count, cudaStream_t stream) {
+  owner = upload(field, count, stream);
+  field = owner.get();
+}
+
 }  // namespace
 
 struct WalkKernels::Impl {
@@ -72,40 +80,26 @@ WalkKernels::WalkKernels(const WalkChainView& view) : impl_(std::make_unique<Imp
   const BackwardChainArrays& b = view.backward;
   s.packed_rows = upload(b.packed_rows, view.packed_size, s.stream);
   if (!view.forward) {
-    p.backward = b;
-    s.dense_cdf = upload(b.dense_cdf, view.dense_cdf_size, s.stream);
-    s.row_block_cum = upload(b.row_block_cum, view.row_block_cum_size, s.stream);
-    s.row_block_offset = upload(b.row_block_offset, b.packed ? n + 1 : 0, s.stream);
-    s.prefix_cumulative = upload(b.prefix_cumulative, n + 1, s.stream);
-    s.prefix_scale = upload(b.prefix_scale, n, s.stream);
-    s.row_stochastic = upload(b.row_stochastic, n, s.stream);
-    p.backward.dense_cdf = s.dense_cdf.get();
-    p.backward.packed_rows = s.packed_rows.get();
-    p.backward.row_block_cum = s.row_block_cum.get();
-    p.backward.row_block_offset = s.row_block_offset.get();
-    p.backward.prefix_cumulative = s.prefix_cumulative.get();
-    p.backward.prefix_scale = s.prefix_scale.get();
-    p.backward.row_stochastic = s.row_stochastic.get();
+    BackwardChainArrays& d = p.backward = b;
+    to_device(s.dense_cdf, d.dense_cdf, view.dense_cdf_size, s.stream);
+    to_device(s.row_block_cum, d.row_block_cum, view.row_block_cum_size, s.stream);
+    to_device(s.row_block_offset, d.row_block_offset, b.packed ? n + 1 : 0, s.stream);
+    to_device(s.prefix_cumulative, d.prefix_cumulative, n + 1, s.stream);
+    to_device(s.prefix_scale, d.prefix_scale, n, s.stream);
+    to_device(s.row_stochastic, d.row_stochastic, n, s.stream);
+    d.packed_rows = s.packed_rows.get();
   } else {
     const ForwardChainArrays& f = view.forward_arrays;
-    p.forward_arrays = f;
-    s.prefix_column = upload(f.prefix_column, ws, s.stream);
-    s.row_cumulative = upload(f.row_cumulative, ws + 1, s.stream);
-    s.prefix_mass = upload(f.prefix_mass, n, s.stream);
-    s.mass = upload(f.mass, n, s.stream);
-    s.column_offset = upload(f.column_offset, f.packed ? 0 : n + 1, s.stream);
-    s.column_cdf = upload(f.column_cdf, view.column_cdf_size, s.stream);
-    s.column_block_offset = upload(f.column_block_offset, f.packed ? n + 1 : 0, s.stream);
-    s.column_block_cum = upload(f.column_block_cum, view.column_block_cum_size, s.stream);
-    p.forward_arrays.prefix_column = s.prefix_column.get();
-    p.forward_arrays.row_cumulative = s.row_cumulative.get();
-    p.forward_arrays.prefix_mass = s.prefix_mass.get();
-    p.forward_arrays.mass = s.mass.get();
-    p.forward_arrays.column_offset = s.column_offset.get();
-    p.forward_arrays.column_cdf = s.column_cdf.get();
-    p.forward_arrays.packed_rows = s.packed_rows.get();
-    p.forward_arrays.column_block_offset = s.column_block_offset.get();
-    p.forward_arrays.column_block_cum = s.column_block_cum.get();
+    ForwardChainArrays& d = p.forward_arrays = f;
+    to_device(s.prefix_column, d.prefix_column, ws, s.stream);
+    to_device(s.row_cumulative, d.row_cumulative, ws + 1, s.stream);
+    to_device(s.prefix_mass, d.prefix_mass, n, s.stream);
+    to_device(s.mass, d.mass, n, s.stream);
+    to_device(s.column_offset, d.column_offset, f.packed ? 0 : n + 1, s.stream);
+    to_device(s.column_cdf, d.column_cdf, view.column_cdf_size, s.stream);
+    to_device(s.column_block_offset, d.column_block_offset, f.packed ? n + 1 : 0, s.stream);
+    to_device(s.column_block_cum, d.column_block_cum, view.column_block_cum_size, s.stream);
+    d.packed_rows = s.packed_rows.get();
   }
   CKV_CUDA_CHECK(cudaStreamSynchronize(s.stream));
 }

@@ -68,83 +68,88 @@ __device__ __forceinline__ float warp_sum(float x) {
   return x;
 }
 
-// Window rows, materialised: block (row tile, head), one warp per query row, lane l owns keys
-// j ≡ l (mod 32) in every pass, so the passes over its output row need no synchronisation.
-__global__ void window_attention_kernel(AttentionParams p) {
-  extern __shared__ float shared[];
+// Kernels over the processed rows run as blocks (row tile, head), one warp per query row: warp
+// w of block x has row t = x·kWarps + w (active when t < rows), at query position i; the block
+// reads keys [0, key_end), the keys its last row sees.
+struct RowTile {
+  int h, g, warp, lane, t, i, key_end;
+  bool active;
+};
+
+__device__ __forceinline__ RowTile row_tile(const AttentionParams& p) {
+  RowTile r;
+  r.h = blockIdx.y;
+  r.g = r.h / (p.H / p.G);
+  r.warp = threadIdx.x / 32;
+  r.lane = threadIdx.x % 32;
+  r.t = blockIdx.x * kWarps + r.warp;
+  r.active = r.t < p.rows;
+  r.i = p.n - p.rows + r.t;  // query position of this warp's row
+  const int last_t = min(p.rows, int(blockIdx.x) * kWarps + kWarps) - 1;
+  r.key_end = p.n - p.rows + last_t + 1;
+  return r;
+}
+
+// The block's query rows into shared memory, then its keys tile by tile: visit(j, s) for every
+// key j <= i of the warp's row, s = q_i·k_j · scale; lane l takes the keys j ≡ l (mod 32), in
+// increasing order, so the lanes' passes need no synchronisation among them.
+template <class Visit>
+__device__ __forceinline__ void for_each_causal_score(const AttentionParams& p, const RowTile& r, float* shared,
+                                                      Visit visit) {
   float* q_tile = shared;
   float* k_tile = shared + kWarps * p.d;
-  const int h = blockIdx.y, g = h / (p.H / p.G);
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int first_t = blockIdx.x * kWarps;
-  const int t = first_t + warp;
-  const bool active = t < p.rows;
-  const int i = p.n - p.rows + t;  // query position of this warp's row
-  const int last_t = min(p.rows, first_t + kWarps) - 1;
-  const int key_end = p.n - p.rows + last_t + 1;  // the block needs keys [0, key_end)
-  load_query_rows(p, h, p.n - p.rows + first_t, q_tile);
-  float* out = p.attention + h * p.attention_head_stride + int64_t(active ? t : 0) * p.attention_row_stride;
-  float lane_max = -INFINITY;
-  for (int j0 = 0; j0 < key_end; j0 += kKeyTile) {
+  load_query_rows(p, r.h, p.n - p.rows + int(blockIdx.x) * kWarps, q_tile);
+  for (int j0 = 0; j0 < r.key_end; j0 += kKeyTile) {
     __syncthreads();  // the previous tile is consumed (first pass: q_tile is written)
-    load_key_tile(p, g, j0, key_end, k_tile);
+    load_key_tile(p, r.g, j0, r.key_end, k_tile);
     __syncthreads();
-    const int j = j0 + lane;
-    if (active && j <= i) {
-      const float s = dot(q_tile + warp * p.d, k_tile + lane * (p.d + 1), p.d) * p.scale;
-      out[j] = s;
-      lane_max = fmaxf(lane_max, s);
-    }
+    const int j = j0 + r.lane;
+    if (r.active && j <= r.i) visit(j, dot(q_tile + r.warp * p.d, k_tile + r.lane * (p.d + 1), p.d) * p.scale);
   }
-  if (!active) return;  // no block-wide barrier follows
+}
+
+// Window rows, materialised: the scores, then each row's softmax in place.
+__global__ void window_attention_kernel(AttentionParams p) {
+  extern __shared__ float shared[];
+  const RowTile r = row_tile(p);
+  float* out = p.attention + r.h * p.attention_head_stride + int64_t(r.active ? r.t : 0) * p.attention_row_stride;
+  float lane_max = -INFINITY;
+  for_each_causal_score(p, r, shared, [&](int j, float s) {
+    out[j] = s;
+    lane_max = fmaxf(lane_max, s);
+  });
+  if (!r.active) return;  // no block-wide barrier follows
   const float row_max = warp_max(lane_max);
   float lane_sum = 0.0f;
-  for (int j = lane; j <= i; j += 32) {
+  for (int j = r.lane; j <= r.i; j += 32) {
     const float e = expf(out[j] - row_max);
     out[j] = e;
     lane_sum += e;
   }
   const float inv = 1.0f / warp_sum(lane_sum);
-  for (int j = lane; j < p.n; j += 32) out[j] = j <= i ? out[j] * inv : 0.0f;
+  for (int j = r.lane; j < p.n; j += 32) out[j] = j <= r.i ? out[j] * inv : 0.0f;
 }
 
 // Row max and 1 / Σ exp(s - max) of the processed rows without storing them: per lane an
 // online (max, sum) pair, combined across lanes by butterflies.
 __global__ void row_stats_kernel(AttentionParams p) {
   extern __shared__ float shared[];
-  float* q_tile = shared;
-  float* k_tile = shared + kWarps * p.d;
-  const int h = blockIdx.y, g = h / (p.H / p.G);
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int first_t = blockIdx.x * kWarps;
-  const int t = first_t + warp;
-  const bool active = t < p.rows;
-  const int i = p.n - p.rows + t;
-  const int last_t = min(p.rows, first_t + kWarps) - 1;
-  const int key_end = p.n - p.rows + last_t + 1;
-  load_query_rows(p, h, p.n - p.rows + first_t, q_tile);
+  const RowTile r = row_tile(p);
   float m = -INFINITY, l = 0.0f;
-  for (int j0 = 0; j0 < key_end; j0 += kKeyTile) {
-    __syncthreads();
-    load_key_tile(p, g, j0, key_end, k_tile);
-    __syncthreads();
-    const int j = j0 + lane;
-    if (active && j <= i) {
-      const float s = dot(q_tile + warp * p.d, k_tile + lane * (p.d + 1), p.d) * p.scale;
-      if (s > m) {
-        l = l * expf(m - s) + 1.0f;
-        m = s;
-      } else {
-        l += expf(s - m);
-      }
+  for_each_causal_score(p, r, shared, [&](int, float s) {
+    if (s > m) {
+      l = l * expf(m - s) + 1.0f;
+      m = s;
+    } else {
+      l += expf(s - m);
     }
-  }
-  if (!active) return;
+  });
+  if (!r.active) return;
   const float row_max = warp_max(m);
   const float total = warp_sum(m == -INFINITY ? 0.0f : l * expf(m - row_max));
-  if (lane == 0) {
-    p.row_max[int64_t(h) * p.rows + t] = row_max;
-    p.row_inv_sum[int64_t(h) * p.rows + t] = 1.0f / total;
+  if (r.lane == 0) {
+    p.row_max[int64_t(r.h) * p.rows + r.t] = row_max;
+    p.row_inv_sum[int64_t(r.h) * p.rows + r.t] = 1.0f / total;
   }
 }
 
