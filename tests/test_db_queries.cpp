@@ -45,6 +45,16 @@ struct Fixture {
   }
 };
 
+// One attempt of `unit` (rank 1 on host "h", pid 1) from `start` to `end`, ending done without
+// metrics, or failed or lost with `error`.
+void attempt(ResultStore& store, int64_t unit, double start, double end, UnitState outcome,
+             const std::string& error = "") {
+  store.begin_attempt(unit, 1, "h", 1, start);
+  if (outcome == UnitState::Done) store.finish_done(unit, end, {});
+  if (outcome == UnitState::Failed) store.finish_failed(unit, end, error);
+  if (outcome == UnitState::Lost) store.finish_lost(unit, end, error);
+}
+
 }  // namespace
 
 TEST_CASE("report: per-task means and summaries per configuration", "[db]") {
@@ -131,17 +141,12 @@ TEST_CASE("status: progress counts, recent rate and ETA", "[db]") {
   ResultStore store(db, 3600.0);
   f.build(store);  // 16 units in "demo"
   // Timeline (unix seconds), now = 10000:
-  store.begin_attempt(f.unit["A:hotpotqa0"], 1, "h", 1, 9000);  // ended before any window
-  store.finish_done(f.unit["A:hotpotqa0"], 9100, {});
-  store.begin_attempt(f.unit["A:hotpotqa1"], 1, "h", 1, 9500);
-  store.finish_done(f.unit["A:hotpotqa1"], 9600, {});
-  store.begin_attempt(f.unit["A:qasper0"], 1, "h", 1, 9550);
-  store.finish_failed(f.unit["A:qasper0"], 9700, "bad sample");
-  store.begin_attempt(f.unit["A:qasper1"], 1, "h", 1, 9700);
-  store.finish_done(f.unit["A:qasper1"], 9800, {});
-  store.begin_attempt(f.unit["B:qasper1"], 1, "h", 1, 9600);
-  store.finish_lost(f.unit["B:qasper1"], 9650, "timed out");  // not a finish: requeued
-  store.begin_attempt(f.unit["B:qasper0"], 1, "h", 1, 9900);  // running
+  attempt(store, f.unit["A:hotpotqa0"], 9000, 9100, UnitState::Done);  // ended before any window
+  attempt(store, f.unit["A:hotpotqa1"], 9500, 9600, UnitState::Done);
+  attempt(store, f.unit["A:qasper0"], 9550, 9700, UnitState::Failed, "bad sample");
+  attempt(store, f.unit["A:qasper1"], 9700, 9800, UnitState::Done);
+  attempt(store, f.unit["B:qasper1"], 9600, 9650, UnitState::Lost, "timed out");  // not a finish: requeued
+  store.begin_attempt(f.unit["B:qasper0"], 1, "h", 1, 9900);                      // running
   store.flush();
 
   Database reader = Database::open(f.path, Database::Mode::ReadOnly);
@@ -195,14 +200,10 @@ TEST_CASE("status: a run that has ended keeps its rate", "[db]") {
   ResultStore store(db, 3600.0);
   f.build(store);
   // A run from 9500 to 9800 that finished three units and lost one; nothing runs afterwards.
-  store.begin_attempt(f.unit["A:hotpotqa1"], 1, "h", 1, 9500);
-  store.finish_done(f.unit["A:hotpotqa1"], 9600, {});
-  store.begin_attempt(f.unit["A:qasper0"], 1, "h", 1, 9550);
-  store.finish_failed(f.unit["A:qasper0"], 9700, "bad sample");
-  store.begin_attempt(f.unit["A:qasper1"], 1, "h", 1, 9700);
-  store.finish_done(f.unit["A:qasper1"], 9750, {});
-  store.begin_attempt(f.unit["B:qasper1"], 1, "h", 1, 9760);
-  store.finish_lost(f.unit["B:qasper1"], 9800, "drained");
+  attempt(store, f.unit["A:hotpotqa1"], 9500, 9600, UnitState::Done);
+  attempt(store, f.unit["A:qasper0"], 9550, 9700, UnitState::Failed, "bad sample");
+  attempt(store, f.unit["A:qasper1"], 9700, 9750, UnitState::Done);
+  attempt(store, f.unit["B:qasper1"], 9760, 9800, UnitState::Lost, "drained");
   store.flush();
 
   Database reader = Database::open(f.path, Database::Mode::ReadOnly);
@@ -244,10 +245,8 @@ TEST_CASE("unit_states answers what a plan would run", "[db]") {
   Database db = Database::open(f.path, Database::Mode::Writer);
   ResultStore store(db, 3600.0);
   f.build(store);
-  store.begin_attempt(f.unit["A:qasper0"], 1, "h", 1, 1.0);
-  store.finish_done(f.unit["A:qasper0"], 2.0, {});
-  store.begin_attempt(f.unit["B:qasper0"], 1, "h", 1, 1.0);
-  store.finish_failed(f.unit["B:qasper0"], 2.0, "x");
+  attempt(store, f.unit["A:qasper0"], 1.0, 2.0, UnitState::Done);
+  attempt(store, f.unit["B:qasper0"], 1.0, 2.0, UnitState::Failed, "x");
   store.flush();
   Database reader = Database::open(f.path, Database::Mode::ReadOnly);
   std::vector<std::optional<UnitState>> states =
@@ -275,8 +274,7 @@ TEST_CASE("unit_states tells samples of equal task and key apart by fingerprint"
   old_capture.fingerprint = std::string(64, '1');
   const int64_t sample = store.upsert_sample(old_capture);
   const int64_t unit = store.ensure_units(campaign, {{config, sample}})[0].unit_id;
-  store.begin_attempt(unit, 1, "h", 1, 1.0);
-  store.finish_done(unit, 2.0, {});
+  attempt(store, unit, 1.0, 2.0, UnitState::Done);
   store.flush();
   // A recaptured file (same task and key, other content) has not been run: `plan` must not
   // count the old capture's done unit for it.
