@@ -2,33 +2,21 @@
 #pragma once
 #include <unistd.h>
 
-#include <atomic>
 #include <filesystem>
 #include <string>
 
 #include <sqlite3.h>
 
 #include "db/database.hpp"
+#include "support/temp_dir.hpp"
 
 namespace ckv_test {
 
 namespace fs = std::filesystem;
 
 // A fresh directory removed at scope exit, so reruns never see an old database.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path = fs::temp_directory_path() /
-           ("ckv_db_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
+struct TempDir : MkdtempDir {
+  TempDir() : MkdtempDir("ckv_db_test") {}
 };
 
 inline int64_t scalar_int(ckv::Database& db, const std::string& sql) {
