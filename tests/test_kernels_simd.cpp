@@ -120,9 +120,11 @@ TEST_CASE("every SIMD level gives the scalar level's values bit for bit", "[simd
     CHECK(total == Approx(1.0).epsilon(1e-5));
   }
 
-  for (int rows : {1, 3, 4, 7}) {
-    for (int cols : {5, 16, 32, 37, 128}) {
-      for (int kdim : {1, 9, 64}) {
+  // Row tiles of 6 with every remainder, column tiles of 8 (AVX2) or 16 (AVX-512) with tails,
+  // and k blocks of 128 (300 crosses two block boundaries).
+  for (int rows : {1, 3, 4, 7, 13}) {
+    for (int cols : {5, 8, 16, 37, 128}) {
+      for (int kdim : {1, 9, 64, 300}) {
         const auto A = random_floats(size_t(rows) * kdim, rng, 0.0f, 1.0f);
         std::vector<double> B(size_t(kdim) * cols), C0(size_t(rows) * cols);
         std::uniform_real_distribution<double> u(-1.0, 1.0);

@@ -461,3 +461,95 @@ TEST_CASE("metrics (numerics 2) are bit-identical at every SIMD level and any th
       if (value) CHECK(std::memcmp(&*results[i].at(name), &*value, sizeof(double)) == 0);
     }
 }
+
+// The double accumulations follow the numerics contract element by element, however the
+// implementation groups them (query heads of one KV head share their widened values, row and
+// column tiles, k blocks, thread ranges): Σ_j e_j v_j[c] is one fma chain over the prompt keys
+// in ascending j from 0, plus one over the answer keys from 0 (weights past u = t are 0), and
+// o = (prompt + answer) / total. Recomputed here with the C library's fma, bit for bit, at every
+// level and for thread counts that split the query heads of a group differently.
+TEST_CASE("metrics (numerics 2): the weighted sums are the contract's fma chains, bit for bit") {
+  RandomLayer l = random_layer(6, 2, 40, 301, 7, 11u, 2.0f);  // groups of 3 query heads, d not a multiple of 8
+  const LayerInput& in = l.input;
+  const simd::Level saved = simd::active_level();
+  const int saved_threads = kernel_threads();
+  for (simd::Level level : simd::available_levels())
+    for (int threads : {1, 2, 4}) {
+      simd::set_active_level(level);
+      set_default_kernel_threads(threads);
+      const AnswerAttention answers = AnswerAttention::compute(in, 8);
+      for (int h = 0; h < in.H; ++h)
+        for (int t = 0; t < in.m; ++t) {
+          const float* e = answers.row(h, t);
+          const int g = in.kv_head(h);
+          for (int c = 0; c < in.d; ++c) {
+            double prompt = 0.0, answer = 0.0;
+            for (int j = 0; j < in.n; ++j) prompt = std::fma(double(e[j]), double(in.value(g, j)[c]), prompt);
+            for (int u = 0; u < in.m; ++u) {
+              const double w = u <= t ? double(e[in.n + u]) : 0.0;
+              answer = std::fma(w, double(in.v_answer[(size_t(g) * in.m + u) * in.d + c]), answer);
+            }
+            const size_t at = (size_t(h) * in.m + t) * in.d + c;
+            INFO("level " << simd::level_name(level) << " threads " << threads << " h " << h << " t " << t << " c " << c);
+            REQUIRE(std::memcmp(&answers.answer_sum[at], &answer, sizeof answer) == 0);
+            const double o = (prompt + answer) / answers.total[size_t(h) * in.m + t];
+            REQUIRE(std::memcmp(&answers.output[at], &o, sizeof o) == 0);
+          }
+        }
+    }
+  simd::set_active_level(saved);
+  set_default_kernel_threads(saved_threads);
+}
+
+// The keep-set sums likewise: per KV head keep-sets (shared by a group's query heads) and per
+// query head keep-sets give, for every (h, t), the row terms computed from the contract's chains
+// over the kept keys in ascending order.
+TEST_CASE("metrics (numerics 2): kept sums are the contract's fma chains, per KV head and per query head") {
+  RandomLayer l = random_layer(6, 2, 24, 203, 5, 12u, 2.0f);
+  const LayerInput& in = l.input;
+  const AnswerAttention answers = AnswerAttention::compute(in, 8);
+  std::mt19937 rng(5);
+  std::vector<std::vector<int>> per_query(in.H);
+  for (auto& set : per_query)
+    for (int j = 0; j < in.n; ++j)
+      if (rng() % 3) set.push_back(j);
+  const std::vector<std::vector<int>> per_kv = {per_query[0], per_query[1]};
+  const std::vector<std::vector<int>>* keeps[] = {&per_kv, &per_query};
+  for (const auto* keep : keeps) {
+    // The expected means, each (h, t) term from chains written out here.
+    double recall = 0.0, error = 0.0, top = 0.0;
+    for (int h = 0; h < in.H; ++h)
+      for (int t = 0; t < in.m; ++t) {
+        const std::vector<int>& set = (*keep)[keep->size() == size_t(in.H) ? h : in.kv_head(h)];
+        const float* e = answers.row(h, t);
+        const size_t ht = size_t(h) * in.m + t;
+        double kept = 0.0;
+        for (int j : set) kept += double(e[j]);
+        std::vector<double> o_kept(in.d);
+        for (int c = 0; c < in.d; ++c) {
+          double acc = 0.0;
+          for (int j : set) acc = std::fma(double(e[j]), double(in.value(in.kv_head(h), j)[c]), acc);
+          o_kept[c] = (answers.answer_sum[ht * in.d + c] + acc) / answers.total[ht];
+        }
+        const auto terms = metric_terms::row_terms(kept / answers.total[ht], answers.prompt_mass[ht],
+                                                   answers.answer_mass[ht], o_kept.data(),
+                                                   answers.output.data() + ht * in.d, in.d);
+        int hits = 0;
+        for (int i = 0; i < answers.k; ++i)
+          hits += std::binary_search(set.begin(), set.end(), answers.top[ht * answers.k + i]);
+        recall += terms.recall, error += terms.error, top += double(hits) / answers.k;
+      }
+    const int saved_threads = kernel_threads();
+    for (int threads : {1, 2, 4}) {
+      set_default_kernel_threads(threads);
+      MetricAccumulator acc;
+      acc.add_layer(in, answers, *keep, {});
+      const auto got = acc.finish();
+      INFO(keep->size() << " keep-sets, threads " << threads);
+      CHECK(*got.at("attn_recall") == recall / (in.H * in.m));
+      CHECK(*got.at("output_error") == error / (in.H * in.m));
+      CHECK(*got.at("topk_recall") == top / (in.H * in.m));
+    }
+    set_default_kernel_threads(saved_threads);
+  }
+}

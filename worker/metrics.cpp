@@ -56,86 +56,95 @@ AnswerAttention AnswerAttention::compute(const LayerInput& in, int topk) {
   const float scale = 1.0f / std::sqrt(float(d));
 
   // Heads are independent and each writes only its own slices: the same values with any number
-  // of threads (kernels/stages/threads.hpp).
+  // of threads (kernels/stages/threads.hpp). The query heads of one KV head that fall in one
+  // thread's range share its values: each block of V is widened once and multiplied by all
+  // their weight rows in one product (every element keeps its own chain, so the grouping
+  // changes no value).
   parallel_ranges(in.H, kernel_threads(), [&](int h_begin, int h_end) {
     const int logit_width = std::max(prompt_panels, answer_panels) * simd::kPanel;
     std::vector<float> logits(size_t(m) * logit_width);
-    std::vector<float> answer_weight(size_t(m) * m);  // e_{n+u} for u <= t, 0 above
-    std::vector<double> values, prompt_acc(size_t(m) * d);
+    std::vector<double> values, prompt_acc;
     std::vector<int> order;
     order.reserve(size_t(out.k));
-    for (int h = h_begin; h < h_end; ++h) {
-      const int g = in.kv_head(h);
-      const size_t h0 = size_t(h) * m;
-      const float* q = in.q_answer + h0 * d;
-      float* weight = out.weight.data() + h0 * width;
+    for (int run_begin = h_begin; run_begin < h_end;) {
+      const int g = in.kv_head(run_begin);
+      const int run_end = std::min(h_end, (g + 1) * in.group());
+      for (int h = run_begin; h < run_end; ++h) {
+        const size_t h0 = size_t(h) * m;
+        const float* q = in.q_answer + h0 * d;
+        float* weight = out.weight.data() + h0 * width;
 
-      // Logits: prompt keys, then answer keys (row t keeps u <= t).
-      simd::qk_panels(q, d, m, d, packed.data() + g * prompt_stride, prompt_panels, scale,
-                      logits.data(), logit_width);
-      for (int t = 0; t < m; ++t)
-        std::copy_n(logits.data() + size_t(t) * logit_width, n, weight + t * width);
-      simd::qk_panels(q, d, m, d, packed.data() + G * prompt_stride + g * answer_stride,
-                      answer_panels, scale, logits.data(), logit_width);
-      for (int t = 0; t < m; ++t)
-        std::copy_n(logits.data() + size_t(t) * logit_width, t + 1, weight + t * width + n);
+        // Logits: prompt keys, then answer keys (row t keeps u <= t; the rest stays 0).
+        simd::qk_panels(q, d, m, d, packed.data() + g * prompt_stride, prompt_panels, scale,
+                        logits.data(), logit_width);
+        for (int t = 0; t < m; ++t)
+          std::copy_n(logits.data() + size_t(t) * logit_width, n, weight + t * width);
+        simd::qk_panels(q, d, m, d, packed.data() + G * prompt_stride + g * answer_stride,
+                        answer_panels, scale, logits.data(), logit_width);
+        for (int t = 0; t < m; ++t)
+          std::copy_n(logits.data() + size_t(t) * logit_width, t + 1, weight + t * width + n);
 
-      // e_j = exp(logit_j - max) and the two sums, per answer token.
-      for (int t = 0; t < m; ++t) {
-        float* row = weight + t * width;
-        const float max_logit = simd::max_f32(row, n + t + 1);
-        const double prompt_sum = n > 0 ? simd::exp_shift_sum_f64(row, n, max_logit) : 0.0;
-        const double answer_total = simd::exp_shift_sum_f64(row + n, t + 1, max_logit);
-        const double total = prompt_sum + answer_total;
-        out.total[h0 + t] = total;
-        out.prompt_mass[h0 + t] = prompt_sum / total;
-        out.answer_mass[h0 + t] = answer_total / total;
-        float* aw = answer_weight.data() + size_t(t) * m;
-        std::copy_n(row + n, t + 1, aw);
-        std::fill(aw + t + 1, aw + m, 0.0f);
+        // e_j = exp(logit_j - max) and the two sums, per answer token.
+        for (int t = 0; t < m; ++t) {
+          float* row = weight + t * width;
+          const float max_logit = simd::max_f32(row, n + t + 1);
+          const double prompt_sum = n > 0 ? simd::exp_shift_sum_f64(row, n, max_logit) : 0.0;
+          const double answer_total = simd::exp_shift_sum_f64(row + n, t + 1, max_logit);
+          const double total = prompt_sum + answer_total;
+          out.total[h0 + t] = total;
+          out.prompt_mass[h0 + t] = prompt_sum / total;
+          out.answer_mass[h0 + t] = answer_total / total;
+        }
+
+        // The k prompt keys with the largest a_t (ties to the lower position): the order of e_j.
+        // attends_before is a strict total order, so a heap of the k best so far (its top the
+        // worst of them) finds partial_sort's list in one pass: most keys cost one comparison.
+        for (int t = 0; t < m; ++t) {
+          const float* e = weight + t * width;
+          auto before = [&](int x, int y) { return metric_terms::attends_before(e[x], x, e[y], y); };
+          order.clear();
+          int j = 0;
+          for (; j < n && int(order.size()) < out.k; ++j) {
+            order.push_back(j);
+            std::push_heap(order.begin(), order.end(), before);
+          }
+          // Every key in the heap precedes j, so j beats the worst exactly when e_j is larger.
+          float worst = out.k > 0 ? e[order.front()] : 0.0f;
+          for (; j < n; ++j) {
+            if (!(e[j] > worst)) continue;
+            std::pop_heap(order.begin(), order.end(), before);
+            order.back() = j;
+            std::push_heap(order.begin(), order.end(), before);
+            worst = e[order.front()];
+          }
+          std::sort(order.begin(), order.end(), before);
+          std::copy(order.begin(), order.end(), out.top.begin() + (h0 + t) * out.k);
+        }
       }
 
-      // Σ_j e_j v_j over the prompt in blocks of widened values (one chain per element, keys in
-      // ascending order), and over the answer keys (zero weights past t add nothing).
-      std::fill(prompt_acc.begin(), prompt_acc.end(), 0.0);
+      // Σ_j e_j v_j over the prompt for every row of the run's heads, in blocks of widened
+      // values (one chain per element, keys in ascending order), and over the answer keys
+      // (row t's weights past u = t are 0 and add nothing).
+      const int rows = (run_end - run_begin) * m;
+      const size_t r0 = size_t(run_begin) * m;
+      const float* run_weight = out.weight.data() + r0 * width;
+      prompt_acc.assign(size_t(rows) * d, 0.0);
       for (int j0 = 0; j0 < n; j0 += kValueBlock) {
         const int count = std::min(kValueBlock, n - j0);
         widen_rows(in.value(g, j0), d, count, values);
-        simd::gemm_acc_f64(m, count, d, weight + j0, width, values.data(), d, prompt_acc.data(), d);
+        simd::gemm_acc_f64(rows, count, d, run_weight + j0, width, values.data(), d,
+                           prompt_acc.data(), d);
       }
-      double* answer_sum = out.answer_sum.data() + h0 * d;
+      double* answer_sum = out.answer_sum.data() + r0 * d;
       widen_rows(in.v_answer + size_t(g) * m * d, d, m, values);
-      simd::gemm_acc_f64(m, m, d, answer_weight.data(), m, values.data(), d, answer_sum, d);
-      for (int t = 0; t < m; ++t) {
-        double* o = out.output.data() + (h0 + t) * d;
+      simd::gemm_acc_f64(rows, m, d, run_weight + n, width, values.data(), d, answer_sum, d);
+      for (int r = 0; r < rows; ++r) {
+        double* o = out.output.data() + (r0 + r) * d;
+        const double total = out.total[r0 + r];
         for (int c = 0; c < d; ++c)
-          o[c] = (prompt_acc[size_t(t) * d + c] + answer_sum[size_t(t) * d + c]) / out.total[h0 + t];
+          o[c] = (prompt_acc[size_t(r) * d + c] + answer_sum[size_t(r) * d + c]) / total;
       }
-
-      // The k prompt keys with the largest a_t (ties to the lower position): the order of e_j.
-      // attends_before is a strict total order, so a heap of the k best so far (its top the
-      // worst of them) finds partial_sort's list in one pass: most keys cost one comparison.
-      for (int t = 0; t < m; ++t) {
-        const float* e = weight + t * width;
-        auto before = [&](int x, int y) { return metric_terms::attends_before(e[x], x, e[y], y); };
-        order.clear();
-        int j = 0;
-        for (; j < n && int(order.size()) < out.k; ++j) {
-          order.push_back(j);
-          std::push_heap(order.begin(), order.end(), before);
-        }
-        // Every key in the heap precedes j, so j beats the worst exactly when e_j is larger.
-        float worst = out.k > 0 ? e[order.front()] : 0.0f;
-        for (; j < n; ++j) {
-          if (!(e[j] > worst)) continue;
-          std::pop_heap(order.begin(), order.end(), before);
-          order.back() = j;
-          std::push_heap(order.begin(), order.end(), before);
-          worst = e[order.front()];
-        }
-        std::sort(order.begin(), order.end(), before);
-        std::copy(order.begin(), order.end(), out.top.begin() + (h0 + t) * out.k);
-      }
+      run_begin = run_end;
     }
   });
   return out;
@@ -211,46 +220,53 @@ void MetricAccumulator::add_layer(const LayerInput& in, const AnswerAttention& a
   // The per-(h, t) terms, heads in parallel (each writes its own rows), then added in (h, t)
   // order as add_layer_rows does: the same sums for any thread count.
   std::vector<AnswerRowTerms> rows(size_t(in.H) * m);
+  // Consecutive query heads of one KV head that read one keep-set (shared and per_kv_head
+  // selection) share its gathered values: one product over all their rows per block.
   parallel_ranges(in.H, kernel_threads(), [&](int h_begin, int h_end) {
     std::vector<float> kept_weight;
-    std::vector<double> values, kept_acc(size_t(m) * d), o_kept(d);
-    std::vector<double> kept_sum(m);
-    for (int h = h_begin; h < h_end; ++h) {
-      const int g = in.kv_head(h), set = set_of(h);
+    std::vector<double> values, kept_acc, o_kept(d), kept_sum;
+    for (int run_begin = h_begin; run_begin < h_end;) {
+      const int g = in.kv_head(run_begin), set = set_of(run_begin);
+      int run_end = run_begin + 1;
+      while (run_end < h_end && in.kv_head(run_end) == g && set_of(run_end) == set) ++run_end;
       const std::vector<int>& kept_list = keep[set];
-      const size_t h0 = size_t(h) * m;
-      const float* weight = answers.weight.data() + h0 * width;
+      const int run_rows = (run_end - run_begin) * m;
+      const size_t r0 = size_t(run_begin) * m;
+      const float* run_weight = answers.weight.data() + r0 * width;
 
       // Σ_{j∈S} e_j and Σ_{j∈S} e_j v_j: kept keys in ascending order, gathered in blocks.
-      std::fill(kept_acc.begin(), kept_acc.end(), 0.0);
-      std::fill(kept_sum.begin(), kept_sum.end(), 0.0);
+      kept_acc.assign(size_t(run_rows) * d, 0.0);
+      kept_sum.assign(run_rows, 0.0);
       for (size_t s0 = 0; s0 < kept_list.size(); s0 += kValueBlock) {
         const int count = int(std::min<size_t>(kValueBlock, kept_list.size() - s0));
         values.resize(size_t(count) * d);
-        kept_weight.resize(size_t(m) * count);
+        kept_weight.resize(size_t(run_rows) * count);
         for (int s = 0; s < count; ++s) {
           const float* v = in.value(g, kept_list[s0 + s]);
           for (int c = 0; c < d; ++c) values[size_t(s) * d + c] = double(v[c]);
         }
-        for (int t = 0; t < m; ++t) {
-          const float* e = weight + t * width;
-          float* kw = kept_weight.data() + size_t(t) * count;
+        for (int r = 0; r < run_rows; ++r) {
+          const float* e = run_weight + r * width;
+          float* kw = kept_weight.data() + size_t(r) * count;
+          double sum = kept_sum[r];
           for (int s = 0; s < count; ++s) {
             kw[s] = e[kept_list[s0 + s]];
-            kept_sum[t] += double(kw[s]);
+            sum += double(kw[s]);
           }
+          kept_sum[r] = sum;
         }
-        simd::gemm_acc_f64(m, count, d, kept_weight.data(), count, values.data(), d, kept_acc.data(), d);
+        simd::gemm_acc_f64(run_rows, count, d, kept_weight.data(), count, values.data(), d,
+                           kept_acc.data(), d);
       }
 
-      for (int t = 0; t < m; ++t) {
-        const size_t ht = h0 + t;
+      for (int r = 0; r < run_rows; ++r) {
+        const size_t ht = r0 + r;
         const double total = answers.total[ht];
         // attn_recall = Σ_{j∈S} a_t[j] / Σ_{j<n} a_t[j]; o_S renormalised over S ∪ answer.
         const double* answer_sum = answers.answer_sum.data() + ht * d;
-        for (int c = 0; c < d; ++c) o_kept[c] = (answer_sum[c] + kept_acc[size_t(t) * d + c]) / total;
+        for (int c = 0; c < d; ++c) o_kept[c] = (answer_sum[c] + kept_acc[size_t(r) * d + c]) / total;
         const metric_terms::RowTerms terms = metric_terms::row_terms(
-            kept_sum[t] / total, answers.prompt_mass[ht], answers.answer_mass[ht], o_kept.data(),
+            kept_sum[r] / total, answers.prompt_mass[ht], answers.answer_mass[ht], o_kept.data(),
             answers.output.data() + ht * d, d);
         // topk_recall: share of the k prompt keys with the largest a_t that are kept.
         int top_hit = 0;
@@ -258,6 +274,7 @@ void MetricAccumulator::add_layer(const LayerInput& in, const AnswerAttention& a
         for (int i = 0; i < k; ++i) top_hit += in_set[set][top[i]];
         rows[ht] = AnswerRowTerms{terms.recall, terms.error, top_hit, terms.undefined_error};
       }
+      run_begin = run_end;
     }
   });
   for (int h = 0; h < in.H; ++h)

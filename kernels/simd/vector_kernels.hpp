@@ -195,50 +195,84 @@ struct VectorKernels {
   }
 
   // ---- double accumulation of fp32 weights times double values ------------------------------
-  // A tile of R rows × 16 columns (16 / WD vectors per row).
-  static constexpr int kDVectors = 16 / WD;
-  static constexpr int kDTileRows = 12 / kDVectors;  // 3 rows with AVX2, 6 with AVX-512
+  // A tile of R rows × 2 vectors (8 columns with AVX2, 16 with AVX-512): 12 accumulators, the
+  // two value vectors of step k and one broadcast weight fit AVX2's 16 registers. The weights
+  // of up to 6 rows and kGemmDepth keys are widened once into a small block (row r at
+  // Ap + r·kGemmDepth) and reused by every column tile; the values are read in place (a block of
+  // kGemmDepth rows stays in L2). Each element is still one FMA chain in ascending k starting
+  // from C: a k block only pauses the chain in C.
+  static constexpr int kGemmRows = 6;
+  static constexpr int kGemmCols = 2 * WD;
+  static constexpr int kGemmDepth = 128;
 
   template <int R>
-  static void gemm_tile(int kdim, const float* A, size_t lda, const double* B, size_t ldb,
-                        double* C, size_t ldc) {
-    VD acc[R][kDVectors];
+  static void gemm_tile(int kdim, const double* Ap, const double* B, size_t ldb, double* C,
+                        size_t ldc) {
+    VD acc[R][2];
     CKV_UNROLL
-    for (int r = 0; r < R; ++r)
-      CKV_UNROLL
-    for (int v = 0; v < kDVectors; ++v) acc[r][v] = Ops::dload(C + r * ldc + v * WD);
+    for (int r = 0; r < R; ++r) {
+      acc[r][0] = Ops::dload(C + r * ldc);
+      acc[r][1] = Ops::dload(C + r * ldc + WD);
+    }
     for (int k = 0; k < kdim; ++k) {
-      VD b[kDVectors];
-      CKV_UNROLL
-      for (int v = 0; v < kDVectors; ++v) b[v] = Ops::dload(B + k * ldb + v * WD);
+      const VD b0 = Ops::dload(B + k * ldb), b1 = Ops::dload(B + k * ldb + WD);
       CKV_UNROLL
       for (int r = 0; r < R; ++r) {
-        const VD a = Ops::dset1(double(A[r * lda + k]));
-        CKV_UNROLL
-        for (int v = 0; v < kDVectors; ++v) acc[r][v] = Ops::dfmadd(a, b[v], acc[r][v]);
+        const VD a = Ops::dset1(Ap[r * kGemmDepth + k]);
+        acc[r][0] = Ops::dfmadd(a, b0, acc[r][0]);
+        acc[r][1] = Ops::dfmadd(a, b1, acc[r][1]);
       }
     }
     CKV_UNROLL
-    for (int r = 0; r < R; ++r)
-      CKV_UNROLL
-    for (int v = 0; v < kDVectors; ++v) Ops::dstore(C + r * ldc + v * WD, acc[r][v]);
+    for (int r = 0; r < R; ++r) {
+      Ops::dstore(C + r * ldc, acc[r][0]);
+      Ops::dstore(C + r * ldc + WD, acc[r][1]);
+    }
+  }
+
+  // One row tile (R <= 6 rows) over one k block: every full column tile, then the columns past
+  // the last one, one chain each.
+  template <int R>
+  static void gemm_rows(int kdim, int cols, const double* Ap, const double* B, size_t ldb,
+                        double* C, size_t ldc) {
+    int c0 = 0;
+    for (; c0 + kGemmCols <= cols; c0 += kGemmCols)
+      gemm_tile<R>(kdim, Ap, B + c0, ldb, C + c0, ldc);
+    for (; c0 < cols; ++c0)
+      for (int r = 0; r < R; ++r) {
+        double acc = C[r * ldc + c0];
+        for (int k = 0; k < kdim; ++k) acc = Ops::fma1(Ap[r * kGemmDepth + k], B[k * ldb + c0], acc);
+        C[r * ldc + c0] = acc;
+      }
   }
 
   static void gemm_acc_f64(int rows, int kdim, int cols, const float* A, size_t lda,
                            const double* B, size_t ldb, double* C, size_t ldc) {
-    int c0 = 0;
-    for (; c0 + 16 <= cols; c0 += 16) {
-      int r = 0;
-      for (; r + kDTileRows <= rows; r += kDTileRows)
-        gemm_tile<kDTileRows>(kdim, A + r * lda, lda, B + c0, ldb, C + r * ldc + c0, ldc);
-      for (; r < rows; ++r) gemm_tile<1>(kdim, A + r * lda, lda, B + c0, ldb, C + r * ldc + c0, ldc);
-    }
-    for (; c0 < cols; ++c0)  // columns past the last multiple of 16, one chain each
-      for (int r = 0; r < rows; ++r) {
-        double acc = C[r * ldc + c0];
-        for (int k = 0; k < kdim; ++k) acc = Ops::fma1(double(A[r * lda + k]), B[k * ldb + c0], acc);
-        C[r * ldc + c0] = acc;
+    alignas(64) double Ap[kGemmRows * kGemmDepth];
+    for (int k0 = 0; k0 < kdim; k0 += kGemmDepth) {
+      const int kb = kdim - k0 < kGemmDepth ? kdim - k0 : kGemmDepth;
+      const double* Bk = B + size_t(k0) * ldb;
+      for (int r0 = 0; r0 < rows; r0 += kGemmRows) {
+        const int R = rows - r0 < kGemmRows ? rows - r0 : kGemmRows;
+        for (int r = 0; r < R; ++r) {
+          const float* a = A + size_t(r0 + r) * lda + k0;
+          for (int k = 0; k < kb; ++k) Ap[r * kGemmDepth + k] = double(a[k]);
+        }
+        // The next row tile's weights (rows far apart in a long attention row: memory the
+        // hardware prefetchers do not guess) arrive while this tile runs.
+        for (int r = r0 + kGemmRows; r < rows && r < r0 + 2 * kGemmRows; ++r)
+          for (int k = 0; k < kb; k += 16) __builtin_prefetch(A + size_t(r) * lda + k0 + k);
+        double* c = C + size_t(r0) * ldc;
+        switch (R) {
+          case 6: gemm_rows<6>(kb, cols, Ap, Bk, ldb, c, ldc); break;
+          case 5: gemm_rows<5>(kb, cols, Ap, Bk, ldb, c, ldc); break;
+          case 4: gemm_rows<4>(kb, cols, Ap, Bk, ldb, c, ldc); break;
+          case 3: gemm_rows<3>(kb, cols, Ap, Bk, ldb, c, ldc); break;
+          case 2: gemm_rows<2>(kb, cols, Ap, Bk, ldb, c, ldc); break;
+          default: gemm_rows<1>(kb, cols, Ap, Bk, ldb, c, ldc); break;
+        }
       }
+    }
   }
 
   static const Table& table() {
