@@ -20,7 +20,8 @@
 // n <= 2048), the proxy metrics of one layer (m = 64 answer tokens), and a whole window-method
 // unit (snapkv: scores, selection and every metric over 4 layers). Time is the median of the
 // timed calls after one warm-up call. %flop of CPU rows is against the 1-thread FMA peak; the
-// header says how many threads the kernels may use (CKV_KERNEL_THREADS).
+// header says how many threads the kernels may use (CKV_KERNEL_THREADS). CKV_BENCH_CLOCK=cpu
+// times the rows in process CPU time instead of wall time (for a machine others are loading).
 //
 // Bytes are what must move at least: Q/K reads and the outputs. FLOPs: 2·d per q·k dot plus 5
 // per attention entry for the softmax (scale, max subtract, exp, sum, normalise), plus the
@@ -692,6 +693,8 @@ int main(int argc, char** argv) {
   note(
       "# median_ms = median over iters after one warm-up call (* = one run longer than 2 s, "
       "timed once, no repeat)\n");
+  if (const char* clock = std::getenv("CKV_BENCH_CLOCK"); clock && std::string(clock) == "cpu")
+    note("# CKV_BENCH_CLOCK=cpu: times are the process's CPU time (user + system), not wall time\n");
   std::fflush(g_notes);
   for (Row& row : rows)
     if (row.device == "cpu") {

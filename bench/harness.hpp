@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <ctime>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -32,15 +34,29 @@ struct Timing {
   bool warmup_timed = false;  // one run was long enough to be its own measurement
 };
 
+// The clock time_calls reads: wall time, or with CKV_BENCH_CLOCK=cpu the process's CPU time
+// (user + system of all its threads), which other processes on a shared machine inflate much
+// less; with CKV_KERNEL_THREADS=1 a row's CPU time is its one core's time.
+inline double bench_seconds() {
+  static const bool cpu = [] {
+    const char* clock = std::getenv("CKV_BENCH_CLOCK");
+    return clock && std::string(clock) == "cpu";
+  }();
+  if (!cpu) return monotonic_seconds();
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
 // One warm-up call, then calls until `min_seconds` have passed (at least 3, at most
 // `max_iterations`). A warm-up longer than `single_run_seconds` is reported as the only timed
 // iteration instead of repeating a multi-second run (flagged in the table).
 inline Timing time_calls(const std::function<void()>& call, double min_seconds = 0.5,
                          int max_iterations = 100, double single_run_seconds = 2.0) {
   Timing t;
-  double start = monotonic_seconds();
+  double start = bench_seconds();
   call();
-  const double warmup = monotonic_seconds() - start;
+  const double warmup = bench_seconds() - start;
   if (warmup > single_run_seconds) {
     t.iterations = 1;
     t.mean_s = t.min_s = t.median_s = warmup;
@@ -50,9 +66,9 @@ inline Timing time_calls(const std::function<void()>& call, double min_seconds =
   double total = 0;
   std::vector<double> times;
   while (t.iterations < max_iterations && (t.iterations < 3 || total < min_seconds)) {
-    start = monotonic_seconds();
+    start = bench_seconds();
     call();
-    const double s = monotonic_seconds() - start;
+    const double s = bench_seconds() - start;
     total += s;
     times.push_back(s);
     ++t.iterations;
