@@ -34,7 +34,7 @@ AnswerAttention AnswerAttention::compute(const LayerInput& in, int topk) {
   const int n = in.n, m = in.m, d = in.d, G = in.G;
   out.H = in.H, out.m = m, out.n = n, out.d = d, out.k = std::min(topk, n);
   const size_t width = size_t(n) + m;
-  out.weight.assign(size_t(in.H) * m * width, 0.0f);
+  out.weight.resize(size_t(in.H) * m * width);  // every element written below
   out.total.assign(size_t(in.H) * m, 0.0);
   out.output.assign(size_t(in.H) * m * d, 0.0);
   out.answer_sum.assign(size_t(in.H) * m * d, 0.0);
@@ -47,7 +47,7 @@ AnswerAttention AnswerAttention::compute(const LayerInput& in, int topk) {
   const int prompt_panels = simd::panel_count(n), answer_panels = simd::panel_count(m);
   const size_t prompt_stride = size_t(prompt_panels) * d * simd::kPanel;
   const size_t answer_stride = size_t(answer_panels) * d * simd::kPanel;
-  std::vector<float> packed(G * (prompt_stride + answer_stride));
+  LargeBuffer<float> packed(G * (prompt_stride + answer_stride));  // written in full by pack_panels
   for (int g = 0; g < G; ++g) {
     simd::pack_panels(in.key(g, 0), d, n, d, packed.data() + g * prompt_stride);
     simd::pack_panels(in.k_answer + size_t(g) * m * d, d, m, d,
@@ -74,15 +74,24 @@ AnswerAttention AnswerAttention::compute(const LayerInput& in, int topk) {
         const float* q = in.q_answer + h0 * d;
         float* weight = out.weight.data() + h0 * width;
 
-        // Logits: prompt keys, then answer keys (row t keeps u <= t; the rest stays 0).
-        simd::qk_panels(q, d, m, d, packed.data() + g * prompt_stride, prompt_panels, scale,
-                        logits.data(), logit_width);
-        for (int t = 0; t < m; ++t)
-          std::copy_n(logits.data() + size_t(t) * logit_width, n, weight + t * width);
+        // Logits: prompt keys, then answer keys (row t keeps u <= t, zeros after). The prompt
+        // product writes its rows in place when its last panel's padding fits in the row's
+        // answer part (overwritten next); otherwise through the logits buffer.
+        if (prompt_panels * simd::kPanel <= n + m) {
+          simd::qk_panels(q, d, m, d, packed.data() + g * prompt_stride, prompt_panels, scale,
+                          weight, width);
+        } else {
+          simd::qk_panels(q, d, m, d, packed.data() + g * prompt_stride, prompt_panels, scale,
+                          logits.data(), logit_width);
+          for (int t = 0; t < m; ++t)
+            std::copy_n(logits.data() + size_t(t) * logit_width, n, weight + t * width);
+        }
         simd::qk_panels(q, d, m, d, packed.data() + G * prompt_stride + g * answer_stride,
                         answer_panels, scale, logits.data(), logit_width);
-        for (int t = 0; t < m; ++t)
+        for (int t = 0; t < m; ++t) {
           std::copy_n(logits.data() + size_t(t) * logit_width, t + 1, weight + t * width + n);
+          std::fill(weight + t * width + n + t + 1, weight + (t + 1) * width, 0.0f);
+        }
 
         // e_j = exp(logit_j - max) and the two sums, per answer token.
         for (int t = 0; t < m; ++t) {

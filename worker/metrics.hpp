@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/large_buffer.hpp"
 #include "kernels/layer_context.hpp"
 #include "worker/metrics_terms.hpp"
 
@@ -25,7 +26,8 @@ namespace ckv {
 // tests/test_worker_metrics.cpp), and are the same at every SIMD level.
 struct AnswerAttention {
   int H = 0, m = 0, n = 0, d = 0, k = 0;
-  std::vector<float> weight;                     // [H][m][n + m]: e_j; row (h, t) holds n + t + 1 values
+  // [H][m][n + m]: e_j; row (h, t) holds n + t + 1 values, then zeros to n + m.
+  LargeBuffer<float> weight;
   std::vector<double> total;                     // [H][m]: Σ_j e_j (prompt and answer keys <= t)
   std::vector<double> output;                    // [H][m][d]: o = Σ_j e_j v_j / total
   std::vector<double> answer_sum;                // [H][m][d]: Σ_{u<=t} e_{n+u} v_ans[u], not normalised
