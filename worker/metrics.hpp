@@ -34,8 +34,9 @@ struct AnswerAttention {
   std::vector<double> prompt_mass, answer_mass;  // [H][m]: the two shares of a_t
   std::vector<int> top;                          // [H][m][k]: prompt keys with the largest a_t
 
-  // Memory: 4·H·m·(n + m) bytes of weights plus 16·H·m·d of outputs; while computing, each
-  // thread holds m·(n + 16) floats of logits and 256·d doubles of values.
+  // Memory: 4·H·m·(n + m) bytes of weights (a LargeBuffer: a thread's next layer reuses it)
+  // plus 16·H·m·d of outputs; while computing, each thread holds m·(n + 16) floats of logits,
+  // 256·d doubles of values and 8·(H/G)·m·d bytes of its KV head's prompt sums.
   static AnswerAttention compute(const LayerInput& input, int topk);
   const float* row(int h, int t) const { return weight.data() + (size_t(h) * m + t) * (n + m); }
 };
