@@ -18,11 +18,21 @@ const float* LayerContext::key_panels(int g) const {
   std::call_once(panels_once_, [&] {
     const LayerInput& in = input_;
     const size_t per_head = size_t(simd::panel_count(in.n)) * in.d * simd::kPanel;
-    key_panels_.reset(new float[per_head * in.G]);
-    for (int kv = 0; kv < in.G; ++kv)
-      simd::pack_panels(in.key(kv, 0), in.d, in.n, in.d, key_panels_.get() + per_head * kv);
+    key_panels_.resize(per_head * in.G);  // every float is written by pack_panels
+    // Panels are independent copies: split over the kernel threads (a thread that waits here
+    // for another's packing is blocked, not spinning).
+    const int panels = simd::panel_count(in.n);
+    parallel_ranges(in.G * panels, kernel_threads(), [&](int begin, int end) {
+      for (int kv = begin / panels; kv * panels < end; ++kv) {
+        const int p0 = std::max(begin, kv * panels) - kv * panels;
+        const int p1 = std::min(end, (kv + 1) * panels) - kv * panels;
+        const int keys = std::min(in.n, p1 * simd::kPanel) - p0 * simd::kPanel;
+        simd::pack_panels(in.key(kv, p0 * simd::kPanel), in.d, keys, in.d,
+                          key_panels_.data() + per_head * kv + size_t(p0) * in.d * simd::kPanel);
+      }
+    });
   });
-  return key_panels_.get() + size_t(g) * simd::panel_count(input_.n) * input_.d * simd::kPanel;
+  return key_panels_.data() + size_t(g) * simd::panel_count(input_.n) * input_.d * simd::kPanel;
 }
 
 void LayerContext::attention_rows(int h, int i0, int i1, float* out, size_t ld) const {
@@ -35,6 +45,17 @@ void LayerContext::attention_rows(int h, int i0, int i1, float* out, size_t ld) 
     const int b1 = std::min(i1, b0 + kBlockRows), rows = b1 - b0;
     // Keys [0, b1) cover every row of the block (row i reads keys j <= i < b1).
     const int count = simd::panel_count(b1), width = count * simd::kPanel;
+    float* dst0 = out + size_t(b0 - i0) * ld;
+    if (width <= in.n) {
+      // The logits fit the output rows (ld >= n): computed there, no copy, the same values.
+      simd::qk_panels(in.query(h, b0), in.d, rows, in.d, panels, count, scale, dst0, ld);
+      for (int i = b0; i < b1; ++i) {
+        float* row = dst0 + size_t(i - b0) * ld;
+        simd::softmax_f32(row, i + 1);
+        std::fill(row + i + 1, row + in.n, 0.0f);
+      }
+      continue;
+    }
     logits.resize(size_t(rows) * width);
     simd::qk_panels(in.query(h, b0), in.d, rows, in.d, panels, count, scale, logits.data(), width);
     for (int i = b0; i < b1; ++i) {
@@ -45,6 +66,40 @@ void LayerContext::attention_rows(int h, int i0, int i1, float* out, size_t ld) 
       std::fill(dst + i + 1, dst + in.n, 0.0f);
     }
   }
+}
+
+void LayerContext::attention_row_all_heads(int i, float* out, size_t ld) const {
+  const LayerInput& in = input_;
+  const float scale = 1.0f / std::sqrt(float(in.d));
+  const int group = in.group(), d = in.d;
+  const int count = simd::panel_count(i + 1), width = count * simd::kPanel;
+  // 16 panels (256 keys, 128 KiB at d = 128) per chunk stay in L2 while the group's rows pass.
+  constexpr int kChunkPanels = 16;
+  parallel_ranges(in.G, std::min(kernel_threads(), in.G), [&](int g0, int g1) {
+    std::vector<float> queries(size_t(group) * d);
+    std::vector<float> logits(size_t(group) * width);
+    std::vector<float> panels(size_t(kChunkPanels) * d * simd::kPanel);
+    for (int g = g0; g < g1; ++g) {
+      for (int t = 0; t < group; ++t)
+        std::copy(in.query(g * group + t, i), in.query(g * group + t, i) + d,
+                  queries.begin() + size_t(t) * d);
+      for (int p0 = 0; p0 < count; p0 += kChunkPanels) {
+        const int p1 = std::min(count, p0 + kChunkPanels);
+        // Keys past i are packed as zeros: their logits are never read.
+        const int keys = std::min(i + 1, p1 * simd::kPanel) - p0 * simd::kPanel;
+        simd::pack_panels(in.key(g, p0 * simd::kPanel), d, keys, d, panels.data());
+        simd::qk_panels(queries.data(), d, group, d, panels.data(), p1 - p0, scale,
+                        logits.data() + size_t(p0) * simd::kPanel, width);
+      }
+      for (int t = 0; t < group; ++t) {
+        float* row = logits.data() + size_t(t) * width;
+        simd::softmax_f32(row, i + 1);
+        float* dst = out + size_t(g * group + t) * ld;
+        std::copy(row, row + i + 1, dst);
+        std::fill(dst + i + 1, dst + in.n, 0.0f);
+      }
+    }
+  });
 }
 
 void LayerContext::merged_rows(const std::vector<int>& heads, bool use_max, double init,
@@ -78,7 +133,9 @@ const Tensor3& LayerContext::window_attention(int w, const char* method) {
   auto it = window_.find(rows);
   if (it != window_.end()) return it->second;
   require_query_rows(rows, method);
-  Tensor3 t(input_.H, rows, input_.n);
+  // Every element is written below (attention_rows fills each row up to n), by the threads
+  // that compute it: no zero fill.
+  Tensor3 t(input_.H, rows, input_.n, Tensor3::Uninitialized{});
   // Heads are independent and each writes its own rows: the same values with any thread count.
   parallel_ranges(input_.H, kernel_threads(), [&](int h0, int h1) {
     for (int h = h0; h < h1; ++h) attention_rows(h, input_.n - rows, input_.n, t.row(h, 0), input_.n);

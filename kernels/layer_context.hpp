@@ -50,6 +50,11 @@ class LayerContext {
   // Rows [i0, i1) of head h: row i into out + (i - i0)·ld, ld >= n. The efficient form: the
   // logits of up to 64 rows are one blocked product.
   void attention_rows(int h, int i0, int i1, float* out, size_t ld) const;
+  // Row i of every head h into out + h·ld (ld >= n; zeros past i): the values attention_row
+  // gives, without the layer's packed keys. Each KV head's query rows are one product against
+  // its keys [0, i] packed a chunk at a time into a small buffer, so a stage that needs one row
+  // per head (tova) reads the keys once instead of packing all of them (G·n·d floats).
+  void attention_row_all_heads(int i, float* out, size_t ld) const;
   // Every attention row i in [0, n) merged over `heads` (elementwise max, or sum, in the order of
   // `heads`, starting from `init`), in double: rows come in blocks of 32 on the kernel threads
   // (one blocked product per head and block), and consume(i0, i1, merged) receives each block,
@@ -90,7 +95,8 @@ class LayerContext {
   const LayerInput& input_;
   Device device_;
   mutable std::once_flag panels_once_;
-  mutable std::unique_ptr<float[]> key_panels_;  // [G][⌈n/16⌉][d][16], written once (no zero fill)
+  // [G][⌈n/16⌉][d][16], written once (no zero fill)
+  mutable std::vector<float, LargeBufferAllocator<float>> key_panels_;
   std::map<int, Tensor3> window_;
   std::map<int, std::vector<std::vector<double>>> column_sums_;
   std::map<std::type_index, std::shared_ptr<void>> memo_;

@@ -124,3 +124,51 @@ TEST_CASE("blocked attention rows match a double-precision softmax; a row does n
   }
   CHECK(worst < 1e-6);
 }
+
+TEST_CASE(
+    "one row of every head without the layer's packed keys equals attention_row, at every "
+    "level and thread count",
+    "[simd]") {
+  // 7 query heads per KV head (Qwen's grouping), n not a multiple of 16, rows in the first panel,
+  // on panel and chunk boundaries (256 keys) and the last one.
+  Layer l = random_layer(14, 2, 64, 600, 21u);
+  const LayerInput& in = l.input;
+  const simd::Level saved_level = simd::active_level();
+  const int saved_threads = kernel_threads();
+  for (simd::Level level : simd::available_levels())
+    for (int threads : {1, 2, 3}) {
+      simd::set_active_level(level);
+      set_default_kernel_threads(threads);
+      LayerContext streamed(in), packed(in);
+      std::vector<float> all(size_t(in.H) * (in.n + 5), -1.0f), one(in.n);
+      for (int i : {0, 5, 15, 16, 255, 256, 257, 511, 599}) {
+        INFO(simd::level_name(level) << ", " << threads << " threads, row " << i);
+        streamed.attention_row_all_heads(i, all.data(), in.n + 5);
+        for (int h = 0; h < in.H; ++h) {
+          packed.attention_row(h, i, one.data());
+          REQUIRE(std::memcmp(one.data(), all.data() + size_t(h) * (in.n + 5), sizeof(float) * in.n) == 0);
+          // Past n (the stride's slack) nothing is written.
+          for (int j = in.n; j < in.n + 5; ++j) REQUIRE(all[size_t(h) * (in.n + 5) + j] == -1.0f);
+        }
+      }
+    }
+  simd::set_active_level(saved_level);
+  set_default_kernel_threads(saved_threads);
+}
+
+TEST_CASE("knorm is minus the key norm summed key by key in double, bit for bit", "[simd]") {
+  Layer l = random_layer(4, 2, 64, 333, 13u);
+  const LayerInput& in = l.input;
+  const MethodDef* knorm = find_method("knorm");
+  REQUIRE(knorm != nullptr);
+  LayerContext context(in);
+  const Scores s = knorm->score_cpu(context, knorm->parse(resolve_params(*knorm, json::object())));
+  REQUIRE(int(s.heads.size()) == in.G);
+  for (int g = 0; g < in.G; ++g)
+    for (int j = 0; j < in.n; ++j) {
+      double sq = 0.0;
+      for (int c = 0; c < in.d; ++c) sq += double(in.key(g, j)[c]) * double(in.key(g, j)[c]);
+      INFO("KV head " << g << ", key " << j);
+      REQUIRE(s.heads[g][j] == float(-std::sqrt(sq)));
+    }
+}

@@ -9,10 +9,11 @@ Scores tova_scores_cpu(LayerContext& ctx, const TovaParams& p) {
   const LayerInput& in = ctx.input();
   const int n = in.n;
   ctx.require_query_rows(1, "tova");
-  std::vector<float> row(n);
+  std::vector<float> rows(size_t(in.H) * n);
+  ctx.attention_row_all_heads(n - 1, rows.data(), n);
   std::vector<double> mean(n, 0.0);
   for (int h = 0; h < in.H; ++h) {
-    ctx.attention_row(h, n - 1, row.data());
+    const float* row = rows.data() + size_t(h) * n;
     for (int j = 0; j < n; ++j) mean[j] += row[j];
   }
   for (double& x : mean) x /= double(in.H);
