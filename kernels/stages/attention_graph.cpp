@@ -27,23 +27,53 @@ constexpr double kRowSumFloor = 1e-8;    // P = F / max(rowsum, 1e-8) (step 2)
 double sharpen(double x, double inv_t) { return inv_t == 1.0 ? x : std::pow(x, inv_t); }
 
 // Reduces rows [row_begin, row_begin + rows) of an attention tensor [H, *, n] over `heads`:
-// elementwise max or mean. Returns [rows, n] in double.
-std::vector<double> reduce_rows(const Tensor3& attention, int row_begin, int rows,
+// elementwise max or mean. Returns [rows, n] in double. Each output row takes its heads in the
+// order of `heads` (the elementwise order, whatever the split); rows run on the kernel threads,
+// one output row (n doubles, in L2) at a time.
+LargeBuffer<double> reduce_rows(const Tensor3& attention, int row_begin, int rows,
                                 const std::vector<int>& heads, bool use_max) {
   const int n = attention.shape[2];
-  std::vector<double> out(size_t(rows) * n, use_max ? -INFINITY : 0.0);
-  for (int h : heads)
-    for (int r = 0; r < rows; ++r) {
-      const float* a = attention.row(h, row_begin + r);
+  LargeBuffer<double> out(size_t(rows) * n);  // every row filled below
+  parallel_ranges(rows, kernel_threads(), [&](int r0, int r1) {
+    for (int r = r0; r < r1; ++r) {
       double* o = out.data() + size_t(r) * n;
-      if (use_max)
-        for (int j = 0; j < n; ++j) o[j] = std::max(o[j], double(a[j]));
-      else
-        for (int j = 0; j < n; ++j) o[j] += double(a[j]);
+      std::fill(o, o + n, use_max ? -INFINITY : 0.0);
+      for (int h : heads) {
+        const float* a = attention.row(h, row_begin + r);
+        if (use_max)
+          for (int j = 0; j < n; ++j) o[j] = std::max(o[j], double(a[j]));
+        else
+          for (int j = 0; j < n; ++j) o[j] += double(a[j]);
+      }
+      if (!use_max)
+        for (int j = 0; j < n; ++j) o[j] /= double(heads.size());
     }
-  if (!use_max)
-    for (double& v : out) v /= double(heads.size());
+  });
   return out;
+}
+
+// p ln p at the floor, computed at run time by the C library's log like every other entry (a
+// constant the compiler folded would be correctly rounded, which the library need not be).
+double entropy_floor_term() {
+  volatile double floor = kEntropyFloor;
+  const double p = floor;
+  return p * std::log(p);
+}
+
+// −Σ_j p ln p of one row, p = max(a[j], 1e-8), added in ascending j. Entries below the floor
+// all contribute the same term, computed once (the same value the library gives each
+// time): real attention rows are mostly such entries.
+double row_entropy(const float* a, int n, double floor_term) {
+  double e = 0.0;
+  for (int j = 0; j < n; ++j) {
+    const double x = double(a[j]);
+    if (x < kEntropyFloor) {
+      e -= floor_term;
+    } else {
+      e -= x * std::log(x);
+    }
+  }
+  return e;
 }
 
 }  // namespace
@@ -66,7 +96,8 @@ const Tensor3& attention_rows(LayerContext& context, RowSource source, int rows,
     const LayerInput& in = context.input();
     Tensor3 t;
     t.shape = {in.H, rows, in.n};
-    t.data = cuda::layer_kernels(context).window_attention(rows);
+    const std::vector<float> device_rows = cuda::layer_kernels(context).window_attention(rows);
+    t.data.assign(device_rows.begin(), device_rows.end());
     return t;
   });
 #else
@@ -78,35 +109,24 @@ const Tensor3& attention_rows(LayerContext& context, RowSource source, int rows,
 std::vector<double> head_window_entropy(LayerContext& context, int window, RowSource source) {
   const Tensor3& win = attention_rows(context, source, window, "circuitkv graph");
   const int H = win.shape[0], rows = win.shape[1], n = win.shape[2];
+  const double floor_term = entropy_floor_term();
   std::vector<double> entropy(H, 0.0);
-  for (int h = 0; h < H; ++h) {
-    double total = 0.0;
-    for (int r = 0; r < rows; ++r) {
-      const float* a = win.row(h, r);
-      double e = 0.0;
-      for (int j = 0; j < n; ++j) {
-        const double p = std::max(double(a[j]), kEntropyFloor);
-        e -= p * std::log(p);
-      }
-      total += e;
+  // Heads are independent (each its own sum, rows in order): any thread count, the same values.
+  parallel_ranges(H, kernel_threads(), [&](int h0, int h1) {
+    for (int h = h0; h < h1; ++h) {
+      double total = 0.0;
+      for (int r = 0; r < rows; ++r) total += row_entropy(win.row(h, r), n, floor_term);
+      entropy[h] = total / double(rows);
     }
-    entropy[h] = total / double(rows);
-  }
+  });
   return entropy;
 }
 
 std::vector<double> head_last_row_entropy(const Tensor3& rows) {
   const int H = rows.shape[0], r = rows.shape[1], n = rows.shape[2];
+  const double floor_term = entropy_floor_term();
   std::vector<double> entropy(H, 0.0);
-  for (int h = 0; h < H; ++h) {
-    const float* a = rows.row(h, r - 1);
-    double e = 0.0;
-    for (int j = 0; j < n; ++j) {
-      const double p = std::max(double(a[j]), kEntropyFloor);
-      e -= p * std::log(p);
-    }
-    entropy[h] = e;
-  }
+  for (int h = 0; h < H; ++h) entropy[h] = row_entropy(rows.row(h, r - 1), n, floor_term);
   return entropy;
 }
 
@@ -132,17 +152,39 @@ std::vector<int> select_heads(LayerContext& context, int window, const HeadReduc
     const Tensor3& win = attention_rows(context, source, window, "circuitkv graph");
     const int rows = win.shape[1], n = win.shape[2];
     const int s = std::min(std::max(reduction.sink, 0), n);
-    std::vector<int> heads;
-    for (int h = 0; h < H; ++h) {
-      double mass = 0.0;
-      for (int r = 0; r < rows; ++r) {
-        const float* a = win.row(h, r);
-        double m = 0.0;
-        for (int j = s; j < n; ++j) m += a[j];
-        mass += m;
+    // Per head, the rows' masses in order, each a sum in ascending j (heads on the kernel
+    // threads, four rows' sums interleaved: the same additions in the same order).
+    std::vector<unsigned char> keep(H, 0);
+    parallel_ranges(H, kernel_threads(), [&](int h0, int h1) {
+      for (int h = h0; h < h1; ++h) {
+        std::vector<double> m(rows, 0.0);
+        int r = 0;
+        for (; r + 4 <= rows; r += 4) {
+          const float *a0 = win.row(h, r), *a1 = win.row(h, r + 1), *a2 = win.row(h, r + 2),
+                      *a3 = win.row(h, r + 3);
+          double m0 = 0.0, m1 = 0.0, m2 = 0.0, m3 = 0.0;
+          for (int j = s; j < n; ++j) {
+            m0 += a0[j];
+            m1 += a1[j];
+            m2 += a2[j];
+            m3 += a3[j];
+          }
+          m[r] = m0, m[r + 1] = m1, m[r + 2] = m2, m[r + 3] = m3;
+        }
+        for (; r < rows; ++r) {
+          const float* a = win.row(h, r);
+          double mr = 0.0;
+          for (int j = s; j < n; ++j) mr += a[j];
+          m[r] = mr;
+        }
+        double mass = 0.0;
+        for (int q = 0; q < rows; ++q) mass += m[q];
+        keep[h] = mass / double(rows) >= reduction.hi_mass_threshold ? 1 : 0;
       }
-      if (mass / double(rows) >= reduction.hi_mass_threshold) heads.push_back(h);
-    }
+    });
+    std::vector<int> heads;
+    for (int h = 0; h < H; ++h)
+      if (keep[h]) heads.push_back(h);
     return heads.empty() ? all : heads;
   }
 }
@@ -221,7 +263,7 @@ AttentionGraph AttentionGraph::build(LayerContext& context, const GraphOptions& 
     // The w window rows, dense.
     const Tensor3& win = attention_rows(context, source, w, "circuitkv graph");
     g.window_start_ = n - w;
-    std::vector<double> dense = reduce_rows(win, 0, w, heads, use_max);
+    LargeBuffer<double> dense = reduce_rows(win, 0, w, heads, use_max);
     const int ws = g.window_start_;
 
     // h[j]: column sums of the reduced window rows, before clamping.
@@ -234,23 +276,26 @@ AttentionGraph AttentionGraph::build(LayerContext& context, const GraphOptions& 
     // F^(1/T), then P = F / max(rowsum, 1e-8) over the whole row (step 2).
     g.row_stochastic_.assign(n, 0);
     g.dense_cdf_.resize(dense.size());
-    for (int r = 0; r < w; ++r) {
-      double* row = dense.data() + size_t(r) * n;
-      double sum = 0.0;
-      for (int j = 0; j < n; ++j) {
-        row[j] = sharpen(row[j], inv_t);
-        sum += row[j];
+    // Rows are independent (each its own sums, in ascending j): on the kernel threads.
+    parallel_ranges(w, kernel_threads(), [&](int r0, int r1) {
+      for (int r = r0; r < r1; ++r) {
+        double* row = dense.data() + size_t(r) * n;
+        double sum = 0.0;
+        for (int j = 0; j < n; ++j) {
+          row[j] = sharpen(row[j], inv_t);
+          sum += row[j];
+        }
+        const double denom = std::max(sum, kRowSumFloor);
+        double cum = 0.0;
+        double* cdf = g.dense_cdf_.data() + size_t(r) * n;
+        for (int j = 0; j < n; ++j) {
+          row[j] /= denom;
+          cum += row[j];
+          cdf[j] = cum;
+        }
+        g.row_stochastic_[ws + r] = sum >= kRowSumFloor ? 1 : 0;
       }
-      const double denom = std::max(sum, kRowSumFloor);
-      double cum = 0.0;
-      double* cdf = g.dense_cdf_.data() + size_t(r) * n;
-      for (int j = 0; j < n; ++j) {
-        row[j] /= denom;
-        cum += row[j];
-        cdf[j] = cum;
-      }
-      g.row_stochastic_[ws + r] = sum >= kRowSumFloor ? 1 : 0;
-    }
+    });
     g.dense_ = std::move(dense);
   }
   const int ws = g.window_start_;

@@ -123,8 +123,8 @@ class AttentionGraph {
   std::vector<double> h_;          // window column sums
   std::vector<double> g_;          // prefix weights g[j]
   std::vector<double> g_cum_;      // g_cum_[i] = Σ_{k<i} g[k]
-  std::vector<double> dense_;      // window_prefix: the w' window rows [w', n], row-normalised
-  std::vector<double> dense_cdf_;  // their running sums
+  LargeBuffer<double> dense_;      // window_prefix: the w' window rows [w', n], row-normalised
+  LargeBuffer<double> dense_cdf_;  // their running sums (every entry written by build)
   // graph = "full": every row i, P[i, 0..i] in fp32 at i(i+1)/2, with running sums (double)
   // at the end of every kCdfBlock entries: n²/2 floats + n²/128 doubles, no n×n double.
   std::vector<float> packed_;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/stages/threads.hpp"
+
 namespace ckv::circuitkv {
 
 namespace {
@@ -57,15 +59,23 @@ NeumannSeries::State NeumannSeries::start() const {
 }
 
 void NeumannSeries::advance(State& st, int K) const {
-  std::vector<double> next;
+  std::vector<double> next_qi, next_hi;
+  // The QI and HI series are independent: one on each of two kernel threads where a step is
+  // long enough to pay for starting them (the same values either way).
+  constexpr int kThreadedNodes = 4096;
+  const int threads = qi_graph_.n() >= kThreadedNodes ? std::min(2, kernel_threads()) : 1;
   while (st.k < K && !st.stopped) {
     // The per-position update is neumann_step.hpp's, the CUDA series' (neumann_kernels.cu).
-    apply_q_transpose(qi_graph_, st.term_qi, next);
-    for (double& v : next) v = series_term(v, gamma_);
-    st.term_qi.swap(next);
-    apply_q_transpose(hi_graph_, st.term_hi, next);
-    for (double& v : next) v = series_term(v, gamma_);
-    st.term_hi.swap(next);
+    parallel_ranges(2, threads, [&](int begin, int end) {
+      for (int which = begin; which < end; ++which) {
+        const AttentionGraph& graph = which == 0 ? qi_graph_ : hi_graph_;
+        std::vector<double>& term = which == 0 ? st.term_qi : st.term_hi;
+        std::vector<double>& next = which == 0 ? next_qi : next_hi;
+        apply_q_transpose(graph, term, next);
+        for (double& v : next) v = series_term(v, gamma_);
+        term.swap(next);
+      }
+    });
     for (size_t j = 0; j < st.sum_qi.size(); ++j) {
       st.sum_qi[j] = series_sum(st.sum_qi[j], st.term_qi[j]);
       st.sum_hi[j] = series_sum(st.sum_hi[j], st.term_hi[j]);
