@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -156,22 +157,25 @@ std::vector<int> select_one(const std::vector<float>* x, const CustomFill* custo
     } else {
       CKV_CHECK(x && int(x->size()) == n, "selection: score vector of length {} for n = {}",
                 x ? x->size() : 0, n);
-      for (int j = 0; j < n; ++j)
-        if (!taken[j]) order.push_back(j);
       const std::vector<float>& v = *x;
-      // NaN scores would make the order undefined; rank them last.
-      auto better = [&](int a, int b) {
-        const float va = std::isnan(v[a]) ? -INFINITY : v[a];
-        const float vb = std::isnan(v[b]) ? -INFINITY : v[b];
-        if (va != vb) return va > vb;
-        return a < b;
+      // (score, position) pairs, so the comparisons read no scattered scores. NaN scores would
+      // make the order undefined; they rank last.
+      std::vector<std::pair<float, int>> candidates;
+      candidates.reserve(n);
+      for (int j = 0; j < n; ++j)
+        if (!taken[j]) candidates.emplace_back(std::isnan(v[j]) ? -INFINITY : v[j], j);
+      auto better = [](const std::pair<float, int>& a, const std::pair<float, int>& b) {
+        if (a.first != b.first) return a.first > b.first;
+        return a.second < b.second;
       };
       // `better` is a strict total order, so nth_element finds exactly the `take` best (which
       // partial_sort would also order, for nothing: the keep-set is read in position order).
-      const int take = std::min<int>(slots, int(order.size()));
-      if (take > 0 && take < int(order.size()))
-        std::nth_element(order.begin(), order.begin() + (take - 1), order.end(), better);
+      const int take = std::min<int>(slots, int(candidates.size()));
+      if (take > 0 && take < int(candidates.size()))
+        std::nth_element(candidates.begin(), candidates.begin() + (take - 1), candidates.end(),
+                         better);
       order.resize(take);
+      for (int t = 0; t < take; ++t) order[t] = candidates[t].second;
     }
     for (int j : order) {
       if (slots == 0) break;
@@ -181,6 +185,7 @@ std::vector<int> select_one(const std::vector<float>* x, const CustomFill* custo
       --slots;
     }
   }
+  keep.reserve(std::min(n, budget));
   for (int j = 0; j < n; ++j)
     if (taken[j]) keep.push_back(j);
   return keep;
