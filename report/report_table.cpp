@@ -538,7 +538,7 @@ std::string cell_text(const ReportTable& table, const ReportColumn& column, cons
   return s;
 }
 
-std::string latex_escape(const std::string& s) {
+std::string latex_escape_specials(const std::string& s) {
   std::string out;
   for (char c : s) {
     if (c == '_' || c == '%' || c == '&' || c == '#' || c == '$') out += '\\';
@@ -671,26 +671,26 @@ std::string render_csv(const ReportTable& table, int precision) {
 std::string render_latex(const ReportTable& table, int precision) {
   const Style style{"\\textbf{", "}", "$\\pm$", "$^\\dagger$", "$^\\ddagger$"};
   std::string out;
-  out += "% " + latex_escape(table.campaign) + " -- " + latex_escape(table.metric) + " (" + latex_escape(table.caption()) +
+  out += "% " + latex_escape_specials(table.campaign) + " -- " + latex_escape_specials(table.metric) + " (" + latex_escape_specials(table.caption()) +
          ")\n";
-  if (!table.fixed.empty()) out += "% Fixed: " + latex_escape(table.fixed_text()) + "\n";
+  if (!table.fixed.empty()) out += "% Fixed: " + latex_escape_specials(table.fixed_text()) + "\n";
   std::string spec;
   for (const auto& c : table.columns) spec += c.label() ? 'l' : 'r';
   out += "\\begin{tabular}{" + spec + "}\n\\toprule\n";
-  for (size_t c = 0; c < table.columns.size(); ++c) out += (c ? " & " : "") + latex_escape(table.columns[c].name);
+  for (size_t c = 0; c < table.columns.size(); ++c) out += (c ? " & " : "") + latex_escape_specials(table.columns[c].name);
   out += " \\\\\n\\midrule\n";
   for (const auto& row : table.rows) {
     for (size_t c = 0; c < table.columns.size(); ++c) {
       std::string text = cell_text(table, table.columns[c], row.cells[c], precision, style);
       // Escape what is not our own markup: labels, coverage and notes carry no LaTeX.
-      out += (c ? " & " : "") + (table.columns[c].label() ? latex_escape(text) : text);
+      out += (c ? " & " : "") + (table.columns[c].label() ? latex_escape_specials(text) : text);
     }
     out += " \\\\\n";
   }
   out += "\\bottomrule\n";
   for (const auto& f : table.footnotes)
     out += fmt::format("\\multicolumn{{{}}}{{l}}{{\\footnotesize {} {}}} \\\\\n", table.columns.size(),
-                       f.mark == kOverMark ? style.dagger : style.ddagger, latex_escape(f.text));
+                       f.mark == kOverMark ? style.dagger : style.ddagger, latex_escape_specials(f.text));
   out += "\\end{tabular}\n";
   out += "% " + numerics_list(table.numerics) + "\n";
   for (const auto& note : table.notes) out += "% " + note + "\n";

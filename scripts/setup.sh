@@ -38,10 +38,19 @@ case "${CKV_CUDA:-}" in
 esac
 echo "== CUDA kernels: $cuda ($why)"
 
+# Unity build (CMakeLists.txt, CKV_UNITY): a first build of a few targets (the demo's ckv-sweep)
+# compiles each folder's files a few at a time, about half the CPU time. A full build (the tests,
+# CI) compiles every file on its own, so that compile_commands.json lists each file for clang-tidy
+# and a file that does not include what it uses fails there; CKV_UNITY=ON|OFF overrides.
+if [[ -n ${CKV_UNITY:-} ]]; then unity=$CKV_UNITY
+elif ((${#targets[@]})); then unity=ON
+else unity=OFF; fi
+
 jobs=$(nproc)
 mkdir -p build
 # CKV_WERROR=ON (scripts/test.sh, CI): compiler warnings are errors.
-cmake_args=(-S . -B build -DCMAKE_BUILD_TYPE=Release -DCKV_CUDA=$cuda -DCKV_WERROR=${CKV_WERROR:-OFF})
+cmake_args=(-S . -B build -DCMAKE_BUILD_TYPE=Release -DCKV_CUDA=$cuda -DCKV_WERROR=${CKV_WERROR:-OFF}
+            -DCKV_UNITY=$unity)
 # A build/ configured before any toolkit was found remembers that; let CMake look again.
 if [[ $cuda == ON ]] && grep -q '^CMAKE_CUDA_COMPILER:[A-Z]*=.*NOTFOUND' build/CMakeCache.txt 2>/dev/null; then
   cmake_args+=(-U CMAKE_CUDA_COMPILER)

@@ -21,7 +21,7 @@ namespace circuitkv {
 namespace {
 
 // Seed 001 improvement 5: correlated rankings are averaged, disagreeing ones are maxed.
-constexpr double kCalibratedRho = 0.7;
+constexpr double kNeumannCalibratedRho = 0.7;
 
 GraphOptions graph_options(const NeumannParams& p, HeadReduce reduction) {
   GraphOptions o;
@@ -180,7 +180,7 @@ Scores neumann_combine(const NeumannSignals& signals, const NeumannParams& p, co
       for (size_t j = 0; j < n; ++j) score[j] = p.alpha * rq[j] + (1.0 - p.alpha) * rh[j];
       break;
     case NeumannCombination::calibrated: {
-      const bool agree = spearman_of_ranks(rq, rh) > kCalibratedRho;
+      const bool agree = spearman_of_ranks(rq, rh) > kNeumannCalibratedRho;
       for (size_t j = 0; j < n; ++j)
         score[j] = agree ? 0.5 * (double(rq[j]) + double(rh[j])) : std::max(rq[j], rh[j]);
       break;

@@ -21,7 +21,7 @@ namespace {
 constexpr double kMinTemperature = 0.01, kMaxTemperature = 100.0;  // the `temperature` range
 constexpr double kEntropyFloor = 1e-6;                             // adaptive T: ln n / H stays finite for peaked rows
 constexpr double kExpectedFloor = 1e-300;                          // normalize = fundamental: unreachable nodes
-constexpr double kCalibratedRho = 0.7;                             // seed 001 improvement 5 / docs/spec/METHODS.md step 6
+constexpr double kWalkCalibratedRho = 0.7;                         // seed 001 improvement 5 / docs/spec/METHODS.md step 6
 
 // The identity of a shared graph (its canonical options and row source): stages derived from
 // it are memoised under it.
@@ -209,7 +209,7 @@ std::vector<double> combine_with_h2o(const std::vector<double>& walk, const std:
     return out;
   }
   const bool mean =
-      combination == WalkCombination::calibrated && spearman_of_ranks(rw, rh) > kCalibratedRho;
+      combination == WalkCombination::calibrated && spearman_of_ranks(rw, rh) > kWalkCalibratedRho;
   for (size_t j = 0; j < out.size(); ++j)
     out[j] = mean ? 0.5 * (double(rw[j]) + double(rh[j])) : std::max<double>(rw[j], rh[j]);
   return out;
