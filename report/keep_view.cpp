@@ -383,6 +383,7 @@ struct Row {
 
 std::vector<Row> summary_rows(const Summary& s) {
   std::vector<Row> rows;
+  rows.reserve(size_t(s.bins) + size_t(kTokenClasses) + s.by_span.size());
   for (int b = 0; b < s.bins; ++b)
     rows.push_back({"position", fmt::format("{:.0f}-{:.0f}%", 100.0 * b / s.bins, 100.0 * (b + 1) / s.bins),
                     s.by_bin[size_t(b)]});
