@@ -115,6 +115,7 @@ PairedComparison compare_configurations(Database& db, const std::string& campaig
 
   const std::vector<CampaignConfiguration> configurations = campaign_configurations(db, campaign);
   std::vector<ConfigurationRef> refs;
+  refs.reserve(configurations.size());
   for (const auto& c : configurations) refs.push_back({c.hash, c.method, json::parse(c.canonical_json)});
   const std::vector<std::string> labels = configuration_labels(refs);
   const std::vector<size_t> as = resolve(refs, labels, a_name, campaign, "A");

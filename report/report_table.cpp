@@ -98,6 +98,7 @@ std::vector<const ReportRow*> sorted_rows(const CampaignReport& report, const st
     return false;
   });
   std::vector<const ReportRow*> out;
+  out.reserve(keyed.size());
   for (const auto& k : keyed) out.push_back(k.second);
   return out;
 }
@@ -265,6 +266,7 @@ ReportTable build_report_table(const ReportInput& input, const ReportOptions& op
     auto text = [&](const std::string& m, const std::string& k) { return k + " = " + parameter_text(one[m][k]); };
     if (!common.empty()) {
       std::vector<std::string> items;
+      items.reserve(common.size());
       for (const auto& k : common) items.push_back(text(methods[0], k));
       table.fixed.emplace_back("", items);
     }

@@ -74,6 +74,7 @@ std::vector<PlannedSample> plan_samples(const CampaignSpec& spec, const PlanOpti
   if (tasks.empty())
     for (const auto& [task, list] : by_task) tasks.push_back(task);
   std::vector<std::string> available;
+  available.reserve(by_task.size());
   for (const auto& [task, list] : by_task) available.push_back(task);
   std::vector<PlannedSample> samples;
   for (const auto& task : tasks) {
