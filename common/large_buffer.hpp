@@ -78,7 +78,9 @@ struct LargeBufferAllocator {
       return nullptr;
     }
     void keep(void* p, size_t bytes) {
-      const int slot = !block[0] ? 0 : !block[1] ? 1 : size[0] <= size[1] ? 0 : 1;
+      const int slot = !block[0] ? 0 : !block[1]        ? 1
+                                   : size[0] <= size[1] ? 0
+                                                        : 1;
       std::free(block[slot]);
       block[slot] = p, size[slot] = bytes;
     }
