@@ -15,8 +15,8 @@ source scripts/common.bash
 targets=("$@")
 # Build and run ckv-sweep; sqlite3, gnuplot and Open MPI's mpirun are called by ckv-sweep or the
 # tests; libopenblas-dev: bench_kernels' sgemm yardstick (loaded at run time); procps: pgrep and ps
-# of the fault tests (not in a minimal Debian).
-packages=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin libsqlite3-dev sqlite3
+# of the fault tests (not in a minimal Debian); ninja-build: the generator of a new build/.
+packages=(build-essential cmake ninja-build pkg-config libopenmpi-dev openmpi-bin libsqlite3-dev sqlite3
           libtomlplusplus-dev libboost-program-options-dev catch2 nlohmann-json3-dev libfmt-dev
           libspdlog-dev libssl-dev gnuplot-nox libopenblas-dev procps)
 ckv_apt_install "the build dependencies" "${packages[@]}"
@@ -55,6 +55,11 @@ cmake_args=(-S . -B build -DCMAKE_BUILD_TYPE=Release -DCKV_CUDA=$cuda -DCKV_WERR
 if [[ $cuda == ON ]] && grep -q '^CMAKE_CUDA_COMPILER:[A-Z]*=.*NOTFOUND' build/CMakeCache.txt 2>/dev/null; then
   cmake_args+=(-U CMAKE_CUDA_COMPILER)
 fi
+# A new build/ uses Ninja: it compiles a library's files while the libraries it links are still
+# being compiled, where Make finishes each library first and leaves a core idle behind every
+# single-file folder (docs/benchmarks.md, "Quick start"). A build/ configured before keeps its
+# generator.
+[[ -f build/CMakeCache.txt ]] || cmake_args+=(-G Ninja)
 echo "== configuring build/"
 cmake "${cmake_args[@]}" >build/cmake.log 2>&1 || { cat build/cmake.log; exit 1; }
 grep -E "^-- ckv-sweep:" build/cmake.log || true
@@ -72,7 +77,7 @@ else
 fi
 [[ $cuda == ON ]] && cpu_minutes=$((cpu_minutes + 2))
 usual="about $(( (cpu_minutes + jobs - 1) / jobs )) min for a first build on $jobs idle cores, longer on a busy machine"
-ckv_progress "building $what in build/ ($jobs jobs)" "$usual" build/build.log '^\[ *[0-9]+%\]' \
+ckv_progress "building $what in build/ ($jobs jobs)" "$usual" build/build.log '^\[ *[0-9]+(%|/[0-9]+)\]' \
   cmake --build build -j "$jobs" "${target_args[@]}" \
   || { grep -B2 -A12 -E "error:|\*\*\*" build/build.log | head -80 || tail -n 40 build/build.log; exit 1; }
 echo "== built $what in build/"
