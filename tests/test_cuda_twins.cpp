@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <random>
 #include <set>
+#include <span>
 
 #include "kernels/cuda/device.hpp"
 #include "kernels/registry.hpp"
@@ -102,7 +103,7 @@ struct Deviation {
   double nmse = 0, max_rel = 0;
 };
 
-Deviation compare(const std::vector<float>& cpu, const std::vector<float>& gpu) {
+Deviation compare(std::span<const float> cpu, std::span<const float> gpu) {
   double num = 0, den = 0, max_diff = 0, max_ref = 0;
   for (size_t j = 0; j < cpu.size(); ++j) {
     const double diff = double(gpu[j]) - cpu[j];
@@ -117,7 +118,7 @@ Deviation compare(const std::vector<float>& cpu, const std::vector<float>& gpu) 
   return e;
 }
 
-bool all_finite(const std::vector<float>& x) {
+bool all_finite(std::span<const float> x) {
   return std::all_of(x.begin(), x.end(), [](float v) { return std::isfinite(v); });
 }
 
