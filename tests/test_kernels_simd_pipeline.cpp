@@ -12,6 +12,7 @@
 #include "kernels/registry.hpp"
 #include "kernels/simd/simd.hpp"
 #include "kernels/stages/threads.hpp"
+#include "support/simd_levels.hpp"
 
 using namespace ckv;
 
@@ -72,19 +73,12 @@ bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
 TEST_CASE("every registry method's scores are bit-identical at every SIMD level and thread count",
           "[simd]") {
   Layer l = random_layer(4, 2, 64, 333, 5u);
-  const simd::Level saved_level = simd::active_level();
-  const int saved_threads = kernel_threads();
   std::vector<Run> runs;
   std::vector<std::string> labels;
-  for (simd::Level level : simd::available_levels())
-    for (int threads : {1, 2, 3}) {
-      simd::set_active_level(level);
-      set_default_kernel_threads(threads);
-      runs.push_back(run_all(l.input));
-      labels.push_back(std::string(simd::level_name(level)) + " x" + std::to_string(threads));
-    }
-  simd::set_active_level(saved_level);
-  set_default_kernel_threads(saved_threads);
+  testing::for_each_level_and_threads({1, 2, 3}, [&](simd::Level level, int threads) {
+    runs.push_back(run_all(l.input));
+    labels.push_back(std::string(simd::level_name(level)) + " x" + std::to_string(threads));
+  });
 
   const auto& registry = method_registry();
   REQUIRE(runs[0].scores.size() == registry.size());
@@ -133,27 +127,20 @@ TEST_CASE(
   // on panel and chunk boundaries (256 keys) and the last one.
   Layer l = random_layer(14, 2, 64, 600, 21u);
   const LayerInput& in = l.input;
-  const simd::Level saved_level = simd::active_level();
-  const int saved_threads = kernel_threads();
-  for (simd::Level level : simd::available_levels())
-    for (int threads : {1, 2, 3}) {
-      simd::set_active_level(level);
-      set_default_kernel_threads(threads);
-      LayerContext streamed(in), packed(in);
-      std::vector<float> all(size_t(in.H) * (in.n + 5), -1.0f), one(in.n);
-      for (int i : {0, 5, 15, 16, 255, 256, 257, 511, 599}) {
-        INFO(simd::level_name(level) << ", " << threads << " threads, row " << i);
-        streamed.attention_row_all_heads(i, all.data(), in.n + 5);
-        for (int h = 0; h < in.H; ++h) {
-          packed.attention_row(h, i, one.data());
-          REQUIRE(std::memcmp(one.data(), all.data() + size_t(h) * (in.n + 5), sizeof(float) * in.n) == 0);
-          // Past n (the stride's slack) nothing is written.
-          for (int j = in.n; j < in.n + 5; ++j) REQUIRE(all[size_t(h) * (in.n + 5) + j] == -1.0f);
-        }
+  testing::for_each_level_and_threads({1, 2, 3}, [&](simd::Level level, int threads) {
+    LayerContext streamed(in), packed(in);
+    std::vector<float> all(size_t(in.H) * (in.n + 5), -1.0f), one(in.n);
+    for (int i : {0, 5, 15, 16, 255, 256, 257, 511, 599}) {
+      INFO(simd::level_name(level) << ", " << threads << " threads, row " << i);
+      streamed.attention_row_all_heads(i, all.data(), in.n + 5);
+      for (int h = 0; h < in.H; ++h) {
+        packed.attention_row(h, i, one.data());
+        REQUIRE(std::memcmp(one.data(), all.data() + size_t(h) * (in.n + 5), sizeof(float) * in.n) == 0);
+        // Past n (the stride's slack) nothing is written.
+        for (int j = in.n; j < in.n + 5; ++j) REQUIRE(all[size_t(h) * (in.n + 5) + j] == -1.0f);
       }
     }
-  simd::set_active_level(saved_level);
-  set_default_kernel_threads(saved_threads);
+  });
 }
 
 TEST_CASE("knorm is minus the key norm summed key by key in double, bit for bit", "[simd]") {

@@ -15,6 +15,7 @@
 
 #include "kernels/simd/simd.hpp"
 #include "kernels/stages/threads.hpp"
+#include "support/simd_levels.hpp"
 #include "worker/metrics.hpp"
 
 using namespace ckv;
@@ -441,19 +442,12 @@ TEST_CASE("metrics (numerics 2) are bit-identical at every SIMD level and any th
   std::vector<int> set;
   for (int j = 0; j < in.n; j += 3) set.push_back(j);
   const std::vector<std::vector<int>> keep = {set, set};
-  const simd::Level saved = simd::active_level();
-  const int saved_threads = kernel_threads();
   std::vector<std::map<std::string, std::optional<double>>> results;
-  for (simd::Level level : simd::available_levels())
-    for (int threads : {1, 3}) {
-      simd::set_active_level(level);
-      set_default_kernel_threads(threads);
-      MetricAccumulator acc;
-      acc.add_layer(in, AnswerAttention::compute(in, 16), keep, {});
-      results.push_back(acc.finish());
-    }
-  simd::set_active_level(saved);
-  set_default_kernel_threads(saved_threads);
+  testing::for_each_level_and_threads({1, 3}, [&](simd::Level, int) {
+    MetricAccumulator acc;
+    acc.add_layer(in, AnswerAttention::compute(in, 16), keep, {});
+    results.push_back(acc.finish());
+  });
   for (size_t i = 1; i < results.size(); ++i)
     for (const auto& [name, value] : results[0]) {
       INFO(name << " run " << i);
@@ -471,34 +465,27 @@ TEST_CASE("metrics (numerics 2) are bit-identical at every SIMD level and any th
 TEST_CASE("metrics (numerics 2): the weighted sums are the contract's fma chains, bit for bit") {
   RandomLayer l = random_layer(6, 2, 40, 301, 7, 11u, 2.0f);  // groups of 3 query heads, d not a multiple of 8
   const LayerInput& in = l.input;
-  const simd::Level saved = simd::active_level();
-  const int saved_threads = kernel_threads();
-  for (simd::Level level : simd::available_levels())
-    for (int threads : {1, 2, 4}) {
-      simd::set_active_level(level);
-      set_default_kernel_threads(threads);
-      const AnswerAttention answers = AnswerAttention::compute(in, 8);
-      for (int h = 0; h < in.H; ++h)
-        for (int t = 0; t < in.m; ++t) {
-          const float* e = answers.row(h, t);
-          const int g = in.kv_head(h);
-          for (int c = 0; c < in.d; ++c) {
-            double prompt = 0.0, answer = 0.0;
-            for (int j = 0; j < in.n; ++j) prompt = std::fma(double(e[j]), double(in.value(g, j)[c]), prompt);
-            for (int u = 0; u < in.m; ++u) {
-              const double w = u <= t ? double(e[in.n + u]) : 0.0;
-              answer = std::fma(w, double(in.v_answer[(size_t(g) * in.m + u) * in.d + c]), answer);
-            }
-            const size_t at = (size_t(h) * in.m + t) * in.d + c;
-            INFO("level " << simd::level_name(level) << " threads " << threads << " h " << h << " t " << t << " c " << c);
-            REQUIRE(std::memcmp(&answers.answer_sum[at], &answer, sizeof answer) == 0);
-            const double o = (prompt + answer) / answers.total[size_t(h) * in.m + t];
-            REQUIRE(std::memcmp(&answers.output[at], &o, sizeof o) == 0);
+  testing::for_each_level_and_threads({1, 2, 4}, [&](simd::Level level, int threads) {
+    const AnswerAttention answers = AnswerAttention::compute(in, 8);
+    for (int h = 0; h < in.H; ++h)
+      for (int t = 0; t < in.m; ++t) {
+        const float* e = answers.row(h, t);
+        const int g = in.kv_head(h);
+        for (int c = 0; c < in.d; ++c) {
+          double prompt = 0.0, answer = 0.0;
+          for (int j = 0; j < in.n; ++j) prompt = std::fma(double(e[j]), double(in.value(g, j)[c]), prompt);
+          for (int u = 0; u < in.m; ++u) {
+            const double w = u <= t ? double(e[in.n + u]) : 0.0;
+            answer = std::fma(w, double(in.v_answer[(size_t(g) * in.m + u) * in.d + c]), answer);
           }
+          const size_t at = (size_t(h) * in.m + t) * in.d + c;
+          INFO("level " << simd::level_name(level) << " threads " << threads << " h " << h << " t " << t << " c " << c);
+          REQUIRE(std::memcmp(&answers.answer_sum[at], &answer, sizeof answer) == 0);
+          const double o = (prompt + answer) / answers.total[size_t(h) * in.m + t];
+          REQUIRE(std::memcmp(&answers.output[at], &o, sizeof o) == 0);
         }
-    }
-  simd::set_active_level(saved);
-  set_default_kernel_threads(saved_threads);
+      }
+  });
 }
 
 // The keep-set sums likewise: per KV head keep-sets (shared by a group's query heads) and per
