@@ -237,6 +237,41 @@ TEST_CASE("metric row terms: top-k order and kept-set membership") {
   CHECK_FALSE(metric_terms::in_sorted(keep, 0, 0));
 }
 
+// The top-k scan against the definition: a stable sort of every position by value, larger
+// first (so ties keep the lower position first), cut at k. Rows in every order the scan's
+// buffer and block skip treat differently: rising (every key enters the buffer), falling (none
+// after the first k), constant (all ties), few distinct values, random, and lengths around the
+// 16-key blocks and the buffer's capacity.
+TEST_CASE("metrics: the top-k keys are a stable sort's first k, for rows in any order") {
+  std::mt19937 rng(11);
+  std::vector<int> scratch;
+  for (int n : {1, 2, 15, 16, 17, 33, 255, 256, 257, 1000, 4099}) {
+    for (int shape = 0; shape < 6; ++shape) {
+      std::vector<float> e(static_cast<size_t>(n));
+      for (int j = 0; j < n; ++j) {
+        switch (shape) {
+          case 0: e[j] = float(j) * 0.5f; break;
+          case 1: e[j] = float(n - j); break;
+          case 2: e[j] = 0.25f; break;
+          case 3: e[j] = float(rng() % 4); break;
+          case 4: e[j] = std::generate_canonical<float, 24>(rng); break;
+          default: e[j] = float(j % 97) + (j % 3 == 0 ? 1e-3f : 0.0f); break;
+        }
+      }
+      std::vector<int> order(static_cast<size_t>(n));
+      std::iota(order.begin(), order.end(), 0);
+      std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return e[x] > e[y]; });
+      for (int k : {1, 2, 16, 32, 100, n}) {
+        if (k > n) continue;
+        std::vector<int> got(size_t(k), -1);
+        top_attended_keys(e.data(), n, k, scratch, got.data());
+        INFO("n " << n << " shape " << shape << " k " << k);
+        CHECK(got == std::vector<int>(order.begin(), order.begin() + k));
+      }
+    }
+  }
+}
+
 // add_layer_rows (the CUDA twin's entry) adds rows computed elsewhere exactly as add_layer adds
 // its own: built from the CPU's AnswerAttention, the two accumulators agree bit for bit.
 TEST_CASE("metrics: add_layer_rows from the CPU's own rows equals add_layer") {

@@ -28,6 +28,45 @@ void widen_rows(const float* v, int d, int count, std::vector<double>& out) {
 
 }  // namespace
 
+void top_attended_keys(const float* e, int n, int k, std::vector<int>& scratch, int* out) {
+  if (k <= 0) return;
+  auto before = [e](int x, int y) { return metric_terms::attends_before(e[x], x, e[y], y); };
+  // The buffer holds every position seen that may still be among the k best: all of the first k,
+  // then those beating the k-th best of the last cut. Keys arrive in ascending position, so a
+  // later key beats an earlier one of equal value never: `e_j > worst` is the exact test.
+  const size_t capacity = std::max<size_t>(size_t(4) * size_t(k), 256);
+  scratch.clear();
+  scratch.reserve(capacity);
+  int j = 0;
+  for (; j < n && int(scratch.size()) < k; ++j) scratch.push_back(j);
+  auto cut = [&] {
+    std::nth_element(scratch.begin(), scratch.begin() + (k - 1), scratch.end(), before);
+    scratch.resize(size_t(k));
+    return e[scratch[size_t(k) - 1]];  // the k-th best: nth_element put it at k - 1
+  };
+  float worst = cut();
+  constexpr int kBlock = 16;
+  while (j < n) {
+    // Most blocks hold no key beating the k-th best: one vectorisable test skips them.
+    if (j + kBlock <= n) {
+      bool any = false;
+      for (int i = 0; i < kBlock; ++i) any |= e[j + i] > worst;
+      if (!any) {
+        j += kBlock;
+        continue;
+      }
+    }
+    const int end = std::min(n, j + kBlock);
+    for (; j < end; ++j) {
+      if (!(e[j] > worst)) continue;
+      scratch.push_back(j);
+      if (scratch.size() == capacity) worst = cut();
+    }
+  }
+  std::partial_sort(scratch.begin(), scratch.begin() + k, scratch.end(), before);
+  std::copy_n(scratch.begin(), k, out);
+}
+
 AnswerAttention AnswerAttention::compute(const LayerInput& in, int topk) {
   CKV_CHECK(topk >= 1, "{}: topk must be >= 1, got {}", in.sample, topk);
   AnswerAttention out;
@@ -65,7 +104,6 @@ AnswerAttention AnswerAttention::compute(const LayerInput& in, int topk) {
     std::vector<float> logits(size_t(m) * logit_width);
     std::vector<double> values, prompt_acc;
     std::vector<int> order;
-    order.reserve(size_t(out.k));
     for (int run_begin = h_begin; run_begin < h_end;) {
       const int g = in.kv_head(run_begin);
       const int run_end = std::min(h_end, (g + 1) * in.group());
@@ -106,29 +144,8 @@ AnswerAttention AnswerAttention::compute(const LayerInput& in, int topk) {
         }
 
         // The k prompt keys with the largest a_t (ties to the lower position): the order of e_j.
-        // attends_before is a strict total order, so a heap of the k best so far (its top the
-        // worst of them) finds partial_sort's list in one pass: most keys cost one comparison.
-        for (int t = 0; t < m; ++t) {
-          const float* e = weight + t * width;
-          auto before = [&](int x, int y) { return metric_terms::attends_before(e[x], x, e[y], y); };
-          order.clear();
-          int j = 0;
-          for (; j < n && int(order.size()) < out.k; ++j) {
-            order.push_back(j);
-            std::push_heap(order.begin(), order.end(), before);
-          }
-          // Every key in the heap precedes j, so j beats the worst exactly when e_j is larger.
-          float worst = out.k > 0 ? e[order.front()] : 0.0f;
-          for (; j < n; ++j) {
-            if (!(e[j] > worst)) continue;
-            std::pop_heap(order.begin(), order.end(), before);
-            order.back() = j;
-            std::push_heap(order.begin(), order.end(), before);
-            worst = e[order.front()];
-          }
-          std::sort(order.begin(), order.end(), before);
-          std::copy(order.begin(), order.end(), out.top.begin() + (h0 + t) * out.k);
-        }
+        for (int t = 0; t < m; ++t)
+          top_attended_keys(weight + t * width, n, out.k, order, out.top.data() + (h0 + t) * out.k);
       }
 
       // Σ_j e_j v_j over the prompt for every row of the run's heads, in blocks of widened

@@ -34,12 +34,20 @@ struct AnswerAttention {
   std::vector<double> prompt_mass, answer_mass;  // [H][m]: the two shares of a_t
   std::vector<int> top;                          // [H][m][k]: prompt keys with the largest a_t
 
-  // Memory: 4·H·m·(n + m) bytes of weights (a LargeBuffer: a thread's next layer reuses it)
+  // Memory: 4·H·m·(n + m) bytes of weights (a LargeBuffer: the next layer reuses it)
   // plus 16·H·m·d of outputs; while computing, each thread holds m·(n + 16) floats of logits,
   // 256·d doubles of values and 8·(H/G)·m·d bytes of its KV head's prompt sums.
   static AnswerAttention compute(const LayerInput& input, int topk);
   const float* row(int h, int t) const { return weight.data() + (size_t(h) * m + t) * (n + m); }
 };
+
+// The k positions of e[0..n) with the largest values, ties to the lower position (the strict
+// total order metric_terms::attends_before), written to out[0..k) best first; k <= n. A scan
+// that keeps a buffer of candidates beating the k-th best so far (`scratch`, reused between
+// calls) and cuts it back to the best k with nth_element when it fills: O(n) for any order of
+// the values (rows whose attention grows towards the end, as real rows do, put nearly every key
+// into a heap of the k best, at log k each). The same list as a stable sort of all n.
+void top_attended_keys(const float* e, int n, int k, std::vector<int>& scratch, int* out);
 
 // Running sums for the means over layers, heads and answer tokens (docs/spec/METRICS.md).
 struct MetricAccumulator {
