@@ -4,9 +4,9 @@
 //   - the zero fill of resize/assign (elements are default-initialised, so a float keeps
 //     whatever the memory held: write before reading);
 //   - the kernel's zeroing and page faults on first touch of fresh memory, paid again for every
-//     layer: each thread keeps the last two blocks of 2 MiB or more it freed and hands them out
-//     again for a request of about their size (at most 1.5x smaller), so a worker's next layer
-//     reuses the previous layer's buffers; they are returned when the thread ends;
+//     layer: the process keeps up to eight freed blocks of 2 MiB or more (1 GiB at most) and
+//     hands them out again for a request of about their size (at most 1.5x smaller), so the next
+//     layer reuses the previous layer's buffers, whichever thread allocated or freed them;
 //   - one page fault per 4 KiB: such blocks are 2 MiB-aligned and advised as transparent huge
 //     pages, which Linux grants where /sys/kernel/mm/transparent_hugepage/enabled is `always`
 //     or `madvise` (elsewhere the advice is ignored).
@@ -14,6 +14,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdlib>
+#include <mutex>
 #include <new>
 #include <vector>
 
@@ -22,6 +23,77 @@
 #endif
 
 namespace ckv {
+
+namespace detail {
+
+// Freed large blocks, kept for the next request of about their size. One pool for the
+// process (all element types and threads share it): a layer's buffers are often allocated on a
+// kernel thread (the packed keys, inside the first parallel stage that needs them) and freed
+// on the worker thread that owns the layer, and kernel threads live only as long as one
+// parallel stage, so a per-thread cache would miss. At most kPoolBlocks blocks and kPoolMaxBytes
+// are kept; a block that does not fit evicts the smallest ones.
+inline constexpr int kPoolBlocks = 8;
+inline constexpr size_t kPoolMaxBytes = size_t(1) << 30;
+struct LargeBlockPool {
+  std::mutex mutex;
+  void* block[kPoolBlocks] = {};
+  size_t size[kPoolBlocks] = {};
+  void* take(size_t bytes) {
+    std::lock_guard<std::mutex> lock(mutex);
+    int best = -1;
+    for (int i = 0; i < kPoolBlocks; ++i)
+      if (block[i] && size[i] >= bytes && size[i] - bytes <= bytes / 2 && (best < 0 || size[i] < size[best]))
+        best = i;
+    if (best < 0) return nullptr;
+    void* p = block[best];
+    block[best] = nullptr, size[best] = 0;
+    return p;
+  }
+  void keep(void* p, size_t bytes) {
+    if (bytes > kPoolMaxBytes) {
+      std::free(p);
+      return;
+    }
+    std::lock_guard<std::mutex> lock(mutex);
+    // Evict the smallest kept blocks until this one fits in a free slot and under the cap.
+    for (;;) {
+      size_t total = bytes;
+      int free_slot = -1, smallest = -1;
+      for (int i = 0; i < kPoolBlocks; ++i) {
+        if (!block[i]) {
+          free_slot = free_slot < 0 ? i : free_slot;
+          continue;
+        }
+        total += size[i];
+        if (smallest < 0 || size[i] < size[smallest]) smallest = i;
+      }
+      if (free_slot >= 0 && total <= kPoolMaxBytes) {
+        block[free_slot] = p, size[free_slot] = bytes;
+        return;
+      }
+      std::free(block[smallest]);
+      block[smallest] = nullptr, size[smallest] = 0;
+    }
+  }
+  // Returns every kept block to the system.
+  void release_all() {
+    std::lock_guard<std::mutex> lock(mutex);
+    for (int i = 0; i < kPoolBlocks; ++i) {
+      std::free(block[i]);
+      block[i] = nullptr, size[i] = 0;
+    }
+  }
+};
+
+// The process's one pool (an inline function's static: one instance across translation units).
+// Never destroyed, so a buffer that outlives static destruction still has a pool to return to;
+// its blocks stay reachable and go back to the system with the process.
+inline LargeBlockPool& large_block_pool() {
+  static LargeBlockPool* pool = new LargeBlockPool;
+  return *pool;
+}
+
+}  // namespace detail
 
 template <class T>
 struct LargeBufferAllocator {
@@ -64,35 +136,7 @@ struct LargeBufferAllocator {
  private:
   static size_t round_up(size_t bytes) { return (bytes + kHugePage - 1) / kHugePage * kHugePage; }
 
-  // The last two large blocks this thread freed.
-  struct Cache {
-    void* block[2] = {nullptr, nullptr};
-    size_t size[2] = {0, 0};
-    void* take(size_t bytes) {
-      for (int i = 0; i < 2; ++i)
-        if (block[i] && size[i] >= bytes && size[i] - bytes <= bytes / 2) {
-          void* p = block[i];
-          block[i] = nullptr, size[i] = 0;
-          return p;
-        }
-      return nullptr;
-    }
-    void keep(void* p, size_t bytes) {
-      const int slot = !block[0] ? 0 : !block[1]        ? 1
-                                   : size[0] <= size[1] ? 0
-                                                        : 1;
-      std::free(block[slot]);
-      block[slot] = p, size[slot] = bytes;
-    }
-    ~Cache() {
-      std::free(block[0]);
-      std::free(block[1]);
-    }
-  };
-  static Cache& cache() {
-    static thread_local Cache c;
-    return c;
-  }
+  static detail::LargeBlockPool& cache() { return detail::large_block_pool(); }
 };
 
 // A vector whose resize leaves new arithmetic elements uninitialised: write before reading.
