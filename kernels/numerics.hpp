@@ -17,6 +17,10 @@
 //      multiply-add chain in ascending dimension order, Cephes' exp polynomial, 16-lane sums in
 //      a fixed order, identical at every SIMD level (scalar, AVX2, AVX-512); proxy metrics from
 //      fp32 logits and weights with every sum over keys accumulated in double.
+//   3  version 2 with the head entropies' p ln p (CircuitKV's entropy head reductions and the
+//      per-head entropy) computed by the SIMD kernels' own ln (Cephes' logf polynomial, fp32
+//      terms summed in double in 16 lanes, identical at every SIMD level) instead of the C
+//      library's double log in one serial sum. Every other kernel is version 2's, bit for bit.
 #pragma once
 
 namespace ckv {
@@ -24,7 +28,7 @@ namespace ckv {
 // What every document stored before the numerics version existed was computed with.
 inline constexpr int kLegacyNumerics = 1;
 // What this build computes.
-inline constexpr int kNumericsVersion = 2;
+inline constexpr int kNumericsVersion = 3;
 
 // One line per version, as listed above (for `plan`, the worker's refusals and the docs);
 // nullptr for a version this build does not know.
@@ -37,6 +41,10 @@ constexpr const char* numerics_description(int version) {
       return "blockwise fp32 SIMD kernels: every q·k logit one fused multiply-add chain in ascending dimension "
              "order, Cephes' exp polynomial, 16-lane sums in a fixed order, identical at every SIMD level; proxy "
              "metrics from fp32 logits and weights with every sum over keys accumulated in double";
+    case 3:
+      return "version 2 with the head entropies' p ln p computed by the kernels' own fp32 ln (Cephes' logf "
+             "polynomial) and summed in double in 16 lanes, identical at every SIMD level, instead of the C "
+             "library's double log in one serial sum";
     default:
       return nullptr;
   }

@@ -1,4 +1,4 @@
-// Numerics version 2 (docs/numerics.md): a whole layer's attention stages and every registry
+// Numerics versions 2 and 3 (docs/numerics.md): a whole layer's attention stages and every registry
 // method's scores are the same bits at every SIMD level this CPU runs and for any thread count,
 // and the blocked attention rows agree with a double-precision softmax.
 #include <catch2/catch.hpp>

@@ -44,9 +44,9 @@ std::string build(const TempDir& dir) {
   Database db = Database::open(path, Database::Mode::Writer);
   ResultStore store(db, 3600.0);
   add_campaign(store, "old", {{96, 1}, {128, 1}});
-  add_campaign(store, "new", {{96, 2}, {128, 2}});
+  add_campaign(store, "new", {{96, kNumericsVersion}, {128, kNumericsVersion}});
   // The same point under both numerics: two rows, never one average.
-  add_campaign(store, "mixed", {{96, 1}, {96, 2}, {128, 2}});
+  add_campaign(store, "mixed", {{96, 1}, {96, kNumericsVersion}, {128, kNumericsVersion}});
   return path;
 }
 
@@ -61,7 +61,8 @@ TEST_CASE("a report names the numerics of its rows and says when they are not th
   const CampaignReport current = campaign_report(db, "new", "attn_recall");
   CHECK(current.numerics == std::vector<int>{kNumericsVersion});
   const std::string current_md = render_report(current, options);
-  CHECK_THAT(current_md, Contains("cat avg = mean of category means; numerics 2)"));
+  const std::string now = std::to_string(kNumericsVersion);
+  CHECK_THAT(current_md, Contains("cat avg = mean of category means; numerics " + now + ")"));
   CHECK_THAT(current_md, !Contains("eval.numerics") && !Contains("this build computes"));
 
   const CampaignReport old = campaign_report(db, "old", "attn_recall");
@@ -70,7 +71,7 @@ TEST_CASE("a report names the numerics of its rows and says when they are not th
   const std::string old_md = render_report(old, options);
   CHECK_THAT(old_md, Contains("cat avg = mean of category means; numerics 1)"));
   CHECK_THAT(old_md, Contains("Computed under numerics 1 (the kernels up to 0.1: ") &&
-                         Contains("this build computes numerics 2: rerunning the spec computes its units anew"));
+                         Contains("this build computes numerics " + now + ": rerunning the spec computes its units anew"));
 
   options.format = "json";
   const json old_json = json::parse(render_report(old, options));
@@ -83,26 +84,26 @@ TEST_CASE("a report names the numerics of its rows and says when they are not th
   CHECK_THAT(render_report(old, options), Contains("% numerics 1\n") && Contains("% Computed under numerics 1"));
 
   const CampaignReport mixed = campaign_report(db, "mixed", "attn_recall");
-  CHECK(mixed.numerics == std::vector<int>{1, 2});
+  CHECK(mixed.numerics == std::vector<int>{1, kNumericsVersion});
   REQUIRE(mixed.rows.size() == 3);
   options.format = "markdown";
   const std::string mixed_md = render_report(mixed, options);
-  CHECK_THAT(mixed_md, Contains("; numerics 1 and 2)"));
+  CHECK_THAT(mixed_md, Contains("; numerics 1 and " + now + ")"));
   CHECK_THAT(mixed_md, Contains("| eval.numerics |"));
-  CHECK_THAT(mixed_md, Contains("This campaign's rows were computed under numerics 1 and 2"));
+  CHECK_THAT(mixed_md, Contains("This campaign's rows were computed under numerics 1 and " + now));
   // Each budget-96 row keeps its own mean (0.096 under each numerics), never one merged row.
   const ReportColumns columns = varying_columns(mixed);
   CHECK(std::find(columns.params.begin(), columns.params.end(), "eval.numerics") != columns.params.end());
   options.format = "json";
   const json mixed_json = json::parse(render_report(mixed, options));
-  CHECK(mixed_json["numerics"] == json::array({1, 2}));
+  CHECK(mixed_json["numerics"] == json::array({1, kNumericsVersion}));
   REQUIRE(mixed_json["rows"].size() == 3);
-  int numerics_1 = 0, numerics_2 = 0;
+  int numerics_1 = 0, numerics_now = 0;
   for (const auto& row : mixed_json["rows"]) {
     numerics_1 += row["numerics"] == 1;
-    numerics_2 += row["numerics"] == 2;
+    numerics_now += row["numerics"] == kNumericsVersion;
     CHECK(row["samples"]["qasper"] == 2);  // each row averages its own two samples only
   }
   CHECK(numerics_1 == 1);
-  CHECK(numerics_2 == 2);
+  CHECK(numerics_now == 2);
 }

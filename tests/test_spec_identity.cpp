@@ -81,14 +81,17 @@ TEST_CASE("a configuration's canonical JSON and hash are fixed", "[spec]") {
                                 kAllLayersEval);
   // Computed independently:
   //   printf '%s' '<the string below>' | sha256sum
-  // Numerics 2 (kernels/numerics.hpp) changed every new configuration's hash by design; the
-  // same point under numerics 1 keeps the hash it had before ("numerics" left out).
+  // Each numerics version (kernels/numerics.hpp) changed every new configuration's hash by
+  // design; the same point under an older version keeps the hash it had then (under numerics 1,
+  // "numerics" left out).
   CHECK(c.canonical ==
-        R"({"eval":{"layers":"all","numerics":2,"topk":32},"method":"toy","params":{"direction":"backward",)"
+        R"({"eval":{"layers":"all","numerics":3,"topk":32},"method":"toy","params":{"direction":"backward",)"
         R"("exact":false,"scales":[10],"temperature":1.0,"walkers":100}})");
-  CHECK(c.hash == "ad2ae17b8982d2cf42f4fafcfd54489a57fcd4c723f1425494c853641eff582d");
-  CHECK(c.numerics() == 2);
-  CHECK(c.hash_under_numerics(2) == c.hash);
+  CHECK(c.hash == "ae74a69a90220d94ea86c8f353e8ff0e3ec05d8f897cdfb6b35b3d9d0a3d4276");
+  CHECK(c.numerics() == 3);
+  CHECK(c.hash_under_numerics(3) == c.hash);
+  // printf '%s' '{"eval":{"layers":"all","numerics":2,"topk":32},"method":"toy",...}' | sha256sum
+  CHECK(c.hash_under_numerics(2) == "ad2ae17b8982d2cf42f4fafcfd54489a57fcd4c723f1425494c853641eff582d");
   // printf '%s' '{"eval":{"layers":"all","topk":32},"method":"toy",...}' | sha256sum
   CHECK(c.hash_under_numerics(1) == "724c1580c830f62cbcdbab25261e154afd28a204838fc00fed6e333139e597ee");
   CHECK(c.method_id == "toy");
@@ -153,9 +156,9 @@ database = "results/test.sqlite"
     return expand_grid(parse_spec(text, "eval.toml")).at(0).document.at("eval");
   };
   CHECK(eval_of("[data]\ncache = \"c\"\nlayers = [3, 1]\n") == eval_of("[data]\ncache = \"c\"\nlayers = [1, 3]\n"));
-  CHECK(eval_of("[data]\ncache = \"c\"\nlayers = [1, 3]\n") == json{{"layers", {1, 3}}, {"numerics", 2}, {"topk", 32}});
+  CHECK(eval_of("[data]\ncache = \"c\"\nlayers = [1, 3]\n") == json{{"layers", {1, 3}}, {"numerics", 3}, {"topk", 32}});
   CHECK(eval_of("[data]\ncache = \"c\"\nlayers = [1]\n") != eval_of("[data]\ncache = \"c\"\nlayers = [1, 3]\n"));
-  CHECK(eval_of("[data]\ncache = \"c\"\n[metrics]\ntopk = 8\n") == json{{"layers", "all"}, {"numerics", 2}, {"topk", 8}});
+  CHECK(eval_of("[data]\ncache = \"c\"\n[metrics]\ntopk = 8\n") == json{{"layers", "all"}, {"numerics", 3}, {"topk", 8}});
 }
 
 TEST_CASE("every expanded configuration is fully resolved and keyed by its SHA-256", "[spec]") {
@@ -352,8 +355,9 @@ budget = [128]
   const auto a = expand_grid(old_spec), b = expand_grid(new_spec);
   REQUIRE(a.size() == 2);
   REQUIRE(b.size() == 2);
-  CHECK(a[0].hash == "7cc35e6df345db9a6b8f86dcada9294fa835d1e2dc1074963835a415efe57645");
-  CHECK(a[1].hash == "67b76589849d900b494940caacce58cfe069d6c09f95d54ec99c7eb4fbfc59d6");
+  // The hashes these points had before the rename (numerics 2, the version of that time).
+  CHECK(a[0].hash_under_numerics(2) == "7cc35e6df345db9a6b8f86dcada9294fa835d1e2dc1074963835a415efe57645");
+  CHECK(a[1].hash_under_numerics(2) == "67b76589849d900b494940caacce58cfe069d6c09f95d54ec99c7eb4fbfc59d6");
   CHECK(b[0].hash == a[0].hash);
   CHECK(b[1].hash == a[1].hash);
   CHECK(a[0].canonical == b[0].canonical);

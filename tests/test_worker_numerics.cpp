@@ -35,10 +35,12 @@ TEST_CASE("the worker refuses a configuration of another numerics version", "[wo
   CHECK_THAT(result.units[1].error,
              Contains(batch.sample_label + ": configuration " + legacy_hash.substr(0, 12) +
                       ": computed under numerics 1 (the kernels up to 0.1: ") &&
-                 Contains(std::string("this build computes numerics 2 (") + numerics_description(2) + ")") &&
-                 Contains("its results cannot be reproduced — rerun the spec to compute numerics-2 units"));
+                 Contains("this build computes numerics " + std::to_string(kNumericsVersion) + " (" +
+                          numerics_description(kNumericsVersion) + ")") &&
+                 Contains("its results cannot be reproduced — rerun the spec to compute numerics-" +
+                          std::to_string(kNumericsVersion) + " units"));
   CHECK(result.units[1].metrics.empty());
 
   CHECK_FALSE(result.units[2].ok);
-  CHECK_THAT(result.units[2].error, Contains("eval.numerics 3 is newer than this ckv-sweep knows"));
+  CHECK_THAT(result.units[2].error, Contains("eval.numerics " + std::to_string(kNumericsVersion + 1) + " is newer than this ckv-sweep knows"));
 }

@@ -27,6 +27,18 @@ struct Avx2Ops {
     const __m256i n = _mm256_add_epi32(_mm256_cvttps_epi32(fx), _mm256_set1_epi32(127));
     return _mm256_castsi256_ps(_mm256_slli_epi32(n, 23));
   }
+  // a < b ? t : f (ordered: a NaN gives f)
+  static VF select_lt(VF a, VF b, VF t, VF f) { return _mm256_blendv_ps(f, t, _mm256_cmp_ps(a, b, _CMP_LT_OQ)); }
+  // For positive normal x = m·2^e with m in [0.5, 1): m, and e as a float.
+  static VF mantissa(VF x) {
+    const __m256i bits = _mm256_castps_si256(x);
+    return _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(0x007fffff)),
+                                               _mm256_set1_epi32(0x3f000000)));
+  }
+  static VF exponent(VF x) {
+    const __m256i e = _mm256_srli_epi32(_mm256_castps_si256(x), 23);
+    return _mm256_cvtepi32_ps(_mm256_sub_epi32(e, _mm256_set1_epi32(126)));
+  }
   static VD dzero() { return _mm256_setzero_pd(); }
   static VD dset1(double x) { return _mm256_set1_pd(x); }
   static VD dload(const double* p) { return _mm256_loadu_pd(p); }

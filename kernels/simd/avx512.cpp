@@ -27,6 +27,18 @@ struct Avx512Ops {
     const __m512i n = _mm512_add_epi32(_mm512_cvttps_epi32(fx), _mm512_set1_epi32(127));
     return _mm512_castsi512_ps(_mm512_slli_epi32(n, 23));
   }
+  // a < b ? t : f (ordered: a NaN gives f)
+  static VF select_lt(VF a, VF b, VF t, VF f) { return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ), f, t); }
+  // For positive normal x = m·2^e with m in [0.5, 1): m, and e as a float.
+  static VF mantissa(VF x) {
+    const __m512i bits = _mm512_castps_si512(x);
+    return _mm512_castsi512_ps(_mm512_or_si512(_mm512_and_si512(bits, _mm512_set1_epi32(0x007fffff)),
+                                               _mm512_set1_epi32(0x3f000000)));
+  }
+  static VF exponent(VF x) {
+    const __m512i e = _mm512_srli_epi32(_mm512_castps_si512(x), 23);
+    return _mm512_cvtepi32_ps(_mm512_sub_epi32(e, _mm512_set1_epi32(126)));
+  }
   static VD dzero() { return _mm512_setzero_pd(); }
   static VD dset1(double x) { return _mm512_set1_pd(x); }
   static VD dload(const double* p) { return _mm512_loadu_pd(p); }

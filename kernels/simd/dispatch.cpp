@@ -135,4 +135,10 @@ void gemm_acc_f64(int rows, int kdim, int cols, const float* A, size_t lda, cons
     table().gemm_acc_f64(rows, kdim, cols, A, lda, B, ldb, C, ldc);
 }
 
+float plogp_f32(float a, float floor) { return detail::scalar_plogp(a, floor); }
+
+double plogp_sum_f64(const float* a, int len, float floor) {
+  return len > 0 ? table().plogp_sum_f64(a, len, floor) : 0.0;
+}
+
 }  // namespace ckv::simd

@@ -31,6 +31,37 @@ inline float exp1(float x) {
   return y * pow2n;
 }
 
+// p·ln p for p = max(a, floor) (a NaN stays NaN), Cephes' logf in a fixed sequence of fmas.
+inline float plogp1(float a, float floor) {
+  const float p = a < floor ? floor : a;
+  uint32_t bits;
+  std::memcpy(&bits, &p, sizeof bits);
+  float e = float(int32_t(bits >> 23) - 126);  // p = m·2^e, m in [0.5, 1) (p positive, normal)
+  const uint32_t mbits = (bits & 0x007fffffu) | 0x3f000000u;
+  float m;
+  std::memcpy(&m, &mbits, sizeof m);
+  const bool small = m < kSqrtHalf;
+  const float x = small ? (m + m) - 1.0f : m - 1.0f;
+  e = small ? e - 1.0f : e;
+  const float z = x * x;
+  float y = kLogP0;
+  y = std::fma(y, x, kLogP1);
+  y = std::fma(y, x, kLogP2);
+  y = std::fma(y, x, kLogP3);
+  y = std::fma(y, x, kLogP4);
+  y = std::fma(y, x, kLogP5);
+  y = std::fma(y, x, kLogP6);
+  y = std::fma(y, x, kLogP7);
+  y = std::fma(y, x, kLogP8);
+  y = y * x;
+  y = y * z;
+  y = std::fma(e, kLogQ1, y);
+  y = std::fma(z, -0.5f, y);
+  float r = x + y;
+  r = std::fma(e, kLogQ2, r);
+  return p * r + (p - p);  // + (p - p): NaN and infinity give NaN, every other p adds 0
+}
+
 void qk_panels(const float* A, size_t lda, int rows, int d, const float* panels, int count,
                float scale, float* C, size_t ldc) {
   for (int p = 0; p < count; ++p) {
@@ -84,13 +115,20 @@ void gemm_acc_f64(int rows, int kdim, int cols, const float* A, size_t lda, cons
     }
 }
 
+double plogp_sum_f64(const float* a, int len, float floor) {
+  double lane[16] = {};
+  for (int j = 0; j < len; ++j) lane[j % 16] = lane[j % 16] + double(plogp1(a[j], floor));
+  return fold16(lane);
+}
+
 }  // namespace
 
 float scalar_exp(float x) { return exp1(x); }
+float scalar_plogp(float a, float floor) { return plogp1(a, floor); }
 
 const Table& scalar_table() {
   static const Table table{qk_panels, max_f32, exp_shift_sum_f32, exp_shift_sum_f64, scale_f32,
-                           gemm_acc_f64};
+                           gemm_acc_f64, plogp_sum_f64};
   return table;
 }
 

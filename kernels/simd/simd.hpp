@@ -1,5 +1,5 @@
-// The CPU's arithmetic kernels (numerics version 2, kernels/numerics.hpp): blockwise fp32
-// products, the project's own exp, fixed-order sums. One portable binary carries a scalar, an
+// The CPU's arithmetic kernels (numerics version 3, kernels/numerics.hpp): blockwise fp32
+// products, the project's own exp and ln, fixed-order sums. One portable binary carries a scalar, an
 // AVX2+FMA and an AVX-512 version of every kernel and picks the best the CPU offers at run time
 // (no -march=native needed).
 //
@@ -13,6 +13,7 @@
 //     polynomial), the same in every lane and in the scalar code;
 //   - a sum over a row adds element j into lane j mod 16 in ascending j, then folds the 16 lanes
 //     in a fixed tree (8, 4, 2, 1);
+//   - ln (in the entropies' p·ln p) is one fixed sequence likewise (Cephes' logf polynomial);
 //   - max, the scaling by 1/√d and the normalisation are elementwise and exact-order-free.
 // The scalar level uses the C library's correctly rounded fma (hardware where the CPU has it,
 // software otherwise): slow, but the same values on a CPU without FMA.
@@ -63,6 +64,14 @@ double exp_shift_sum_f64(float* x, int len, float shift);
 void scale_f32(float* x, int len, float factor);
 // softmax over x[0..len): max, exp_shift_sum_f32, then x *= 1 / sum.
 void softmax_f32(float* x, int len);
+
+// p·ln p for p = max(a, floor) (floor a positive normal float; a NaN gives NaN) as every level
+// computes it: ln by Cephes' logf polynomial, |error| <= 2 ulp of float on [1e-8, 1]; the
+// product and the NaN test each one rounding.
+float plogp_f32(float a, float floor);
+// Σ_j plogp_f32(a[j], floor) over j < len, each term widened to double and added into lane
+// j mod 16 in ascending j, the 16 lanes folded in the fixed tree: the entropies' sums.
+double plogp_sum_f64(const float* a, int len, float floor);
 
 // C[r][c] = fma(A[r][k], B[k][c], C[r][c]) for k = 0..kdim-1 in order (double, A's floats
 // widened exactly): the accumulation of fp32 weights times values in double.

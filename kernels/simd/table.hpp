@@ -15,11 +15,14 @@ struct Table {
   void (*scale_f32)(float* x, int len, float factor);
   void (*gemm_acc_f64)(int rows, int kdim, int cols, const float* A, size_t lda, const double* B,
                        size_t ldb, double* C, size_t ldc);
+  double (*plogp_sum_f64)(const float* a, int len, float floor);
 };
 
 const Table& scalar_table();
 // exp of one float, the reference every level's exp reproduces (simd::exp_f32).
 float scalar_exp(float x);
+// p·ln p of one float as every level computes it (simd::plogp_f32).
+float scalar_plogp(float a, float floor);
 // nullptr when the build has no such level (not x86-64).
 const Table* avx2_table();
 const Table* avx512_table();
@@ -36,6 +39,21 @@ constexpr float kExpP2 = 8.3334519073e-3f;
 constexpr float kExpP3 = 4.1665795894e-2f;
 constexpr float kExpP4 = 1.6666665459e-1f;
 constexpr float kExpP5 = 5.0000001201e-1f;
+
+// Cephes' logf constants (numerics version 3's ln, every level in this order of operations):
+// ln x = ln m + e·ln 2 for x = m·2^e, m in [√½, √2), with x - 1 = m - 1 exact.
+constexpr float kSqrtHalf = 0.707106781186547524f;
+constexpr float kLogP0 = 7.0376836292e-2f;
+constexpr float kLogP1 = -1.1514610310e-1f;
+constexpr float kLogP2 = 1.1676998740e-1f;
+constexpr float kLogP3 = -1.2420140846e-1f;
+constexpr float kLogP4 = 1.4249322787e-1f;
+constexpr float kLogP5 = -1.6668057665e-1f;
+constexpr float kLogP6 = 2.0000714765e-1f;
+constexpr float kLogP7 = -2.4999993993e-1f;
+constexpr float kLogP8 = 3.3333331174e-1f;
+constexpr float kLogQ1 = -2.12194440e-4f;  // ln 2 = kLogQ2 - kLogQ1, kLogQ2 exact in 9 bits
+constexpr float kLogQ2 = 0.693359375f;
 
 // The fixed fold of 16 lanes: (l, l+8), then (l, l+4), (l, l+2), (l, l+1). static: each level
 // keeps its own copy (no out-of-line copy built for AVX2 may serve the scalar level).

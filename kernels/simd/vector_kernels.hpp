@@ -44,6 +44,33 @@ struct VectorKernels {
     return Ops::mul(y, Ops::pow2n(fx));
   }
 
+  // p·ln p for p = max(a, floor), the scalar level's plogp1 lane by lane.
+  static VF plogp(VF a, VF floor) {
+    const VF p = Ops::select_lt(a, floor, floor, a);
+    const VF one = Ops::set1(1.0f), sqrt_half = Ops::set1(kSqrtHalf);
+    const VF m = Ops::mantissa(p);
+    const VF x = Ops::select_lt(m, sqrt_half, Ops::sub(Ops::add(m, m), one), Ops::sub(m, one));
+    VF e = Ops::exponent(p);
+    e = Ops::select_lt(m, sqrt_half, Ops::sub(e, one), e);
+    const VF z = Ops::mul(x, x);
+    VF y = Ops::set1(kLogP0);
+    y = Ops::fmadd(y, x, Ops::set1(kLogP1));
+    y = Ops::fmadd(y, x, Ops::set1(kLogP2));
+    y = Ops::fmadd(y, x, Ops::set1(kLogP3));
+    y = Ops::fmadd(y, x, Ops::set1(kLogP4));
+    y = Ops::fmadd(y, x, Ops::set1(kLogP5));
+    y = Ops::fmadd(y, x, Ops::set1(kLogP6));
+    y = Ops::fmadd(y, x, Ops::set1(kLogP7));
+    y = Ops::fmadd(y, x, Ops::set1(kLogP8));
+    y = Ops::mul(y, x);
+    y = Ops::mul(y, z);
+    y = Ops::fmadd(e, Ops::set1(kLogQ1), y);
+    y = Ops::fmadd(z, Ops::set1(-0.5f), y);
+    VF r = Ops::add(x, y);
+    r = Ops::fmadd(e, Ops::set1(kLogQ2), r);
+    return Ops::add(Ops::mul(p, r), Ops::sub(p, p));
+  }
+
   // ---- fp32 products over key panels: a tile of R rows × NV vectors (NV·W keys) ------------
   // Vector v of a row covers keys [v·W, v·W + W) of the tile: panel (v·W)/16, offset (v·W)%16.
   template <int R, int NV>
@@ -187,6 +214,33 @@ struct VectorKernels {
     return fold16(lane);
   }
 
+  static double plogp_sum_f64(const float* a, int len, float floor) {
+    constexpr int NA = kLanes / WD;
+    VD acc[NA];
+    CKV_UNROLL
+    for (int i = 0; i < NA; ++i) acc[i] = Ops::dzero();
+    const VF f = Ops::set1(floor);
+    for (int j = 0; j < len; j += W) {
+      VF t;
+      if (len - j >= W) {
+        t = plogp(Ops::load(a + j), f);
+      } else {  // the tail: lanes past len add 0
+        float tmp[W];
+        for (int l = 0; l < W; ++l) tmp[l] = j + l < len ? a[j + l] : 1.0f;
+        Ops::store(tmp, plogp(Ops::load(tmp), f));
+        for (int l = 0; l < W; ++l) tmp[l] = j + l < len ? tmp[l] : 0.0f;
+        t = Ops::load(tmp);
+      }
+      const int i = (j % kLanes) / WD;
+      acc[i] = Ops::dadd(acc[i], Ops::cvt_lo(t));
+      acc[i + 1] = Ops::dadd(acc[i + 1], Ops::cvt_hi(t));
+    }
+    double lane[kLanes];
+    CKV_UNROLL
+    for (int i = 0; i < NA; ++i) Ops::dstore(lane + i * WD, acc[i]);
+    return fold16(lane);
+  }
+
   static void scale_f32(float* x, int len, float factor) {
     const VF f = Ops::set1(factor);
     int j = 0;
@@ -277,7 +331,7 @@ struct VectorKernels {
 
   static const Table& table() {
     static const Table t{qk_panels, max_f32, exp_shift_sum_f32, exp_shift_sum_f64, scale_f32,
-                         gemm_acc_f64};
+                         gemm_acc_f64, plogp_sum_f64};
     return t;
   }
 };

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "kernels/simd/simd.hpp"
 #include "kernels/stages/threads.hpp"
 
 #ifdef CKV_HAVE_CUDA
@@ -18,7 +19,7 @@ namespace ckv::circuitkv {
 
 namespace {
 
-constexpr double kEntropyFloor = 1e-8;   // p clamped at 1e-8 in −Σ p ln p (docs/spec/METHODS.md)
+constexpr float kEntropyFloor = 1e-8f;   // p clamped at 1e-8 in −Σ p ln p (docs/spec/METHODS.md)
 constexpr double kHubFloor = 1e-6;       // h[j] clamped ≥ 1e-6 (step 1)
 constexpr double kPrefixEpsilon = 1e-8;  // F[i, j] = h[j] / (Σ_{k<i} h[k] + 1e-8) (step 1)
 constexpr double kRowSumFloor = 1e-8;    // P = F / max(rowsum, 1e-8) (step 2)
@@ -52,29 +53,10 @@ LargeBuffer<double> reduce_rows(const Tensor3& attention, int row_begin, int row
   return out;
 }
 
-// p ln p at the floor, computed at run time by the C library's log like every other entry (a
-// constant the compiler folded would be correctly rounded, which the library need not be).
-double entropy_floor_term() {
-  volatile double floor = kEntropyFloor;
-  const double p = floor;
-  return p * std::log(p);
-}
-
-// −Σ_j p ln p of one row, p = max(a[j], 1e-8), added in ascending j. Entries below the floor
-// all contribute the same term, computed once (the same value the library gives each
-// time): real attention rows are mostly such entries.
-double row_entropy(const float* a, int n, double floor_term) {
-  double e = 0.0;
-  for (int j = 0; j < n; ++j) {
-    const double x = double(a[j]);
-    if (x < kEntropyFloor) {
-      e -= floor_term;
-    } else {
-      e -= x * std::log(x);
-    }
-  }
-  return e;
-}
+// −Σ_j p ln p of one row, p = max(a[j], the float nearest 1e-8): the terms in fp32 by the SIMD
+// kernels' own ln, summed in double in 16 lanes (kernels/simd/simd.hpp plogp_sum_f64; numerics
+// version 3, the same value at every SIMD level).
+double row_entropy(const float* a, int n) { return -simd::plogp_sum_f64(a, n, kEntropyFloor); }
 
 }  // namespace
 
@@ -109,13 +91,12 @@ const Tensor3& attention_rows(LayerContext& context, RowSource source, int rows,
 std::vector<double> head_window_entropy(LayerContext& context, int window, RowSource source) {
   const Tensor3& win = attention_rows(context, source, window, "circuitkv graph");
   const int H = win.shape[0], rows = win.shape[1], n = win.shape[2];
-  const double floor_term = entropy_floor_term();
   std::vector<double> entropy(H, 0.0);
   // Heads are independent (each its own sum, rows in order): any thread count, the same values.
   parallel_ranges(H, kernel_threads(), [&](int h0, int h1) {
     for (int h = h0; h < h1; ++h) {
       double total = 0.0;
-      for (int r = 0; r < rows; ++r) total += row_entropy(win.row(h, r), n, floor_term);
+      for (int r = 0; r < rows; ++r) total += row_entropy(win.row(h, r), n);
       entropy[h] = total / double(rows);
     }
   });
@@ -124,9 +105,8 @@ std::vector<double> head_window_entropy(LayerContext& context, int window, RowSo
 
 std::vector<double> head_last_row_entropy(const Tensor3& rows) {
   const int H = rows.shape[0], r = rows.shape[1], n = rows.shape[2];
-  const double floor_term = entropy_floor_term();
   std::vector<double> entropy(H, 0.0);
-  for (int h = 0; h < H; ++h) entropy[h] = row_entropy(rows.row(h, r - 1), n, floor_term);
+  for (int h = 0; h < H; ++h) entropy[h] = row_entropy(rows.row(h, r - 1), n);
   return entropy;
 }
 

@@ -114,7 +114,10 @@ python3 -c 'import json; d=json.load(open("partial.json")); assert d["overall"][
   || fail "unpaired note: $(cat partial.json)"
 
 # 5. numerics: the same point stored under numerics 1 (as an earlier build stored it) is never
-#    paired with numerics 2 values; a label matching both pairs the shared version and says so.
+#    paired with this build's values ($now); a label matching both pairs the shared version and
+#    says so.
+now=$(sqlite3 cmp.sqlite "select distinct json_extract(canonical_json, '\$.eval.numerics') from configurations")
+[[ "$now" =~ ^[0-9]+$ ]] || fail "configurations carry numerics '$now', expected one version"
 legacy=$(python3 - "$snap160" <<'PY'
 import hashlib, json, sqlite3, sys
 db = sqlite3.connect("cmp.sqlite")
@@ -132,14 +135,14 @@ db.commit(); print(h)
 PY
 ) || fail "legacy copy"
 "$sweep" compare cmp.sqlite "snapkv budget=160" h2o --format json > numerics.json || fail "compare across numerics"
-python3 - "$legacy" "$snap160" <<'PY' || fail "numerics pairing: $(cat numerics.json)"
+python3 - "$legacy" "$snap160" "$now" <<'PY' || fail "numerics pairing: $(cat numerics.json)"
 import json, sys
 d = json.load(open("numerics.json"))
-assert d["a"]["configuration"] == sys.argv[2] and d["numerics"] == 2, d["a"]
+assert d["a"]["configuration"] == sys.argv[2] and d["numerics"] == int(sys.argv[3]), d["a"]
 assert any(n.startswith("A also has results under numerics 1 (configuration %s): left out" % sys.argv[1][:12]) for n in d["notes"]), d["notes"]
 PY
 set +e; "$sweep" compare cmp.sqlite "${legacy:0:12}" h2o 2>mixed.log; code=$?; set -e
-[[ $code -eq 1 ]] && grep -q "under numerics 1 and B (h2o budget=96 eval.numerics=2) under numerics 2: values computed by kernels that round differently are never paired" mixed.log \
+[[ $code -eq 1 ]] && grep -q "under numerics 1 and B (h2o budget=96 eval.numerics=$now) under numerics $now: values computed by kernels that round differently are never paired" mixed.log \
   || fail "mixed numerics ($code): $(cat mixed.log)"
 
 # 6. the metric registry as the commands read it: each direction in words
