@@ -43,7 +43,7 @@ std::string big_plain_file(const TempDir& dir) {
   SafetensorsWriter writer;
   writer.set_metadata("note", "no digest");
   writer.add("x", DType::F32, {int64_t(values.size())}, values.data());
-  const std::string path = dir.file("plain.safetensors");
+  std::string path = dir.file("plain.safetensors");
   writer.write(path);
   return path;
 }

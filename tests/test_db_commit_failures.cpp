@@ -34,6 +34,7 @@ struct Store {
     const int64_t campaign = store.upsert_campaign("c", "c.toml", "");
     const int64_t config = store.upsert_configuration(kHash, "h2o", "{}");
     std::vector<std::pair<int64_t, int64_t>> pairs;
+    pairs.reserve(3);
     for (int i = 0; i < 3; ++i) pairs.emplace_back(config, store.upsert_sample({"trec", std::to_string(i), "/x", 100, 3}));
     for (const UnitRow& row : store.ensure_units(campaign, pairs)) units.push_back(row.unit_id);
   }
@@ -141,6 +142,7 @@ TEST_CASE("a corrupt database is refused when a writer opens it, and left as it 
     store.upsert_campaign("c", "c.toml", "");
     const int64_t config = store.upsert_configuration(kHash, "h2o", "{}");
     std::vector<std::pair<int64_t, int64_t>> pairs;
+    pairs.reserve(400);
     for (int i = 0; i < 400; ++i) pairs.emplace_back(config, store.upsert_sample({"trec", std::to_string(i), "/x", 100, 3}));
     store.ensure_units(1, pairs);
   }

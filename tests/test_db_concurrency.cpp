@@ -32,6 +32,7 @@ TEST_CASE("readers neither fail nor block a writer committing in a loop", "[db]"
   int64_t campaign = store.upsert_campaign("c", "c.toml", "");
   int64_t config = store.upsert_configuration(std::string(64, 'c'), "h2o", "{}");
   std::vector<std::pair<int64_t, int64_t>> pairs;
+  pairs.reserve(kUnits);
   for (int i = 0; i < kUnits; ++i)
     pairs.emplace_back(config, store.upsert_sample({"trec", std::to_string(i), "/x", 100, 3}));
   std::vector<UnitRow> units = store.ensure_units(campaign, pairs);

@@ -327,6 +327,7 @@ TEST_CASE("a commit that fails (disk full) keeps the buffer and loses nothing", 
   int64_t campaign = store.upsert_campaign("c", "c.toml", "");
   int64_t config = store.upsert_configuration(kHashA, "h2o", "{}");
   std::vector<std::pair<int64_t, int64_t>> pairs;
+  pairs.reserve(3);
   for (int i = 0; i < 3; ++i)
     pairs.emplace_back(config, store.upsert_sample({"trec", std::to_string(i), "/x", 100, 3}));
   std::vector<UnitRow> units = store.ensure_units(campaign, pairs);
@@ -373,6 +374,7 @@ TEST_CASE("a writer killed with SIGKILL loses only its uncommitted batch", "[db]
     campaign = store.upsert_campaign("c", "c.toml", "");
     int64_t config = store.upsert_configuration(kHashA, "h2o", "{}");
     std::vector<std::pair<int64_t, int64_t>> pairs;
+    pairs.reserve(5);
     for (int i = 0; i < 5; ++i)
       pairs.emplace_back(config, store.upsert_sample({"trec", std::to_string(i), "/x", 100, 3}));
     for (const UnitRow& row : store.ensure_units(campaign, pairs)) unit_ids.push_back(row.unit_id);

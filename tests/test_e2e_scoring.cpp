@@ -100,7 +100,7 @@ TEST_CASE("task metrics, first-line tasks and bad gold answers", "[e2e]") {
   CHECK(first_line_only("trec"));
   CHECK_FALSE(first_line_only("hotpotqa"));
   CHECK(first_line("\n\nfirst\nsecond") == "first");
-  CHECK(first_line("\n\n") == "");
+  CHECK(first_line("\n\n").empty());
   CHECK_THROWS_WITH(retrieval_score("3", "the third one"), Catch::Contains("no 'Paragraph N'"));
 }
 

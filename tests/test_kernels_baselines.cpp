@@ -43,7 +43,7 @@ TinyLayer tiny_layer(const json& data, int rows_captured = -1) {
   return t;
 }
 
-Scores score(const std::string& method, LayerContext& ctx, json given) {
+Scores score(const std::string& method, LayerContext& ctx, const json& given) {
   const MethodDef* m = find_method(method);
   REQUIRE(m != nullptr);
   return m->score_cpu(ctx, parse_params(*m, given));

@@ -32,7 +32,7 @@ Layer random_layer(int n, int H, int G, int d, unsigned seed, double scale = 1.0
   return ckv_test::normal_layer(n, H, G, d, rows < 0 ? n : rows, seed, scale, "test/neumann");
 }
 
-Params params_of(json given) {
+Params params_of(const json& given) {
   const MethodDef* m = find_method("circuitkv_neumann");
   REQUIRE(m != nullptr);
   return resolve_params(*m, given);
@@ -42,7 +42,7 @@ Params params_of(json given) {
 NeumannParams typed(const Params& resolved) {
   return method_named("circuitkv_neumann").parse(resolved).as<NeumannParams>();
 }
-NeumannParams typed_of(json given) { return ckv_test::neumann_params_of(given); }
+NeumannParams typed_of(const json& given) { return ckv_test::neumann_params_of(given); }
 
 // Inverse of M by Gauss–Jordan elimination with partial pivoting.
 Matrix inverse(Matrix M) {

@@ -179,7 +179,7 @@ Params walk_params(json extra) {
   return resolve_params(*m, p);
 }
 
-std::vector<float> walk_scores(LayerContext& ctx, json extra) {
+std::vector<float> walk_scores(LayerContext& ctx, const json& extra) {
   const MethodDef* m = find_method("circuitkv_walk");
   Scores s = m->score_cpu(ctx, m->parse(walk_params(extra)));
   REQUIRE(!s.heads.empty());
@@ -514,10 +514,10 @@ TEST_CASE("circuitkv_walk: parameters, validation and selection invariants") {
   CHECK_THROWS_WITH(resolve_params(*m, {{"budget", 67}}), Catch::Contains("below"));
 
   Layer t = make_layer(kN, 4, 2, 8);
-  for (json extra : {json{{"selection", "shared"}}, json{{"selection", "per_kv_head"}},
-                     json{{"direction", "product"}, {"scales", {3, 9}}},
-                     json{{"combination", "calibrated"}, {"graph", "full"}},
-                     json{{"source", "window"}, {"normalize", "fundamental"}}}) {
+  for (const json& extra : {json{{"selection", "shared"}}, json{{"selection", "per_kv_head"}},
+                            json{{"direction", "product"}, {"scales", {3, 9}}},
+                            json{{"combination", "calibrated"}, {"graph", "full"}},
+                            json{{"source", "window"}, {"normalize", "fundamental"}}}) {
     INFO(extra.dump());
     LayerContext ctx(t.input);
     Params p = walk_params(extra);

@@ -73,7 +73,7 @@ Matrix transition(const Matrix& a, int s, double temperature) {
 
 // Mean and variance of X_j = Σ_{t=1..S} 1[pos_t = j] for a walker with start distribution p0:
 // E X = Σ_t π_t(j);  E X² = Σ_t π_t(j) + 2 Σ_{t<u} π_t(j) (M^{u−t})_{jj}  (Markov property).
-void visit_moments(const Matrix& m, std::vector<double> p0, int S, std::vector<double>& mean,
+void visit_moments(const Matrix& m, const std::vector<double>& p0, int S, std::vector<double>& mean,
                    std::vector<double>& var) {
   const size_t n = m.size();
   const std::vector<Matrix> power = ckv_test::matrix_powers(m, S + 1);
@@ -96,7 +96,7 @@ void visit_moments(const Matrix& m, std::vector<double> p0, int S, std::vector<d
   }
 }
 
-Scores score(const std::string& method, LayerContext& ctx, json given) {
+Scores score(const std::string& method, LayerContext& ctx, const json& given) {
   const MethodDef* m = find_method(method);
   REQUIRE(m != nullptr);
   return m->score_cpu(ctx, parse_params(*m, given));

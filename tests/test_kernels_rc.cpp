@@ -162,14 +162,15 @@ TEST_CASE("rc walk totals match the exact expectations of the absorbing chain") 
     const auto totals = rc::run_walks(g, sources, rc::Mode::TempMix, options, 2);
     const Matrix high = chain(a, top_k, s, 2.0), low = chain(a, top_k, s, 0.5);
     // Walker w starts at sources[w % 3]; with 3 sources each (source, temperature) class
-    // holds per_source / 2 walkers.
+    // holds per_source / 2 walkers (per_source is even).
+    const int per_class = per_source / 2;
     for (int j = 0; j < n; ++j) {
       double mean = 0.0, var = 0.0;
       for (int src : sources)
         for (const Matrix* m : {&high, &low}) {
           const Moments mo = moments(*m, src, S, ones);
-          mean += per_source / 2 * mo.mean[j];
-          var += per_source / 2 * (mo.second[j] - mo.mean[j] * mo.mean[j]);
+          mean += per_class * mo.mean[j];
+          var += per_class * (mo.second[j] - mo.mean[j] * mo.mean[j]);
         }
       INFO("position " << j << ": " << totals.visits[j] << " vs " << mean);
       CHECK(std::abs(totals.visits[j] - mean) <= 5.0 * std::sqrt(var) + 1e-9);

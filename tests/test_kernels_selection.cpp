@@ -113,7 +113,7 @@ TEST_CASE("custom_fill decides the fill order when set") {
 }
 
 TEST_CASE("SelectionParams::validate refuses a budget below sink_size + window") {
-  CHECK(selection_params(68, 64, 4).validate() == "");
+  CHECK(selection_params(68, 64, 4).validate().empty());
   CHECK(selection_params(67, 64, 4).validate() ==
         "budget 67 is below sink_size + window = 68");
 }
@@ -121,6 +121,7 @@ TEST_CASE("SelectionParams::validate refuses a budget below sink_size + window")
 TEST_CASE("selection_schema declares the common parameters") {
   auto specs = selection_schema(4, SelectionGranularity::shared).specs();
   std::vector<std::string> names;
+  names.reserve(specs.size());
   for (const auto& p : specs) names.push_back(p.name);
   CHECK(names == std::vector<std::string>{"budget", "window", "sink_size", "selection",
                                           "budget_mode", "pyramid_rounding", "compression_ratio"});
@@ -170,7 +171,7 @@ TEST_CASE("compression_ratio: the budget of each sample is round((1 - r) n), hal
   for (int layer : {0, 5, 31}) CHECK(layer_budget(pyramid, layer, 32, 3000) == layer_budget(fixed, layer, 32, 3000));
   CHECK(layer_budget(pyramid, 0, 32, 3000) > 1500);
   // validate: r < 1.
-  CHECK(ratio(0.99).validate() == "");
+  CHECK(ratio(0.99).validate().empty());
   CHECK(ratio(1.0).validate() == "compression_ratio 1 removes the whole prompt: it must be below 1 (0 <= r < 1)");
 }
 
@@ -181,6 +182,7 @@ TEST_CASE("pyramid budgets, integer rounding (KVCache-Factory)") {
   // n = 100, L = 4: base = 26, min = 26 // 20 = 1, max = 52 - 1 = 51 (< n - w = 96),
   // steps = 50 // 3 = 16: selected 51, 35, 19, 3 plus the window 4.
   std::vector<int> got;
+  got.reserve(4);
   for (int l = 0; l < 4; ++l) got.push_back(layer_budget(sel, l, 4, 100));
   CHECK(got == std::vector<int>{55, 39, 23, 7});
   // n = 54: max 51 >= 50 -> max = 50, min = 52 - 50 = 2, steps = 48 // 3 = 16.
@@ -202,6 +204,7 @@ TEST_CASE("pyramid budgets, float rounding (kvpress), half to even") {
   // n = 200, L = 5: min = 60/20 = 3, max = 120 - 3 = 117 (< 198), steps = 114/4 = 28.5:
   // 117, 88.5 -> 88, 60, 31.5 -> 32, 3 (Python round: half to even).
   std::vector<int> got;
+  got.reserve(5);
   for (int l = 0; l < 5; ++l) got.push_back(layer_budget(sel, l, 5, 200));
   CHECK(got == std::vector<int>{117, 88, 60, 32, 3});
   // n = 110: max 117 >= 108 -> max = 108, min = 120 - 108 = 12, steps = 24.

@@ -105,8 +105,8 @@ TEST_CASE("every SIMD level gives the scalar level's values bit for bit", "[simd
     for (size_t l = 1; l < levels.size(); ++l) {
       INFO("len " << len << " level " << simd::level_name(levels[l]));
       CHECK(maxes[l] == maxes[0]);
-      CHECK(std::memcmp(&sums32[l], &sums32[0], sizeof(float)) == 0);
-      CHECK(std::memcmp(&sums64[l], &sums64[0], sizeof(double)) == 0);
+      CHECK(std::memcmp(&sums32[l], &sums32[0], sizeof(float)) == 0);   // NOLINT(bugprone-suspicious-memory-comparison): bit patterns compared on purpose, the sums must be the same bits at every level
+      CHECK(std::memcmp(&sums64[l], &sums64[0], sizeof(double)) == 0);  // NOLINT(bugprone-suspicious-memory-comparison): bit patterns compared on purpose, the sums must be the same bits at every level
       CHECK(same_bits(e32[0], e32[l]));
       CHECK(same_bits(e64[0], e64[l]));
       CHECK(same_bits(soft[0], soft[l]));

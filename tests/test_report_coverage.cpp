@@ -17,7 +17,7 @@ namespace {
 // Two configurations over qasper (3 samples) and trec (2 samples); configuration A has one qasper
 // unit failed, B everything done.
 std::string build(const TempDir& dir) {
-  const std::string path = dir.file("ckv.sqlite");
+  std::string path = dir.file("ckv.sqlite");
   Database db = Database::open(path, Database::Mode::Writer);
   ResultStore store(db, 3600.0);
   const int64_t campaign = store.upsert_campaign("cov", "cov.toml", "");

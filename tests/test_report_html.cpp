@@ -25,7 +25,7 @@ size_t occurrences(const std::string& text, const std::string& what) {
 // Campaign "c<1>" with two snapkv configurations whose `pool` labels are hostile, over qasper
 // (2 samples, one failed for A) and trec (1 sample).
 std::string build(const TempDir& dir) {
-  const std::string path = dir.file("ckv.sqlite");
+  std::string path = dir.file("ckv.sqlite");
   Database db = Database::open(path, Database::Mode::Writer);
   ResultStore store(db, 3600.0);
   const int64_t campaign = store.upsert_campaign("c<1>", "c.toml", "");
@@ -55,7 +55,7 @@ std::string build(const TempDir& dir) {
 }  // namespace
 
 TEST_CASE("base64 by RFC 4648's test vectors", "[report][html]") {
-  CHECK(base64("") == "");
+  CHECK(base64("").empty());
   CHECK(base64("f") == "Zg==");
   CHECK(base64("fo") == "Zm8=");
   CHECK(base64("foo") == "Zm9v");

@@ -57,7 +57,7 @@ TEST_CASE("html::escape on hostile strings", "[report][html]") {
   CHECK(html::escape("\xF4\x90\x80\x80") == fffd + fffd + fffd + fffd);                   // above U+10FFFF
   CHECK(html::escape(std::string("x\0y\x01\x7F", 5)) == "x" + fffd + "y" + fffd + fffd);  // controls
   CHECK(html::escape("tab\tnl\ncr\r") == "tab\tnl\ncr\r");
-  CHECK(html::escape("") == "");
+  CHECK(html::escape("").empty());
 }
 
 TEST_CASE("html::script_json cannot end its script element", "[report][html]") {
@@ -79,7 +79,7 @@ TEST_CASE("html::script_json cannot end its script element", "[report][html]") {
 }
 
 TEST_CASE("token classes from token texts", "[report][keep_view]") {
-  auto cls = [](std::vector<TokenText> texts) { return classify_token(texts, texts.size() - 1); };
+  auto cls = [](const std::vector<TokenText>& texts) { return classify_token(texts, texts.size() - 1); };
   CHECK(cls({txt(" hello")}) == TokenClass::kWord);
   CHECK(cls({txt("hello")}) == TokenClass::kWord);  // the first token
   CHECK(cls({txt(" runn"), txt("ing")}) == TokenClass::kSubword);

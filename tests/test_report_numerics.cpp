@@ -40,7 +40,7 @@ void add_campaign(ResultStore& store, const std::string& name, const std::vector
 }
 
 std::string build(const TempDir& dir) {
-  const std::string path = dir.file("ckv.sqlite");
+  std::string path = dir.file("ckv.sqlite");
   Database db = Database::open(path, Database::Mode::Writer);
   ResultStore store(db, 3600.0);
   add_campaign(store, "old", {{96, 1}, {128, 1}});

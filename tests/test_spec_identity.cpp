@@ -202,6 +202,7 @@ TEST_CASE("list-valued and float-or-string axes expand like any other", "[spec]"
   const auto configs = expand_grid(spec);
   REQUIRE(configs.size() == 6);
   std::vector<json> got;
+  got.reserve(configs.size());
   for (const auto& c : configs) got.push_back(json::array({c.params.at("scales"), c.params.at("temperature")}));
   const json one = json::array({5}), three = json::array({5, 15, 50});
   const std::vector<json> expected = {

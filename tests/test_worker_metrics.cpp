@@ -451,9 +451,11 @@ TEST_CASE("metrics (numerics 2) stay within 1e-5 relative of the double-precisio
     cases.push_back({tenth, most});
     cases.push_back({most, most});
     std::vector<std::pair<float, int>> mass;
+    mass.reserve(n);
     for (int j = 0; j < n; ++j) mass.push_back({answers.row(0, 0)[j], j});
     std::sort(mass.rbegin(), mass.rend());
     std::vector<int> heavy;
+    heavy.reserve(n / 4);
     for (int i = 0; i < n / 4; ++i) heavy.push_back(mass[i].second);
     std::sort(heavy.begin(), heavy.end());
     cases.push_back({heavy, heavy});
@@ -487,7 +489,7 @@ TEST_CASE("metrics (numerics 2) are bit-identical at every SIMD level and any th
     for (const auto& [name, value] : results[0]) {
       INFO(name << " run " << i);
       REQUIRE(results[i].at(name).has_value() == value.has_value());
-      if (value) CHECK(std::memcmp(&*results[i].at(name), &*value, sizeof(double)) == 0);
+      if (value) CHECK(std::memcmp(&*results[i].at(name), &*value, sizeof(double)) == 0);  // NOLINT(bugprone-suspicious-memory-comparison): bit patterns compared on purpose, each metric must be the same bits at every level and thread count
     }
 }
 
@@ -515,9 +517,9 @@ TEST_CASE("metrics (numerics 2): the weighted sums are the contract's fma chains
           }
           const size_t at = (size_t(h) * in.m + t) * in.d + c;
           INFO("level " << simd::level_name(level) << " threads " << threads << " h " << h << " t " << t << " c " << c);
-          REQUIRE(std::memcmp(&answers.answer_sum[at], &answer, sizeof answer) == 0);
+          REQUIRE(std::memcmp(&answers.answer_sum[at], &answer, sizeof answer) == 0);  // NOLINT(bugprone-suspicious-memory-comparison): bit patterns compared on purpose, the sum must be the fma chain's exact bits
           const double o = (prompt + answer) / answers.total[size_t(h) * in.m + t];
-          REQUIRE(std::memcmp(&answers.output[at], &o, sizeof o) == 0);
+          REQUIRE(std::memcmp(&answers.output[at], &o, sizeof o) == 0);  // NOLINT(bugprone-suspicious-memory-comparison): bit patterns compared on purpose, the output must be the contract's exact bits
         }
       }
   });
