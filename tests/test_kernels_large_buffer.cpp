@@ -49,6 +49,7 @@ TEST_CASE("large buffers: the pool keeps at most eight blocks and 1 GiB, evictin
   // Nine blocks of distinct sizes kept in turn: the smallest (4 MiB) is evicted, every other size
   // finds its own block again (a request takes the smallest block of at most 1.5x its size).
   std::vector<void*> blocks;
+  blocks.reserve(9);
   for (int i = 0; i < 9; ++i) blocks.push_back(fresh(size_t(4 + 2 * i) * kMiB));
   for (int i = 0; i < 9; ++i) pool.keep(blocks[i], size_t(4 + 2 * i) * kMiB);
   for (int i = 8; i >= 1; --i) CHECK(pool.take(size_t(4 + 2 * i) * kMiB) == blocks[i]);

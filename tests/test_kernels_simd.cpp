@@ -196,14 +196,14 @@ TEST_CASE("plogp_sum_f64: the same bits at every level, the scalar terms in 16 l
     }
     for (size_t l = 1; l < levels.size(); ++l) {
       INFO("len " << len << " level " << simd::level_name(levels[l]));
-      CHECK(std::memcmp(&sums[l], &sums[0], sizeof(double)) == 0);
+      CHECK(std::memcmp(&sums[l], &sums[0], sizeof(double)) == 0);  // NOLINT(bugprone-suspicious-memory-comparison): bit patterns compared on purpose, the sum must be the same bits at every level
     }
     // The definition: term j into lane j mod 16, lanes folded 8, 4, 2, 1.
     double lane[16] = {};
     for (int j = 0; j < len; ++j) lane[j % 16] += double(simd::plogp_f32(a[j], floor));
     for (int width = 8; width >= 1; width /= 2)
       for (int l = 0; l < width; ++l) lane[l] += lane[l + width];
-    CHECK(std::memcmp(&sums[0], &lane[0], sizeof(double)) == 0);
+    CHECK(std::memcmp(&sums[0], &lane[0], sizeof(double)) == 0);  // NOLINT(bugprone-suspicious-memory-comparison): bit patterns compared on purpose, the sum must be the lane definition's exact bits
     // And close to the double-precision sum.
     double exact = 0.0;
     for (float x : a) {
