@@ -20,7 +20,8 @@
 //   3  version 2 with the head entropies' p ln p (CircuitKV's entropy head reductions and the
 //      per-head entropy) computed by the SIMD kernels' own ln (Cephes' logf polynomial, fp32
 //      terms summed in double in 16 lanes, identical at every SIMD level) instead of the C
-//      library's double log in one serial sum. Every other kernel is version 2's, bit for bit.
+//      library's double log in one serial sum, and K-norm's squared key norms summed in 16
+//      double lanes instead of one serial sum. Every other kernel is version 2's, bit for bit.
 #pragma once
 
 namespace ckv {
@@ -44,7 +45,7 @@ constexpr const char* numerics_description(int version) {
     case 3:
       return "version 2 with the head entropies' p ln p computed by the kernels' own fp32 ln (Cephes' logf "
              "polynomial) and summed in double in 16 lanes, identical at every SIMD level, instead of the C "
-             "library's double log in one serial sum";
+             "library's double log in one serial sum, and K-norm's squared key norms summed in 16 double lanes";
     default:
       return nullptr;
   }

@@ -222,6 +222,36 @@ TEST_CASE("plogp_sum_f64: the same bits at every level, the scalar terms in 16 l
   CHECK(simd::plogp_sum_f64(row.data(), 0, floor) == 0.0);
 }
 
+// K-norm's squared norms (numerics 3): the same bits at every level, the 16-lane definition, and
+// within a few ulp of double of the exact sum (the squares are exact, only the 16 lane sums and
+// the fold round).
+TEST_CASE("sumsq_f64: the same bits at every level, the 16-lane definition, near the exact sum", "[simd]") {
+  LevelGuard guard;
+  const auto levels = simd::available_levels();
+  std::mt19937 rng(23);
+  for (int len : {1, 3, 8, 15, 16, 17, 64, 100, 128, 129, 1000}) {
+    const auto x = random_floats(size_t(len), rng, -3.0f, 3.0f);
+    std::vector<double> sums;
+    for (auto level : levels) {
+      simd::set_active_level(level);
+      sums.push_back(simd::sumsq_f64(x.data(), len));
+    }
+    for (size_t l = 1; l < levels.size(); ++l) {
+      INFO("len " << len << " level " << simd::level_name(levels[l]));
+      CHECK(std::memcmp(&sums[l], &sums[0], sizeof(double)) == 0);  // NOLINT(bugprone-suspicious-memory-comparison): bit patterns compared on purpose, the sum must be the same bits at every level
+    }
+    double lane[16] = {};
+    for (int j = 0; j < len; ++j) lane[j % 16] += double(x[j]) * double(x[j]);
+    for (int width = 8; width >= 1; width /= 2)
+      for (int l = 0; l < width; ++l) lane[l] += lane[l + width];
+    CHECK(std::memcmp(&sums[0], &lane[0], sizeof(double)) == 0);  // NOLINT(bugprone-suspicious-memory-comparison): bit patterns compared on purpose, the sum must be the lane definition's exact bits
+    long double exact = 0.0L;
+    for (float v : x) exact += (long double)v * (long double)v;
+    CHECK(sums[0] == Approx(double(exact)).epsilon(1e-14));
+  }
+  CHECK(simd::sumsq_f64(nullptr, 0) == 0.0);
+}
+
 TEST_CASE("$CKV_SIMD names a level; unknown or unsupported levels are refused", "[simd]") {
   LevelGuard guard;
   CHECK(std::string(simd::level_name(simd::Level::avx2)) == "avx2");

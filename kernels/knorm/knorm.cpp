@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "kernels/method_factories.hpp"
+#include "kernels/simd/simd.hpp"
 #include "kernels/stages/head_reduction.hpp"
 
 namespace ckv {
@@ -12,10 +13,9 @@ Scores knorm_scores_cpu(LayerContext& ctx, const KnormParams& p) {
   std::vector<std::vector<double>> per_kv(in.G, std::vector<double>(in.n));
   for (int g = 0; g < in.G; ++g)
     for (int j = 0; j < in.n; ++j) {
-      const float* k = in.key(g, j);
-      double sq = 0.0;
-      for (int c = 0; c < in.d; ++c) sq += double(k[c]) * k[c];
-      per_kv[g][j] = -std::sqrt(sq);  // low key norm correlates with high attention
+      // ‖k‖² in 16 double lanes (numerics 3; the squares are exact in double): the same value at
+      // every SIMD level. Low key norm correlates with high attention.
+      per_kv[g][j] = -std::sqrt(simd::sumsq_f64(in.key(g, j), in.d));
     }
   return reduce_kv_heads(per_kv, ctx.input(), p.selection.granularity);
 }

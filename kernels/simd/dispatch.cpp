@@ -141,4 +141,6 @@ double plogp_sum_f64(const float* a, int len, float floor) {
   return len > 0 ? table().plogp_sum_f64(a, len, floor) : 0.0;
 }
 
+double sumsq_f64(const float* x, int len) { return len > 0 ? table().sumsq_f64(x, len) : 0.0; }
+
 }  // namespace ckv::simd

@@ -121,6 +121,13 @@ double plogp_sum_f64(const float* a, int len, float floor) {
   return fold16(lane);
 }
 
+// The squares are exact in double, so lane + x·x rounds once, like the vector levels' fma.
+double sumsq_f64(const float* x, int len) {
+  double lane[16] = {};
+  for (int j = 0; j < len; ++j) lane[j % 16] = lane[j % 16] + double(x[j]) * double(x[j]);
+  return fold16(lane);
+}
+
 }  // namespace
 
 float scalar_exp(float x) { return exp1(x); }
@@ -128,7 +135,7 @@ float scalar_plogp(float a, float floor) { return plogp1(a, floor); }
 
 const Table& scalar_table() {
   static const Table table{qk_panels, max_f32, exp_shift_sum_f32, exp_shift_sum_f64, scale_f32,
-                           gemm_acc_f64, plogp_sum_f64};
+                           gemm_acc_f64, plogp_sum_f64, sumsq_f64};
   return table;
 }
 

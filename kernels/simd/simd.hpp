@@ -72,6 +72,9 @@ float plogp_f32(float a, float floor);
 // Σ_j plogp_f32(a[j], floor) over j < len, each term widened to double and added into lane
 // j mod 16 in ascending j, the 16 lanes folded in the fixed tree: the entropies' sums.
 double plogp_sum_f64(const float* a, int len, float floor);
+// Σ_j x[j]² in double: each square (exact in double) added into lane j mod 16 in ascending j, the
+// lanes folded in the fixed tree (K-norm's key norms, numerics 3).
+double sumsq_f64(const float* x, int len);
 
 // C[r][c] = fma(A[r][k], B[k][c], C[r][c]) for k = 0..kdim-1 in order (double, A's floats
 // widened exactly): the accumulation of fp32 weights times values in double.

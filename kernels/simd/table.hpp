@@ -16,6 +16,7 @@ struct Table {
   void (*gemm_acc_f64)(int rows, int kdim, int cols, const float* A, size_t lda, const double* B,
                        size_t ldb, double* C, size_t ldc);
   double (*plogp_sum_f64)(const float* a, int len, float floor);
+  double (*sumsq_f64)(const float* x, int len);
 };
 
 const Table& scalar_table();

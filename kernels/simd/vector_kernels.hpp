@@ -241,6 +241,31 @@ struct VectorKernels {
     return fold16(lane);
   }
 
+  static double sumsq_f64(const float* x, int len) {
+    constexpr int NA = kLanes / WD;
+    VD acc[NA];
+    CKV_UNROLL
+    for (int i = 0; i < NA; ++i) acc[i] = Ops::dzero();
+    for (int j = 0; j < len; j += W) {
+      VF v;
+      if (len - j >= W) {
+        v = Ops::load(x + j);
+      } else {  // the tail: lanes past len add 0
+        float tmp[W];
+        for (int l = 0; l < W; ++l) tmp[l] = j + l < len ? x[j + l] : 0.0f;
+        v = Ops::load(tmp);
+      }
+      const int i = (j % kLanes) / WD;
+      const VD lo = Ops::cvt_lo(v), hi = Ops::cvt_hi(v);
+      acc[i] = Ops::dfmadd(lo, lo, acc[i]);
+      acc[i + 1] = Ops::dfmadd(hi, hi, acc[i + 1]);
+    }
+    double lane[kLanes];
+    CKV_UNROLL
+    for (int i = 0; i < NA; ++i) Ops::dstore(lane + i * WD, acc[i]);
+    return fold16(lane);
+  }
+
   static void scale_f32(float* x, int len, float factor) {
     const VF f = Ops::set1(factor);
     int j = 0;
@@ -331,7 +356,7 @@ struct VectorKernels {
 
   static const Table& table() {
     static const Table t{qk_panels, max_f32, exp_shift_sum_f32, exp_shift_sum_f64, scale_f32,
-                         gemm_acc_f64, plogp_sum_f64};
+                         gemm_acc_f64, plogp_sum_f64, sumsq_f64};
     return t;
   }
 };
