@@ -31,7 +31,8 @@ namespace detail {
 // kernel thread (the packed keys, inside the first parallel stage that needs them) and freed
 // on the worker thread that owns the layer, and kernel threads live only as long as one
 // parallel stage, so a per-thread cache would miss. At most kPoolBlocks blocks and kPoolMaxBytes
-// are kept; a block that does not fit evicts the smallest ones.
+// are kept; a block that does not fit evicts the smallest ones. A block is recorded at the size
+// its last owner asked for (at least 2/3 of its real size), so the pool holds at most 1.5 GiB.
 inline constexpr int kPoolBlocks = 8;
 inline constexpr size_t kPoolMaxBytes = size_t(1) << 30;
 struct LargeBlockPool {
