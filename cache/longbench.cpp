@@ -48,7 +48,7 @@ LongBenchSample parse_longbench_line(const std::string& line, const std::string&
   json object;
   try {
     object = json::parse(line);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // a syntax error, or a number out of range (1e99999)
     fail(where, fmt::format("invalid JSON: {}", e.what()));
   }
   if (!object.is_object()) fail(where, fmt::format("expected a JSON object, got {}", object.type_name()));

@@ -119,7 +119,7 @@ bool parse_header(const std::string& path, const unsigned char* bytes, uint64_t 
   const char* begin = reinterpret_cast<const char*>(bytes);
   try {
     out = json::parse(begin, begin + length);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // a syntax error, or a number out of range (41e4493)
     error = fmt::format("{}: header is not valid JSON: {}", path, e.what());
     return false;
   }

@@ -45,7 +45,7 @@ class MetaReader {
     const std::string& text = string(key);
     try {
       return json::parse(text);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception&) {  // a syntax error, or a number out of range (1e99999)
       CKV_FAIL("{}: metadata '{}' = '{}' is not valid JSON", path_, key, text);
     }
   }

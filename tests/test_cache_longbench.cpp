@@ -115,6 +115,7 @@ TEST_CASE("LongBench JSONL: malformed lines name file, line and field", "[cache]
     CHECK(read_longbench_jsonl(name).size() == 2);
   }
   SECTION("invalid JSON") { expect(R"({"input": "q?", )", "invalid JSON"); }
+  SECTION("a number out of range") { expect(R"({"input": "q?", "length": 1e99999})", "invalid JSON"); }
   SECTION("not an object") { expect(R"(["input"])", "expected a JSON object, got array"); }
   SECTION("missing field") { expect(with_field("context", ""), "field 'context' is missing"); }
   SECTION("missing _id") { expect(with_field("_id", ""), "field '_id' is missing"); }

@@ -189,6 +189,10 @@ TEST_CASE("corrupt safetensors files are rejected with a clear message", "[cache
     expect(raw_file(good_header, four_bytes, 4096), "header length 4096 is larger than the file");
   }
   SECTION("invalid JSON") { expect(raw_file(R"({"t": {"dtype": )", ""), "header is not valid JSON"); }
+  SECTION("a number out of range") {
+    expect(raw_file(R"({"t": {"dtype": "F32", "shape": [1, 41e4493], "data_offsets": [0, 4]}})", ""),
+           "header is not valid JSON");
+  }
   SECTION("header not an object") { expect(raw_file("[1, 2]  ", ""), "header is not a JSON object"); }
   SECTION("unknown dtype") {
     expect(raw_file(R"({"t":{"dtype":"F64","shape":[2],"data_offsets":[0,16]}})", std::string(16, '\0')),
@@ -445,6 +449,10 @@ TEST_CASE("invalid sample caches are rejected with a clear message", "[cache][sa
   SECTION("answers not JSON") {
     sample.metadata["answers"] = "[\"a\"";
     expect("metadata 'answers' = '[\"a\"' is not valid JSON");
+  }
+  SECTION("answers with a number out of range") {
+    sample.metadata["answers"] = "[1e99999]";
+    expect("metadata 'answers' = '[1e99999]' is not valid JSON");
   }
   SECTION("evidence range reversed") {
     sample.metadata["evidence"] = "[[10,5]]";
