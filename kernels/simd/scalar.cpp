@@ -10,6 +10,14 @@ namespace ckv::simd::detail {
 
 namespace {
 
+// c[0]·x^(N-1) + … + c[N-1] as one fma chain from c[0] (Horner), the vector levels' order.
+template <size_t N>
+inline float horner(float x, const float (&c)[N]) {
+  float y = c[0];
+  for (size_t i = 1; i < N; ++i) y = std::fma(y, x, c[i]);
+  return y;
+}
+
 inline float exp1(float x) {
   x = x < kExpHi ? x : kExpHi;  // the operand order of minps / maxps: NaN gives the bound
   x = x > kExpLo ? x : kExpLo;
@@ -17,12 +25,7 @@ inline float exp1(float x) {
   float r = std::fma(fx, -kLn2Hi, x);
   r = std::fma(fx, -kLn2Lo, r);
   const float z = r * r;
-  float y = kExpP0;
-  y = std::fma(y, r, kExpP1);
-  y = std::fma(y, r, kExpP2);
-  y = std::fma(y, r, kExpP3);
-  y = std::fma(y, r, kExpP4);
-  y = std::fma(y, r, kExpP5);
+  float y = horner(r, kExpP);
   y = std::fma(y, z, r);
   y = y + 1.0f;
   const uint32_t bits = uint32_t(int32_t(fx) + 127) << 23;
@@ -44,15 +47,7 @@ inline float plogp1(float a, float floor) {
   const float x = small ? (m + m) - 1.0f : m - 1.0f;
   e = small ? e - 1.0f : e;
   const float z = x * x;
-  float y = kLogP0;
-  y = std::fma(y, x, kLogP1);
-  y = std::fma(y, x, kLogP2);
-  y = std::fma(y, x, kLogP3);
-  y = std::fma(y, x, kLogP4);
-  y = std::fma(y, x, kLogP5);
-  y = std::fma(y, x, kLogP6);
-  y = std::fma(y, x, kLogP7);
-  y = std::fma(y, x, kLogP8);
+  float y = horner(x, kLogP);
   y = y * x;
   y = y * z;
   y = std::fma(e, kLogQ1, y);

@@ -34,25 +34,15 @@ constexpr float kExpLo = -88.3762626647949f;
 constexpr float kLog2e = 1.44269504088896341f;
 constexpr float kLn2Hi = 0.693359375f;
 constexpr float kLn2Lo = -2.12194440e-4f;
-constexpr float kExpP0 = 1.9875691500e-4f;
-constexpr float kExpP1 = 1.3981999507e-3f;
-constexpr float kExpP2 = 8.3334519073e-3f;
-constexpr float kExpP3 = 4.1665795894e-2f;
-constexpr float kExpP4 = 1.6666665459e-1f;
-constexpr float kExpP5 = 5.0000001201e-1f;
+constexpr float kExpP[] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
+                           4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
 
 // Cephes' logf constants (numerics version 3's ln, every level in this order of operations):
 // ln x = ln m + e·ln 2 for x = m·2^e, m in [√½, √2), with x - 1 = m - 1 exact.
 constexpr float kSqrtHalf = 0.707106781186547524f;
-constexpr float kLogP0 = 7.0376836292e-2f;
-constexpr float kLogP1 = -1.1514610310e-1f;
-constexpr float kLogP2 = 1.1676998740e-1f;
-constexpr float kLogP3 = -1.2420140846e-1f;
-constexpr float kLogP4 = 1.4249322787e-1f;
-constexpr float kLogP5 = -1.6668057665e-1f;
-constexpr float kLogP6 = 2.0000714765e-1f;
-constexpr float kLogP7 = -2.4999993993e-1f;
-constexpr float kLogP8 = 3.3333331174e-1f;
+constexpr float kLogP[] = {7.0376836292e-2f, -1.1514610310e-1f, 1.1676998740e-1f,
+                           -1.2420140846e-1f, 1.4249322787e-1f, -1.6668057665e-1f,
+                           2.0000714765e-1f, -2.4999993993e-1f, 3.3333331174e-1f};
 constexpr float kLogQ1 = -2.12194440e-4f;  // ln 2 = kLogQ2 - kLogQ1, kLogQ2 exact in 9 bits
 constexpr float kLogQ2 = 0.693359375f;
 

@@ -26,6 +26,15 @@ struct VectorKernels {
   static constexpr int kLanes = 16;  // the sums' lanes (kernels/simd/simd.hpp)
   static_assert(kLanes % W == 0);
 
+  // c[0]·x^(N-1) + … + c[N-1] as one fma chain from c[0] (Horner), the scalar level's order.
+  template <size_t N>
+  static VF horner(VF x, const float (&c)[N]) {
+    VF y = Ops::set1(c[0]);
+    CKV_UNROLL
+    for (size_t i = 1; i < N; ++i) y = Ops::fmadd(y, x, Ops::set1(c[i]));
+    return y;
+  }
+
   static VF exp(VF x) {
     x = Ops::min(x, Ops::set1(kExpHi));
     x = Ops::max(x, Ops::set1(kExpLo));
@@ -33,12 +42,7 @@ struct VectorKernels {
     VF r = Ops::fmadd(fx, Ops::set1(-kLn2Hi), x);
     r = Ops::fmadd(fx, Ops::set1(-kLn2Lo), r);
     const VF z = Ops::mul(r, r);
-    VF y = Ops::set1(kExpP0);
-    y = Ops::fmadd(y, r, Ops::set1(kExpP1));
-    y = Ops::fmadd(y, r, Ops::set1(kExpP2));
-    y = Ops::fmadd(y, r, Ops::set1(kExpP3));
-    y = Ops::fmadd(y, r, Ops::set1(kExpP4));
-    y = Ops::fmadd(y, r, Ops::set1(kExpP5));
+    VF y = horner(r, kExpP);
     y = Ops::fmadd(y, z, r);
     y = Ops::add(y, Ops::set1(1.0f));
     return Ops::mul(y, Ops::pow2n(fx));
@@ -53,15 +57,7 @@ struct VectorKernels {
     VF e = Ops::exponent(p);
     e = Ops::select_lt(m, sqrt_half, Ops::sub(e, one), e);
     const VF z = Ops::mul(x, x);
-    VF y = Ops::set1(kLogP0);
-    y = Ops::fmadd(y, x, Ops::set1(kLogP1));
-    y = Ops::fmadd(y, x, Ops::set1(kLogP2));
-    y = Ops::fmadd(y, x, Ops::set1(kLogP3));
-    y = Ops::fmadd(y, x, Ops::set1(kLogP4));
-    y = Ops::fmadd(y, x, Ops::set1(kLogP5));
-    y = Ops::fmadd(y, x, Ops::set1(kLogP6));
-    y = Ops::fmadd(y, x, Ops::set1(kLogP7));
-    y = Ops::fmadd(y, x, Ops::set1(kLogP8));
+    VF y = horner(x, kLogP);
     y = Ops::mul(y, x);
     y = Ops::mul(y, z);
     y = Ops::fmadd(e, Ops::set1(kLogQ1), y);
@@ -195,75 +191,62 @@ struct VectorKernels {
     return fold16(lane);
   }
 
-  static double exp_shift_sum_f64(float* x, int len, float shift) {
+  // Elements [j, j + W) of x[0..len), lanes past len set to `fill`.
+  static VF load_tail(const float* x, int j, int len, float fill) {
+    if (len - j >= W) return Ops::load(x + j);
+    float tmp[W];
+    for (int l = 0; l < W; ++l) tmp[l] = j + l < len ? x[j + l] : fill;
+    return Ops::load(tmp);
+  }
+
+  // The double sums' one order: chunk(j, count) gives the W terms of elements [j, j + W) (lanes
+  // past count 0); each term is widened and added into lane (j + l) mod 16 in ascending j (its
+  // square, with Square: exact in double, so the fma rounds once like lane + x·x), then the 16
+  // lanes fold in the fixed tree.
+  template <bool Square, class Chunk>
+  static double lane_sum_f64(int len, Chunk chunk) {
     constexpr int NA = kLanes / WD;
     VD acc[NA];
     CKV_UNROLL
-    for (int a = 0; a < NA; ++a) acc[a] = Ops::dzero();
-    const VF s = Ops::set1(shift);
+    for (int i = 0; i < NA; ++i) acc[i] = Ops::dzero();
     for (int j = 0; j < len; j += W) {
-      const int count = len - j < W ? len - j : W;
-      const VF e = exp_chunk(x + j, count, s);
-      const int a = (j % kLanes) / WD;
-      acc[a] = Ops::dadd(acc[a], Ops::cvt_lo(e));
-      acc[a + 1] = Ops::dadd(acc[a + 1], Ops::cvt_hi(e));
+      const VF t = chunk(j, len - j < W ? len - j : W);
+      const int i = (j % kLanes) / WD;
+      const VD lo = Ops::cvt_lo(t), hi = Ops::cvt_hi(t);
+      if constexpr (Square) {
+        acc[i] = Ops::dfmadd(lo, lo, acc[i]);
+        acc[i + 1] = Ops::dfmadd(hi, hi, acc[i + 1]);
+      } else {
+        acc[i] = Ops::dadd(acc[i], lo);
+        acc[i + 1] = Ops::dadd(acc[i + 1], hi);
+      }
     }
     double lane[kLanes];
     CKV_UNROLL
-    for (int a = 0; a < NA; ++a) Ops::dstore(lane + a * WD, acc[a]);
+    for (int i = 0; i < NA; ++i) Ops::dstore(lane + i * WD, acc[i]);
     return fold16(lane);
+  }
+
+  static double exp_shift_sum_f64(float* x, int len, float shift) {
+    const VF s = Ops::set1(shift);
+    return lane_sum_f64<false>(len, [&](int j, int count) { return exp_chunk(x + j, count, s); });
   }
 
   static double plogp_sum_f64(const float* a, int len, float floor) {
-    constexpr int NA = kLanes / WD;
-    VD acc[NA];
-    CKV_UNROLL
-    for (int i = 0; i < NA; ++i) acc[i] = Ops::dzero();
     const VF f = Ops::set1(floor);
-    for (int j = 0; j < len; j += W) {
-      VF t;
-      if (len - j >= W) {
-        t = plogp(Ops::load(a + j), f);
-      } else {  // the tail: lanes past len add 0
-        float tmp[W];
-        for (int l = 0; l < W; ++l) tmp[l] = j + l < len ? a[j + l] : 1.0f;
-        Ops::store(tmp, plogp(Ops::load(tmp), f));
-        for (int l = 0; l < W; ++l) tmp[l] = j + l < len ? tmp[l] : 0.0f;
-        t = Ops::load(tmp);
-      }
-      const int i = (j % kLanes) / WD;
-      acc[i] = Ops::dadd(acc[i], Ops::cvt_lo(t));
-      acc[i + 1] = Ops::dadd(acc[i + 1], Ops::cvt_hi(t));
-    }
-    double lane[kLanes];
-    CKV_UNROLL
-    for (int i = 0; i < NA; ++i) Ops::dstore(lane + i * WD, acc[i]);
-    return fold16(lane);
+    return lane_sum_f64<false>(len, [&](int j, int count) {
+      // The tail's lanes hold 1 (a finite term), then 0.
+      const VF t = plogp(load_tail(a, j, len, 1.0f), f);
+      if (count == W) return t;
+      float tmp[W];
+      Ops::store(tmp, t);
+      for (int l = count; l < W; ++l) tmp[l] = 0.0f;
+      return Ops::load(tmp);
+    });
   }
 
   static double sumsq_f64(const float* x, int len) {
-    constexpr int NA = kLanes / WD;
-    VD acc[NA];
-    CKV_UNROLL
-    for (int i = 0; i < NA; ++i) acc[i] = Ops::dzero();
-    for (int j = 0; j < len; j += W) {
-      VF v;
-      if (len - j >= W) {
-        v = Ops::load(x + j);
-      } else {  // the tail: lanes past len add 0
-        float tmp[W];
-        for (int l = 0; l < W; ++l) tmp[l] = j + l < len ? x[j + l] : 0.0f;
-        v = Ops::load(tmp);
-      }
-      const int i = (j % kLanes) / WD;
-      const VD lo = Ops::cvt_lo(v), hi = Ops::cvt_hi(v);
-      acc[i] = Ops::dfmadd(lo, lo, acc[i]);
-      acc[i + 1] = Ops::dfmadd(hi, hi, acc[i + 1]);
-    }
-    double lane[kLanes];
-    CKV_UNROLL
-    for (int i = 0; i < NA; ++i) Ops::dstore(lane + i * WD, acc[i]);
-    return fold16(lane);
+    return lane_sum_f64<true>(len, [&](int j, int) { return load_tail(x, j, len, 0.0f); });
   }
 
   static void scale_f32(float* x, int len, float factor) {
