@@ -71,32 +71,23 @@ void LayerContext::attention_rows(int h, int i0, int i1, float* out, size_t ld) 
 void LayerContext::attention_row_all_heads(int i, float* out, size_t ld) const {
   const LayerInput& in = input_;
   const float scale = 1.0f / std::sqrt(float(in.d));
-  const int group = in.group(), d = in.d;
-  const int count = simd::panel_count(i + 1), width = count * simd::kPanel;
-  // 16 panels (256 keys, 128 KiB at d = 128) per chunk stay in L2 while the group's rows pass.
-  constexpr int kChunkPanels = 16;
+  const int group = in.group(), d = in.d, keys = i + 1;
+  // Per KV head, its query rows against its keys read in place (simd::qk_keys: the values of
+  // the packed product, without packing every key for a few rows).
   parallel_ranges(in.G, std::min(kernel_threads(), in.G), [&](int g0, int g1) {
     std::vector<float> queries(size_t(group) * d);
-    std::vector<float> logits(size_t(group) * width);
-    std::vector<float> panels(size_t(kChunkPanels) * d * simd::kPanel);
+    std::vector<float> logits(size_t(group) * keys);
     for (int g = g0; g < g1; ++g) {
       for (int t = 0; t < group; ++t)
         std::copy(in.query(g * group + t, i), in.query(g * group + t, i) + d,
                   queries.begin() + size_t(t) * d);
-      for (int p0 = 0; p0 < count; p0 += kChunkPanels) {
-        const int p1 = std::min(count, p0 + kChunkPanels);
-        // Keys past i are packed as zeros: their logits are never read.
-        const int keys = std::min(i + 1, p1 * simd::kPanel) - p0 * simd::kPanel;
-        simd::pack_panels(in.key(g, p0 * simd::kPanel), d, keys, d, panels.data());
-        simd::qk_panels(queries.data(), d, group, d, panels.data(), p1 - p0, scale,
-                        logits.data() + size_t(p0) * simd::kPanel, width);
-      }
+      simd::qk_keys(queries.data(), d, group, d, in.key(g, 0), d, keys, scale, logits.data(), keys);
       for (int t = 0; t < group; ++t) {
-        float* row = logits.data() + size_t(t) * width;
-        simd::softmax_f32(row, i + 1);
+        float* row = logits.data() + size_t(t) * keys;
+        simd::softmax_f32(row, keys);
         float* dst = out + size_t(g * group + t) * ld;
-        std::copy(row, row + i + 1, dst);
-        std::fill(dst + i + 1, dst + in.n, 0.0f);
+        std::copy(row, row + keys, dst);
+        std::fill(dst + keys, dst + in.n, 0.0f);
       }
     }
   });
@@ -161,7 +152,7 @@ const std::vector<std::vector<double>>& LayerContext::column_sums(int rows, cons
         attention_rows(h, b0, b1, buffer.data(), n);
         for (int i = b0; i < b1; ++i) {
           const float* row = buffer.data() + size_t(i - b0) * n;
-          for (int j = 0; j <= i; ++j) sums[h][j] += row[j];
+          simd::add_f32_to_f64(sums[h].data(), row, i + 1);
         }
       }
   });

@@ -47,6 +47,64 @@ TEST_CASE("exp_f32 is within 2 ulp of exp over the softmax range, and 0 far belo
   CHECK(simd::exp_f32(-INFINITY) == 0.0f);
 }
 
+// The packing moves floats: at every level the panels are the keys transposed, rows past n
+// zero (full panels by 8 x 8 transposes where d is a multiple of 8, the rest by the scalar loop).
+TEST_CASE("pack_panels: every level writes the transposed keys, zeros past n", "[simd]") {
+  LevelGuard guard;
+  std::mt19937 rng(31);
+  for (int d : {3, 8, 12, 64, 128})
+    for (int n : {1, 7, 15, 16, 17, 32, 40, 100})
+      for (int extra : {0, 5}) {  // ld = d + extra: a matrix slice
+        const size_t ld = size_t(d + extra);
+        const auto K = random_floats(size_t(n) * ld, rng);
+        const int count = simd::panel_count(n);
+        std::vector<float> expected(size_t(count) * d * simd::kPanel, 0.0f);
+        for (int j = 0; j < n; ++j)
+          for (int c = 0; c < d; ++c)
+            expected[size_t(j / 16) * d * 16 + size_t(c) * 16 + j % 16] = K[j * ld + c];
+        for (auto level : simd::available_levels()) {
+          simd::set_active_level(level);
+          std::vector<float> panels(expected.size(), -7.0f);
+          simd::pack_panels(K.data(), ld, n, d, panels.data());
+          INFO("d " << d << " n " << n << " ld " << ld << " level " << simd::level_name(level));
+          CHECK(same_bits(panels, expected));
+        }
+      }
+}
+
+// qk_keys computes qk_panels' values without packing: the same bits at every level, for row
+// counts below, at and above a vector's lanes, key counts with a tail, and strided keys.
+TEST_CASE("qk_keys: qk_panels' values bit for bit at every level, keys read in place", "[simd]") {
+  LevelGuard guard;
+  std::mt19937 rng(37);
+  for (int d : {1, 37, 128})
+    for (int rows : {1, 7, 8, 9, 17})
+      for (int n : {1, 8, 13, 64, 100}) {
+        const size_t ldk = size_t(d) + 3, lda = size_t(d) + 1;
+        const auto A = random_floats(size_t(rows) * lda, rng);
+        const auto K = random_floats(size_t(n) * ldk, rng);
+        simd::set_active_level(simd::Level::scalar);
+        const int count = simd::panel_count(n);
+        std::vector<float> panels(size_t(count) * d * simd::kPanel);
+        simd::pack_panels(K.data(), ldk, n, d, panels.data());
+        std::vector<float> expected(size_t(rows) * count * 16);
+        simd::qk_panels(A.data(), lda, rows, d, panels.data(), count, 0.3f, expected.data(), count * 16);
+        for (auto level : simd::available_levels()) {
+          simd::set_active_level(level);
+          std::vector<float> C(size_t(rows) * (n + 2), -5.0f);
+          simd::qk_keys(A.data(), lda, rows, d, K.data(), ldk, n, 0.3f, C.data(), n + 2);
+          INFO("d " << d << " rows " << rows << " n " << n << " level " << simd::level_name(level));
+          bool same = true;
+          for (int r = 0; r < rows; ++r) {
+            same = same && std::memcmp(&C[size_t(r) * (n + 2)], &expected[size_t(r) * count * 16],
+                                       size_t(n) * sizeof(float)) == 0;
+            same = same && C[size_t(r) * (n + 2) + n] == -5.0f && C[size_t(r) * (n + 2) + n + 1] == -5.0f;
+          }
+          CHECK(same);
+        }
+      }
+}
+
 TEST_CASE("every SIMD level gives the scalar level's values bit for bit", "[simd]") {
   LevelGuard guard;
   const auto levels = simd::available_levels();
@@ -250,6 +308,30 @@ TEST_CASE("sumsq_f64: the same bits at every level, the 16-lane definition, near
     CHECK(sums[0] == Approx(double(exact)).epsilon(1e-14));
   }
   CHECK(simd::sumsq_f64(nullptr, 0) == 0.0);
+}
+
+// Column sums and votes add rows into double accumulators: one rounding per element, so every
+// level gives acc[j] + double(x[j]) exactly, tails included.
+TEST_CASE("add_f32_to_f64: acc[j] + double(x[j]) at every level", "[simd]") {
+  LevelGuard guard;
+  std::mt19937 rng(41);
+  for (int len : {1, 3, 4, 5, 8, 9, 31, 1000}) {
+    const auto x = random_floats(size_t(len), rng, -1e3f, 1e3f);
+    std::vector<double> start(static_cast<size_t>(len));
+    for (double& a : start) a = std::uniform_real_distribution<double>(-1.0, 1.0)(rng) / 3.0;
+    std::vector<double> expected(start);
+    for (int j = 0; j < len; ++j) expected[j] = expected[j] + double(x[j]);
+    for (auto level : simd::available_levels()) {
+      simd::set_active_level(level);
+      auto acc = start;
+      acc.push_back(-9.0);  // past len: untouched
+      simd::add_f32_to_f64(acc.data(), x.data(), len);
+      INFO("len " << len << " level " << simd::level_name(level));
+      CHECK(acc.back() == -9.0);
+      acc.pop_back();
+      CHECK(same_bits(acc, expected));
+    }
+  }
 }
 
 TEST_CASE("$CKV_SIMD names a level; unknown or unsupported levels are refused", "[simd]") {

@@ -11,12 +11,13 @@ namespace ckv {
 Scores knorm_scores_cpu(LayerContext& ctx, const KnormParams& p) {
   const LayerInput& in = ctx.input();
   std::vector<std::vector<double>> per_kv(in.G, std::vector<double>(in.n));
-  for (int g = 0; g < in.G; ++g)
-    for (int j = 0; j < in.n; ++j) {
-      // ‖k‖² in 16 double lanes (numerics 3; the squares are exact in double): the same value at
-      // every SIMD level. Low key norm correlates with high attention.
-      per_kv[g][j] = -std::sqrt(simd::sumsq_f64(in.key(g, j), in.d));
-    }
+  for (int g = 0; g < in.G; ++g) {
+    // ‖k‖² in 16 double lanes (numerics 3; the squares are exact in double): the same value at
+    // every SIMD level. Low key norm correlates with high attention.
+    std::vector<double>& row = per_kv[g];
+    simd::sumsq_rows_f64(in.key(g, 0), size_t(in.d), in.n, in.d, row.data());
+    for (double& x : row) x = -std::sqrt(x);
+  }
   return reduce_kv_heads(per_kv, ctx.input(), p.selection.granularity);
 }
 

@@ -2,6 +2,7 @@
 // both). Thin wrappers over the intrinsics; the kernels are vector_kernels.hpp's.
 #include <immintrin.h>
 
+#include "kernels/simd/pack_avx2.hpp"
 #include "kernels/simd/vector_kernels.hpp"
 
 namespace ckv::simd::detail {
@@ -45,8 +46,13 @@ struct Avx2Ops {
   static void dstore(double* p, VD v) { _mm256_storeu_pd(p, v); }
   static VD dadd(VD a, VD b) { return _mm256_add_pd(a, b); }
   static VD dfmadd(VD a, VD b, VD c) { return _mm256_fmadd_pd(a, b, c); }
+  static VD dload_f32(const float* p) { return _mm256_cvtps_pd(_mm_loadu_ps(p)); }  // WD floats widened
   static VD cvt_lo(VF v) { return _mm256_cvtps_pd(_mm256_castps256_ps128(v)); }
   static VD cvt_hi(VF v) { return _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)); }
+  static void pack_panel16(const float* s, size_t ld, int d, float* panel) {
+    pack_panel16_avx2(s, ld, d, panel);
+  }
+  static float fma1f(float a, float b, float c) { return __builtin_fmaf(a, b, c); }
   static double fma1(double a, double b, double c) { return __builtin_fma(a, b, c); }
 };
 

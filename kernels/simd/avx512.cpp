@@ -2,6 +2,7 @@
 // enable AVX-512 state). Thin wrappers over the intrinsics; the kernels are vector_kernels.hpp's.
 #include <immintrin.h>
 
+#include "kernels/simd/pack_avx2.hpp"
 #include "kernels/simd/vector_kernels.hpp"
 
 namespace ckv::simd::detail {
@@ -45,10 +46,15 @@ struct Avx512Ops {
   static void dstore(double* p, VD v) { _mm512_storeu_pd(p, v); }
   static VD dadd(VD a, VD b) { return _mm512_add_pd(a, b); }
   static VD dfmadd(VD a, VD b, VD c) { return _mm512_fmadd_pd(a, b, c); }
+  static VD dload_f32(const float* p) { return _mm512_cvtps_pd(_mm256_loadu_ps(p)); }  // WD floats widened
   static VD cvt_lo(VF v) { return _mm512_cvtps_pd(_mm512_castps512_ps256(v)); }
   static VD cvt_hi(VF v) {
     return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
   }
+  static void pack_panel16(const float* s, size_t ld, int d, float* panel) {
+    pack_panel16_avx2(s, ld, d, panel);
+  }
+  static float fma1f(float a, float b, float c) { return __builtin_fmaf(a, b, c); }
   static double fma1(double a, double b, double c) { return __builtin_fma(a, b, c); }
 };
 

@@ -91,23 +91,19 @@ std::vector<Level> available_levels() {
 }
 
 void pack_panels(const float* src, size_t ld, int n, int d, float* dst) {
-  const int panels = panel_count(n);
-  for (int p = 0; p < panels; ++p) {
-    float* panel = dst + size_t(p) * d * kPanel;
-    const int rows = std::min(kPanel, n - p * kPanel);
-    const float* s = src + size_t(p) * kPanel * ld;
-    // Contiguous writes of 16 keys per dimension; the 16 source rows stay in L1 across c.
-    for (int c = 0; c < d; ++c) {
-      float* out = panel + c * kPanel;
-      for (int l = 0; l < rows; ++l) out[l] = s[l * ld + c];
-      for (int l = rows; l < kPanel; ++l) out[l] = 0.0f;
-    }
-  }
+  if (n > 0 && d > 0) table().pack_panels(src, ld, n, d, dst);
 }
 
 void qk_panels(const float* A, size_t lda, int rows, int d, const float* panels, int count,
                float scale, float* C, size_t ldc) {
   if (rows > 0 && count > 0) table().qk_panels(A, lda, rows, d, panels, count, scale, C, ldc);
+}
+
+void qk_keys(const float* A, size_t lda, int rows, int d, const float* K, size_t ldk, int n,
+             float scale, float* C, size_t ldc) {
+  CKV_CHECK(d <= detail::kMaxKeysDepth, "qk_keys: head dimension {} above {}", d,
+            detail::kMaxKeysDepth);
+  if (rows > 0 && n > 0) table().qk_keys(A, lda, rows, d, K, ldk, n, scale, C, ldc);
 }
 
 float exp_f32(float x) { return detail::scalar_exp(x); }
@@ -141,6 +137,23 @@ double plogp_sum_f64(const float* a, int len, float floor) {
   return len > 0 ? table().plogp_sum_f64(a, len, floor) : 0.0;
 }
 
-double sumsq_f64(const float* x, int len) { return len > 0 ? table().sumsq_f64(x, len) : 0.0; }
+void add_f32_to_f64(double* acc, const float* x, int len) {
+  if (len > 0) table().add_f32_to_f64(acc, x, len);
+}
+
+double sumsq_f64(const float* x, int len) {
+  double sum = 0.0;
+  sumsq_rows_f64(x, 0, 1, len, &sum);
+  return sum;
+}
+
+void sumsq_rows_f64(const float* x, size_t stride, int rows, int len, double* out) {
+  if (rows <= 0) return;
+  if (len <= 0) {
+    for (int r = 0; r < rows; ++r) out[r] = 0.0;
+    return;
+  }
+  table().sumsq_rows_f64(x, stride, rows, len, out);
+}
 
 }  // namespace ckv::simd

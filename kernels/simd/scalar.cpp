@@ -72,6 +72,16 @@ void qk_panels(const float* A, size_t lda, int rows, int d, const float* panels,
   }
 }
 
+void qk_keys(const float* A, size_t lda, int rows, int d, const float* K, size_t ldk, int n,
+             float scale, float* C, size_t ldc) {
+  for (int r = 0; r < rows; ++r)
+    for (int j = 0; j < n; ++j) {
+      float acc = 0.0f;
+      for (int c = 0; c < d; ++c) acc = std::fma(A[r * lda + c], K[size_t(j) * ldk + c], acc);
+      C[size_t(r) * ldc + j] = acc * scale;
+    }
+}
+
 float max_f32(const float* x, int len) {
   float m = x[0];
   for (int j = 1; j < len; ++j) m = x[j] > m ? x[j] : m;
@@ -123,14 +133,22 @@ double sumsq_f64(const float* x, int len) {
   return fold16(lane);
 }
 
+void add_f32_to_f64(double* acc, const float* x, int len) {
+  for (int j = 0; j < len; ++j) acc[j] = acc[j] + double(x[j]);
+}
+
+void sumsq_rows_f64(const float* x, size_t stride, int rows, int len, double* out) {
+  for (int r = 0; r < rows; ++r) out[r] = sumsq_f64(x + size_t(r) * stride, len);
+}
+
 }  // namespace
 
 float scalar_exp(float x) { return exp1(x); }
 float scalar_plogp(float a, float floor) { return plogp1(a, floor); }
 
 const Table& scalar_table() {
-  static const Table table{qk_panels, max_f32, exp_shift_sum_f32, exp_shift_sum_f64, scale_f32,
-                           gemm_acc_f64, plogp_sum_f64, sumsq_f64};
+  static const Table table{pack_panels_scalar, qk_panels, qk_keys, max_f32, exp_shift_sum_f32, exp_shift_sum_f64, scale_f32,
+                           gemm_acc_f64, plogp_sum_f64, add_f32_to_f64, sumsq_rows_f64};
   return table;
 }
 

@@ -49,6 +49,11 @@ void pack_panels(const float* src, size_t ld, int n, int d, float* dst);
 // A is row-major with stride lda; C has stride ldc >= 16·count.
 void qk_panels(const float* A, size_t lda, int rows, int d, const float* panels, int count,
                float scale, float* C, size_t ldc);
+// The same values (C[r][j] for r < rows, j < n) with the keys read in place: K row-major with
+// stride ldk. For a few rows (a GQA group's query rows against every key), where packing the
+// keys would cost more than the product. d <= 512.
+void qk_keys(const float* A, size_t lda, int rows, int d, const float* K, size_t ldk, int n,
+             float scale, float* C, size_t ldc);
 
 // exp(x) as every level computes it: |relative error| <= 2 ulp of float for x in
 // [-87.3, 88.3]; 0 below -88.37 (x - max of a softmax row never needs denormals).
@@ -72,9 +77,15 @@ float plogp_f32(float a, float floor);
 // Σ_j plogp_f32(a[j], floor) over j < len, each term widened to double and added into lane
 // j mod 16 in ascending j, the 16 lanes folded in the fixed tree: the entropies' sums.
 double plogp_sum_f64(const float* a, int len, float floor);
+// acc[j] += x[j] (widened exactly to double) for j < len: one rounding per element, the same
+// bits at every level (column sums and votes accumulate rows with it, rows in order).
+void add_f32_to_f64(double* acc, const float* x, int len);
 // Σ_j x[j]² in double: each square (exact in double) added into lane j mod 16 in ascending j, the
 // lanes folded in the fixed tree (K-norm's key norms, numerics 3).
 double sumsq_f64(const float* x, int len);
+// out[r] = sumsq_f64(x + r·stride, len) for r < rows, the same bits (two rows' chains
+// interleaved at the vector levels: one key's sum is latency-bound).
+void sumsq_rows_f64(const float* x, size_t stride, int rows, int len, double* out);
 
 // C[r][c] = fma(A[r][k], B[k][c], C[r][c]) for k = 0..kdim-1 in order (double, A's floats
 // widened exactly): the accumulation of fp32 weights times values in double.

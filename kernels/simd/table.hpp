@@ -7,8 +7,11 @@
 namespace ckv::simd::detail {
 
 struct Table {
+  void (*pack_panels)(const float* src, size_t ld, int n, int d, float* dst);
   void (*qk_panels)(const float* A, size_t lda, int rows, int d, const float* panels, int count,
                     float scale, float* C, size_t ldc);
+  void (*qk_keys)(const float* A, size_t lda, int rows, int d, const float* K, size_t ldk, int n,
+                  float scale, float* C, size_t ldc);
   float (*max_f32)(const float* x, int len);
   float (*exp_shift_sum_f32)(float* x, int len, float shift);
   double (*exp_shift_sum_f64)(float* x, int len, float shift);
@@ -16,7 +19,8 @@ struct Table {
   void (*gemm_acc_f64)(int rows, int kdim, int cols, const float* A, size_t lda, const double* B,
                        size_t ldb, double* C, size_t ldc);
   double (*plogp_sum_f64)(const float* a, int len, float floor);
-  double (*sumsq_f64)(const float* x, int len);
+  void (*add_f32_to_f64)(double* acc, const float* x, int len);
+  void (*sumsq_rows_f64)(const float* x, size_t stride, int rows, int len, double* out);
 };
 
 const Table& scalar_table();
@@ -45,6 +49,26 @@ constexpr float kLogP[] = {7.0376836292e-2f, -1.1514610310e-1f, 1.1676998740e-1f
                            2.0000714765e-1f, -2.4999993993e-1f, 3.3333331174e-1f};
 constexpr float kLogQ1 = -2.12194440e-4f;  // ln 2 = kLogQ2 - kLogQ1, kLogQ2 exact in 9 bits
 constexpr float kLogQ2 = 0.693359375f;
+
+// qk_keys' largest d (a stack buffer of d · W floats).
+constexpr int kMaxKeysDepth = 512;
+
+// The reference packing (simd::pack_panels): a scalar transpose, rows past n zero. static, as
+// fold16 below.
+static inline void pack_panels_scalar(const float* src, size_t ld, int n, int d, float* dst) {
+  constexpr int kPanelRows = 16;
+  for (int p = 0; p * kPanelRows < n; ++p) {
+    float* panel = dst + size_t(p) * d * kPanelRows;
+    const int rows = n - p * kPanelRows < kPanelRows ? n - p * kPanelRows : kPanelRows;
+    const float* s = src + size_t(p) * kPanelRows * ld;
+    // Contiguous writes of 16 keys per dimension; the 16 source rows stay in L1 across c.
+    for (int c = 0; c < d; ++c) {
+      float* out = panel + c * kPanelRows;
+      for (int l = 0; l < rows; ++l) out[l] = s[l * ld + c];
+      for (int l = rows; l < kPanelRows; ++l) out[l] = 0.0f;
+    }
+  }
+}
 
 // The fixed fold of 16 lanes: (l, l+8), then (l, l+4), (l, l+2), (l, l+1). static: each level
 // keeps its own copy (no out-of-line copy built for AVX2 may serve the scalar level).

@@ -140,6 +140,53 @@ struct VectorKernels {
     }
   }
 
+  // ---- few rows against unpacked keys ------------------------------------------------------
+  // qk_panels' values for up to W rows against keys read in place (row-major, stride ldk): the
+  // rows lie in the lanes (A transposed once into At[c][W]), each key's d components are
+  // broadcast, so each lane is still one fma chain in ascending c from 0, then one multiply.
+  // Eight keys at a time: eight independent chains cover the fma latency. No packing: for the
+  // 7 query rows of a GQA group the transpose of every key cost more than the product.
+  static constexpr int kKeyBlock = 8;
+
+  static void qk_keys(const float* A, size_t lda, int rows, int d, const float* K, size_t ldk,
+                      int n, float scale, float* C, size_t ldc) {
+    float At[kMaxKeysDepth * W];
+    alignas(64) float out[kKeyBlock * W];
+    const VF s = Ops::set1(scale);
+    for (int r0 = 0; r0 < rows; r0 += W) {
+      const int R = rows - r0 < W ? rows - r0 : W;
+      for (int c = 0; c < d; ++c)
+        for (int r = 0; r < W; ++r) At[c * W + r] = r < R ? A[(r0 + r) * lda + c] : 0.0f;
+      int j = 0;
+      for (; j + kKeyBlock <= n; j += kKeyBlock) {
+        VF acc[kKeyBlock];
+        CKV_UNROLL
+        for (int k = 0; k < kKeyBlock; ++k) acc[k] = Ops::zero();
+        const float* key = K + size_t(j) * ldk;
+        // The next block's keys (8 rows ldk apart: more streams than the prefetchers follow).
+        if (j + 2 * kKeyBlock <= n)
+          for (int k = 0; k < kKeyBlock; ++k)
+            for (int c = 0; c < d; c += 16) __builtin_prefetch(key + (kKeyBlock + k) * ldk + c);
+        for (int c = 0; c < d; ++c) {
+          const VF a = Ops::load(At + c * W);
+          CKV_UNROLL
+          for (int k = 0; k < kKeyBlock; ++k) acc[k] = Ops::fmadd(a, Ops::set1(key[k * ldk + c]), acc[k]);
+        }
+        CKV_UNROLL
+        for (int k = 0; k < kKeyBlock; ++k) Ops::store(out + k * W, Ops::mul(acc[k], s));
+        for (int r = 0; r < R; ++r)
+          CKV_UNROLL
+        for (int k = 0; k < kKeyBlock; ++k) C[size_t(r0 + r) * ldc + j + k] = out[k * W + r];
+      }
+      for (; j < n; ++j)  // the last keys one at a time, the same chain per lane
+        for (int r = 0; r < R; ++r) {
+          float acc = 0.0f;
+          for (int c = 0; c < d; ++c) acc = Ops::fma1f(A[(r0 + r) * lda + c], K[size_t(j) * ldk + c], acc);
+          C[size_t(r0 + r) * ldc + j] = acc * scale;
+        }
+    }
+  }
+
   // ---- row reductions ----------------------------------------------------------------------
   static float max_f32(const float* x, int len) {
     float m = x[0];
@@ -174,21 +221,54 @@ struct VectorKernels {
     return Ops::load(tmp);
   }
 
+  // fold16's tree over 16 lanes held in N = 16 / L vectors of L lanes: its steps of width >= L
+  // add whole vectors (lane l of v[i] and of v[i + width / L] are lanes l + i·L and
+  // l + i·L + width), the last L lanes fold in the scalar tree. The same additions in the same
+  // order as fold16 on the stored lanes.
+  template <class T, int L, class V, int N, class Add, class Store>
+  static T fold_vectors(V (&v)[N], Add add, Store store) {
+    static_assert(N * L == kLanes);
+    CKV_UNROLL
+    for (int width = kLanes / 2; width >= L; width /= 2)
+      CKV_UNROLL
+    for (int i = 0; i < width / L; ++i) v[i] = add(v[i], v[i + width / L]);
+    T lane[L];
+    store(lane, v[0]);
+    CKV_UNROLL
+    for (int width = L / 2; width >= 1; width /= 2)
+      CKV_UNROLL
+    for (int l = 0; l < width; ++l) lane[l] = lane[l] + lane[l + width];
+    return lane[0];
+  }
+
+  // step(c, j, count) for the chunks [j, j + W) of [0, len) in ascending j, count = the chunk's
+  // elements in range, c = (j mod 16) / W: the chunk's place among the 16 lanes. The loop over c
+  // is unrolled completely, so c is a constant and the accumulators it indexes stay in registers
+  // (indexed by a run-time j mod 16 they lived on the stack, a store and a reload per chunk).
+  template <class Step>
+  static void for_chunks16(int len, Step step) {
+    int j = 0;
+    for (; j + kLanes <= len; j += kLanes) {
+      CKV_UNROLL
+      for (int c = 0; c < kLanes / W; ++c) step(c, j + c * W, W);
+    }
+    CKV_UNROLL
+    for (int c = 0; c < kLanes / W; ++c)
+      if (j + c * W < len) step(c, j + c * W, len - j - c * W < W ? len - j - c * W : W);
+  }
+
   static float exp_shift_sum_f32(float* x, int len, float shift) {
     constexpr int NA = kLanes / W;
     VF acc[NA];
     CKV_UNROLL
     for (int a = 0; a < NA; ++a) acc[a] = Ops::zero();
     const VF s = Ops::set1(shift);
-    for (int j = 0; j < len; j += W) {
-      const int count = len - j < W ? len - j : W;
-      const int a = (j % kLanes) / W;
-      acc[a] = Ops::add(acc[a], exp_chunk(x + j, count, s));
-    }
-    float lane[kLanes];
-    CKV_UNROLL
-    for (int a = 0; a < NA; ++a) Ops::store(lane + a * W, acc[a]);
-    return fold16(lane);
+    for_chunks16(len, [&](int c, int j, int count) {
+      acc[c] = Ops::add(acc[c], exp_chunk(x + j, count, s));
+    });
+    return fold_vectors<float, W>(
+        acc, [](VF a, VF b) { return Ops::add(a, b); },
+        [](float* p, VF v) { Ops::store(p, v); });
   }
 
   // Elements [j, j + W) of x[0..len), lanes past len set to `fill`.
@@ -199,32 +279,39 @@ struct VectorKernels {
     return Ops::load(tmp);
   }
 
+  static constexpr int kAccD = kLanes / WD;  // double vectors holding the 16 lanes
+
+  // Widens t and adds it into lanes 2c·WD.. of acc (its square, with Square: exact in double, so
+  // the fma rounds once like lane + x·x).
+  template <bool Square>
+  static void add_widened(VD (&acc)[kAccD], int c, VF t) {
+    const int i = 2 * c;  // (j mod 16) / WD
+    const VD lo = Ops::cvt_lo(t), hi = Ops::cvt_hi(t);
+    if constexpr (Square) {
+      acc[i] = Ops::dfmadd(lo, lo, acc[i]);
+      acc[i + 1] = Ops::dfmadd(hi, hi, acc[i + 1]);
+    } else {
+      acc[i] = Ops::dadd(acc[i], lo);
+      acc[i + 1] = Ops::dadd(acc[i + 1], hi);
+    }
+  }
+
+  static double fold_lanes(VD (&acc)[kAccD]) {
+    return fold_vectors<double, WD>(
+        acc, [](VD a, VD b) { return Ops::dadd(a, b); },
+        [](double* p, VD v) { Ops::dstore(p, v); });
+  }
+
   // The double sums' one order: chunk(j, count) gives the W terms of elements [j, j + W) (lanes
   // past count 0); each term is widened and added into lane (j + l) mod 16 in ascending j (its
-  // square, with Square: exact in double, so the fma rounds once like lane + x·x), then the 16
-  // lanes fold in the fixed tree.
+  // square, with Square), then the 16 lanes fold in the fixed tree.
   template <bool Square, class Chunk>
   static double lane_sum_f64(int len, Chunk chunk) {
-    constexpr int NA = kLanes / WD;
-    VD acc[NA];
+    VD acc[kAccD];
     CKV_UNROLL
-    for (int i = 0; i < NA; ++i) acc[i] = Ops::dzero();
-    for (int j = 0; j < len; j += W) {
-      const VF t = chunk(j, len - j < W ? len - j : W);
-      const int i = (j % kLanes) / WD;
-      const VD lo = Ops::cvt_lo(t), hi = Ops::cvt_hi(t);
-      if constexpr (Square) {
-        acc[i] = Ops::dfmadd(lo, lo, acc[i]);
-        acc[i + 1] = Ops::dfmadd(hi, hi, acc[i + 1]);
-      } else {
-        acc[i] = Ops::dadd(acc[i], lo);
-        acc[i + 1] = Ops::dadd(acc[i + 1], hi);
-      }
-    }
-    double lane[kLanes];
-    CKV_UNROLL
-    for (int i = 0; i < NA; ++i) Ops::dstore(lane + i * WD, acc[i]);
-    return fold16(lane);
+    for (int i = 0; i < kAccD; ++i) acc[i] = Ops::dzero();
+    for_chunks16(len, [&](int c, int j, int count) { add_widened<Square>(acc, c, chunk(j, count)); });
+    return fold_lanes(acc);
   }
 
   static double exp_shift_sum_f64(float* x, int len, float shift) {
@@ -247,6 +334,42 @@ struct VectorKernels {
 
   static double sumsq_f64(const float* x, int len) {
     return lane_sum_f64<true>(len, [&](int j, int) { return load_tail(x, j, len, 0.0f); });
+  }
+
+  // sumsq_f64 of rows r and r + 1 in one loop: each row keeps its own chains and order, the two
+  // rows' chains interleave (one row's 8 dependent fmas per lane and its fold are latency, not
+  // throughput: K-norm's keys are d = 64–128 long).
+  static void sumsq_rows_f64(const float* x, size_t stride, int rows, int len, double* out) {
+    int r = 0;
+    for (; r + 2 <= rows; r += 2) {
+      const float* a = x + size_t(r) * stride;
+      const float* b = a + stride;
+      VD acc_a[kAccD], acc_b[kAccD];
+      CKV_UNROLL
+      for (int i = 0; i < kAccD; ++i) acc_a[i] = acc_b[i] = Ops::dzero();
+      for_chunks16(len, [&](int c, int j, int count) {
+        if (count == W) {  // the widening loads: lanes j.. and j + WD.. go to acc[2c], acc[2c + 1]
+          CKV_UNROLL
+          for (int h = 0; h < 2; ++h) {
+            const VD x = Ops::dload_f32(a + j + h * WD), y = Ops::dload_f32(b + j + h * WD);
+            acc_a[2 * c + h] = Ops::dfmadd(x, x, acc_a[2 * c + h]);
+            acc_b[2 * c + h] = Ops::dfmadd(y, y, acc_b[2 * c + h]);
+          }
+        } else {
+          add_widened<true>(acc_a, c, load_tail(a, j, len, 0.0f));
+          add_widened<true>(acc_b, c, load_tail(b, j, len, 0.0f));
+        }
+      });
+      out[r] = fold_lanes(acc_a);
+      out[r + 1] = fold_lanes(acc_b);
+    }
+    if (r < rows) out[r] = sumsq_f64(x + size_t(r) * stride, len);
+  }
+
+  static void add_f32_to_f64(double* acc, const float* x, int len) {
+    int j = 0;
+    for (; j + WD <= len; j += WD) Ops::dstore(acc + j, Ops::dadd(Ops::dload(acc + j), Ops::dload_f32(x + j)));
+    for (; j < len; ++j) acc[j] = acc[j] + double(x[j]);
   }
 
   static void scale_f32(float* x, int len, float factor) {
@@ -337,9 +460,19 @@ struct VectorKernels {
     }
   }
 
+  // Full panels by the level's 16-row transpose (Ops::pack_panel16, d a multiple of 8), the
+  // last partial panel (and any d) as the scalar reference does.
+  static void pack_panels(const float* src, size_t ld, int n, int d, float* dst) {
+    const int full = d % 8 == 0 ? n / 16 : 0;
+    for (int p = 0; p < full; ++p)
+      Ops::pack_panel16(src + size_t(p) * 16 * ld, ld, d, dst + size_t(p) * d * 16);
+    if (full * 16 < n)
+      pack_panels_scalar(src + size_t(full) * 16 * ld, ld, n - full * 16, d, dst + size_t(full) * d * 16);
+  }
+
   static const Table& table() {
-    static const Table t{qk_panels, max_f32, exp_shift_sum_f32, exp_shift_sum_f64, scale_f32,
-                         gemm_acc_f64, plogp_sum_f64, sumsq_f64};
+    static const Table t{pack_panels, qk_panels, qk_keys, max_f32, exp_shift_sum_f32, exp_shift_sum_f64, scale_f32,
+                         gemm_acc_f64, plogp_sum_f64, add_f32_to_f64, sumsq_rows_f64};
     return t;
   }
 };

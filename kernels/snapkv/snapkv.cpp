@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "kernels/method_factories.hpp"
+#include "kernels/simd/simd.hpp"
 #include "kernels/stages/head_reduction.hpp"
 
 namespace ckv {
@@ -53,7 +54,7 @@ Scores snapkv_scores_cpu(LayerContext& ctx, const SnapkvParams& p) {
     std::vector<double> votes(prefix, 0.0);
     for (int r = 0; r < w; ++r) {
       const float* row = win.row(h, r);
-      for (int j = 0; j < prefix; ++j) votes[j] += row[j];
+      simd::add_f32_to_f64(votes.data(), row, prefix);
     }
     for (double& v : votes) v /= double(w);
     std::vector<double> pooled = pool_1d(votes, p.kernel, p.pool == SnapkvPool::max);

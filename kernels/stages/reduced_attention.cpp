@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <numeric>
 
+#include "kernels/simd/simd.hpp"
+
 namespace ckv::walkers {
 
 namespace {
@@ -88,7 +90,7 @@ std::vector<double> reduced_column_sums(const ReducedAttention& a, int rows) {
   std::vector<double> sums(a.n, 0.0);
   for (int i = a.n - rows; i < a.n; ++i) {
     const float* row = a.row(i);
-    for (int j = 0; j <= i; ++j) sums[j] += row[j];
+    simd::add_f32_to_f64(sums.data(), row, i + 1);
   }
   return sums;
 }

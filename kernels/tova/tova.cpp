@@ -1,6 +1,7 @@
 #include "kernels/tova/tova.hpp"
 
 #include "kernels/method_factories.hpp"
+#include "kernels/simd/simd.hpp"
 #include "kernels/stages/head_reduction.hpp"
 
 namespace ckv {
@@ -14,7 +15,7 @@ Scores tova_scores_cpu(LayerContext& ctx, const TovaParams& p) {
   std::vector<double> mean(n, 0.0);
   for (int h = 0; h < in.H; ++h) {
     const float* row = rows.data() + size_t(h) * n;
-    for (int j = 0; j < n; ++j) mean[j] += row[j];
+    simd::add_f32_to_f64(mean.data(), row, n);
   }
   for (double& x : mean) x /= double(in.H);
   // docs/spec/METHODS.md: the mean over all heads, also for per_kv_head selection (TOVA's own
