@@ -2,7 +2,12 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
 #include <map>
+#include <numeric>
+#include <random>
 
 #include "kernels/stages/selection.hpp"
 
@@ -39,6 +44,85 @@ TEST_CASE("selection keeps sinks, window and the best of the rest, ties to the l
   auto keep = select_keep(s, make_sel(6, 2, 1), 10, 1, 0, 1);
   REQUIRE(keep.size() == 1);
   CHECK(keep[0] == std::vector<int>{0, 1, 2, 5, 8, 9});
+}
+
+namespace {
+
+// The definition, independently: sinks and window, then the candidates sorted by (score
+// descending with NaN lowest and -0 = +0, position ascending), the first slots kept.
+std::vector<int> reference_keep(const std::vector<float>& x, int budget, int window, int sink) {
+  const int n = int(x.size());
+  std::vector<int> keep;
+  if (n <= budget) {
+    keep.resize(n);
+    std::iota(keep.begin(), keep.end(), 0);
+    return keep;
+  }
+  const int s = std::min(sink, n), e = std::max(s, n - window);
+  std::vector<int> order(e - s);
+  std::iota(order.begin(), order.end(), s);
+  auto value = [&](int j) { return std::isnan(x[j]) ? -INFINITY : x[j]; };
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return value(a) > value(b); });
+  order.resize(std::min<size_t>(order.size(), size_t(std::max(0, budget - s - (n - e)))));
+  for (int j = 0; j < s; ++j) keep.push_back(j);
+  keep.insert(keep.end(), order.begin(), order.end());
+  for (int j = e; j < n; ++j) keep.push_back(j);
+  std::sort(keep.begin(), keep.end());
+  return keep;
+}
+
+}  // namespace
+
+TEST_CASE("selection equals a full sort on adversarial scores (narrow ranges, ties, NaN, signed zeros)") {
+  std::mt19937 rng(11);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  // Each generator fills a score vector of length n with one kind of distribution.
+  const std::vector<std::pair<const char*, std::function<float(int, int)>>> kinds = {
+      {"uniform", [&](int, int) { return std::uniform_real_distribution<float>(0, 1)(rng); }},
+      {"narrow negative (knorm-like)",
+       [&](int, int) { return -11.3f + std::normal_distribution<float>(0, 0.01f)(rng); }},
+      {"adjacent floats",
+       [&](int, int) { return std::nextafter(1.0f, 2.0f * float(std::uniform_int_distribution<int>(0, 3)(rng))); }},
+      {"few values", [&](int, int) { return float(std::uniform_int_distribution<int>(0, 4)(rng)); }},
+      {"all equal", [&](int, int) { return 0.25f; }},
+      {"positions", [&](int j, int) { return float(j); }},
+      {"reversed", [&](int j, int n) { return float(n - j); }},
+      {"signed zeros, NaN, infinities", [&](int, int) {
+         const float pick[] = {0.0f, -0.0f, nan, INFINITY, -INFINITY, 1e-45f, -1e-45f, 3.0f};
+         return pick[std::uniform_int_distribution<int>(0, 7)(rng)];
+       }},
+      {"huge range", [&](int, int) {
+         return std::ldexp(std::uniform_real_distribution<float>(-1, 1)(rng),
+                           std::uniform_int_distribution<int>(-120, 120)(rng));
+       }},
+  };
+  for (const auto& [name, draw] : kinds)
+    for (int n : {7, 100, 1000, 5000}) {
+      std::vector<float> x(n);
+      for (int j = 0; j < n; ++j) x[j] = draw(j, n);
+      for (int budget : {n / 10 + 6, n / 2 + 3, n - 1})
+        for (auto [sink, window] : {std::pair{0, 1}, std::pair{4, 5}}) {
+          if (budget < sink + window) continue;
+          INFO(name << " n " << n << " B " << budget << " s " << sink << " w " << window);
+          const auto keep = select_keep(one_vector(x), make_sel(budget, window, sink), n, 1, 0, 1);
+          CHECK(keep[0] == reference_keep(x, budget, window, sink));
+        }
+    }
+}
+
+TEST_CASE("per_kv_head heads with equal scores share one keep-set; differing heads do not") {
+  std::mt19937 rng(5);
+  std::vector<float> a(300), b(300);
+  for (float& v : a) v = std::uniform_real_distribution<float>(0, 1)(rng);
+  for (float& v : b) v = std::uniform_real_distribution<float>(0, 1)(rng);
+  Scores scores;
+  scores.heads = {a, a, b, a};
+  const auto keep = select_keep(scores, make_sel(60, 4, 2, false), 300, 4, 0, 1);
+  REQUIRE(keep.size() == 4);
+  CHECK(keep[0] == reference_keep(a, 60, 4, 2));
+  CHECK(keep[1] == keep[0]);
+  CHECK(keep[2] == reference_keep(b, 60, 4, 2));
+  CHECK(keep[3] == keep[0]);
 }
 
 TEST_CASE("selection keeps everything when n <= B, with exactly min(B, n) otherwise") {

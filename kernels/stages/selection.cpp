@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <numeric>
 #include <utility>
 
@@ -133,6 +135,78 @@ int layer_budget(const SelectionParams& given, int layer, int num_layers, int n)
 
 namespace {
 
+// The order of scores as unsigned integers: key(a) > key(b) exactly when a > b, NaN ranked as
+// -inf (lowest) and -0 equal to +0, as the comparison of floats the selection is defined by.
+// Branch-free, so the loop over a score vector vectorises.
+inline uint32_t order_key(float x) {
+  x = x != x ? -INFINITY : x + 0.0f;  // NaN -> -inf; -0 + +0 = +0
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  // negative: all bits flipped; positive: the sign bit set
+  return bits ^ (uint32_t(int32_t(bits) >> 31) | 0x80000000u);
+}
+
+// The `take` best of the candidates [lo, lo + keys.size()) by (score descending, position
+// ascending), as the boundary pair: candidate j is among them exactly when
+// (key_j, -j) >= (key, -position). A radix select: a histogram of 11 bits of the keys, taken
+// just below the bits all candidates share (so scores in a narrow range still spread over the
+// bins), finds the bin the boundary falls in; only that bin's candidates go on, and at most
+// 64 of them (or equal keys) are ordered by nth_element. Each pass reads the candidates once,
+// so the cost is a few passes over the scores instead of an nth_element over all of them.
+// 0 < take < keys.size().
+std::pair<uint32_t, int> selection_boundary(const std::vector<uint32_t>& keys, int lo, int take) {
+  constexpr int kBits = 11, kBins = 1 << kBits;
+  constexpr size_t kSmall = 64;
+  std::vector<int> histogram(kBins);
+  // One level: the digit below the shared bits of [kmin, kmax]; returns the digit of the
+  // boundary's bin and lowers `need` by the candidates in the bins above it.
+  auto level = [&](uint32_t kmin, uint32_t kmax, auto&& for_each_key, int& need, int& shift) {
+    const int top = 31 - __builtin_clz(kmin ^ kmax);  // the highest bit that differs
+    shift = std::max(0, top + 1 - kBits);
+    std::fill(histogram.begin(), histogram.end(), 0);
+    for_each_key([&](uint32_t k) { ++histogram[(k >> shift) & (kBins - 1)]; });
+    int above = 0, bin = kBins - 1;
+    for (; bin > 0 && above + histogram[bin] < need; --bin) above += histogram[bin];
+    need -= above;
+    return uint32_t(bin);
+  };
+  int need = take;
+  std::vector<std::pair<uint32_t, int>> tied;
+  {
+    uint32_t kmin = ~0u, kmax = 0;
+    for (uint32_t k : keys) {
+      kmin = std::min(kmin, k);
+      kmax = std::max(kmax, k);
+    }
+    if (kmin == kmax) return {kmin, lo + take - 1};  // all scores equal: the lowest positions
+    int shift = 0;
+    const uint32_t bin = level(
+        kmin, kmax, [&](auto add) { for (uint32_t k : keys) add(k); }, need, shift);
+    tied.reserve(keys.size() / 8);
+    for (size_t i = 0; i < keys.size(); ++i)
+      if (((keys[i] >> shift) & (kBins - 1)) == bin) tied.emplace_back(keys[i], lo + int(i));
+  }
+  while (tied.size() > kSmall) {
+    uint32_t kmin = ~0u, kmax = 0;
+    for (const auto& t : tied) {
+      kmin = std::min(kmin, t.first);
+      kmax = std::max(kmax, t.first);
+    }
+    if (kmin == kmax) break;  // equal keys: nth_element orders them by position
+    int shift = 0;
+    const uint32_t bin = level(
+        kmin, kmax, [&](auto add) { for (const auto& t : tied) add(t.first); }, need, shift);
+    std::erase_if(tied, [&](const auto& t) { return ((t.first >> shift) & (kBins - 1)) != bin; });
+  }
+  // 1 <= need <= tied.size()
+  auto better = [](const std::pair<uint32_t, int>& a, const std::pair<uint32_t, int>& b) {
+    if (a.first != b.first) return a.first > b.first;
+    return a.second < b.second;
+  };
+  std::nth_element(tied.begin(), tied.begin() + (need - 1), tied.end(), better);
+  return tied[need - 1];
+}
+
 // One keep-set for scores `x` (docs/spec/METHODS.md "Selection"): sinks [0, s), window
 // [max(s, n - w), n), then the best-scoring rest, ties to the lower position.
 std::vector<int> select_one(const std::vector<float>* x, const CustomFill* custom, int head,
@@ -143,51 +217,51 @@ std::vector<int> select_one(const std::vector<float>* x, const CustomFill* custo
     std::iota(keep.begin(), keep.end(), 0);
     return keep;
   }
-  std::vector<unsigned char> taken(n, 0);
+  // Always kept: the sinks [0, s) and the window [e, n); the candidates are [s, e).
   const int s = std::min(sink, n);
-  for (int j = 0; j < s; ++j) taken[j] = 1;
-  for (int j = std::max(s, n - window); j < n; ++j) taken[j] = 1;
-  int count = int(std::count(taken.begin(), taken.end(), 1));
+  const int e = std::max(s, n - window);
+  const int count = s + (n - e);
   // B >= s + w (validate_selection, layer_budget), so slots >= 0 unless window > n.
-  int slots = std::max(0, budget - count);
-  if (slots > 0) {
-    std::vector<int> order;
-    if (custom) {
-      order = custom->fill(head, slots, taken);
-    } else {
-      CKV_CHECK(x && int(x->size()) == n, "selection: score vector of length {} for n = {}",
-                x ? x->size() : 0, n);
-      const std::vector<float>& v = *x;
-      // (score, position) pairs, so the comparisons read no scattered scores. NaN scores would
-      // make the order undefined; they rank last.
-      std::vector<std::pair<float, int>> candidates;
-      candidates.reserve(n);
-      for (int j = 0; j < n; ++j)
-        if (!taken[j]) candidates.emplace_back(std::isnan(v[j]) ? -INFINITY : v[j], j);
-      auto better = [](const std::pair<float, int>& a, const std::pair<float, int>& b) {
-        if (a.first != b.first) return a.first > b.first;
-        return a.second < b.second;
-      };
-      // `better` is a strict total order, so nth_element finds exactly the `take` best (which
-      // partial_sort would also order, for nothing: the keep-set is read in position order).
-      const int take = std::min<int>(slots, int(candidates.size()));
-      if (take > 0 && take < int(candidates.size()))
-        std::nth_element(candidates.begin(), candidates.begin() + (take - 1), candidates.end(),
-                         better);
-      order.resize(take);
-      for (int t = 0; t < take; ++t) order[t] = candidates[t].second;
-    }
-    for (int j : order) {
-      if (slots == 0) break;
-      CKV_CHECK(j >= 0 && j < n && !taken[j], "selection: custom fill returned token {} ({})",
-                j, j >= 0 && j < n ? "already kept" : "out of range");
-      taken[j] = 1;
-      --slots;
+  const int slots = std::max(0, budget - count);
+  if (custom) {
+    std::vector<unsigned char> taken(n, 0);
+    for (int j = 0; j < s; ++j) taken[j] = 1;
+    for (int j = e; j < n; ++j) taken[j] = 1;
+    int left = slots;
+    if (left > 0)
+      for (int j : custom->fill(head, left, taken)) {
+        if (left == 0) break;
+        CKV_CHECK(j >= 0 && j < n && !taken[j], "selection: custom fill returned token {} ({})",
+                  j, j >= 0 && j < n ? "already kept" : "out of range");
+        taken[j] = 1;
+        --left;
+      }
+    keep.reserve(std::min(n, budget));
+    for (int j = 0; j < n; ++j)
+      if (taken[j]) keep.push_back(j);
+    return keep;
+  }
+  CKV_CHECK(x && int(x->size()) == n, "selection: score vector of length {} for n = {}",
+            x ? x->size() : 0, n);
+  const int take = std::min(slots, e - s);
+  keep.resize(size_t(count) + take);
+  int out = 0;
+  for (int j = 0; j < s; ++j) keep[out++] = j;
+  if (take == e - s) {
+    for (int j = s; j < e; ++j) keep[out++] = j;
+  } else if (take > 0) {
+    // (score, position) order as integer keys, so the comparisons read no scattered scores.
+    std::vector<uint32_t> keys(size_t(e - s));
+    for (int j = s; j < e; ++j) keys[j - s] = order_key((*x)[j]);
+    const auto [key, position] = selection_boundary(keys, s, take);
+    for (int j = s; j < e; ++j) {  // branch-free: write every candidate, advance past the kept
+      const uint32_t k = keys[j - s];
+      keep[out] = j;
+      out += int(k > key || (k == key && j <= position));
     }
   }
-  keep.reserve(std::min(n, budget));
-  for (int j = 0; j < n; ++j)
-    if (taken[j]) keep.push_back(j);
+  for (int j = e; j < n; ++j) keep[out++] = j;
+  CKV_CHECK(out == count + take, "selection: kept {} of {} tokens", out, count + take);
   return keep;
 }
 
@@ -220,9 +294,18 @@ std::vector<std::vector<int>> select_keep(const Scores& scores, const SelectionP
   CKV_CHECK(custom || int(scores.heads.size()) == sets,
             "selection: {} selection needs {} score vectors, got {}",
             per_query ? "per_query_head" : "per_kv_head", sets, scores.heads.size());
-  for (int g = 0; g < sets; ++g)
+  for (int g = 0; g < sets; ++g) {
+    // Heads with the same scores (the methods whose scores do not depend on the head, e.g.
+    // streaming_llm, random) get the same keep-set: it is a function of the scores alone.
+    if (!custom && g > 0 && scores.heads[g].size() == scores.heads[g - 1].size() &&
+        std::memcmp(scores.heads[g].data(), scores.heads[g - 1].data(),
+                    scores.heads[g].size() * sizeof(float)) == 0) {
+      keep[g] = keep[g - 1];
+      continue;
+    }
     keep[g] = select_one(custom ? nullptr : &scores.heads[g], custom, g, budget, sel.sink,
                          sel.window, n);
+  }
   return keep;
 }
 
