@@ -24,6 +24,7 @@
 #include "cache/cache_index.hpp"
 #include "cache/synthetic.hpp"
 #include "common/error.hpp"
+#include "common/heap.hpp"
 #include "kernels/registry.hpp"
 #include "worker/evaluator.hpp"
 
@@ -63,6 +64,7 @@ void check_ok(const BatchResult& result) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ckv::configure_heap();  // the worker's heap policy (common/heap.hpp)
   int tokens = 2048, repeats = 3;
   std::vector<std::string> methods = {"h2o", "snapkv", "pyramidkv", "tova", "circuitkv_neumann",
                                       "circuitkv_walk", "circuitkv_influence", "rc", "rwr"};

@@ -5,12 +5,14 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "common/heap.hpp"
 #include "common/suggest.hpp"
 #include "tools/ckv_sweep/commands.hpp"
 
 int main(int argc, char** argv) {
   using namespace ckv;
   using namespace ckv::cli;
+  configure_heap();  // common/heap.hpp: the worker reuses its freed buffers
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     print_usage(std::cout);
     return argc < 2 ? kExitUsage : 0;
