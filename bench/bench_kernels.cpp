@@ -720,8 +720,8 @@ int main(int argc, char** argv) {
         one.triad_gbs, isa_name(one.isa), one.fma_gflops);
   }
   note(
-      "# median_ms = median over iters after one warm-up call (* = one run longer than 2 s, "
-      "timed once, no repeat)\n");
+      "# median_ms = median over iters after one warm-up call (* = a warm-up longer than 2 s: "
+      "one more call timed, no repeat)\n");
   if (const char* clock = std::getenv("CKV_BENCH_CLOCK"); clock && std::string(clock) == "cpu")
     note("# CKV_BENCH_CLOCK=cpu: times are the process's CPU time (user + system), not wall time\n");
   std::fflush(g_notes);
