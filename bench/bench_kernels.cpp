@@ -176,9 +176,12 @@ std::vector<double> flatten(const std::vector<std::vector<float>>& x) {
   return out;
 }
 
+// The method's default configuration, built once (as a campaign builds it once, not per layer).
 Scores score_defaults(const char* method, LayerContext& ctx) {
-  const Configuration c = bench_configuration(method);
-  return c.method->score_cpu(ctx, c.typed);
+  static std::map<std::string, Configuration> configs;
+  auto it = configs.find(method);
+  if (it == configs.end()) it = configs.emplace(method, bench_configuration(method)).first;
+  return it->second.method->score_cpu(ctx, it->second.typed);
 }
 
 std::string sci(double x) {

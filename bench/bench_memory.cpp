@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "bench/harness.hpp"
+#include "common/heap.hpp"
 #include "kernels/registry.hpp"
 #include "worker/metrics.hpp"
 
@@ -39,6 +40,7 @@ double peak_rss_gib() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ckv::configure_heap();  // the worker's heap policy (common/heap.hpp)
   std::string method;
   std::vector<std::string> settings;
   int n = 32768;
