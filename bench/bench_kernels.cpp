@@ -154,6 +154,7 @@ struct KernelCase {
 std::vector<int> spread_keep(const Shape& s) {
   const int budget = std::min(2048, s.n / 2);
   std::vector<int> keep;
+  keep.reserve(budget);
   for (int j = 0; j < budget; ++j) keep.push_back(int((long long)j * s.n / budget));
   return keep;
 }

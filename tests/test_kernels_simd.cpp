@@ -55,7 +55,7 @@ TEST_CASE("pack_panels: every level writes the transposed keys, zeros past n", "
   for (int d : {3, 8, 12, 64, 128})
     for (int n : {1, 7, 15, 16, 17, 32, 40, 100})
       for (int extra : {0, 5}) {  // ld = d + extra: a matrix slice
-        const size_t ld = size_t(d + extra);
+        const size_t ld = size_t(d) + size_t(extra);
         const auto K = random_floats(size_t(n) * ld, rng);
         const int count = simd::panel_count(n);
         std::vector<float> expected(size_t(count) * d * simd::kPanel, 0.0f);
