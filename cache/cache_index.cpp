@@ -9,6 +9,7 @@
 #include <limits>
 #include <map>
 
+#include "cache/json_input.hpp"
 #include "common/canonical_json.hpp"
 #include "common/error.hpp"
 
@@ -72,14 +73,11 @@ std::vector<IndexEntry> read_cache_index(const std::string& dir) {
   for (int number = 1; std::getline(in, line); ++number) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     const std::string where = fmt::format("{}:{}", path, number);
-    json value;
+    std::string reason;
+    const std::optional<json> value = parse_outside_json(line, reason);
+    if (!value) throw InputError(fmt::format("{}: invalid JSON: {}", where, reason));
     try {
-      value = json::parse(line);
-    } catch (const json::exception& e) {  // a syntax error, or a number out of range (3e8072)
-      throw InputError(fmt::format("{}: invalid JSON: {}", where, e.what()));
-    }
-    try {
-      entries.push_back(parse_entry(value, where));
+      entries.push_back(parse_entry(*value, where));
     } catch (const Error& e) {
       throw InputError(e.what());
     }

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <limits>
 
+#include "cache/json_input.hpp"
 #include "common/canonical_json.hpp"
 #include "common/error.hpp"
 
@@ -45,12 +46,10 @@ std::vector<std::string> string_list(const json& value, const char* key, const s
 }  // namespace
 
 LongBenchSample parse_longbench_line(const std::string& line, const std::string& where) {
-  json object;
-  try {
-    object = json::parse(line);
-  } catch (const json::exception& e) {  // a syntax error, or a number out of range (1e99999)
-    fail(where, fmt::format("invalid JSON: {}", e.what()));
-  }
+  std::string reason;
+  const std::optional<json> parsed = parse_outside_json(line, reason);
+  if (!parsed) fail(where, fmt::format("invalid JSON: {}", reason));
+  const json& object = *parsed;
   if (!object.is_object()) fail(where, fmt::format("expected a JSON object, got {}", object.type_name()));
 
   LongBenchSample sample;

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <limits>
 
+#include "cache/json_input.hpp"
 #include "common/canonical_json.hpp"
 #include "common/error.hpp"
 #include "common/half.hpp"
@@ -116,13 +117,14 @@ std::string header_length_problem(const std::string& path, uint64_t file_size, u
 // The header JSON, or the reason it is not a JSON object.
 bool parse_header(const std::string& path, const unsigned char* bytes, uint64_t length, json& out,
                   std::string& error) {
-  const char* begin = reinterpret_cast<const char*>(bytes);
-  try {
-    out = json::parse(begin, begin + length);
-  } catch (const json::exception& e) {  // a syntax error, or a number out of range (41e4493)
-    error = fmt::format("{}: header is not valid JSON: {}", path, e.what());
+  std::string reason;
+  std::optional<json> parsed =
+      parse_outside_json(std::string_view(reinterpret_cast<const char*>(bytes), length), reason);
+  if (!parsed) {
+    error = fmt::format("{}: header is not valid JSON: {}", path, reason);
     return false;
   }
+  out = std::move(*parsed);
   if (!out.is_object()) {
     error = fmt::format("{}: header is not a JSON object", path);
     return false;

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <set>
 
+#include "cache/json_input.hpp"
 #include "common/error.hpp"
 
 namespace ckv {
@@ -43,11 +44,10 @@ class MetaReader {
 
   json parsed(const char* key) const {
     const std::string& text = string(key);
-    try {
-      return json::parse(text);
-    } catch (const json::exception&) {  // a syntax error, or a number out of range (1e99999)
-      CKV_FAIL("{}: metadata '{}' = '{}' is not valid JSON", path_, key, text);
-    }
+    std::string reason;
+    std::optional<json> value = parse_outside_json(text, reason);
+    if (!value) CKV_FAIL("{}: metadata '{}' = '{}' is not valid JSON", path_, key, text);
+    return std::move(*value);
   }
 
   json list(const char* key) const {
@@ -226,7 +226,8 @@ std::vector<int32_t> read_token_ids(const SafetensorsFile& file, const char* nam
 }  // namespace
 
 std::vector<TokenText> parse_token_texts(const std::string& path, const std::string& value, int n_tokens) {
-  const json list = json::parse(value, nullptr, /*allow_exceptions=*/false);
+  std::string reason;
+  const json list = parse_outside_json(value, reason).value_or(json());
   if (!list.is_array())
     CKV_FAIL("{}: metadata 'token_texts' is not a JSON list (one entry per prompt token)", path);
   if (list.size() != size_t(n_tokens))
@@ -441,7 +442,8 @@ std::string index_disagreement(const std::string& index_task, const std::string&
   compare("n_tokens", std::to_string(index_n_tokens));
   compare("m_answer", std::to_string(index_m_answer));
   if (auto it = metadata.find("layers"); it != metadata.end()) {
-    const json layers = json::parse(it->second, nullptr, false);
+    std::string reason;
+    const json layers = parse_outside_json(it->second, reason).value_or(json());
     if (layers.is_array() && layers != json(index_layers))
       differences.push_back(fmt::format("layers are {} in the index but {} in the file", json(index_layers).dump(),
                                         layers.dump()));

@@ -20,7 +20,7 @@ build=${CKV_TIDY_BUILD:-build}
 
 # The parsers of outside files (safetensors, index.jsonl, sweep files, predictions, LongBench
 # JSONL), the fuzz targets, and the scheduler's runner.
-default_files=(cache/safetensors.cpp cache/cache_index.cpp cache/longbench.cpp e2e/prediction_import.cpp
+default_files=(cache/safetensors.cpp cache/cache_index.cpp cache/longbench.cpp cache/json_input.cpp e2e/prediction_import.cpp
                scheduler/spec*.cpp scheduler/runner.cpp fuzz/targets.cpp)
 case "${1:-}" in
   --all) mapfile -t files < <(git ls-files '*.cpp' | grep -v '^bench/' ) ;;
