@@ -310,6 +310,28 @@ TEST_CASE("sumsq_f64: the same bits at every level, the 16-lane definition, near
   CHECK(simd::sumsq_f64(nullptr, 0) == 0.0);
 }
 
+// K-norm's batched sums (two keys per loop at the vector levels): each row's value is
+// sumsq_f64's at the scalar level, bit for bit, for odd and even row counts and strided rows.
+TEST_CASE("sumsq_rows_f64: each row is sumsq_f64's value at every level", "[simd]") {
+  LevelGuard guard;
+  std::mt19937 rng(29);
+  for (int rows : {1, 2, 3, 6, 7})
+    for (int len : {1, 7, 15, 16, 17, 64, 128, 129}) {
+      const size_t stride = size_t(len) + 3;
+      const auto x = random_floats(stride * size_t(rows), rng, -3.0f, 3.0f);
+      simd::set_active_level(simd::Level::scalar);
+      std::vector<double> expected(static_cast<size_t>(rows));
+      for (int r = 0; r < rows; ++r) expected[r] = simd::sumsq_f64(x.data() + r * stride, len);
+      for (auto level : simd::available_levels()) {
+        simd::set_active_level(level);
+        std::vector<double> out(static_cast<size_t>(rows), -1.0);
+        simd::sumsq_rows_f64(x.data(), stride, rows, len, out.data());
+        INFO("rows " << rows << " len " << len << " level " << simd::level_name(level));
+        CHECK(same_bits(out, expected));
+      }
+    }
+}
+
 // Column sums and votes add rows into double accumulators: one rounding per element, so every
 // level gives acc[j] + double(x[j]) exactly, tails included.
 TEST_CASE("add_f32_to_f64: acc[j] + double(x[j]) at every level", "[simd]") {
