@@ -693,13 +693,30 @@ int main(int argc, char** argv) {
          peak_text(end).c_str());
     one.triad_gbs = std::max(one.triad_gbs, end.triad_gbs);
     one.fma_gflops = std::max(one.fma_gflops, end.fma_gflops);
-    if (const double mhz = cpuinfo_mhz(); mhz > 0)
+    if (const double mhz = cpuinfo_mhz(); mhz > 0) {
+      int flop_per_cycle = ideal_flop_per_cycle(one.isa);
+      std::string ports = ideal_ports(one.isa);
+      // Some AVX-512 cores have 256-bit FMA units (Zen 4 issues a 512-bit FMA as two halves;
+      // some Xeons have one 512-bit port): there AVX-512 runs at AVX2's rate, and the ideal is
+      // AVX2's 32 flop per cycle, not 64.
+      if (one.isa == PeakIsa::avx512f) {
+        const double avx2 = fma_peak_gflops(PeakIsa::avx2_fma, 1);
+        if (one.fma_gflops < 1.3 * avx2) {
+          flop_per_cycle = ideal_flop_per_cycle(PeakIsa::avx2_fma);
+          char text[160];
+          std::snprintf(text, sizeof text,
+                        "2 FMA ports of 256 bits: avx2+fma measured %.2f GFLOP/s, 512-bit FMAs run at its rate",
+                        avx2);
+          ports = text;
+        }
+      }
       note(
           "# FMA peak check: %.2f GFLOP/s = %d flop/cycle (%s, %s) x %.2f GHz; "
           "/proc/cpuinfo reports %.0f MHz (turbo runs above it; a clock implied far below it "
           "means fewer FMA ports or a busy core)\n",
-          one.fma_gflops, ideal_flop_per_cycle(one.isa), isa_name(one.isa), ideal_ports(one.isa),
-          one.fma_gflops / ideal_flop_per_cycle(one.isa), mhz);
+          one.fma_gflops, flop_per_cycle, isa_name(one.isa), ports.c_str(), one.fma_gflops / flop_per_cycle,
+          mhz);
+    }
     if (products.empty()) {
       note(
           "# matrix product: no tuned library found (libopenblas.so.0 not installed: Debian "
