@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <functional>
 #include <numeric>
 
@@ -26,45 +27,70 @@ void widen_rows(const float* v, int d, int count, std::vector<double>& out) {
   for (size_t i = 0; i < out.size(); ++i) out[i] = double(v[i]);
 }
 
+// For each of `rows` weight rows (row r at w + r·ld): kw[r·count + s] = row[kept[s]] for s <
+// count, and sum[r] += each of them widened, one chain per row in ascending s. Eight rows advance
+// together: one row's chain of dependent additions was the loop's latency; each row's chain
+// keeps its order, so the sums are the same bits.
+void gather_kept(const float* w, size_t ld, int rows, const int* kept, int count, float* kw,
+                 double* sum) {
+  constexpr int kRows = 8;
+  int r0 = 0;
+  for (; r0 + kRows <= rows; r0 += kRows) {
+    double s_[kRows];
+    for (int i = 0; i < kRows; ++i) s_[i] = sum[r0 + i];
+    for (int s = 0; s < count; ++s) {
+      const size_t j = size_t(kept[s]);
+      for (int i = 0; i < kRows; ++i) {
+        const float x = w[size_t(r0 + i) * ld + j];
+        kw[size_t(r0 + i) * count + s] = x;
+        s_[i] += double(x);
+      }
+    }
+    for (int i = 0; i < kRows; ++i) sum[r0 + i] = s_[i];
+  }
+  for (int r = r0; r < rows; ++r) {
+    const float* e = w + size_t(r) * ld;
+    double acc = sum[r];
+    for (int s = 0; s < count; ++s) {
+      kw[size_t(r) * count + s] = e[kept[s]];
+      acc += double(kw[size_t(r) * count + s]);
+    }
+    sum[r] = acc;
+  }
+}
+
 }  // namespace
 
 void top_attended_keys(const float* e, int n, int k, std::vector<int>& scratch, int* out) {
   if (k <= 0) return;
   auto before = [e](int x, int y) { return metric_terms::attends_before(e[x], x, e[y], y); };
-  // The buffer holds every position seen that may still be among the k best: all of the first k,
-  // then those beating the k-th best of the last cut. Keys arrive in ascending position, so a
-  // later key beats an earlier one of equal value never: `e_j > worst` is the exact test.
-  const size_t capacity = std::max<size_t>(size_t(4) * size_t(k), 256);
-  scratch.clear();
-  scratch.reserve(capacity);
-  int j = 0;
-  for (; j < n && int(scratch.size()) < k; ++j) scratch.push_back(j);
-  auto cut = [&] {
-    std::nth_element(scratch.begin(), scratch.begin() + (k - 1), scratch.end(), before);
-    scratch.resize(size_t(k));
-    return e[scratch[size_t(k) - 1]];  // the k-th best: nth_element put it at k - 1
-  };
-  float worst = cut();
-  constexpr int kBlock = 16;
-  while (j < n) {
-    // Most blocks hold no key beating the k-th best: one vectorisable test skips them.
-    if (j + kBlock <= n) {
-      bool any = false;
-      for (int i = 0; i < kBlock; ++i) any |= e[j + i] > worst;
-      if (!any) {
-        j += kBlock;
-        continue;
-      }
+  // A lower bound on the k-th best value: split the row into k chunks; their k maxima are k
+  // distinct positions at or above the smallest of them, so every one of the k best is too. Only
+  // the positions at or above it are candidates (a branch-free pass), and one nth_element over
+  // them finds the k best: O(n) for any order of the values (a rising row, as real attention
+  // rows are towards their end, leaves most keys candidates, still linear).
+  scratch.resize(size_t(n));
+  int count = 0;
+  if (n >= 2 * k) {
+    float bound = simd::max_f32(e, n / k);
+    for (int c = 1; c < k; ++c) {
+      const int j0 = int(int64_t(n) * c / k), j1 = int(int64_t(n) * (c + 1) / k);
+      bound = std::min(bound, simd::max_f32(e + j0, j1 - j0));
     }
-    const int end = std::min(n, j + kBlock);
-    for (; j < end; ++j) {
-      if (!(e[j] > worst)) continue;
-      scratch.push_back(j);
-      if (scratch.size() == capacity) worst = cut();
+    for (int j = 0; j < n; ++j) {
+      scratch[size_t(count)] = j;
+      count += e[j] >= bound ? 1 : 0;
     }
+  } else {
+    std::iota(scratch.begin(), scratch.end(), 0);
+    count = n;
   }
-  std::partial_sort(scratch.begin(), scratch.begin() + k, scratch.end(), before);
-  std::copy_n(scratch.begin(), k, out);
+  CKV_CHECK(count >= k, "top_attended_keys: {} candidates for the {} best of {} keys (NaN weights?)",
+            count, k, n);
+  const auto first = scratch.begin(), last = first + count;
+  std::nth_element(first, first + (k - 1), last, before);
+  std::sort(first, first + k, before);
+  std::copy_n(first, k, out);
 }
 
 AnswerAttention AnswerAttention::compute(const LayerInput& in, int topk) {
@@ -271,16 +297,8 @@ void MetricAccumulator::add_layer(const LayerInput& in, const AnswerAttention& a
           const float* v = in.value(g, kept_list[s0 + s]);
           for (int c = 0; c < d; ++c) values[size_t(s) * d + c] = double(v[c]);
         }
-        for (int r = 0; r < run_rows; ++r) {
-          const float* e = run_weight + r * width;
-          float* kw = kept_weight.data() + size_t(r) * count;
-          double sum = kept_sum[r];
-          for (int s = 0; s < count; ++s) {
-            kw[s] = e[kept_list[s0 + s]];
-            sum += double(kw[s]);
-          }
-          kept_sum[r] = sum;
-        }
+        gather_kept(run_weight, width, run_rows, kept_list.data() + s0, count, kept_weight.data(),
+                    kept_sum.data());
         simd::gemm_acc_f64(run_rows, count, d, kept_weight.data(), count, values.data(), d,
                            kept_acc.data(), d);
       }

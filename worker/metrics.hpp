@@ -42,11 +42,10 @@ struct AnswerAttention {
 };
 
 // The k positions of e[0..n) with the largest values, ties to the lower position (the strict
-// total order metric_terms::attends_before), written to out[0..k) best first; k <= n. A scan
-// that keeps a buffer of candidates beating the k-th best so far (`scratch`, reused between
-// calls) and cuts it back to the best k with nth_element when it fills: O(n) for any order of
-// the values (rows whose attention grows towards the end, as real rows do, put nearly every key
-// into a heap of the k best, at log k each). The same list as a stable sort of all n.
+// total order metric_terms::attends_before), written to out[0..k) best first; k <= n. The
+// candidates are the keys at or above the smallest of k chunk maxima (a lower bound on the k-th
+// best value), collected into `scratch` (reused between calls), then one nth_element: O(n) for
+// any order of the values. The same list as a stable sort of all n.
 void top_attended_keys(const float* e, int n, int k, std::vector<int>& scratch, int* out);
 
 // Running sums for the means over layers, heads and answer tokens (docs/spec/METRICS.md).
