@@ -6,6 +6,7 @@
 #include <fstream>
 #include <set>
 
+#include "common/philox.hpp"
 #include "kernels/registry.hpp"
 #include "kernels/snapkv/snapkv.hpp"
 #include "kernels/stages/selection.hpp"
@@ -200,6 +201,17 @@ TEST_CASE("random: reproducible for a seed, different across seeds, uniform in [
   double sum = 0;
   for (float x : many.heads[0]) sum += x;
   CHECK(sum / 4096 == Approx(0.5).margin(0.02));
+  // Each score is the Philox draw of its position (stream "RAND"), whether it was drawn in a
+  // batch of 16 side by side or one at a time in the tail: n = 4096 + 7 has both.
+  std::vector<float> zeros_tail(4103 * 2, 0.0f);
+  big.n = 4103;
+  big.k = zeros_tail.data();
+  LayerContext ctx_tail(big);
+  Scores tail = score("random", ctx_tail, {{"seed", 0x89ABCDEFull}});
+  for (int j = 0; j < big.n; ++j) {
+    INFO("position " << j);
+    REQUIRE(tail.heads[0][j] == float(philox_walk_draw(0x89ABCDEFull, 0x52414E44u, uint32_t(j), 0u).u0));
+  }
 }
 
 TEST_CASE("full keeps everything and has no parameters") {
