@@ -237,16 +237,16 @@ TEST_CASE("metric row terms: top-k order and kept-set membership") {
   CHECK_FALSE(metric_terms::in_sorted(keep, 0, 0));
 }
 
-// The top-k scan against the definition: a stable sort of every position by value, larger
-// first (so ties keep the lower position first), cut at k. Rows in every order the scan's
-// buffer and block skip treat differently: rising (every key enters the buffer), falling (none
-// after the first k), constant (all ties), few distinct values, random, and lengths around the
-// 16-key blocks and the buffer's capacity.
+// The top-k keys against the definition: a stable sort of every position by value, larger
+// first (so ties keep the lower position first), cut at k. Rows the chunk-maxima bound treats
+// differently: rising (most keys are candidates), falling, constant (all ties), few distinct
+// values, random, near-ties, and signs with signed zeros (-0 ties with +0), at lengths below and
+// above 2k (where the bound is used).
 TEST_CASE("metrics: the top-k keys are a stable sort's first k, for rows in any order") {
   std::mt19937 rng(11);
   std::vector<int> scratch;
   for (int n : {1, 2, 15, 16, 17, 33, 255, 256, 257, 1000, 4099}) {
-    for (int shape = 0; shape < 6; ++shape) {
+    for (int shape = 0; shape < 7; ++shape) {
       std::vector<float> e(static_cast<size_t>(n));
       for (int j = 0; j < n; ++j) {
         switch (shape) {
@@ -255,7 +255,12 @@ TEST_CASE("metrics: the top-k keys are a stable sort's first k, for rows in any 
           case 2: e[j] = 0.25f; break;
           case 3: e[j] = float(rng() % 4); break;
           case 4: e[j] = std::generate_canonical<float, 24>(rng); break;
-          default: e[j] = float(j % 97) + (j % 3 == 0 ? 1e-3f : 0.0f); break;
+          case 5: e[j] = float(j % 97) + (j % 3 == 0 ? 1e-3f : 0.0f); break;
+          default: {  // signs and signed zeros (-0 ties with +0), in no order
+            constexpr float kMixed[] = {-1.5f, -0.0f, 0.0f, 2.0f, -3.0f, 1e-30f, -1e-30f};
+            e[j] = kMixed[rng() % 7];
+            break;
+          }
         }
       }
       std::vector<int> order(static_cast<size_t>(n));
