@@ -18,24 +18,45 @@ CKV_HD inline uint32_t philox_mulhilo(uint32_t a, uint32_t b, uint32_t* hi) {
   return uint32_t(product);
 }
 
+// Random123's Philox4x32 constants: the round multipliers and the key's Weyl increments.
+constexpr uint32_t kPhiloxMul0 = 0xD2511F53u, kPhiloxMul1 = 0xCD9E8D57u;
+constexpr uint32_t kPhiloxWeyl0 = 0x9E3779B9u, kPhiloxWeyl1 = 0xBB67AE85u;
+constexpr int kPhiloxRounds = 10;
+
+// One round on the counter (c0, c1, c2, c3) under the round key (k0, k1).
+CKV_HD inline void philox_round(uint32_t& c0, uint32_t& c1, uint32_t& c2, uint32_t& c3, uint32_t k0,
+                                uint32_t k1) {
+  uint32_t hi0, hi1;
+  const uint32_t lo0 = philox_mulhilo(kPhiloxMul0, c0, &hi0);
+  const uint32_t lo1 = philox_mulhilo(kPhiloxMul1, c2, &hi1);
+  c0 = hi1 ^ c1 ^ k0;
+  c1 = lo1;
+  c2 = hi0 ^ c3 ^ k1;
+  c3 = lo0;
+}
+
 // counter = (c0, c1, c2, c3), key = (k0, k1); ten rounds as in Random123.
 CKV_HD inline Philox4x32 philox4x32(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, uint32_t k0,
                                     uint32_t k1) {
-  constexpr uint32_t kMul0 = 0xD2511F53u, kMul1 = 0xCD9E8D57u;
-  constexpr uint32_t kWeyl0 = 0x9E3779B9u, kWeyl1 = 0xBB67AE85u;
-  for (int round = 0; round < 10; ++round) {
-    uint32_t hi0, hi1;
-    uint32_t lo0 = philox_mulhilo(kMul0, c0, &hi0);
-    uint32_t lo1 = philox_mulhilo(kMul1, c2, &hi1);
-    uint32_t n0 = hi1 ^ c1 ^ k0, n1 = lo1, n2 = hi0 ^ c3 ^ k1, n3 = lo0;
-    c0 = n0;
-    c1 = n1;
-    c2 = n2;
-    c3 = n3;
-    k0 += kWeyl0;
-    k1 += kWeyl1;
+  for (int round = 0; round < kPhiloxRounds; ++round) {
+    philox_round(c0, c1, c2, c3, k0, k1);
+    k0 += kPhiloxWeyl0;
+    k1 += kPhiloxWeyl1;
   }
   return Philox4x32{{c0, c1, c2, c3}};
+}
+
+// philox4x32 of N counters under one key, in place (counter i is (c0[i], c1[i], c2[i], c3[i])):
+// the same rounds counter by counter, each round over all N before the next, so the compiler
+// can vectorise across the counters (one counter's rounds are a dependent chain). Host code.
+template <int N>
+inline void philox4x32_lanes(uint32_t (&c0)[N], uint32_t (&c1)[N], uint32_t (&c2)[N], uint32_t (&c3)[N],
+                             uint32_t k0, uint32_t k1) {
+  for (int round = 0; round < kPhiloxRounds; ++round) {
+    for (int i = 0; i < N; ++i) philox_round(c0[i], c1[i], c2[i], c3[i], k0, k1);
+    k0 += kPhiloxWeyl0;
+    k1 += kPhiloxWeyl1;
+  }
 }
 
 // Uniform double in [0, 1) with 53 random bits from two 32-bit words.
