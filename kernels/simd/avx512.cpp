@@ -58,8 +58,24 @@ struct Avx512Ops {
   static double fma1(double a, double b, double c) { return __builtin_fma(a, b, c); }
 };
 
+// qk_keys' rows lie in the lanes: a GQA group's few query rows (7 for Qwen2.5-7B) would fill at
+// most half of the 16, the rest computing zeros. Up to AVX2's 8 lanes, AVX2's qk_keys does the same
+// work in half the instructions, with the same chains, so the same bits.
+void qk_keys(const float* A, size_t lda, int rows, int d, const float* K, size_t ldk, int n,
+             float scale, float* C, size_t ldc) {
+  const Table& t = rows <= 8 ? *avx2_table() : VectorKernels<Avx512Ops>::table();
+  t.qk_keys(A, lda, rows, d, K, ldk, n, scale, C, ldc);
+}
+
 }  // namespace
 
-const Table* avx512_table() { return &VectorKernels<Avx512Ops>::table(); }
+const Table* avx512_table() {
+  static const Table table = [] {
+    Table t = VectorKernels<Avx512Ops>::table();
+    t.qk_keys = qk_keys;
+    return t;
+  }();
+  return &table;
+}
 
 }  // namespace ckv::simd::detail

@@ -103,13 +103,7 @@ void qk_keys(const float* A, size_t lda, int rows, int d, const float* K, size_t
              float scale, float* C, size_t ldc) {
   CKV_CHECK(d <= detail::kMaxKeysDepth, "qk_keys: head dimension {} above {}", d,
             detail::kMaxKeysDepth);
-  if (rows <= 0 || n <= 0) return;
-  // A GQA group's few query rows (7 for Qwen2.5-7B) fill at most half of AVX-512's 16 lanes, the
-  // rest computing zeros: AVX2's 8 lanes do the same work in half the instructions, with the
-  // same bits (every level computes the same chains), so up to 8 rows run there.
-  const detail::Table& t =
-      rows <= 8 && active_level() == Level::avx512 ? *detail::avx2_table() : table();
-  t.qk_keys(A, lda, rows, d, K, ldk, n, scale, C, ldc);
+  if (rows > 0 && n > 0) table().qk_keys(A, lda, rows, d, K, ldk, n, scale, C, ldc);
 }
 
 float exp_f32(float x) { return detail::scalar_exp(x); }
