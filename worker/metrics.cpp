@@ -27,6 +27,22 @@ void widen_rows(const float* v, int d, int count, std::vector<double>& out) {
   for (size_t i = 0; i < out.size(); ++i) out[i] = double(v[i]);
 }
 
+// Rows [r0, r0 + R) of gather_kept below, their chains advancing together.
+template <int R>
+void gather_rows(const float* w, size_t ld, int r0, const int* kept, int count, float* kw, double* sum) {
+  double acc[R];
+  for (int i = 0; i < R; ++i) acc[i] = sum[r0 + i];
+  for (int s = 0; s < count; ++s) {
+    const size_t j = size_t(kept[s]);
+    for (int i = 0; i < R; ++i) {
+      const float x = w[size_t(r0 + i) * ld + j];
+      kw[size_t(r0 + i) * count + s] = x;
+      acc[i] += double(x);
+    }
+  }
+  for (int i = 0; i < R; ++i) sum[r0 + i] = acc[i];
+}
+
 // For each of `rows` weight rows (row r at w + r·ld): kw[r·count + s] = row[kept[s]] for s <
 // count, and sum[r] += each of them widened, one chain per row in ascending s. Eight rows advance
 // together: one row's chain of dependent additions was the loop's latency; each row's chain
@@ -34,29 +50,9 @@ void widen_rows(const float* v, int d, int count, std::vector<double>& out) {
 void gather_kept(const float* w, size_t ld, int rows, const int* kept, int count, float* kw,
                  double* sum) {
   constexpr int kRows = 8;
-  int r0 = 0;
-  for (; r0 + kRows <= rows; r0 += kRows) {
-    double s_[kRows];
-    for (int i = 0; i < kRows; ++i) s_[i] = sum[r0 + i];
-    for (int s = 0; s < count; ++s) {
-      const size_t j = size_t(kept[s]);
-      for (int i = 0; i < kRows; ++i) {
-        const float x = w[size_t(r0 + i) * ld + j];
-        kw[size_t(r0 + i) * count + s] = x;
-        s_[i] += double(x);
-      }
-    }
-    for (int i = 0; i < kRows; ++i) sum[r0 + i] = s_[i];
-  }
-  for (int r = r0; r < rows; ++r) {
-    const float* e = w + size_t(r) * ld;
-    double acc = sum[r];
-    for (int s = 0; s < count; ++s) {
-      kw[size_t(r) * count + s] = e[kept[s]];
-      acc += double(kw[size_t(r) * count + s]);
-    }
-    sum[r] = acc;
-  }
+  int r = 0;
+  for (; r + kRows <= rows; r += kRows) gather_rows<kRows>(w, ld, r, kept, count, kw, sum);
+  for (; r < rows; ++r) gather_rows<1>(w, ld, r, kept, count, kw, sum);
 }
 
 }  // namespace
