@@ -177,12 +177,20 @@ std::vector<double> flatten(const std::vector<std::vector<float>>& x) {
   return out;
 }
 
-// The method's default configuration, built once (as a campaign builds it once, not per layer).
-Scores score_defaults(const char* method, LayerContext& ctx) {
+// A method's configuration for the `given` parameters, built once per (method, parameters) and
+// kept, as a campaign builds it once, not per layer: no timed call parses one.
+const Configuration& configuration_once(const std::string& method, const json& given = json::object()) {
   static std::map<std::string, Configuration> configs;
-  auto it = configs.find(method);
-  if (it == configs.end()) it = configs.emplace(method, bench_configuration(method)).first;
-  return it->second.method->score_cpu(ctx, it->second.typed);
+  const std::string key = method + given.dump();
+  auto it = configs.find(key);
+  if (it == configs.end()) it = configs.emplace(key, bench_configuration(method, given)).first;
+  return it->second;
+}
+
+// The scores of the method's default configuration.
+Scores score_defaults(const char* method, LayerContext& ctx) {
+  const Configuration& config = configuration_once(method);
+  return config.method->score_cpu(ctx, config.typed);
 }
 
 std::string sci(double x) {
@@ -336,13 +344,8 @@ std::vector<KernelCase> kernel_cases() {
     const std::string name = m.name;
     c.bytes = [name](const Shape& s) { return method_bytes(name, s); };
     c.flops = [name](const Shape& s) { return method_flops(name, s); };
-    // The configuration is built once per shape (a campaign builds it once, not per layer).
-    auto configs = std::make_shared<std::map<std::string, Configuration>>();
-    c.cpu = [name, configs](const LayerInput& in, const Shape& s) -> Deferred {
-      auto it = configs->find(s.name);
-      if (it == configs->end())
-        it = configs->emplace(s.name, bench_configuration(name, method_budget(name, s))).first;
-      const Configuration& config = it->second;
+    c.cpu = [name](const LayerInput& in, const Shape& s) -> Deferred {
+      const Configuration& config = configuration_once(name, method_budget(name, s));
       LayerContext ctx(in);
       Scores scores = config.method->score_cpu(ctx, config.typed);
       std::vector<std::vector<int>> keep;
@@ -356,7 +359,7 @@ std::vector<KernelCase> kernel_cases() {
     };
     if (m.has_cuda)
       c.device_method = [name](const LayerInput& in, const Shape& s) {
-        const Configuration config = bench_configuration(name, method_budget(name, s));
+        const Configuration& config = configuration_once(name, method_budget(name, s));
         LayerContext ctx(in, Device::gpu(0));
         return flatten(config.method->score(ctx, config.typed).heads);
       };
@@ -408,7 +411,7 @@ std::vector<KernelCase> kernel_cases() {
                 double(s.H) * kAnswerTokens * (s.n + kAnswerTokens / 2.0) * 4.0 * s.d);
   };
   unit.cpu = [](const LayerInput& in, const Shape& s) {
-    const Configuration config = bench_configuration("snapkv", method_budget("snapkv", s));
+    const Configuration& config = configuration_once("snapkv", method_budget("snapkv", s));
     MetricAccumulator acc;
     for (int layer = 0; layer < 4; ++layer) {
       LayerContext ctx(in);
@@ -420,7 +423,7 @@ std::vector<KernelCase> kernel_cases() {
   };
 #ifdef CKV_HAVE_CUDA
   unit.device_method = [](const LayerInput& in, const Shape& s) {
-    const Configuration config = bench_configuration("snapkv", method_budget("snapkv", s));
+    const Configuration& config = configuration_once("snapkv", method_budget("snapkv", s));
     MetricAccumulator acc;
     for (int layer = 0; layer < 4; ++layer) {
       LayerContext ctx(in, Device::gpu(0));
