@@ -150,9 +150,12 @@ const std::vector<std::vector<double>>& LayerContext::column_sums(int rows, cons
       for (int b0 = n - rows; b0 < n; b0 += kBlockRows) {
         const int b1 = std::min(n, b0 + kBlockRows);
         attention_rows(h, b0, b1, buffer.data(), n);
-        for (int i = b0; i < b1; ++i) {
+        // Row i covers columns [0, i + 1): every row of the block covers [0, b0 + 1), added
+        // for all rows at once; then each row's part past b0. Per column, rows still ascend.
+        simd::add_rows_f32_to_f64(sums[h].data(), buffer.data(), size_t(n), b1 - b0, b0 + 1);
+        for (int i = b0 + 1; i < b1; ++i) {
           const float* row = buffer.data() + size_t(i - b0) * n;
-          simd::add_f32_to_f64(sums[h].data(), row, i + 1);
+          simd::add_f32_to_f64(sums[h].data() + b0 + 1, row + b0 + 1, i - b0);
         }
       }
   });

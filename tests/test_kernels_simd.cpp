@@ -356,6 +356,40 @@ TEST_CASE("add_f32_to_f64: acc[j] + double(x[j]) at every level", "[simd]") {
   }
 }
 
+// Several rows at once: per element, the rows' terms in ascending r, each one rounding, so any
+// grouping of rows or columns gives the sequential sums' bits. Terms from 1e-6 to 1e6 make the
+// order visible (the reversed order is checked to differ somewhere, so the test can fail).
+TEST_CASE("add_rows_f32_to_f64: acc[j] + x[0][j] + x[1][j] + ... in row order at every level", "[simd]") {
+  LevelGuard guard;
+  std::mt19937 rng(43);
+  for (int rows : {1, 2, 7, 8, 9, 17, 64})
+    for (int len : {1, 5, 8, 31, 33, 100, 1000}) {
+      const size_t ld = size_t(len) + 3;
+      std::vector<float> x(ld * size_t(rows));
+      for (float& v : x)
+        v = std::uniform_real_distribution<float>(-1.0f, 1.0f)(rng) *
+            std::pow(10.0f, float(std::uniform_int_distribution<int>(-6, 6)(rng)));
+      std::vector<double> start(static_cast<size_t>(len));
+      for (double& a : start) a = std::uniform_real_distribution<double>(-1.0, 1.0)(rng) / 3.0;
+      std::vector<double> expected(start), reversed(start);
+      for (int j = 0; j < len; ++j) {
+        for (int r = 0; r < rows; ++r) expected[j] = expected[j] + double(x[r * ld + j]);
+        for (int r = rows - 1; r >= 0; --r) reversed[j] = reversed[j] + double(x[r * ld + j]);
+      }
+      if (rows >= 8 && len >= 31) CHECK_FALSE(same_bits(reversed, expected));
+      for (auto level : simd::available_levels()) {
+        simd::set_active_level(level);
+        auto acc = start;
+        acc.push_back(-9.0);  // past len: untouched
+        simd::add_rows_f32_to_f64(acc.data(), x.data(), ld, rows, len);
+        INFO("rows " << rows << " len " << len << " level " << simd::level_name(level));
+        CHECK(acc.back() == -9.0);
+        acc.pop_back();
+        CHECK(same_bits(acc, expected));
+      }
+    }
+}
+
 TEST_CASE("$CKV_SIMD names a level; unknown or unsupported levels are refused", "[simd]") {
   LevelGuard guard;
   CHECK(std::string(simd::level_name(simd::Level::avx2)) == "avx2");

@@ -137,8 +137,10 @@ double plogp_sum_f64(const float* a, int len, float floor) {
   return len > 0 ? table().plogp_sum_f64(a, len, floor) : 0.0;
 }
 
-void add_f32_to_f64(double* acc, const float* x, int len) {
-  if (len > 0) table().add_f32_to_f64(acc, x, len);
+void add_f32_to_f64(double* acc, const float* x, int len) { add_rows_f32_to_f64(acc, x, 0, 1, len); }
+
+void add_rows_f32_to_f64(double* acc, const float* x, size_t ld, int rows, int len) {
+  if (rows > 0 && len > 0) table().add_rows_f32_to_f64(acc, x, ld, rows, len);
 }
 
 double sumsq_f64(const float* x, int len) {

@@ -133,8 +133,9 @@ double sumsq_f64(const float* x, int len) {
   return fold16(lane);
 }
 
-void add_f32_to_f64(double* acc, const float* x, int len) {
-  for (int j = 0; j < len; ++j) acc[j] = acc[j] + double(x[j]);
+void add_rows_f32_to_f64(double* acc, const float* x, size_t ld, int rows, int len) {
+  for (int r = 0; r < rows; ++r)
+    for (int j = 0; j < len; ++j) acc[j] = acc[j] + double(x[size_t(r) * ld + j]);
 }
 
 void sumsq_rows_f64(const float* x, size_t stride, int rows, int len, double* out) {
@@ -148,7 +149,7 @@ float scalar_plogp(float a, float floor) { return plogp1(a, floor); }
 
 const Table& scalar_table() {
   static const Table table{pack_panels_scalar, qk_panels, qk_keys, max_f32, exp_shift_sum_f32, exp_shift_sum_f64, scale_f32,
-                           gemm_acc_f64, plogp_sum_f64, add_f32_to_f64, sumsq_rows_f64};
+                           gemm_acc_f64, plogp_sum_f64, add_rows_f32_to_f64, sumsq_rows_f64};
   return table;
 }
 

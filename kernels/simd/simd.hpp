@@ -80,6 +80,11 @@ double plogp_sum_f64(const float* a, int len, float floor);
 // acc[j] += x[j] (widened exactly to double) for j < len: one rounding per element, the same
 // bits at every level (column sums and votes accumulate rows with it, rows in order).
 void add_f32_to_f64(double* acc, const float* x, int len);
+// add_f32_to_f64(acc, x + r·ld, len) for r = 0..rows-1 in order: each acc[j] takes the rows'
+// terms in ascending r, one rounding each, the same bits as the row-by-row calls. The vector
+// levels keep a block of acc in registers over groups of rows instead of a load and a store
+// of it per row (SnapKV's votes over the window rows, TOVA's mean over heads, the column sums).
+void add_rows_f32_to_f64(double* acc, const float* x, size_t ld, int rows, int len);
 // Σ_j x[j]² in double: each square (exact in double) added into lane j mod 16 in ascending j, the
 // lanes folded in the fixed tree (K-norm's key norms, numerics 3).
 double sumsq_f64(const float* x, int len);

@@ -19,7 +19,7 @@ struct Table {
   void (*gemm_acc_f64)(int rows, int kdim, int cols, const float* A, size_t lda, const double* B,
                        size_t ldb, double* C, size_t ldc);
   double (*plogp_sum_f64)(const float* a, int len, float floor);
-  void (*add_f32_to_f64)(double* acc, const float* x, int len);
+  void (*add_rows_f32_to_f64)(double* acc, const float* x, size_t ld, int rows, int len);
   void (*sumsq_rows_f64)(const float* x, size_t stride, int rows, int len, double* out);
 };
 

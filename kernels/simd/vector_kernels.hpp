@@ -374,10 +374,39 @@ struct VectorKernels {
     if (r < rows) out[r] = sumsq_f64(x + size_t(r) * stride, len);
   }
 
-  static void add_f32_to_f64(double* acc, const float* x, int len) {
-    int j = 0;
-    for (; j + WD <= len; j += WD) Ops::dstore(acc + j, Ops::dadd(Ops::dload(acc + j), Ops::dload_f32(x + j)));
-    for (; j < len; ++j) acc[j] = acc[j] + double(x[j]);
+  // Rows in groups of kAddRows: per group, NB vectors of acc stay in registers while the
+  // group's rows are added in order (eight row streams: few enough for the prefetchers), then
+  // are stored once; each element still takes its rows' terms in ascending r.
+  static constexpr int kAddRows = 8;
+  static constexpr int kAddVectors = 4;
+
+  template <int NB>
+  static void add_rows_block(double* acc, const float* x, size_t ld, int rows, int j) {
+    VD a[NB];
+    CKV_UNROLL
+    for (int b = 0; b < NB; ++b) a[b] = Ops::dload(acc + j + b * WD);
+    for (int r = 0; r < rows; ++r) {
+      const float* row = x + size_t(r) * ld + j;
+      CKV_UNROLL
+      for (int b = 0; b < NB; ++b) a[b] = Ops::dadd(a[b], Ops::dload_f32(row + b * WD));
+    }
+    CKV_UNROLL
+    for (int b = 0; b < NB; ++b) Ops::dstore(acc + j + b * WD, a[b]);
+  }
+
+  static void add_rows_f32_to_f64(double* acc, const float* x, size_t ld, int rows, int len) {
+    for (int r0 = 0; r0 < rows; r0 += kAddRows) {
+      const int group = rows - r0 < kAddRows ? rows - r0 : kAddRows;
+      const float* xg = x + size_t(r0) * ld;
+      int j = 0;
+      for (; j + kAddVectors * WD <= len; j += kAddVectors * WD) add_rows_block<kAddVectors>(acc, xg, ld, group, j);
+      for (; j + WD <= len; j += WD) add_rows_block<1>(acc, xg, ld, group, j);
+      for (; j < len; ++j) {
+        double a = acc[j];
+        for (int r = 0; r < group; ++r) a = a + double(xg[size_t(r) * ld + j]);
+        acc[j] = a;
+      }
+    }
   }
 
   static void scale_f32(float* x, int len, float factor) {
@@ -480,7 +509,7 @@ struct VectorKernels {
 
   static const Table& table() {
     static const Table t{pack_panels, qk_panels, qk_keys, max_f32, exp_shift_sum_f32, exp_shift_sum_f64, scale_f32,
-                         gemm_acc_f64, plogp_sum_f64, add_f32_to_f64, sumsq_rows_f64};
+                         gemm_acc_f64, plogp_sum_f64, add_rows_f32_to_f64, sumsq_rows_f64};
     return t;
   }
 };

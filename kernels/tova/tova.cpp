@@ -13,10 +13,7 @@ Scores tova_scores_cpu(LayerContext& ctx, const TovaParams& p) {
   std::vector<float> rows(size_t(in.H) * n);
   ctx.attention_row_all_heads(n - 1, rows.data(), n);
   std::vector<double> mean(n, 0.0);
-  for (int h = 0; h < in.H; ++h) {
-    const float* row = rows.data() + size_t(h) * n;
-    simd::add_f32_to_f64(mean.data(), row, n);
-  }
+  simd::add_rows_f32_to_f64(mean.data(), rows.data(), size_t(n), in.H, n);  // heads in order
   for (double& x : mean) x /= double(in.H);
   // docs/spec/METHODS.md: the mean over all heads, also for per_kv_head selection (TOVA's own
   // averaging), so every KV head gets the same vector.
