@@ -2,8 +2,11 @@
 // expected vectors come from tests/data/kernels/make_baselines_tiny.py (exact fractions).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <fstream>
+#include <random>
 #include <set>
 
 #include "common/philox.hpp"
@@ -130,6 +133,30 @@ TEST_CASE("pool_1d follows torch max_pool1d / avg_pool1d (count_include_pad) wit
   for (size_t j = 0; j < x.size(); ++j) CHECK(avg[j] == Approx(want[j]));
   CHECK(pool_1d(x, 1, true) == x);
   CHECK(pool_1d({-2, -5}, 5, true) == std::vector<double>{-2, -2});  // padding never wins
+}
+
+// The window of position j folded in ascending t, written out per position: pool_1d's passes
+// over offsets must give these bits (the avg sum's order is visible in the last bits).
+TEST_CASE("pool_1d gives the per-position window folds bit for bit, kernels wider than x included") {
+  std::mt19937 rng(5);
+  for (int len : {1, 2, 6, 7, 100, 1001})
+    for (int kernel : {1, 3, 5, 7, 63, 2 * len + 1}) {
+      std::vector<double> x(static_cast<size_t>(len));
+      for (double& v : x) v = std::uniform_real_distribution<double>(0.0, 1.0)(rng) * std::pow(10.0, double(rng() % 9) - 4);
+      for (bool max_pool : {true, false}) {
+        std::vector<double> want(static_cast<size_t>(len));
+        const int pad = kernel / 2;
+        for (int j = 0; j < len; ++j) {
+          double acc = max_pool ? -INFINITY : 0.0;
+          for (int t = std::max(0, j - pad); t <= std::min(len - 1, j + pad); ++t)
+            acc = max_pool ? std::max(acc, x[t]) : acc + x[t];
+          want[j] = max_pool ? acc : acc / double(kernel);
+        }
+        INFO("len " << len << " kernel " << kernel << (max_pool ? " max" : " avg"));
+        const std::vector<double> got = pool_1d(x, kernel, max_pool);
+        CHECK(std::memcmp(got.data(), want.data(), want.size() * sizeof(double)) == 0);
+      }
+    }
 }
 
 TEST_CASE("tova: last query row, mean over all heads, replicated per KV head") {

@@ -14,13 +14,19 @@ namespace ckv {
 std::vector<double> pool_1d(const std::vector<double>& x, int kernel, bool max_pool) {
   const int len = int(x.size());
   const int pad = kernel / 2;
-  std::vector<double> out(len);
-  for (int j = 0; j < len; ++j) {
-    const int lo = std::max(0, j - pad), hi = std::min(len - 1, j + pad);
-    double acc = max_pool ? -INFINITY : 0.0;
-    for (int t = lo; t <= hi; ++t) acc = max_pool ? std::max(acc, x[t]) : acc + x[t];
-    out[j] = max_pool ? acc : acc / double(kernel);
+  // out[j] folds x[t] for t = max(0, j - pad) .. min(len - 1, j + pad) in ascending t. The loop
+  // over offsets is outside, so each pass is one branch-free loop over j (the same order per j).
+  std::vector<double> out(len, max_pool ? -INFINITY : 0.0);
+  for (int o = -pad; o <= pad; ++o) {
+    const int j0 = std::max(0, -o), j1 = std::min(len, len - o);
+    const double* src = x.data() + o;
+    if (max_pool)
+      for (int j = j0; j < j1; ++j) out[j] = std::max(out[j], src[j]);
+    else
+      for (int j = j0; j < j1; ++j) out[j] = out[j] + src[j];
   }
+  if (!max_pool)
+    for (double& v : out) v = v / double(kernel);
   return out;
 }
 
@@ -52,10 +58,7 @@ Scores snapkv_scores_cpu(LayerContext& ctx, const SnapkvParams& p) {
   for (int h = 0; h < in.H; ++h) {
     // Votes: mean over the w window rows of their attention to the prefix [0, n - w).
     std::vector<double> votes(prefix, 0.0);
-    for (int r = 0; r < w; ++r) {
-      const float* row = win.row(h, r);
-      simd::add_f32_to_f64(votes.data(), row, prefix);
-    }
+    simd::add_rows_f32_to_f64(votes.data(), win.row(h, 0), size_t(n), w, prefix);
     for (double& v : votes) v /= double(w);
     std::vector<double> pooled = pool_1d(votes, p.kernel, p.pool == SnapkvPool::max);
     // Window positions keep score 0: the selection always keeps them.
