@@ -19,11 +19,10 @@ std::vector<double> pool_1d(const std::vector<double>& x, int kernel, bool max_p
   std::vector<double> out(len, max_pool ? -INFINITY : 0.0);
   for (int o = -pad; o <= pad; ++o) {
     const int j0 = std::max(0, -o), j1 = std::min(len, len - o);
-    const double* src = x.data() + o;
     if (max_pool)
-      for (int j = j0; j < j1; ++j) out[j] = std::max(out[j], src[j]);
+      for (int j = j0; j < j1; ++j) out[j] = std::max(out[j], x[j + o]);
     else
-      for (int j = j0; j < j1; ++j) out[j] = out[j] + src[j];
+      for (int j = j0; j < j1; ++j) out[j] = out[j] + x[j + o];
   }
   if (!max_pool)
     for (double& v : out) v = v / double(kernel);

@@ -10,7 +10,7 @@ std::vector<float> mean_of(const std::vector<std::vector<double>>& rows, int beg
   const size_t n = rows[begin].size();
   if (end - begin == 1) {
     // One row: the sum below is 0.0 + x (x itself, but -0.0 becomes +0.0) and x / 1.0 is x; the
-    // same floats without the sum's pass and buffer (per-KV-head selection takes this path).
+    // same floats without the sum's pass and buffer (a selection per KV head or per query head).
     std::vector<float> out(n);
     for (size_t j = 0; j < n; ++j) out[j] = float(0.0 + rows[begin][j]);
     return out;
