@@ -15,6 +15,7 @@
 #include <dlfcn.h>
 
 #include <functional>
+#include <numeric>
 #include <random>
 #include <sstream>
 #include <string>
@@ -86,6 +87,9 @@ inline const std::vector<ProductShape>& product_shapes() {
       {"QK^T 64x2048x128", 64, 2048, 128, true},  // window rows × keys × head dim, n = 2k
       {"QK^T 64x8192x128", 64, 8192, 128, true},  // the same at n = 8k
       {"1024^3", 1024, 1024, 1024, false},        // square: the library's best case
+      // The metrics' weighted sums of one GQA group at n = 2k: 7 heads × 64 answer tokens of
+      // weights times 2048 value rows of d = 128.
+      {"AV 448x128x2048", 448, 128, 2048, false},
   };
   return shapes;
 }
@@ -93,6 +97,7 @@ inline const std::vector<ProductShape>& product_shapes() {
 struct ProductImplementation {
   std::string name;  // shown in the header, e.g. "OpenBLAS 0.3.21 sgemm, 1 thread"
   std::function<void(const ProductShape&, const float* a, const float* b, float* c)> multiply;
+  bool b_transposed_too = true;  // false: measured on the [K×N] shapes only
 };
 
 inline std::vector<ProductImplementation> product_implementations() {
@@ -120,6 +125,18 @@ inline std::vector<ProductImplementation> product_implementations() {
                    simd::pack_panels(rows, s.K, s.N, s.K, panels.data());
                    simd::qk_panels(a, s.K, s.M, s.K, panels.data(), s.N / simd::kPanel, 1.0f, c, s.N);
                  }});
+  // The metrics' product (numerics 4): fp32 in blocks of 16 along K, the block sums added into
+  // double; the double result stays in its own buffer. Values as rows ([K×N]) only.
+  out.push_back({std::string("ckv simd::gemm_blocks_f64 (") + simd::level_name(simd::active_level()) + "), 1 thread",
+                 [](const ProductShape& s, const float* a, const float* b, float*) {
+                   thread_local std::vector<int> keys;
+                   thread_local std::vector<double> sums;
+                   keys.resize(size_t(s.K));
+                   std::iota(keys.begin(), keys.end(), 0);
+                   sums.assign(size_t(s.M) * s.N, 0.0);
+                   simd::gemm_blocks_f64(s.M, s.K, s.N, a, s.K, keys.data(), b, s.N, sums.data(), s.N);
+                 },
+                 false});
   return out;
 }
 
@@ -141,6 +158,7 @@ inline std::vector<ProductRate> measure_product_rates(double min_seconds = 0.3) 
     for (float& x : a) x = normal(rng);
     for (float& x : b) x = normal(rng);
     for (const ProductImplementation& impl : implementations) {
+      if (s.b_transposed && !impl.b_transposed_too) continue;
       const Timing t = time_calls([&] { impl.multiply(s, a.data(), b.data(), c.data()); }, min_seconds, 1000);
       rates.push_back({impl.name, s.name, 2.0 * s.M * s.N * double(s.K) / t.min_s / 1e9});
     }

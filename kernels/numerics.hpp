@@ -22,6 +22,14 @@
 //      terms summed in double in 16 lanes, identical at every SIMD level) instead of the C
 //      library's double log in one serial sum, and K-norm's squared key norms summed in 16
 //      double lanes instead of one serial sum. Every other kernel is version 2's, bit for bit.
+//   4  version 3 with the proxy metrics' weighted sums of values (the answer keys' part, the
+//      kept and the dropped prompt keys' parts) as fp32 products in blocks of 16 keys whose
+//      block sums are added in double (simd::gemm_blocks_f64), instead of one double fma chain
+//      per element, and output_error formed from the kept and dropped parts
+//      (metric_terms::split_row_terms: the dropped mass times the difference of the two parts'
+//      mean values) instead of the difference of the kept and the full output. attn_recall,
+//      topk_recall and every method's scores are version 3's, bit for bit; output_error moves
+//      in its last digits (within 1e-5 relative of double precision).
 #pragma once
 
 namespace ckv {
@@ -29,7 +37,7 @@ namespace ckv {
 // What every document stored before the numerics version existed was computed with.
 inline constexpr int kLegacyNumerics = 1;
 // What this build computes.
-inline constexpr int kNumericsVersion = 3;
+inline constexpr int kNumericsVersion = 4;
 
 // One line per version, as listed above (for `plan`, the worker's refusals and the docs);
 // nullptr for a version this build does not know.
@@ -46,6 +54,11 @@ constexpr const char* numerics_description(int version) {
       return "version 2 with the head entropies' p ln p computed by the kernels' own fp32 ln (Cephes' logf "
              "polynomial) and summed in double in 16 lanes, identical at every SIMD level, instead of the C "
              "library's double log in one serial sum, and K-norm's squared key norms summed in 16 double lanes";
+    case 4:
+      return "version 3 with the proxy metrics' weighted sums of values as fp32 products in blocks of 16 keys "
+             "summed in double, and output_error formed from the kept and the dropped prompt keys' parts "
+             "(the dropped mass times the difference of their mean values) instead of the difference of two "
+             "near-equal outputs; methods' scores, attn_recall and topk_recall are version 3's";
     default:
       return nullptr;
   }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <numeric>
 #include <random>
 #include <vector>
 
@@ -179,32 +180,57 @@ TEST_CASE("every SIMD level gives the scalar level's values bit for bit", "[simd
     CHECK(total == Approx(1.0).epsilon(1e-5));
   }
 
-  // Row tiles of 6 with every remainder, column tiles of 8 (AVX2) or 16 (AVX-512) with tails,
-  // and k blocks of 128 (300 crosses two block boundaries).
+  // Row tiles of 6 with every remainder, column tiles of 16 (AVX2) or 32 (AVX-512) with tails,
+  // key blocks of 16 with every remainder (1, 9: one short block; 300: 18 full and one of 12)
+  // and passes of 256 keys (700: three).
   for (int rows : {1, 3, 4, 7, 13}) {
     for (int cols : {5, 8, 16, 37, 128}) {
-      for (int kdim : {1, 9, 64, 300}) {
-        const auto A = random_floats(size_t(rows) * kdim, rng, 0.0f, 1.0f);
-        std::vector<double> B(size_t(kdim) * cols), C0(size_t(rows) * cols);
+      for (int kdim : {1, 9, 16, 64, 300, 700}) {
+        // The keys: a sorted random subset of 2·kdim + 3 columns and value rows.
+        const int span = 2 * kdim + 3;
+        std::vector<int> idx(span);
+        std::iota(idx.begin(), idx.end(), 0);
+        std::shuffle(idx.begin(), idx.end(), rng);
+        idx.resize(kdim);
+        std::sort(idx.begin(), idx.end());
+        const auto A = random_floats(size_t(rows) * span, rng, 0.0f, 1.0f);
+        const auto B = random_floats(size_t(span) * cols, rng, -1.0f, 1.0f);
+        std::vector<double> C0(size_t(rows) * cols);
         std::uniform_real_distribution<double> u(-1.0, 1.0);
-        for (double& b : B) b = u(rng);
         for (double& c : C0) c = u(rng);
         std::vector<std::vector<double>> out;
         for (auto level : levels) {
           simd::set_active_level(level);
           auto C = C0;
-          simd::gemm_acc_f64(rows, kdim, cols, A.data(), kdim, B.data(), cols, C.data(), cols);
+          simd::gemm_blocks_f64(rows, kdim, cols, A.data(), span, idx.data(), B.data(), cols, C.data(), cols);
           out.push_back(C);
         }
-        for (size_t l = 1; l < out.size(); ++l) {
-          INFO("gemm_acc_f64 rows " << rows << " cols " << cols << " k " << kdim);
-          CHECK(same_bits(out[0], out[l]));
+        // The definition written out: per block of 16 keys one fp32 fma chain from 0, the
+        // block sums added into C in order.
+        std::vector<double> want = C0;
+        for (int r = 0; r < rows; ++r)
+          for (int c = 0; c < cols; ++c)
+            for (int k0 = 0; k0 < kdim; k0 += 16) {
+              float block = 0.0f;
+              for (int k = k0; k < std::min(kdim, k0 + 16); ++k)
+                block = std::fma(A[r * span + idx[k]], B[idx[k] * cols + c], block);
+              want[r * cols + c] += double(block);
+            }
+        for (size_t l = 0; l < out.size(); ++l) {
+          INFO("gemm_blocks_f64 rows " << rows << " cols " << cols << " k " << kdim << " level "
+                                       << simd::level_name(levels[l]));
+          CHECK(same_bits(out[l], want));
         }
+        // Each block's fp32 sum is within 16 roundings of its terms' magnitudes.
         for (int r = 0; r < rows; ++r)
           for (int c = 0; c < cols; ++c) {
-            double exact = C0[r * cols + c];
-            for (int k = 0; k < kdim; ++k) exact += double(A[r * kdim + k]) * B[k * cols + c];
-            REQUIRE(out[0][r * cols + c] == Approx(exact).margin(1e-12));
+            double exact = C0[r * cols + c], magnitude = 0.0;
+            for (int k = 0; k < kdim; ++k) {
+              const double term = double(A[r * span + idx[k]]) * double(B[idx[k] * cols + c]);
+              exact += term;
+              magnitude += std::abs(term);
+            }
+            REQUIRE(std::abs(out[0][r * cols + c] - exact) <= 16 * 0x1p-24 * magnitude + 1e-15);
           }
       }
     }

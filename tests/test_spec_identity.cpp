@@ -85,11 +85,13 @@ TEST_CASE("a configuration's canonical JSON and hash are fixed", "[spec]") {
   // design; the same point under an older version keeps the hash it had then (under numerics 1,
   // "numerics" left out).
   CHECK(c.canonical ==
-        R"({"eval":{"layers":"all","numerics":3,"topk":32},"method":"toy","params":{"direction":"backward",)"
+        R"({"eval":{"layers":"all","numerics":4,"topk":32},"method":"toy","params":{"direction":"backward",)"
         R"("exact":false,"scales":[10],"temperature":1.0,"walkers":100}})");
-  CHECK(c.hash == "ae74a69a90220d94ea86c8f353e8ff0e3ec05d8f897cdfb6b35b3d9d0a3d4276");
-  CHECK(c.numerics() == 3);
-  CHECK(c.hash_under_numerics(3) == c.hash);
+  CHECK(c.hash == "7c6cab2cf4e1beb88eb5412f26559a0a1392fb22ab1d6bd5e9c6363178ebf4e3");
+  CHECK(c.numerics() == 4);
+  CHECK(c.hash_under_numerics(4) == c.hash);
+  // printf '%s' '{"eval":{"layers":"all","numerics":3,"topk":32},"method":"toy",...}' | sha256sum
+  CHECK(c.hash_under_numerics(3) == "ae74a69a90220d94ea86c8f353e8ff0e3ec05d8f897cdfb6b35b3d9d0a3d4276");
   // printf '%s' '{"eval":{"layers":"all","numerics":2,"topk":32},"method":"toy",...}' | sha256sum
   CHECK(c.hash_under_numerics(2) == "ad2ae17b8982d2cf42f4fafcfd54489a57fcd4c723f1425494c853641eff582d");
   // printf '%s' '{"eval":{"layers":"all","topk":32},"method":"toy",...}' | sha256sum
@@ -156,9 +158,9 @@ database = "results/test.sqlite"
     return expand_grid(parse_spec(text, "eval.toml")).at(0).document.at("eval");
   };
   CHECK(eval_of("[data]\ncache = \"c\"\nlayers = [3, 1]\n") == eval_of("[data]\ncache = \"c\"\nlayers = [1, 3]\n"));
-  CHECK(eval_of("[data]\ncache = \"c\"\nlayers = [1, 3]\n") == json{{"layers", {1, 3}}, {"numerics", 3}, {"topk", 32}});
+  CHECK(eval_of("[data]\ncache = \"c\"\nlayers = [1, 3]\n") == json{{"layers", {1, 3}}, {"numerics", kNumericsVersion}, {"topk", 32}});
   CHECK(eval_of("[data]\ncache = \"c\"\nlayers = [1]\n") != eval_of("[data]\ncache = \"c\"\nlayers = [1, 3]\n"));
-  CHECK(eval_of("[data]\ncache = \"c\"\n[metrics]\ntopk = 8\n") == json{{"layers", "all"}, {"numerics", 3}, {"topk", 8}});
+  CHECK(eval_of("[data]\ncache = \"c\"\n[metrics]\ntopk = 8\n") == json{{"layers", "all"}, {"numerics", kNumericsVersion}, {"topk", 8}});
 }
 
 TEST_CASE("every expanded configuration is fully resolved and keyed by its SHA-256", "[spec]") {

@@ -86,12 +86,12 @@ void legacy_database(Database& db, const std::vector<GridPoint>& points, const s
 }  // namespace
 
 TEST_CASE("new configurations carry this build's numerics version", "[spec]") {
-  CHECK(kNumericsVersion == 3);
+  CHECK(kNumericsVersion == 4);
   CHECK(kLegacyNumerics == 1);
   const Configuration c = Configuration::make("h2o", {{"budget", 128}});
   CHECK(c.numerics() == kNumericsVersion);
   CHECK(c.document.at("eval").at("numerics") == kNumericsVersion);
-  CHECK_THAT(c.canonical, Contains(R"("eval":{"layers":"all","numerics":3,"topk":32})"));
+  CHECK_THAT(c.canonical, Contains(R"("eval":{"layers":"all","numerics":4,"topk":32})"));
   // make() builds a configuration of this build, whatever the settings passed in say.
   EvalSettings old;
   old.numerics = kLegacyNumerics;
@@ -107,7 +107,8 @@ TEST_CASE("new configurations carry this build's numerics version", "[spec]") {
   CHECK(numerics_description(1) != nullptr);
   CHECK(numerics_description(2) != nullptr);
   CHECK(numerics_description(3) != nullptr);
-  CHECK(numerics_description(4) == nullptr);
+  CHECK(numerics_description(4) != nullptr);
+  CHECK(numerics_description(5) == nullptr);
   CHECK_THAT(numerics_label(1), Contains("numerics 1 (the kernels up to 0.1"));
 }
 
@@ -143,11 +144,12 @@ TEST_CASE("an unknown or malformed numerics value is refused", "[spec]") {
   };
   for (const json& bad : {json("2"), json(2.0), json(2.5), json(0), json(-1), json(true), json(nullptr), json::array({2})})
     CHECK(error_of(bad) ==
-          "eval.numerics must be a numerics version, an integer from 1 to 3 (docs/database.md, "
+          "eval.numerics must be a numerics version, an integer from 1 to 4 (docs/database.md, "
           "\"Numerics versions\"), got " +
               bad.dump());
-  CHECK_THAT(error_of(4), Contains("eval.numerics 4 is newer than this ckv-sweep knows (it computes numerics 3: "));
-  CHECK_THAT(error_of(4), Contains("read it with the ckv-sweep that wrote it"));
+  CHECK_THAT(error_of(5), Contains("eval.numerics 5 is newer than this ckv-sweep knows (it computes numerics 4: "));
+  CHECK_THAT(error_of(5), Contains("read it with the ckv-sweep that wrote it"));
+  CHECK(error_of(4) == "(accepted)");
   CHECK(error_of(3) == "(accepted)");
   CHECK(error_of(2) == "(accepted)");
   CHECK(error_of(1) == "(accepted)");
@@ -172,7 +174,7 @@ TEST_CASE("plan counts the units an earlier numerics computed; a rerun makes the
     CHECK(recomputes[0].numerics == 1);
     CHECK(recomputes[0].units == 11);
     CHECK(numerics_recompute_text(recomputes[0]) ==
-          "11 units done under numerics 1 will be recomputed under numerics 3 (old results stay in the database, "
+          "11 units done under numerics 1 will be recomputed under numerics 4 (old results stay in the database, "
           "never averaged with new ones)");
     // A sample the old build never saw, or another point, is not counted.
     CHECK(numerics_recomputes(db, points, samples(4)).at(0).units == 11);
@@ -180,7 +182,7 @@ TEST_CASE("plan counts the units an earlier numerics computed; a rerun makes the
   }
 
   // The run: the same campaign, from a copy of its spec in another file (not a redefinition:
-  // only the numerics changed), registers the numerics-3 units.
+  // only the numerics changed), registers the numerics-4 units.
   Database db = Database::open(path, Database::Mode::Writer);
   ResultStore store(db, 3600.0);
   CampaignSpec copy = spec;
@@ -191,12 +193,12 @@ TEST_CASE("plan counts the units an earlier numerics computed; a rerun makes the
   REQUIRE_NOTHROW(register_campaign(copy, plan, store));
   REQUIRE(plan.units.size() == 12);
   for (const auto& unit : plan.units) CHECK(unit.state == UnitState::Pending);
-  // The campaign is now exactly the numerics-3 units; the numerics-1 rows stay in the database.
+  // The campaign is now exactly the numerics-4 units; the numerics-1 rows stay in the database.
   CHECK(scalar_int(db, "SELECT COUNT(*) FROM campaign_units") == 12);
   CHECK(scalar_int(db,
                    "SELECT COUNT(*) FROM campaign_units cu JOIN units u ON u.id = cu.unit_id "
                    "JOIN configurations cf ON cf.id = u.configuration_id "
-                   "WHERE json_extract(cf.canonical_json, '$.eval.numerics') = 3") == 12);
+                   "WHERE json_extract(cf.canonical_json, '$.eval.numerics') = 4") == 12);
   CHECK(scalar_int(db, "SELECT COUNT(*) FROM units WHERE state = 'done'") == 11);
   CHECK(scalar_int(db, "SELECT COUNT(*) FROM results") == 11);
   CHECK(scalar_int(db, "SELECT COUNT(*) FROM configurations") == 8);

@@ -41,7 +41,7 @@ class LayerEvaluator {
   LayerEvaluation evaluate(const Configuration& config);
 
   // Adds the layer's proxy metrics of `evaluation` to `metrics`. They run on the CPU on every
-  // worker: the device twin (worker/metrics_kernels.hpp) computes in double, not numerics 2, and a
+  // worker: the device twin (worker/metrics_kernels.hpp) computes in double, not numerics 4, and a
   // campaign must not mix the two under one identity (kernels/numerics.hpp).
   void measure(const Configuration& config, const LayerEvaluation& evaluation,
                const std::vector<std::pair<int, int>>& evidence, MetricAccumulator& metrics);

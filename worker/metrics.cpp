@@ -1,4 +1,4 @@
-// Proxy metrics (docs/spec/METRICS.md "Proxy metrics"), numerics version 2 (worker/metrics.hpp):
+// Proxy metrics (docs/spec/METRICS.md "Proxy metrics"), numerics version 4 (worker/metrics.hpp):
 // for every query head h and answer token t the full attention a_t over the prompt keys and the answer keys up to t, compared with the
 // same attention restricted to the keep-set S of h (its KV head's, or its own under per_query_head
 // selection; answer tokens always visible).
@@ -18,41 +18,37 @@ namespace ckv {
 
 namespace {
 
-// Values are widened to double in blocks of this many keys for the double accumulations.
-constexpr int kValueBlock = 256;
-
-// V rows [j0, j0 + count) of one head as doubles, [count][d].
-void widen_rows(const float* v, int d, int count, std::vector<double>& out) {
-  out.resize(size_t(count) * d);
-  for (size_t i = 0; i < out.size(); ++i) out[i] = double(v[i]);
-}
-
-// Rows [r0, r0 + R) of gather_kept below, their chains advancing together.
+// sum[r] += Σ_{s<count} double(w[r·ld + keys[s]]) for each of `rows` weight rows, one chain per
+// row in ascending s. Eight rows advance together: one row's chain of dependent additions was
+// the loop's latency; each row keeps its order, so the sums are the same bits.
 template <int R>
-void gather_rows(const float* w, size_t ld, int r0, const int* kept, int count, float* kw, double* sum) {
+void sum_rows_at(const float* w, size_t ld, int r0, const int* keys, int count, double* sum) {
   double acc[R];
   for (int i = 0; i < R; ++i) acc[i] = sum[r0 + i];
   for (int s = 0; s < count; ++s) {
-    const size_t j = size_t(kept[s]);
-    for (int i = 0; i < R; ++i) {
-      const float x = w[size_t(r0 + i) * ld + j];
-      kw[size_t(r0 + i) * count + s] = x;
-      acc[i] += double(x);
-    }
+    const size_t j = size_t(keys[s]);
+    for (int i = 0; i < R; ++i) acc[i] += double(w[size_t(r0 + i) * ld + j]);
   }
   for (int i = 0; i < R; ++i) sum[r0 + i] = acc[i];
 }
 
-// For each of `rows` weight rows (row r at w + r·ld): kw[r·count + s] = row[kept[s]] for s <
-// count, and sum[r] += each of them widened, one chain per row in ascending s. Eight rows advance
-// together: one row's chain of dependent additions was the loop's latency; each row's chain
-// keeps its order, so the sums are the same bits.
-void gather_kept(const float* w, size_t ld, int rows, const int* kept, int count, float* kw,
-                 double* sum) {
+void sum_at(const float* w, size_t ld, int rows, const int* keys, int count, double* sum) {
   constexpr int kRows = 8;
   int r = 0;
-  for (; r + kRows <= rows; r += kRows) gather_rows<kRows>(w, ld, r, kept, count, kw, sum);
-  for (; r < rows; ++r) gather_rows<1>(w, ld, r, kept, count, kw, sum);
+  for (; r + kRows <= rows; r += kRows) sum_rows_at<kRows>(w, ld, r, keys, count, sum);
+  for (; r < rows; ++r) sum_rows_at<1>(w, ld, r, keys, count, sum);
+}
+
+// Over the keys in `keys` (ascending): mass[r] = Σ e_j (double, in order) and
+// part[r][c] = Σ e_j v_j[c] (fp32 products in blocks of 16 keys, the blocks summed in double:
+// simd::gemm_blocks_f64) for the `rows` weight rows at w (stride ld); values row j at v + j·d.
+void weighted_part(const float* w, size_t ld, int rows, const std::vector<int>& keys,
+                   const float* v, int d, std::vector<double>& part, std::vector<double>& mass) {
+  part.assign(size_t(rows) * d, 0.0);
+  mass.assign(size_t(rows), 0.0);
+  const int count = int(keys.size());
+  sum_at(w, ld, rows, keys.data(), count, mass.data());
+  simd::gemm_blocks_f64(rows, count, d, w, ld, keys.data(), v, size_t(d), part.data(), size_t(d));
 }
 
 }  // namespace
@@ -97,7 +93,6 @@ AnswerAttention AnswerAttention::compute(const LayerInput& in, int topk) {
   const size_t width = size_t(n) + m;
   out.weight.resize(size_t(in.H) * m * width);  // every element written below
   out.total.assign(size_t(in.H) * m, 0.0);
-  out.output.assign(size_t(in.H) * m * d, 0.0);
   out.answer_sum.assign(size_t(in.H) * m * d, 0.0);
   out.prompt_mass.assign(size_t(in.H) * m, 0.0);
   out.answer_mass.assign(size_t(in.H) * m, 0.0);
@@ -118,13 +113,13 @@ AnswerAttention AnswerAttention::compute(const LayerInput& in, int topk) {
 
   // Heads are independent and each writes only its own slices: the same values with any number
   // of threads (kernels/stages/threads.hpp). The query heads of one KV head that fall in one
-  // thread's range share its values: each block of V is widened once and multiplied by all
-  // their weight rows in one product (every element keeps its own chain, so the grouping
-  // changes no value).
+  // thread's range share one product over the answer keys (every element keeps its own chain,
+  // so the grouping changes no value).
+  std::vector<int> answer_keys(static_cast<size_t>(m));
+  std::iota(answer_keys.begin(), answer_keys.end(), 0);
   parallel_ranges(in.H, kernel_threads(), [&](int h_begin, int h_end) {
     const int logit_width = std::max(prompt_panels, answer_panels) * simd::kPanel;
     std::vector<float> logits(size_t(m) * logit_width);
-    std::vector<double> values, prompt_acc;
     std::vector<int> order;
     for (int run_begin = h_begin; run_begin < h_end;) {
       const int g = in.kv_head(run_begin);
@@ -170,28 +165,13 @@ AnswerAttention AnswerAttention::compute(const LayerInput& in, int topk) {
           top_attended_keys(weight + t * width, n, out.k, order, out.top.data() + (h0 + t) * out.k);
       }
 
-      // Σ_j e_j v_j over the prompt for every row of the run's heads, in blocks of widened
-      // values (one chain per element, keys in ascending order), and over the answer keys
-      // (row t's weights past u = t are 0 and add nothing).
+      // Σ_{u<=t} e_{n+u} v_ans[u] for every row of the run's heads (row t's weights past u = t
+      // are 0 and add nothing). The prompt's part depends on the keep-set: add_layer.
       const int rows = (run_end - run_begin) * m;
       const size_t r0 = size_t(run_begin) * m;
-      const float* run_weight = out.weight.data() + r0 * width;
-      prompt_acc.assign(size_t(rows) * d, 0.0);
-      for (int j0 = 0; j0 < n; j0 += kValueBlock) {
-        const int count = std::min(kValueBlock, n - j0);
-        widen_rows(in.value(g, j0), d, count, values);
-        simd::gemm_acc_f64(rows, count, d, run_weight + j0, width, values.data(), d,
-                           prompt_acc.data(), d);
-      }
-      double* answer_sum = out.answer_sum.data() + r0 * d;
-      widen_rows(in.v_answer + size_t(g) * m * d, d, m, values);
-      simd::gemm_acc_f64(rows, m, d, run_weight + n, width, values.data(), d, answer_sum, d);
-      for (int r = 0; r < rows; ++r) {
-        double* o = out.output.data() + (r0 + r) * d;
-        const double total = out.total[r0 + r];
-        for (int c = 0; c < d; ++c)
-          o[c] = (prompt_acc[size_t(r) * d + c] + answer_sum[size_t(r) * d + c]) / total;
-      }
+      simd::gemm_blocks_f64(rows, m, d, out.weight.data() + r0 * width + n, width,
+                            answer_keys.data(), in.v_answer + size_t(g) * m * d, size_t(d),
+                            out.answer_sum.data() + r0 * d, size_t(d));
       run_begin = run_end;
     }
   });
@@ -269,45 +249,39 @@ void MetricAccumulator::add_layer(const LayerInput& in, const AnswerAttention& a
   // order as add_layer_rows does: the same sums for any thread count.
   std::vector<AnswerRowTerms> rows(size_t(in.H) * m);
   // Consecutive query heads of one KV head that read one keep-set (shared and per_kv_head
-  // selection) share its gathered values: one product over all their rows per block.
+  // selection) share one product over its kept keys and one over the dropped ones.
   parallel_ranges(in.H, kernel_threads(), [&](int h_begin, int h_end) {
-    std::vector<float> kept_weight;
-    std::vector<double> values, kept_acc, o_kept(d), kept_sum;
+    std::vector<double> kept_part, kept_sum, dropped_part, dropped_sum, x(d), y(d);
+    std::vector<int> dropped_list;
     for (int run_begin = h_begin; run_begin < h_end;) {
       const int g = in.kv_head(run_begin), set = set_of(run_begin);
       int run_end = run_begin + 1;
       while (run_end < h_end && in.kv_head(run_end) == g && set_of(run_end) == set) ++run_end;
       const std::vector<int>& kept_list = keep[set];
+      dropped_list.clear();
+      for (int j = 0; j < n; ++j)
+        if (!in_set[set][j]) dropped_list.push_back(j);
       const int run_rows = (run_end - run_begin) * m;
       const size_t r0 = size_t(run_begin) * m;
       const float* run_weight = answers.weight.data() + r0 * width;
 
-      // Σ_{j∈S} e_j and Σ_{j∈S} e_j v_j: kept keys in ascending order, gathered in blocks.
-      kept_acc.assign(size_t(run_rows) * d, 0.0);
-      kept_sum.assign(run_rows, 0.0);
-      for (size_t s0 = 0; s0 < kept_list.size(); s0 += kValueBlock) {
-        const int count = int(std::min<size_t>(kValueBlock, kept_list.size() - s0));
-        values.resize(size_t(count) * d);
-        kept_weight.resize(size_t(run_rows) * count);
-        for (int s = 0; s < count; ++s) {
-          const float* v = in.value(g, kept_list[s0 + s]);
-          for (int c = 0; c < d; ++c) values[size_t(s) * d + c] = double(v[c]);
-        }
-        gather_kept(run_weight, width, run_rows, kept_list.data() + s0, count, kept_weight.data(),
-                    kept_sum.data());
-        simd::gemm_acc_f64(run_rows, count, d, kept_weight.data(), count, values.data(), d,
-                           kept_acc.data(), d);
-      }
+      // The prompt's kept and dropped parts, each summed on its own (worker/metrics_terms.hpp,
+      // split_row_terms: the output error without the difference of two near-equal outputs).
+      weighted_part(run_weight, width, run_rows, kept_list, in.value(g, 0), d, kept_part, kept_sum);
+      weighted_part(run_weight, width, run_rows, dropped_list, in.value(g, 0), d, dropped_part,
+                    dropped_sum);
 
       for (int r = 0; r < run_rows; ++r) {
         const size_t ht = r0 + r;
         const double total = answers.total[ht];
-        // attn_recall = Σ_{j∈S} a_t[j] / Σ_{j<n} a_t[j]; o_S renormalised over S ∪ answer.
         const double* answer_sum = answers.answer_sum.data() + ht * d;
-        for (int c = 0; c < d; ++c) o_kept[c] = (answer_sum[c] + kept_acc[size_t(r) * d + c]) / total;
-        const metric_terms::RowTerms terms = metric_terms::row_terms(
-            kept_sum[r] / total, answers.prompt_mass[ht], answers.answer_mass[ht], o_kept.data(),
-            answers.output.data() + ht * d, d);
+        for (int c = 0; c < d; ++c) {
+          x[c] = (answer_sum[c] + kept_part[size_t(r) * d + c]) / total;
+          y[c] = dropped_part[size_t(r) * d + c] / total;
+        }
+        const metric_terms::RowTerms terms = metric_terms::split_row_terms(
+            kept_sum[r] / total, dropped_sum[r] / total, answers.prompt_mass[ht],
+            answers.answer_mass[ht], x.data(), y.data(), d);
         // topk_recall: share of the k prompt keys with the largest a_t that are kept.
         int top_hit = 0;
         const int* top = answers.top.data() + ht * k;

@@ -14,29 +14,33 @@ namespace ckv {
 
 // The part of the metrics that does not depend on the keep-set, computed once per layer and
 // shared by every configuration of a batch: for each query head h and answer token t the full
-// attention a_t over [prompt; answer keys <= t], the full output o, the answer keys' share of
-// it, and the top-k prompt keys.
+// attention a_t over [prompt; answer keys <= t], the answer keys' part of the output, and the
+// top-k prompt keys.
 //
-// Numerics (version 2, kernels/numerics.hpp): the logits are fp32 products (kernels/simd: one
+// Numerics (version 4, kernels/numerics.hpp): the logits are fp32 products (kernels/simd: one
 // FMA chain per logit), the weights e_j = exp(logit_j - max) are fp32 and kept unnormalised;
-// every sum over keys (masses, outputs, the kept parts of add_layer) is a double accumulation of
-// e_j · v_j, whose products are exact in double. a_t[j] = e_j / total. So the metrics differ
-// from a double-precision computation only through the fp32 logits and weights (relative
-// 1e-6 at most in the tests' layers, checked against a double oracle in
-// tests/test_worker_metrics.cpp), and are the same at every SIMD level.
+// a_t[j] = e_j / total. The masses are double sums of the weights. The weighted sums of values
+// (here the answer keys' Σ e v; in add_layer the kept and the dropped prompt keys' parts, each
+// on its own) are fp32 products in blocks of 16 keys whose block sums are added in double
+// (simd::gemm_blocks_f64): each block's rounding is relative to its own 16 terms. add_layer
+// forms o and o_S from the same two parts (metric_terms::split_row_terms), so a part's rounding
+// enters both and cancels from o_S − o instead of being magnified by it when little mass is
+// dropped. The metrics stay within 1e-5 relative of a double-precision computation (checked
+// against a double oracle in tests/test_worker_metrics.cpp, keep-sets that keep nearly all the
+// mass included) and are the same at every SIMD level.
 struct AnswerAttention {
   int H = 0, m = 0, n = 0, d = 0, k = 0;
   // [H][m][n + m]: e_j; row (h, t) holds n + t + 1 values, then zeros to n + m.
   LargeBuffer<float> weight;
   std::vector<double> total;                     // [H][m]: Σ_j e_j (prompt and answer keys <= t)
-  std::vector<double> output;                    // [H][m][d]: o = Σ_j e_j v_j / total
   std::vector<double> answer_sum;                // [H][m][d]: Σ_{u<=t} e_{n+u} v_ans[u], not normalised
   std::vector<double> prompt_mass, answer_mass;  // [H][m]: the two shares of a_t
   std::vector<int> top;                          // [H][m][k]: prompt keys with the largest a_t
 
   // Memory: 4·H·m·(n + m) bytes of weights (a LargeBuffer: the next layer reuses it)
-  // plus 16·H·m·d of outputs; while computing, each thread holds m·(n + 16) floats of logits,
-  // 256·d doubles of values and 8·(H/G)·m·d bytes of its KV head's prompt sums.
+  // plus 8·H·m·d of answer sums; while computing, each thread holds m·(n + 16) floats of logits.
+  // add_layer holds per thread 16·(H/G)·m·d bytes of its KV head's kept and dropped parts and
+  // 4·n of key lists.
   static AnswerAttention compute(const LayerInput& input, int topk);
   const float* row(int h, int t) const { return weight.data() + (size_t(h) * m + t) * (n + m); }
 };

@@ -49,6 +49,39 @@ CKV_HD inline RowTerms row_terms(double kept_mass, double prompt_mass, double an
   return out;
 }
 
+// The same terms as the CPU computes them under numerics 4 (worker/metrics.cpp), from the kept
+// and the dropped parts of the prompt summed separately. With T the row's total,
+//   x = (answer keys' Σ e v + Σ_{j∈S} e_j v_j) / T,   y = Σ_{j∉S} e_j v_j / T,
+//   kept_mass = Σ_{j∈S} e_j / T,   dropped_mass = Σ_{j∉S} e_j / T:
+// o = x + y and o_S − o = (dropped_mass / (kept_mass + answer_mass))·x − y, which is
+// dropped_mass·(x/(kept_mass + answer_mass) − y/dropped_mass): the dropped mass times the
+// difference of the kept and the dropped keys' mean values. o and o_S come from the same x and
+// y, so rounding in x and y (fp32 products) enters o_S − o scaled by the dropped mass, like
+// o_S − o itself; an o summed on its own would carry an independent rounding that the
+// difference magnifies by 1/dropped_mass when little mass is dropped. dropped_mass = 0 leaves
+// y = 0 and o_S = o exactly.
+CKV_HD inline RowTerms split_row_terms(double kept_mass, double dropped_mass, double prompt_mass,
+                                       double answer_mass, const double* x, const double* y,
+                                       int d) {
+  RowTerms out;
+  out.recall = prompt_mass > 0.0 ? div_rn(kept_mass, prompt_mass) : 1.0;
+  const double ratio = div_rn(dropped_mass, add_rn(kept_mass, answer_mass));
+  double diff2 = 0.0, norm2 = 0.0;
+  for (int c = 0; c < d; ++c) {
+    const double delta = sub_rn(mul_rn(ratio, x[c]), y[c]);
+    const double oc = add_rn(x[c], y[c]);
+    diff2 = add_rn(diff2, mul_rn(delta, delta));
+    norm2 = add_rn(norm2, mul_rn(oc, oc));
+  }
+  out.undefined_error = !(norm2 > 0.0 || diff2 == 0.0);
+#ifdef __CUDA_ARCH__
+  out.error = norm2 > 0.0 ? __dsqrt_rn(div_rn(diff2, norm2)) : 0.0;
+#else
+  out.error = norm2 > 0.0 ? __builtin_sqrt(div_rn(diff2, norm2)) : 0.0;
+#endif
+  return out;
+}
+
 // Whether position j is in the sorted keep-set keep[0..size): binary search.
 CKV_HD inline bool in_sorted(const int* keep, int size, int j) {
   int lo = 0, hi = size;

@@ -125,10 +125,10 @@ void softmax_f32(float* x, int len) {
   scale_f32(x, len, 1.0f / total);
 }
 
-void gemm_acc_f64(int rows, int kdim, int cols, const float* A, size_t lda, const double* B,
-                  size_t ldb, double* C, size_t ldc) {
+void gemm_blocks_f64(int rows, int kdim, int cols, const float* A, size_t lda, const int* idx,
+                     const float* B, size_t ldb, double* C, size_t ldc) {
   if (rows > 0 && kdim > 0 && cols > 0)
-    table().gemm_acc_f64(rows, kdim, cols, A, lda, B, ldb, C, ldc);
+    table().gemm_blocks_f64(rows, kdim, cols, A, lda, idx, B, ldb, C, ldc);
 }
 
 float plogp_f32(float a, float floor) { return detail::scalar_plogp(a, floor); }

@@ -110,16 +110,6 @@ void scale_f32(float* x, int len, float factor) {
   for (int j = 0; j < len; ++j) x[j] = x[j] * factor;
 }
 
-void gemm_acc_f64(int rows, int kdim, int cols, const float* A, size_t lda, const double* B,
-                  size_t ldb, double* C, size_t ldc) {
-  for (int r = 0; r < rows; ++r)
-    for (int c = 0; c < cols; ++c) {
-      double acc = C[r * ldc + c];
-      for (int k = 0; k < kdim; ++k) acc = std::fma(double(A[r * lda + k]), B[k * ldb + c], acc);
-      C[r * ldc + c] = acc;
-    }
-}
-
 double plogp_sum_f64(const float* a, int len, float floor) {
   double lane[16] = {};
   for (int j = 0; j < len; ++j) lane[j % 16] = lane[j % 16] + double(plogp1(a[j], floor));
@@ -149,7 +139,7 @@ float scalar_plogp(float a, float floor) { return plogp1(a, floor); }
 
 const Table& scalar_table() {
   static const Table table{pack_panels_scalar, qk_panels, qk_keys, max_f32, exp_shift_sum_f32, exp_shift_sum_f64, scale_f32,
-                           gemm_acc_f64, plogp_sum_f64, add_rows_f32_to_f64, sumsq_rows_f64};
+                           gemm_blocks_scalar, plogp_sum_f64, add_rows_f32_to_f64, sumsq_rows_f64};
   return table;
 }
 

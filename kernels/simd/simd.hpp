@@ -1,4 +1,4 @@
-// The CPU's arithmetic kernels (numerics version 3, kernels/numerics.hpp): blockwise fp32
+// The CPU's arithmetic kernels (numerics version 4, kernels/numerics.hpp): blockwise fp32
 // products, the project's own exp and ln, fixed-order sums. One portable binary carries a scalar, an
 // AVX2+FMA and an AVX-512 version of every kernel and picks the best the CPU offers at run time
 // (no -march=native needed).
@@ -6,9 +6,10 @@
 // The same numbers at every level. Every result is defined element by element, independent of
 // the vector width, so the three levels are bit-identical (tests/test_kernels_simd.cpp checks it
 // at every level the machine can run):
-//   - a product C[r][c] = Σ_k A[r][k]·B[k][c] is one fused multiply-add chain per element in
-//     ascending k, starting from 0 (fp32) or from C (double); tiles only decide which elements
-//     are computed together, never the order inside one;
+//   - a product C[r][c] = Σ_k A[r][k]·B[k][c] is one fp32 fused multiply-add chain per element
+//     in ascending k from 0, or (gemm_blocks_f64) one such chain per block of 16 k whose sums
+//     are added into C in double in order; tiles only decide which elements are computed
+//     together, never the order inside one;
 //   - exp is one fixed sequence of FMAs, multiplies and exact operations (Cephes' expf
 //     polynomial), the same in every lane and in the scalar code;
 //   - a sum over a row adds element j into lane j mod 16 in ascending j, then folds the 16 lanes
@@ -92,10 +93,13 @@ double sumsq_f64(const float* x, int len);
 // interleaved at the vector levels: one key's sum is latency-bound).
 void sumsq_rows_f64(const float* x, size_t stride, int rows, int len, double* out);
 
-// C[r][c] = fma(A[r][k], B[k][c], C[r][c]) for k = 0..kdim-1 in order (double, A's floats
-// widened exactly): the accumulation of fp32 weights times values in double.
-// A: float, row-major stride lda; B, C: double, strides ldb, ldc.
-void gemm_acc_f64(int rows, int kdim, int cols, const float* A, size_t lda, const double* B,
-                  size_t ldb, double* C, size_t ldc);
+// C[r][c] += Σ_b double(s_b) over the blocks b of 16 consecutive k (from k = 0, in ascending
+// order; the last block may be shorter), s_b = Σ_{k∈b} A[r][j]·B[j][c] with j = idx[k], one
+// fp32 fma chain in ascending k from 0: fp32 products whose rounding grows with 16 terms, not
+// with kdim (the metrics' weights times values over a list of keys, numerics 4). A, B: float,
+// row-major strides lda, ldb (the keys idx[k] index A's columns and B's rows); C: double, stride
+// ldc.
+void gemm_blocks_f64(int rows, int kdim, int cols, const float* A, size_t lda, const int* idx,
+                     const float* B, size_t ldb, double* C, size_t ldc);
 
 }  // namespace ckv::simd

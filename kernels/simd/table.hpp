@@ -16,8 +16,8 @@ struct Table {
   float (*exp_shift_sum_f32)(float* x, int len, float shift);
   double (*exp_shift_sum_f64)(float* x, int len, float shift);
   void (*scale_f32)(float* x, int len, float factor);
-  void (*gemm_acc_f64)(int rows, int kdim, int cols, const float* A, size_t lda, const double* B,
-                       size_t ldb, double* C, size_t ldc);
+  void (*gemm_blocks_f64)(int rows, int kdim, int cols, const float* A, size_t lda,
+                          const int* idx, const float* B, size_t ldb, double* C, size_t ldc);
   double (*plogp_sum_f64)(const float* a, int len, float floor);
   void (*add_rows_f32_to_f64)(double* acc, const float* x, size_t ld, int rows, int len);
   void (*sumsq_rows_f64)(const float* x, size_t stride, int rows, int len, double* out);
@@ -68,6 +68,30 @@ static inline void pack_panels_scalar(const float* src, size_t ld, int n, int d,
       for (int l = rows; l < kPanelRows; ++l) out[l] = 0.0f;
     }
   }
+}
+
+// simd::gemm_blocks_f64's blocks of keys and its reference: per element and block of
+// kBlockKeys consecutive keys idx[k] (from k = 0; the last block may be shorter), an fp32 fma
+// chain in ascending k from 0, widened and added into C. static, as pack_panels_scalar.
+constexpr int kBlockKeys = 16;
+
+static inline void gemm_blocks_scalar(int rows, int kdim, int cols, const float* A, size_t lda,
+                                      const int* idx, const float* B, size_t ldb, double* C,
+                                      size_t ldc) {
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c) {
+      double acc = C[size_t(r) * ldc + c];
+      for (int k0 = 0; k0 < kdim; k0 += kBlockKeys) {
+        const int k1 = kdim - k0 < kBlockKeys ? kdim : k0 + kBlockKeys;
+        float block = 0.0f;
+        for (int k = k0; k < k1; ++k) {
+          const size_t j = size_t(idx[k]);
+          block = __builtin_fmaf(A[size_t(r) * lda + j], B[j * ldb + c], block);
+        }
+        acc = acc + double(block);
+      }
+      C[size_t(r) * ldc + c] = acc;
+    }
 }
 
 // The fixed fold of 16 lanes: (l, l+8), then (l, l+4), (l, l+2), (l, l+1). static: each level

@@ -417,83 +417,107 @@ struct VectorKernels {
   }
 
   // ---- double accumulation of fp32 weights times double values ------------------------------
-  // A tile of R rows × 2 vectors (8 columns with AVX2, 16 with AVX-512): 12 accumulators, the
-  // two value vectors of step k and one broadcast weight fit AVX2's 16 registers. The weights
-  // of up to 6 rows and kGemmDepth keys are widened once into a small block (row r at
-  // Ap + r·kGemmDepth) and reused by every column tile; the values are read in place (a block of
-  // kGemmDepth rows stays in L2). Each element is still one FMA chain in ascending k starting
-  // from C: a k block only pauses the chain in C.
-  static constexpr int kGemmRows = 6;
-  static constexpr int kGemmCols = 2 * WD;
-  static constexpr int kGemmDepth = 128;
+  // ---- fp32 products in blocks of 16 keys, the block sums accumulated in double ----------
+  // A tile of R rows × 2 vectors of columns (kBlockCols: 16 with AVX2, 32 with AVX-512). Per
+  // block of kBlockKeys keys its fp32 accumulators start at 0 and take the block's keys in
+  // ascending k (one fma each), then are widened and added into the tile's double sums. AVX2
+  // (16 registers): 6 rows, 12 fp32 accumulators, the two value vectors and a broadcast weight;
+  // the double sums stay in C (L1). AVX-512 (32 registers): 4 rows, whose 16 double sums stay in
+  // registers over the chunk too. Only which elements are computed together differs from the
+  // scalar reference, never an element's order.
+  static constexpr bool kBlockSumsInRegisters = W == 16;
+  static constexpr int kBlockRows = kBlockSumsInRegisters ? 4 : 6;
+  static constexpr int kBlockVectors = 2;
+  static constexpr int kBlockCols = kBlockVectors * W;
+  // Keys per chunk: the chunk's values of one column tile are copied to a contiguous block
+  // (Bp: 64 × kBlockCols floats, 8 KiB with AVX-512, in L1) that every row tile then reads in
+  // order (read in place, value rows d floats apart, it came from L2 at a stride the tile
+  // could not hide); the row tiles' weights of a chunk (rows × 64 keys) stay in L2. A multiple
+  // of kBlockKeys, so the blocks are the same.
+  static constexpr int kBlockChunk = 64;
+  static_assert(kBlockChunk % kBlockKeys == 0);
 
   template <int R>
-  static void gemm_tile(int kdim, const double* Ap, const double* B, size_t ldb, double* C,
-                        size_t ldc) {
-    VD acc[R][2];
-    CKV_UNROLL
-    for (int r = 0; r < R; ++r) {
-      acc[r][0] = Ops::dload(C + r * ldc);
-      acc[r][1] = Ops::dload(C + r * ldc + WD);
-    }
-    for (int k = 0; k < kdim; ++k) {
-      const VD b0 = Ops::dload(B + k * ldb), b1 = Ops::dload(B + k * ldb + WD);
+  static void blocks_tile(int kc, const float* A, size_t lda, const int* idx, const float* Bp,
+                          double* C, size_t ldc) {
+    VD sums[kBlockSumsInRegisters ? R : 1][2 * kBlockVectors];
+    if constexpr (kBlockSumsInRegisters) {
       CKV_UNROLL
-      for (int r = 0; r < R; ++r) {
-        const VD a = Ops::dset1(Ap[r * kGemmDepth + k]);
-        acc[r][0] = Ops::dfmadd(a, b0, acc[r][0]);
-        acc[r][1] = Ops::dfmadd(a, b1, acc[r][1]);
-      }
+      for (int r = 0; r < R; ++r)
+        CKV_UNROLL
+      for (int h = 0; h < 2 * kBlockVectors; ++h) sums[r][h] = Ops::dload(C + size_t(r) * ldc + h * WD);
     }
-    CKV_UNROLL
-    for (int r = 0; r < R; ++r) {
-      Ops::dstore(C + r * ldc, acc[r][0]);
-      Ops::dstore(C + r * ldc + WD, acc[r][1]);
-    }
-  }
-
-  // One row tile (R <= 6 rows) over one k block: every full column tile, then the columns past
-  // the last one, one chain each.
-  template <int R>
-  static void gemm_rows(int kdim, int cols, const double* Ap, const double* B, size_t ldb,
-                        double* C, size_t ldc) {
-    int c0 = 0;
-    for (; c0 + kGemmCols <= cols; c0 += kGemmCols)
-      gemm_tile<R>(kdim, Ap, B + c0, ldb, C + c0, ldc);
-    for (; c0 < cols; ++c0)
-      for (int r = 0; r < R; ++r) {
-        double acc = C[r * ldc + c0];
-        for (int k = 0; k < kdim; ++k) acc = Ops::fma1(Ap[r * kGemmDepth + k], B[k * ldb + c0], acc);
-        C[r * ldc + c0] = acc;
-      }
-  }
-
-  static void gemm_acc_f64(int rows, int kdim, int cols, const float* A, size_t lda,
-                           const double* B, size_t ldb, double* C, size_t ldc) {
-    alignas(64) double Ap[kGemmRows * kGemmDepth];
-    for (int k0 = 0; k0 < kdim; k0 += kGemmDepth) {
-      const int kb = kdim - k0 < kGemmDepth ? kdim - k0 : kGemmDepth;
-      const double* Bk = B + size_t(k0) * ldb;
-      for (int r0 = 0; r0 < rows; r0 += kGemmRows) {
-        const int R = rows - r0 < kGemmRows ? rows - r0 : kGemmRows;
+    for (int k0 = 0; k0 < kc; k0 += kBlockKeys) {
+      const int k1 = kc - k0 < kBlockKeys ? kc : k0 + kBlockKeys;
+      VF acc[R][kBlockVectors];
+      CKV_UNROLL
+      for (int r = 0; r < R; ++r)
+        CKV_UNROLL
+      for (int v = 0; v < kBlockVectors; ++v) acc[r][v] = Ops::zero();
+      for (int k = k0; k < k1; ++k) {
+        const size_t j = size_t(idx[k]);
+        VF b[kBlockVectors];
+        CKV_UNROLL
+        for (int v = 0; v < kBlockVectors; ++v) b[v] = Ops::load(Bp + k * kBlockCols + v * W);
+        CKV_UNROLL
         for (int r = 0; r < R; ++r) {
-          const float* a = A + size_t(r0 + r) * lda + k0;
-          for (int k = 0; k < kb; ++k) Ap[r * kGemmDepth + k] = double(a[k]);
-        }
-        // The next row tile's weights (rows far apart in a long attention row: memory the
-        // hardware prefetchers do not guess) arrive while this tile runs.
-        for (int r = r0 + kGemmRows; r < rows && r < r0 + 2 * kGemmRows; ++r)
-          for (int k = 0; k < kb; k += 16) __builtin_prefetch(A + size_t(r) * lda + k0 + k);
-        double* c = C + size_t(r0) * ldc;
-        switch (R) {
-          case 6: gemm_rows<6>(kb, cols, Ap, Bk, ldb, c, ldc); break;
-          case 5: gemm_rows<5>(kb, cols, Ap, Bk, ldb, c, ldc); break;
-          case 4: gemm_rows<4>(kb, cols, Ap, Bk, ldb, c, ldc); break;
-          case 3: gemm_rows<3>(kb, cols, Ap, Bk, ldb, c, ldc); break;
-          case 2: gemm_rows<2>(kb, cols, Ap, Bk, ldb, c, ldc); break;
-          default: gemm_rows<1>(kb, cols, Ap, Bk, ldb, c, ldc); break;
+          const VF a = Ops::set1(A[size_t(r) * lda + j]);
+          CKV_UNROLL
+          for (int v = 0; v < kBlockVectors; ++v) acc[r][v] = Ops::fmadd(a, b[v], acc[r][v]);
         }
       }
+      CKV_UNROLL
+      for (int r = 0; r < R; ++r)
+        CKV_UNROLL
+      for (int v = 0; v < kBlockVectors; ++v) {
+        if constexpr (kBlockSumsInRegisters) {
+          sums[r][2 * v] = Ops::dadd(sums[r][2 * v], Ops::cvt_lo(acc[r][v]));
+          sums[r][2 * v + 1] = Ops::dadd(sums[r][2 * v + 1], Ops::cvt_hi(acc[r][v]));
+        } else {
+          double* c = C + size_t(r) * ldc + v * W;
+          Ops::dstore(c, Ops::dadd(Ops::dload(c), Ops::cvt_lo(acc[r][v])));
+          Ops::dstore(c + WD, Ops::dadd(Ops::dload(c + WD), Ops::cvt_hi(acc[r][v])));
+        }
+      }
+    }
+    if constexpr (kBlockSumsInRegisters) {
+      CKV_UNROLL
+      for (int r = 0; r < R; ++r)
+        CKV_UNROLL
+      for (int h = 0; h < 2 * kBlockVectors; ++h) Ops::dstore(C + size_t(r) * ldc + h * WD, sums[r][h]);
+    }
+  }
+
+  static void gemm_blocks_f64(int rows, int kdim, int cols, const float* A, size_t lda,
+                              const int* idx, const float* B, size_t ldb, double* C, size_t ldc) {
+    alignas(64) float Bp[kBlockChunk * kBlockCols];
+    const int full_cols = cols / kBlockCols * kBlockCols;
+    for (int k0 = 0; k0 < kdim; k0 += kBlockChunk) {
+      const int kc = kdim - k0 < kBlockChunk ? kdim - k0 : kBlockChunk;
+      const int* chunk = idx + k0;
+      for (int c0 = 0; c0 < full_cols; c0 += kBlockCols) {
+        for (int k = 0; k < kc; ++k)
+          CKV_UNROLL
+        for (int v = 0; v < kBlockVectors; ++v)
+          Ops::store(Bp + k * kBlockCols + v * W, Ops::load(B + size_t(chunk[k]) * ldb + c0 + v * W));
+        for (int r0 = 0; r0 < rows; r0 += kBlockRows) {
+          const int R = rows - r0 < kBlockRows ? rows - r0 : kBlockRows;
+          const float* a = A + size_t(r0) * lda;
+          double* c = C + size_t(r0) * ldc + c0;
+          switch (R) {
+            case 6: blocks_tile<6>(kc, a, lda, chunk, Bp, c, ldc); break;
+            case 5: blocks_tile<5>(kc, a, lda, chunk, Bp, c, ldc); break;
+            case 4: blocks_tile<4>(kc, a, lda, chunk, Bp, c, ldc); break;
+            case 3: blocks_tile<3>(kc, a, lda, chunk, Bp, c, ldc); break;
+            case 2: blocks_tile<2>(kc, a, lda, chunk, Bp, c, ldc); break;
+            default: blocks_tile<1>(kc, a, lda, chunk, Bp, c, ldc); break;
+          }
+        }
+      }
+      // The columns past the last full tile, as the scalar reference computes them.
+      if (full_cols < cols)
+        gemm_blocks_scalar(rows, kc, cols - full_cols, A, lda, chunk, B + full_cols, ldb,
+                           C + full_cols, ldc);
     }
   }
 
@@ -509,7 +533,7 @@ struct VectorKernels {
 
   static const Table& table() {
     static const Table t{pack_panels, qk_panels, qk_keys, max_f32, exp_shift_sum_f32, exp_shift_sum_f64, scale_f32,
-                         gemm_acc_f64, plogp_sum_f64, add_rows_f32_to_f64, sumsq_rows_f64};
+                         gemm_blocks_f64, plogp_sum_f64, add_rows_f32_to_f64, sumsq_rows_f64};
     return t;
   }
 };
