@@ -22,6 +22,17 @@ struct RowTerms {
   bool undefined_error = false;
 };
 
+// output_error = √(‖o_S − o‖² / ‖o‖²) from the two sums of squares; o = 0 with o_S != o leaves
+// it undefined (all-zero values), for the caller to report.
+CKV_HD inline void set_error(RowTerms& out, double diff2, double norm2) {
+  out.undefined_error = !(norm2 > 0.0 || diff2 == 0.0);
+#ifdef __CUDA_ARCH__
+  out.error = norm2 > 0.0 ? __dsqrt_rn(div_rn(diff2, norm2)) : 0.0;
+#else
+  out.error = norm2 > 0.0 ? __builtin_sqrt(div_rn(diff2, norm2)) : 0.0;
+#endif
+}
+
 // kept_mass = Σ_{j∈S} a_t[j]; o_kept = the answer keys' part of o plus Σ_{j∈S} a_t[j]·v_j, not
 // yet renormalised; o the full output; prompt_mass / answer_mass the full attention's shares.
 //   attn_recall  = kept_mass / prompt_mass (1 when the prompt's mass underflowed to 0: keeping
@@ -40,12 +51,7 @@ CKV_HD inline RowTerms row_terms(double kept_mass, double prompt_mass, double an
     diff2 = add_rn(diff2, mul_rn(delta, delta));
     norm2 = add_rn(norm2, mul_rn(o[c], o[c]));
   }
-  out.undefined_error = !(norm2 > 0.0 || diff2 == 0.0);
-#ifdef __CUDA_ARCH__
-  out.error = norm2 > 0.0 ? __dsqrt_rn(div_rn(diff2, norm2)) : 0.0;
-#else
-  out.error = norm2 > 0.0 ? __builtin_sqrt(div_rn(diff2, norm2)) : 0.0;
-#endif
+  set_error(out, diff2, norm2);
   return out;
 }
 
@@ -73,12 +79,7 @@ CKV_HD inline RowTerms split_row_terms(double kept_mass, double dropped_mass, do
     diff2 = add_rn(diff2, mul_rn(delta, delta));
     norm2 = add_rn(norm2, mul_rn(oc, oc));
   }
-  out.undefined_error = !(norm2 > 0.0 || diff2 == 0.0);
-#ifdef __CUDA_ARCH__
-  out.error = norm2 > 0.0 ? __dsqrt_rn(div_rn(diff2, norm2)) : 0.0;
-#else
-  out.error = norm2 > 0.0 ? __builtin_sqrt(div_rn(diff2, norm2)) : 0.0;
-#endif
+  set_error(out, diff2, norm2);
   return out;
 }
 
