@@ -488,6 +488,14 @@ struct VectorKernels {
     }
   }
 
+  // blocks_tile<R> for a run-time R <= N: only the level's tile heights are instantiated.
+  template <int N>
+  static void blocks_tile_rows(int R, int kc, const float* A, size_t lda, const int* idx,
+                               const float* Bp, double* C, size_t ldc) {
+    if (R == N) blocks_tile<N>(kc, A, lda, idx, Bp, C, ldc);
+    else if constexpr (N > 1) blocks_tile_rows<N - 1>(R, kc, A, lda, idx, Bp, C, ldc);
+  }
+
   static void gemm_blocks_f64(int rows, int kdim, int cols, const float* A, size_t lda,
                               const int* idx, const float* B, size_t ldb, double* C, size_t ldc) {
     alignas(64) float Bp[kBlockChunk * kBlockCols];
@@ -502,16 +510,8 @@ struct VectorKernels {
           Ops::store(Bp + k * kBlockCols + v * W, Ops::load(B + size_t(chunk[k]) * ldb + c0 + v * W));
         for (int r0 = 0; r0 < rows; r0 += kBlockRows) {
           const int R = rows - r0 < kBlockRows ? rows - r0 : kBlockRows;
-          const float* a = A + size_t(r0) * lda;
-          double* c = C + size_t(r0) * ldc + c0;
-          switch (R) {
-            case 6: blocks_tile<6>(kc, a, lda, chunk, Bp, c, ldc); break;
-            case 5: blocks_tile<5>(kc, a, lda, chunk, Bp, c, ldc); break;
-            case 4: blocks_tile<4>(kc, a, lda, chunk, Bp, c, ldc); break;
-            case 3: blocks_tile<3>(kc, a, lda, chunk, Bp, c, ldc); break;
-            case 2: blocks_tile<2>(kc, a, lda, chunk, Bp, c, ldc); break;
-            default: blocks_tile<1>(kc, a, lda, chunk, Bp, c, ldc); break;
-          }
+          blocks_tile_rows<kBlockRows>(R, kc, A + size_t(r0) * lda, lda, chunk, Bp,
+                                       C + size_t(r0) * ldc + c0, ldc);
         }
       }
       // The columns past the last full tile, as the scalar reference computes them.
