@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <numeric>
 #include <random>
 #include <vector>
@@ -412,6 +413,88 @@ TEST_CASE("add_rows_f32_to_f64: acc[j] + x[0][j] + x[1][j] + ... in row order at
         CHECK(acc.back() == -9.0);
         acc.pop_back();
         CHECK(same_bits(acc, expected));
+      }
+    }
+}
+
+// The selection helpers compare only, so every level must give the definitions' results exactly:
+// rows with ties, signed zeros, infinities and NaNs (never taken, never counted), lengths below,
+// at and above the 128 classes and with tails past the vector lanes.
+namespace {
+
+std::vector<float> selection_row(int len, int shape, std::mt19937& rng) {
+  std::vector<float> x(static_cast<size_t>(len));
+  for (int j = 0; j < len; ++j) {
+    switch (shape) {
+      case 0: x[j] = std::uniform_real_distribution<float>(0.0f, 1.0f)(rng); break;
+      case 1: x[j] = float(j); break;                 // rising: the maxima at the end
+      case 2: x[j] = float(rng() % 5) - 2.0f; break;  // few distinct values, negatives
+      default: {
+        constexpr float kOdd[] = {-0.0f, 0.0f, NAN, INFINITY, -INFINITY, 1e-40f, -3.5f, 7.0f};
+        x[j] = kOdd[rng() % 8];
+        break;
+      }
+    }
+  }
+  return x;
+}
+
+}  // namespace
+
+TEST_CASE("interleaved_max_f32: the classes' maxima, NaN never taken, at every level", "[simd]") {
+  LevelGuard guard;
+  std::mt19937 rng(53);
+  for (int len : {1, 5, 16, 127, 128, 129, 300, 2048, 2061})
+    for (int shape = 0; shape < 4; ++shape) {
+      const auto x = selection_row(len, shape, rng);
+      std::vector<float> expected(simd::kInterleave, -INFINITY);
+      for (int j = 0; j < len; ++j) {
+        float& m = expected[size_t(j % simd::kInterleave)];
+        m = x[j] > m ? x[j] : m;
+      }
+      for (auto level : simd::available_levels()) {
+        simd::set_active_level(level);
+        std::vector<float> out(simd::kInterleave, 42.0f);
+        simd::interleaved_max_f32(x.data(), len, out.data());
+        INFO("len " << len << " shape " << shape << " level " << simd::level_name(level));
+        CHECK(same_bits(out, expected));
+      }
+    }
+}
+
+TEST_CASE("positions_ge_f32 and kth_largest_f32: the definitions at every level", "[simd]") {
+  LevelGuard guard;
+  std::mt19937 rng(59);
+  for (int len : {1, 5, 16, 17, 100, 128, 1000})
+    for (int shape = 0; shape < 4; ++shape) {
+      const auto x = selection_row(len, shape, rng);
+      std::vector<float> sorted;  // the non-NaN values, largest first
+      for (float v : x)
+        if (!std::isnan(v)) sorted.push_back(v);
+      std::sort(sorted.begin(), sorted.end(), std::greater<float>());
+      for (float bound : {-INFINITY, -2.0f, -0.0f, 0.0f, 0.5f, 7.0f, INFINITY, NAN}) {
+        std::vector<int> expected;
+        for (int j = 0; j < len; ++j)
+          if (x[j] >= bound) expected.push_back(j);
+        for (auto level : simd::available_levels()) {
+          simd::set_active_level(level);
+          std::vector<int> out(static_cast<size_t>(len) + 1, -1);
+          const int count = simd::positions_ge_f32(x.data(), len, bound, out.data());
+          INFO("len " << len << " shape " << shape << " bound " << bound << " level " << simd::level_name(level));
+          CHECK(std::vector<int>(out.begin(), out.begin() + count) == expected);
+          CHECK(out[size_t(len)] == -1);  // [count, len) may be scratch, nothing past len
+        }
+      }
+      for (int k = 1; k <= int(sorted.size()); k += std::max(1, int(sorted.size()) / 7)) {
+        // The k-th largest value: k values at or above it (as floats), fewer above it.
+        const float want = sorted[size_t(k - 1)];
+        for (auto level : simd::available_levels()) {
+          simd::set_active_level(level);
+          const float got = simd::kth_largest_f32(x.data(), len, k);
+          INFO("len " << len << " shape " << shape << " k " << k << " level " << simd::level_name(level));
+          CHECK(got == want);
+          CHECK(std::count_if(x.begin(), x.end(), [&](float v) { return v >= got; }) >= k);
+        }
       }
     }
 }

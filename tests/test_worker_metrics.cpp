@@ -308,10 +308,11 @@ TEST_CASE("metric row terms: top-k order and kept-set membership") {
 }
 
 // The top-k keys against the definition: a stable sort of every position by value, larger
-// first (so ties keep the lower position first), cut at k. Rows the chunk-maxima bound treats
-// differently: rising (most keys are candidates), falling, constant (all ties), few distinct
-// values, random, near-ties, and signs with signed zeros (-0 ties with +0), at lengths below and
-// above 2k (where the bound is used).
+// first (so ties keep the lower position first), cut at k. Rows the bounds treat differently:
+// rising, falling, constant (all ties: every key a candidate), few distinct values, random,
+// near-ties, and signs with signed zeros (-0 ties with +0), at lengths below and above the 128
+// classes; k up to 128 (the classes' bound; few candidates ranked by counting, many by
+// nth_element) and above (200: the chunks' bound where n >= 2k, else every key).
 TEST_CASE("metrics: the top-k keys are a stable sort's first k, for rows in any order") {
   std::mt19937 rng(11);
   std::vector<int> scratch;
@@ -336,7 +337,7 @@ TEST_CASE("metrics: the top-k keys are a stable sort's first k, for rows in any 
       std::vector<int> order(static_cast<size_t>(n));
       std::iota(order.begin(), order.end(), 0);
       std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return e[x] > e[y]; });
-      for (int k : {1, 2, 16, 32, 100, n}) {
+      for (int k : {1, 2, 16, 32, 100, 128, 200, n}) {
         if (k > n) continue;
         std::vector<int> got(size_t(k), -1);
         top_attended_keys(e.data(), n, k, scratch, got.data());

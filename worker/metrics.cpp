@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <numeric>
 
@@ -53,32 +54,59 @@ void weighted_part(const float* w, size_t ld, int rows, const std::vector<int>& 
 
 }  // namespace
 
+// top_attended_keys ranks up to this many candidates by counting (count² comparisons).
+constexpr int kRankedCandidates = 64;
+
 void top_attended_keys(const float* e, int n, int k, std::vector<int>& scratch, int* out) {
   if (k <= 0) return;
   auto before = [e](int x, int y) { return metric_terms::attends_before(e[x], x, e[y], y); };
-  // A lower bound on the k-th best value: split the row into k chunks; their k maxima are k
-  // distinct positions at or above the smallest of them, so every one of the k best is too. Only
-  // the positions at or above it are candidates (a branch-free pass), and one nth_element over
-  // them finds the k best: O(n) for any order of the values (a rising row, as real attention
-  // rows are towards their end, leaves most keys candidates, still linear).
+  // A lower bound on the k-th best value, then only the positions at or above it are
+  // candidates, and one nth_element over them finds the k best: O(n) for any order of the values.
   scratch.resize(size_t(n));
   int count = 0;
-  if (n >= 2 * k) {
+  if (k <= simd::kInterleave) {
+    // The maxima of the position classes j mod 128 lie at distinct positions, so the k-th
+    // largest of them is at or below the k-th best value. It is tight: the k best fall in about
+    // k distinct classes of 128, so a random row leaves about 1.2·k candidates (k = 32, n = 2048
+    // to 8192), and a rising row (real attention rows towards their end) exactly its last k.
+    float maxima[simd::kInterleave];
+    simd::interleaved_max_f32(e, n, maxima);
+    const int classes = std::min(n, simd::kInterleave);  // classes holding a position (k <= n)
+    count = simd::positions_ge_f32(e, n, simd::kth_largest_f32(maxima, classes, k), scratch.data());
+  } else if (n >= 2 * k) {
+    // Larger k: the smallest of the maxima of k chunks (k distinct positions at or above it).
     float bound = simd::max_f32(e, n / k);
     for (int c = 1; c < k; ++c) {
       const int j0 = int(int64_t(n) * c / k), j1 = int(int64_t(n) * (c + 1) / k);
       bound = std::min(bound, simd::max_f32(e + j0, j1 - j0));
     }
-    for (int j = 0; j < n; ++j) {
-      scratch[size_t(count)] = j;
-      count += e[j] >= bound ? 1 : 0;
-    }
+    count = simd::positions_ge_f32(e, n, bound, scratch.data());
   } else {
     std::iota(scratch.begin(), scratch.end(), 0);
     count = n;
   }
   CKV_CHECK(count >= k, "top_attended_keys: {} candidates for the {} best of {} keys (NaN weights?)",
             count, k, n);
+  if (count <= kRankedCandidates) {
+    // Few candidates (the usual case): each one's place is the number of candidates before it in
+    // the order, counted without a branch; a comparison sort mispredicts about every other step.
+    // The order as one integer: the value's order-preserving key (-0 as +0: they tie), then the
+    // position reversed (a tie goes to the lower position), larger first.
+    uint64_t key[kRankedCandidates];
+    for (int i = 0; i < count; ++i) {
+      const float v = e[scratch[size_t(i)]] + 0.0f;  // -0 + 0 = +0; no candidate is NaN
+      uint32_t bits;
+      std::memcpy(&bits, &v, sizeof bits);
+      bits ^= (bits >> 31) != 0 ? 0xffffffffu : 0x80000000u;
+      key[i] = uint64_t(bits) << 32 | ~uint32_t(scratch[size_t(i)]);
+    }
+    for (int i = 0; i < count; ++i) {
+      int place = 0;
+      for (int j = 0; j < count; ++j) place += key[j] > key[i] ? 1 : 0;
+      if (place < k) out[place] = scratch[size_t(i)];
+    }
+    return;
+  }
   const auto first = scratch.begin(), last = first + count;
   std::nth_element(first, first + (k - 1), last, before);
   std::sort(first, first + k, before);

@@ -30,6 +30,15 @@ struct Avx2Ops {
   }
   // a < b ? t : f (ordered: a NaN gives f)
   static VF select_lt(VF a, VF b, VF t, VF f) { return _mm256_blendv_ps(f, t, _mm256_cmp_ps(a, b, _CMP_LT_OQ)); }
+  // Bit l set where a[l] >= b[l] (ordered: false for NaN).
+  static unsigned ge_mask(VF a, VF b) { return unsigned(_mm256_movemask_ps(_mm256_cmp_ps(a, b, _CMP_GE_OQ))); }
+  // Writes j + l for the set bits l of mask, ascending, at out; returns their count (no
+  // compress instruction before AVX-512: one step per set bit).
+  static int store_lanes(unsigned mask, int j, int* out) {
+    int count = 0;
+    for (; mask != 0; mask &= mask - 1) out[count++] = j + __builtin_ctz(mask);
+    return count;
+  }
   // For positive normal x = m·2^e with m in [0.5, 1): m, and e as a float.
   static VF mantissa(VF x) {
     const __m256i bits = _mm256_castps_si256(x);

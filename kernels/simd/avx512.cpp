@@ -30,6 +30,16 @@ struct Avx512Ops {
   }
   // a < b ? t : f (ordered: a NaN gives f)
   static VF select_lt(VF a, VF b, VF t, VF f) { return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ), f, t); }
+  // Bit l set where a[l] >= b[l] (ordered: false for NaN).
+  static unsigned ge_mask(VF a, VF b) { return _mm512_cmp_ps_mask(a, b, _CMP_GE_OQ); }
+  // Writes j + l for the set bits l of mask, ascending, at out (16 ints written: room for them
+  // past the count is the caller's); returns their count. No branch per bit.
+  static int store_lanes(unsigned mask, int j, int* out) {
+    const __m512i lanes = _mm512_add_epi32(_mm512_set1_epi32(j),
+                                           _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+    _mm512_storeu_si512(out, _mm512_maskz_compress_epi32(__mmask16(mask), lanes));
+    return __builtin_popcount(mask);
+  }
   // For positive normal x = m·2^e with m in [0.5, 1): m, and e as a float.
   static VF mantissa(VF x) {
     const __m512i bits = _mm512_castps_si512(x);

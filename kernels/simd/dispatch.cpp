@@ -125,6 +125,21 @@ void softmax_f32(float* x, int len) {
   scale_f32(x, len, 1.0f / total);
 }
 
+static_assert(kInterleave == detail::kInterleave);
+
+void interleaved_max_f32(const float* x, int len, float* out) {
+  table().interleaved_max_f32(x, len < 0 ? 0 : len, out);
+}
+
+float kth_largest_f32(const float* x, int len, int k) {
+  CKV_CHECK(k >= 1 && k <= len, "kth_largest_f32: k = {} outside [1, {}]", k, len);
+  return table().kth_largest_f32(x, len, k);
+}
+
+int positions_ge_f32(const float* x, int len, float bound, int* out) {
+  return len > 0 ? table().positions_ge_f32(x, len, bound, out) : 0;
+}
+
 void gemm_blocks_f64(int rows, int kdim, int cols, const float* A, size_t lda, const int* idx,
                      const float* B, size_t ldb, double* C, size_t ldc) {
   if (rows > 0 && kdim > 0 && cols > 0)

@@ -71,6 +71,25 @@ void scale_f32(float* x, int len, float factor);
 // softmax over x[0..len): max, exp_shift_sum_f32, then x *= 1 / sum.
 void softmax_f32(float* x, int len);
 
+// Selection helpers (the metrics' top-k keys). Both are exact (comparisons only), so every
+// level gives the same result by construction; the vector levels only compare W lanes at once.
+// The positions j are split into kInterleave classes j mod kInterleave.
+constexpr int kInterleave = 128;
+// out[c] (c < kInterleave) = the largest x[j] over j < len with j mod kInterleave == c, folded
+// as m = x[j] > m ? x[j] : m in ascending j from -inf: a NaN is never taken, and a class with
+// no element (c >= len) is -inf. The largest values of distinct classes lie at distinct
+// positions: the k-th largest of the out[c] is a lower bound on x's k-th largest value.
+void interleaved_max_f32(const float* x, int len, float* out);
+// The k-th largest of x[0..len) (1 <= k <= the non-NaN values, else -inf; NaNs never count):
+// the largest float t, in the order of the floats' order-preserving integer keys (-0 below +0),
+// with at least k of x[j] >= t. Found by
+// bisection over the 2^32 keys, each step an exact count: no comparison sort (selecting among
+// the 128 maxima by comparisons mispredicted about every other branch).
+float kth_largest_f32(const float* x, int len, int k);
+// The positions j < len with x[j] >= bound (false for NaN), ascending, written to out (room
+// for len ints: [count, len) may be overwritten too); returns their count.
+int positions_ge_f32(const float* x, int len, float bound, int* out);
+
 // p·ln p for p = max(a, floor) (floor a positive normal float; a NaN gives NaN) as every level
 // computes it: ln by Cephes' logf polynomial, |error| <= 2 ulp of float on [1e-8, 1]; the
 // product and the NaN test each one rounding.

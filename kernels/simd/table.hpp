@@ -3,6 +3,7 @@
 // vector_kernels.hpp for their instruction sets. Internal to kernels/simd/.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 
 namespace ckv::simd::detail {
 
@@ -21,6 +22,9 @@ struct Table {
   double (*plogp_sum_f64)(const float* a, int len, float floor);
   void (*add_rows_f32_to_f64)(double* acc, const float* x, size_t ld, int rows, int len);
   void (*sumsq_rows_f64)(const float* x, size_t stride, int rows, int len, double* out);
+  void (*interleaved_max_f32)(const float* x, int len, float* out);
+  int (*positions_ge_f32)(const float* x, int len, float bound, int* out);
+  float (*kth_largest_f32)(const float* x, int len, int k);
 };
 
 const Table& scalar_table();
@@ -52,6 +56,36 @@ constexpr float kLogQ2 = 0.693359375f;
 
 // qk_keys' largest d (a stack buffer of d · W floats).
 constexpr int kMaxKeysDepth = 512;
+
+// kth_largest_f32's bisection over the order-preserving integer keys of the floats from -inf to
+// +inf (a negative float's key falls as its magnitude grows; the NaNs' keys lie outside), given
+// count_ge(t), the number of x[j] >= t, which never rises with the key: the largest t with
+// count_ge(t) >= k. Invariant: count_ge(float of lo) >= k (for lo = -inf: k <= the non-NaN
+// values; otherwise -inf comes back), count_ge(float of hi) < k.
+static inline int32_t float_key(float x) {
+  int32_t bits;
+  __builtin_memcpy(&bits, &x, sizeof bits);
+  return bits >= 0 ? bits : bits ^ 0x7fffffff;
+}
+static inline float key_to_float(int32_t key) {
+  const int32_t bits = key >= 0 ? key : key ^ 0x7fffffff;
+  float out;
+  __builtin_memcpy(&out, &bits, sizeof out);
+  return out;
+}
+template <class CountGe>
+static inline float bisect_kth_largest(int k, CountGe count_ge) {
+  int32_t lo = float_key(-__builtin_inff()), hi = float_key(__builtin_inff());
+  if (count_ge(key_to_float(hi)) >= k) return key_to_float(hi);
+  while (int64_t(hi) - lo > 1) {  // lo < hi, both keys of non-NaN floats
+    const int32_t mid = int32_t(lo + (int64_t(hi) - lo) / 2);
+    (count_ge(key_to_float(mid)) >= k ? lo : hi) = mid;
+  }
+  return key_to_float(lo);
+}
+
+// interleaved_max_f32's classes (simd::kInterleave; dispatch.cpp checks they agree).
+constexpr int kInterleave = 128;
 
 // The reference packing (simd::pack_panels): a scalar transpose, rows past n zero. static, as
 // fold16 below.

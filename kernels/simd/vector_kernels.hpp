@@ -531,9 +531,52 @@ struct VectorKernels {
       pack_panels_scalar(src + size_t(full) * 16 * ld, ld, n - full * 16, d, dst + size_t(full) * d * 16);
   }
 
+  // ---- selection helpers: comparisons only, so any grouping gives the scalar results --------
+  // kInterleave / W accumulators hold the classes' maxima; Ops::max(x, m) is x > m ? x : m, the
+  // scalar fold, class by class in ascending j.
+  static void interleaved_max_f32(const float* x, int len, float* out) {
+    constexpr int NV = kInterleave / W;
+    VF m[NV];
+    CKV_UNROLL
+    for (int v = 0; v < NV; ++v) m[v] = Ops::set1(-__builtin_inff());
+    int j = 0;
+    for (; j + kInterleave <= len; j += kInterleave)
+      CKV_UNROLL
+    for (int v = 0; v < NV; ++v) m[v] = Ops::max(Ops::load(x + j + v * W), m[v]);
+    CKV_UNROLL
+    for (int v = 0; v < NV; ++v) Ops::store(out + v * W, m[v]);
+    for (; j < len; ++j) {
+      float& o = out[j % kInterleave];
+      o = x[j] > o ? x[j] : o;
+    }
+  }
+
+  // One comparison per W lanes; the set bits of its mask are the positions, lowest first
+  // (Ops::store_lanes may write all W lanes at out + count: count <= j, so they stay below
+  // j + W <= len).
+  static int positions_ge_f32(const float* x, int len, float bound, int* out) {
+    const VF b = Ops::set1(bound);
+    int count = 0, j = 0;
+    for (; j + W <= len; j += W) count += Ops::store_lanes(Ops::ge_mask(Ops::load(x + j), b), j, out + count);
+    for (; j < len; ++j)
+      if (x[j] >= bound) out[count++] = j;
+    return count;
+  }
+
+  static float kth_largest_f32(const float* x, int len, int k) {
+    return bisect_kth_largest(k, [&](float t) {
+      const VF b = Ops::set1(t);
+      int count = 0, j = 0;
+      for (; j + W <= len; j += W) count += __builtin_popcount(Ops::ge_mask(Ops::load(x + j), b));
+      for (; j < len; ++j) count += x[j] >= t ? 1 : 0;
+      return count;
+    });
+  }
+
   static const Table& table() {
     static const Table t{pack_panels, qk_panels, qk_keys, max_f32, exp_shift_sum_f32, exp_shift_sum_f64, scale_f32,
-                         gemm_blocks_f64, plogp_sum_f64, add_rows_f32_to_f64, sumsq_rows_f64};
+                         gemm_blocks_f64, plogp_sum_f64, add_rows_f32_to_f64, sumsq_rows_f64,
+                         interleaved_max_f32, positions_ge_f32, kth_largest_f32};
     return t;
   }
 };
