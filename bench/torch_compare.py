@@ -13,7 +13,9 @@ not compared, only times.
         [--ckv-csv FILE]
 
 --ckv-csv FILE joins with `bench_kernels --cpu-only --format csv` output and prints the
-comparison table (bench/torch-compare.sh runs both).
+comparison table (bench/torch-compare.sh runs both). --ckv-csv A1,A2,... --torch-csv B1,B2,...
+joins rounds measured earlier (bench/torch-compare.sh --rounds N): medians over the rounds, and
+the range of the rounds' own ratios.
 """
 import argparse
 import csv
@@ -441,32 +443,48 @@ def print_records(records, form):
         print(f"{r['kernel']:<22} {r['shape']:<22} {iters:>5} {median:>11}  {r['status']}")
 
 
-def print_comparison(records, ckv_path):
-    """The joined table: ckv ms, torch ms, torch/ckv (> 1: ckv is faster)."""
-    with open(ckv_path, newline="") as f:
-        ckv = [r for r in csv.DictReader(f) if r["dev"] == "cpu"]
-    torch_rows = {(r["kernel"], r["shape"]): r for r in records}
-    keys = [(r["kernel"], r["shape"]) for r in ckv]
-    keys += [k for k in torch_rows if k not in set(keys)]
-    ckv_rows = {(r["kernel"], r["shape"]): r for r in ckv}
+def read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
 
-    def ms(row):
+
+def print_comparison(torch_runs, ckv_paths):
+    """The joined table: ckv ms, torch ms, torch/ckv (> 1: ckv is faster). With several rounds
+    (bench/torch-compare.sh --rounds: the two programs alternating), each side's median over the
+    rounds, their ratio, and the range of the rounds' own ratios (the machine's noise)."""
+    ckv_runs = [[r for r in read_csv(path) if r["dev"] == "cpu"] for path in ckv_paths]
+    keys = []
+    for run in ckv_runs + torch_runs:
+        keys += [(r["kernel"], r["shape"]) for r in run if (r["kernel"], r["shape"]) not in keys]
+
+    def ms(rows, key):
+        row = next((r for r in rows if (r["kernel"], r["shape"]) == key), None)
         return float(row["median_ms"]) if row and row.get("median_ms") not in (None, "") else None
 
-    print(f"{'kernel':<22} {'shape':<22} {'ckv ms':>11} {'torch ms':>11} {'torch/ckv':>9}")
+    rounds = max(len(ckv_runs), len(torch_runs))
+    spread = rounds > 1
+    header = f"{'kernel':<22} {'shape':<22} {'ckv ms':>11} {'torch ms':>11} {'torch/ckv':>9}"
+    print(header + (f" {'rounds':>13}" if spread else ""))
     below, compared = [], 0
+    cell = lambda x, form: form.format(x) if x is not None else "-"
     for key in keys:
-        a, b = ms(ckv_rows.get(key)), ms(torch_rows.get(key))
+        a_runs = [x for x in (ms(run, key) for run in ckv_runs) if x]
+        b_runs = [x for x in (ms(run, key) for run in torch_runs) if x]
+        a = statistics.median(a_runs) if a_runs else None
+        b = statistics.median(b_runs) if b_runs else None
         ratio = b / a if a and b else None
-        cell = lambda x, form: form.format(x) if x is not None else "-"
-        print(f"{key[0]:<22} {key[1]:<22} {cell(a, '{:.3f}'):>11} {cell(b, '{:.3f}'):>11} "
-              f"{cell(ratio, '{:.2f}'):>9}")
+        line = f"{key[0]:<22} {key[1]:<22} {cell(a, '{:.3f}'):>11} {cell(b, '{:.3f}'):>11} {cell(ratio, '{:.2f}'):>9}"
+        if spread:
+            own = [y / x for x, y in zip((ms(r, key) for r in ckv_runs), (ms(r, key) for r in torch_runs)) if x and y]
+            line += f" {f'{min(own):.2f}-{max(own):.2f}' if own else '-':>13}"
+        print(line)
         if ratio is not None:
             compared += 1
             if ratio < 2:
                 below.append(f"{key[0]} {key[1]} ({ratio:.2f})")
     listed = ": " + "; ".join(below) if below else ""
-    print(f"# rows with torch/ckv below 2x: {len(below)} of {compared} compared{listed}")
+    what = f"the ratio of the medians over {rounds} rounds" if spread else "torch/ckv"
+    print(f"# rows with {what} below 2x: {len(below)} of {compared} compared{listed}")
 
 
 def main():
@@ -477,7 +495,10 @@ def main():
     parser.add_argument("--max-gflop", type=float, default=40, help="as bench_kernels --cpu-max-gflop")
     parser.add_argument("--max-dense-n", type=int, default=16384, help="skip n x n dense rows above this n")
     parser.add_argument("--format", choices=["table", "csv"], default="table")
-    parser.add_argument("--ckv-csv", help="bench_kernels --cpu-only --format csv output to join with")
+    parser.add_argument("--ckv-csv", help="bench_kernels --cpu-only --format csv output to join with "
+                        "(comma-separated files: one per round)")
+    parser.add_argument("--torch-csv", help="this program's --format csv output, one file per round "
+                        "(comma-separated): join those instead of running the rows")
     args = parser.parse_args()
     args.shapes = [s for s in args.shapes.split(",") if s]
     args.only = [s for s in args.only.split(",") if s]
@@ -487,6 +508,12 @@ def main():
     if any(k not in ROWS for k in args.only):
         parser.error(f"unknown row(s) {', '.join(k for k in args.only if k not in ROWS)}")
 
+    if args.torch_csv:
+        if not args.ckv_csv:
+            parser.error("--torch-csv joins with --ckv-csv")
+        torch_runs = [read_csv(path) for path in args.torch_csv.split(",") if path]
+        print_comparison(torch_runs, [p for p in args.ckv_csv.split(",") if p])
+        return
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
     print(f"# torch {torch.__version__}, {torch.get_num_threads()} thread, fp32; "
@@ -494,7 +521,7 @@ def main():
     with torch.inference_mode():
         records = run_rows(args)
     if args.ckv_csv:
-        print_comparison(records, args.ckv_csv)
+        print_comparison([records], [p for p in args.ckv_csv.split(",") if p])
     else:
         print_records(records, args.format)
 
