@@ -232,6 +232,125 @@ inline double fma_peak_gflops(PeakIsa isa, int threads) {
   return 2.0 * chains(isa) * isa_lanes(isa) * double(trips) * threads / best / 1e9;
 }
 
+// ---- read bandwidth by working set ----------------------------------------------------------
+// One thread summing a buffer of `bytes` over and over with `isa`'s widest loads (four
+// independent vector accumulators, nothing else in the loop): the rate at which the level of
+// the memory hierarchy holding that working set delivers data to one core (L2, L3 or DRAM by
+// size). STREAM's triad measures DRAM with writes; a row whose data fits in a cache reads faster
+// than it, so its %bw is judged against the read rate of a working set its size.
+
+namespace read_detail {
+
+#ifdef CKV_BENCH_X86
+__attribute__((target("avx512f"))) inline float sum_avx512(const float* x, size_t n) {
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  for (size_t i = 0; i < n; i += 64) {
+    a0 = _mm512_add_ps(a0, _mm512_load_ps(x + i));
+    a1 = _mm512_add_ps(a1, _mm512_load_ps(x + i + 16));
+    a2 = _mm512_add_ps(a2, _mm512_load_ps(x + i + 32));
+    a3 = _mm512_add_ps(a3, _mm512_load_ps(x + i + 48));
+  }
+  float lane[16];
+  _mm512_storeu_ps(lane, _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+  float total = 0;
+  for (float v : lane) total += v;
+  return total;
+}
+
+__attribute__((target("avx2"))) inline float sum_avx2(const float* x, size_t n) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  for (size_t i = 0; i < n; i += 32) {
+    a0 = _mm256_add_ps(a0, _mm256_load_ps(x + i));
+    a1 = _mm256_add_ps(a1, _mm256_load_ps(x + i + 8));
+    a2 = _mm256_add_ps(a2, _mm256_load_ps(x + i + 16));
+    a3 = _mm256_add_ps(a3, _mm256_load_ps(x + i + 24));
+  }
+  float lane[8];
+  _mm256_storeu_ps(lane, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+  float total = 0;
+  for (float v : lane) total += v;
+  return total;
+}
+#endif
+
+inline float sum_generic(const float* x, size_t n) {
+  float a[4] = {};
+  for (size_t i = 0; i < n; i += 4)
+    for (int l = 0; l < 4; ++l) a[l] += x[i + l];
+  return a[0] + a[1] + a[2] + a[3];
+}
+
+inline float sum(PeakIsa isa, const float* x, size_t n) {
+#ifdef CKV_BENCH_X86
+  if (isa == PeakIsa::avx512f) return sum_avx512(x, n);
+  if (isa == PeakIsa::avx2_fma) return sum_avx2(x, n);
+#endif
+  return sum_generic(x, n);
+}
+
+}  // namespace read_detail
+
+// GB/s of one thread reading a `bytes` working set (a multiple of 256 bytes is used): each
+// timing reads at least 64 MiB (the set repeated), best of 5 after one warm pass.
+inline double read_gbs(size_t bytes, PeakIsa isa) {
+  const size_t floats = std::max<size_t>(64, bytes / sizeof(float) / 64 * 64);
+  float* x = static_cast<float*>(std::aligned_alloc(64, floats * sizeof(float)));
+  if (!x) return 0;
+  for (size_t i = 0; i < floats; ++i) x[i] = 1.0f;
+  const size_t passes = std::max<size_t>(1, (size_t(64) << 20) / (floats * sizeof(float)));
+  float total = 0;
+  auto run = [&] {
+    for (size_t p = 0; p < passes; ++p) total += read_detail::sum(isa, x, floats);
+  };
+  run();
+  double best = 1e300;
+  for (int r = 0; r < 5; ++r) {
+    const double start = monotonic_seconds();
+    run();
+    best = std::min(best, monotonic_seconds() - start);
+  }
+  volatile float sink = total;
+  (void)sink;
+  std::free(x);
+  return double(passes) * double(floats * sizeof(float)) / best / 1e9;
+}
+
+// Read rates at working sets from 256 KiB to 64 MiB (doubling) and 256 MiB (DRAM on any
+// current CPU). limit_for(bytes): the rate of the smallest set at least `bytes` large.
+struct ReadLadder {
+  std::vector<std::pair<size_t, double>> points;  // (bytes, GB/s), ascending bytes
+
+  static ReadLadder measure(PeakIsa isa) {
+    ReadLadder ladder;
+    for (size_t bytes = size_t(256) << 10; bytes <= (size_t(64) << 20); bytes *= 2)
+      ladder.points.emplace_back(bytes, read_gbs(bytes, isa));
+    ladder.points.emplace_back(size_t(256) << 20, read_gbs(size_t(256) << 20, isa));
+    return ladder;
+  }
+  // The better of two measurements per point (a burst of load during one does not lower it).
+  void keep_best(const ReadLadder& other) {
+    for (size_t i = 0; i < points.size() && i < other.points.size(); ++i)
+      points[i].second = std::max(points[i].second, other.points[i].second);
+  }
+  double limit_for(double bytes) const {
+    for (const auto& [size, gbs] : points)
+      if (double(size) >= bytes) return gbs;
+    return points.empty() ? 0 : points.back().second;
+  }
+  std::string text() const {
+    std::string out;
+    for (const auto& [size, gbs] : points) {
+      char item[48];
+      if (size >= (size_t(1) << 20))
+        std::snprintf(item, sizeof item, "%s%zu MiB %.0f", out.empty() ? "" : ", ", size >> 20, gbs);
+      else
+        std::snprintf(item, sizeof item, "%s%zu KiB %.0f", out.empty() ? "" : ", ", size >> 10, gbs);
+      out += item;
+    }
+    return out + " GB/s";
+  }
+};
+
 // The clock /proc/cpuinfo reports for the first CPU (MHz; 0 when unknown). Under a hypervisor
 // or with turbo it is the nominal clock, not necessarily the one the cores run at.
 inline double cpuinfo_mhz() {
