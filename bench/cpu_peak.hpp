@@ -239,7 +239,27 @@ inline double fma_peak_gflops(PeakIsa isa, int threads) {
 // size). STREAM's triad measures DRAM with writes; a row whose data fits in a cache reads faster
 // than it, so its %bw is judged against the read rate of a working set its size.
 
+// The shortest of `reps` timed calls of `run` (seconds): on a shared machine some call escapes
+// the other processes, and that one measures the hardware.
+template <class Run>
+double best_seconds(Run&& run, int reps = 5) {
+  double best = 1e300;
+  for (int r = 0; r < reps; ++r) {
+    const double start = monotonic_seconds();
+    run();
+    best = std::min(best, monotonic_seconds() - start);
+  }
+  return best;
+}
+
 namespace read_detail {
+
+template <int L>
+float lane_sum(const float (&lane)[L]) {
+  float total = 0;
+  for (float v : lane) total += v;
+  return total;
+}
 
 #ifdef CKV_BENCH_X86
 __attribute__((target("avx512f"))) inline float sum_avx512(const float* x, size_t n) {
@@ -252,9 +272,7 @@ __attribute__((target("avx512f"))) inline float sum_avx512(const float* x, size_
   }
   float lane[16];
   _mm512_storeu_ps(lane, _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
-  float total = 0;
-  for (float v : lane) total += v;
-  return total;
+  return lane_sum(lane);
 }
 
 __attribute__((target("avx2"))) inline float sum_avx2(const float* x, size_t n) {
@@ -267,9 +285,7 @@ __attribute__((target("avx2"))) inline float sum_avx2(const float* x, size_t n) 
   }
   float lane[8];
   _mm256_storeu_ps(lane, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-  float total = 0;
-  for (float v : lane) total += v;
-  return total;
+  return lane_sum(lane);
 }
 #endif
 
@@ -303,12 +319,7 @@ inline double read_gbs(size_t bytes, PeakIsa isa) {
     for (size_t p = 0; p < passes; ++p) total += read_detail::sum(isa, x, floats);
   };
   run();
-  double best = 1e300;
-  for (int r = 0; r < 5; ++r) {
-    const double start = monotonic_seconds();
-    run();
-    best = std::min(best, monotonic_seconds() - start);
-  }
+  const double best = best_seconds(run);
   volatile float sink = total;
   (void)sink;
   std::free(x);

@@ -111,12 +111,7 @@ inline double stream_triad_gbs(int threads, size_t elements) {
     for (auto& th : pool) th.join();
   };
   run();
-  double best = 1e300;
-  for (int r = 0; r < 5; ++r) {
-    const double start = monotonic_seconds();
-    run();
-    best = std::min(best, monotonic_seconds() - start);
-  }
+  const double best = best_seconds(run);
   volatile double sink = a[elements / 2];
   (void)sink;
   return 24.0 * double(elements) / best / 1e9;
