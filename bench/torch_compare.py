@@ -461,10 +461,23 @@ def print_comparison(torch_runs, ckv_paths):
         row = next((r for r in rows if (r["kernel"], r["shape"]) == key), None)
         return float(row["median_ms"]) if row and row.get("median_ms") not in (None, "") else None
 
+    def roofline_ms(key):
+        """bench_kernels' bytes at its per-row read limit and flops at the FMA peak: no row can
+        run faster than the larger of the two (the limits of the first round that has them)."""
+        for run in ckv_runs:
+            row = next((r for r in run if (r["kernel"], r["shape"]) == key), None)
+            if not row:
+                continue
+            value = lambda name: float(row[name]) if row.get(name) not in (None, "") else 0.0
+            times = [value("bytes") / value("bw_limit_gbs") / 1e6 if value("bw_limit_gbs") else 0.0,
+                     value("flops") / value("flop_limit_gflops") / 1e6 if value("flop_limit_gflops") else 0.0]
+            return max(times) if max(times) > 0 else None
+        return None
+
     rounds = max(len(ckv_runs), len(torch_runs))
     spread = rounds > 1
     header = f"{'kernel':<22} {'shape':<22} {'ckv ms':>11} {'torch ms':>11} {'torch/ckv':>9}"
-    print(header + (f" {'rounds':>13}" if spread else ""))
+    print(header + (f" {'rounds':>13}" if spread else "") + f" {'roofline ms':>11} {'2x needs':>8}")
     below, compared = [], 0
     cell = lambda x, form: form.format(x) if x is not None else "-"
     for key in keys:
@@ -477,6 +490,11 @@ def print_comparison(torch_runs, ckv_paths):
         if spread:
             own = [y / x for x, y in zip((ms(r, key) for r in ckv_runs), (ms(r, key) for r in torch_runs)) if x and y]
             line += f" {f'{min(own):.2f}-{max(own):.2f}' if own else '-':>13}"
+        # 2x needs: the roofline as a share of half PyTorch's time, the efficiency a 2x row must
+        # reach (above 100 %: no code on this machine can be 2x faster than PyTorch here).
+        floor = roofline_ms(key)
+        needs = floor / (b / 2) if floor and b else None
+        line += f" {cell(floor, '{:.3f}'):>11} {cell(needs and 100 * needs, '{:.0f}%'):>8}"
         print(line)
         if ratio is not None:
             compared += 1
@@ -484,6 +502,8 @@ def print_comparison(torch_runs, ckv_paths):
                 below.append(f"{key[0]} {key[1]} ({ratio:.2f})")
     listed = ": " + "; ".join(below) if below else ""
     what = f"the ratio of the medians over {rounds} rounds" if spread else "torch/ckv"
+    print("# roofline ms: bench_kernels' bytes at the row's read limit or its flops at the FMA peak, "
+          "the larger; 2x needs: that floor over half PyTorch's time")
     print(f"# rows with {what} below 2x: {len(below)} of {compared} compared{listed}")
 
 
