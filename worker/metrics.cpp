@@ -4,6 +4,7 @@
 // selection; answer tokens always visible).
 #include "worker/metrics.hpp"
 
+#include "common/float_order.hpp"
 #include "kernels/simd/simd.hpp"
 #include "kernels/stages/threads.hpp"
 #include "worker/metrics_terms.hpp"
@@ -11,7 +12,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <functional>
 #include <numeric>
 
@@ -95,10 +95,7 @@ void top_attended_keys(const float* e, int n, int k, std::vector<int>& scratch, 
     uint64_t key[kRankedCandidates];
     for (int i = 0; i < count; ++i) {
       const float v = e[scratch[size_t(i)]] + 0.0f;  // -0 + 0 = +0; no candidate is NaN
-      uint32_t bits;
-      std::memcpy(&bits, &v, sizeof bits);
-      bits ^= (bits >> 31) != 0 ? 0xffffffffu : 0x80000000u;
-      key[i] = uint64_t(bits) << 32 | ~uint32_t(scratch[size_t(i)]);
+      key[i] = uint64_t(float_order_ukey(v)) << 32 | ~uint32_t(scratch[size_t(i)]);
     }
     for (int i = 0; i < count; ++i) {
       int place = 0;

@@ -49,8 +49,9 @@ struct AnswerAttention {
 // total order metric_terms::attends_before), written to out[0..k) best first; k <= n. The
 // candidates are the keys at or above a lower bound on the k-th best value (the k-th largest of
 // the maxima of the position classes j mod 128; for k > 128 the smallest of k chunk maxima),
-// collected into `scratch` (reused between calls), then one nth_element: O(n) for any order of
-// the values. The same list as a stable sort of all n.
+// collected into `scratch` (reused between calls), then ranked: up to 64 candidates by counting
+// the ones before each (no branch), more by one nth_element. O(n) for any order of the values.
+// The same list as a stable sort of all n.
 void top_attended_keys(const float* e, int n, int k, std::vector<int>& scratch, int* out);
 
 // Running sums for the means over layers, heads and answer tokens (docs/spec/METRICS.md).

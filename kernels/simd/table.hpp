@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "common/float_order.hpp"
+
 namespace ckv::simd::detail {
 
 struct Table {
@@ -58,30 +60,18 @@ constexpr float kLogQ2 = 0.693359375f;
 constexpr int kMaxKeysDepth = 512;
 
 // kth_largest_f32's bisection over the order-preserving integer keys of the floats from -inf to
-// +inf (a negative float's key falls as its magnitude grows; the NaNs' keys lie outside), given
-// count_ge(t), the number of x[j] >= t, which never rises with the key: the largest t with
-// count_ge(t) >= k. Invariant: count_ge(float of lo) >= k (for lo = -inf: k <= the non-NaN
-// values; otherwise -inf comes back), count_ge(float of hi) < k.
-static inline int32_t float_key(float x) {
-  int32_t bits;
-  __builtin_memcpy(&bits, &x, sizeof bits);
-  return bits >= 0 ? bits : bits ^ 0x7fffffff;
-}
-static inline float key_to_float(int32_t key) {
-  const int32_t bits = key >= 0 ? key : key ^ 0x7fffffff;
-  float out;
-  __builtin_memcpy(&out, &bits, sizeof out);
-  return out;
-}
+// +inf (common/float_order.hpp), given count_ge(t), the number of x[j] >= t, which never rises
+// with the key: the largest t with count_ge(t) >= k. Invariant: count_ge(float of lo) >= k (for
+// lo = -inf: k <= the non-NaN values; otherwise -inf comes back), count_ge(float of hi) < k.
 template <class CountGe>
 static inline float bisect_kth_largest(int k, CountGe count_ge) {
-  int32_t lo = float_key(-__builtin_inff()), hi = float_key(__builtin_inff());
-  if (count_ge(key_to_float(hi)) >= k) return key_to_float(hi);
+  int32_t lo = float_order_key(-__builtin_inff()), hi = float_order_key(__builtin_inff());
+  if (count_ge(float_from_order_key(hi)) >= k) return float_from_order_key(hi);
   while (int64_t(hi) - lo > 1) {  // lo < hi, both keys of non-NaN floats
     const int32_t mid = int32_t(lo + (int64_t(hi) - lo) / 2);
-    (count_ge(key_to_float(mid)) >= k ? lo : hi) = mid;
+    (count_ge(float_from_order_key(mid)) >= k ? lo : hi) = mid;
   }
-  return key_to_float(lo);
+  return float_from_order_key(lo);
 }
 
 // interleaved_max_f32's classes (simd::kInterleave; dispatch.cpp checks they agree).
