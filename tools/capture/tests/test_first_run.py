@@ -70,10 +70,11 @@ def test_tiny_model_smoke_test_and_the_same_model_by_another_path(tmp_path, ckv_
             in capfd.readouterr().err)
 
 
-def test_ctrl_c_keeps_the_captured_samples_and_says_how_to_resume(assets, tmp_path):
+def _interrupted_capture(assets, tmp_path, total, signals):
+    """ckv-capture of `total` copies of one sample, sent `signals` Ctrl-Cs once the first is in the
+    index; returns (argv, err, kept index entries)."""
     capture_cmd = console_script("ckv-capture")
-    # enough samples that the run is still going when the first one is in the index
-    lines = [json.loads(line) for line in open(os.path.join(assets["longbench"], "hotpotqa.jsonl"))][:1] * 12
+    lines = [json.loads(line) for line in open(os.path.join(assets["longbench"], "hotpotqa.jsonl"))][:1] * total
     lb = tmp_path / "lb"
     lb.mkdir()
     (lb / "hotpotqa.jsonl").write_text("".join(json.dumps(dict(line, _id=f"s{k:02d}")) + "\n"
@@ -84,24 +85,78 @@ def test_ctrl_c_keeps_the_captured_samples_and_says_how_to_resume(assets, tmp_pa
     process = subprocess.Popen([capture_cmd, *argv], stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 600
     while not cache_format.read_index(str(cache)) and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
+        time.sleep(0.01)
+    for _ in range(signals):
+        process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=600)
     assert process.returncode == 130, err
-    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err and "Exception ignored" not in err, err
     kept = cache_format.read_index(str(cache))
-    assert 1 <= len(kept) < 12
-    assert f"{len(kept)} sample(s) are in {cache}, {12 - len(kept)} of the 12 selected still to capture" in err, err
+    assert 1 <= len(kept) < total
+    assert f"{len(kept)} sample(s) are in {cache}, {total - len(kept)} of the {total} selected still to capture" in err
     # nothing half-written is left, and every kept sample is whole
     assert not [name for _, _, names in os.walk(cache) for name in names if ".tmp." in name]
     assert all(os.path.getsize(cache / e["path"]) == e["file_size"] for e in kept)
+    return argv, err, kept
+
+
+def test_ctrl_c_keeps_the_captured_samples_and_says_how_to_resume(assets, tmp_path):
+    # enough samples (about 50 a second here) that the run is still going when the signal comes
+    total = 40
+    argv, err, kept = _interrupted_capture(assets, tmp_path, total, signals=1)
+    # one Ctrl-C is a request, never lost: Python's own KeyboardInterrupt, raised inside a
+    # tokenizer's __del__, was dropped there ("Exception ignored") and the run went on to the end
+    assert "ckv-capture: Ctrl-C: stopping once the sample in progress is written (Ctrl-C again to stop at once)" in err
+    cache = argv[argv.index("--out") + 1]
+    assert f"ckv-capture: interrupted; {len(kept)} sample(s) are in {cache}, " in err, err
     # the printed command resumes (--overwrite left out: it would capture the kept ones again)
     resume = err.split("Resume (from this directory) with: ")[1].strip()
     words = shlex.split(resume)
     assert words[0] == "ckv-capture" and "--overwrite" not in words and words[1:] == argv[:-1]
-    resumed = run([capture_cmd, *words[1:]])
-    assert f"{12 - len(kept)} sample(s) to capture ({len(kept)} already in {cache})" in resumed.stderr
-    assert len(cache_format.read_index(str(cache))) == 12
+    resumed = run([console_script("ckv-capture"), *words[1:]])
+    assert f"{total - len(kept)} sample(s) to capture ({len(kept)} already in {cache})" in resumed.stderr
+    assert len(cache_format.read_index(cache)) == total
+
+
+def test_a_second_ctrl_c_stops_at_once_and_still_leaves_whole_samples(assets, tmp_path):
+    # the second signal either finds the sample in progress (abandoned, or kept when it came while
+    # the file was being written) or, should the first stop come first, nothing left to interrupt
+    _, err, _ = _interrupted_capture(assets, tmp_path, 40, signals=2)
+    assert "Resume (from this directory) with: ckv-capture " in err
+
+
+class _CtrlCInDel:
+    """Ctrl-C that arrives while a __del__ runs (the CI failure: a tokenizer's regex objects have
+    one): Python's own KeyboardInterrupt raised there is dropped as "Exception ignored"."""
+
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_a_ctrl_c_that_lands_in_a_destructor_still_stops_the_capture(assets, tmp_path, monkeypatch, capfd):
+    real = capture.capture_one
+    calls = []
+
+    def capture_one(*args):
+        calls.append(1)
+        if len(calls) == 1:
+            _CtrlCInDel()  # dropped at once: its __del__ sends the signal
+        return real(*args)
+
+    monkeypatch.setattr(capture, "capture_one", capture_one)
+    cache = tmp_path / "cache"
+    argv = ["--model", assets["llama"], "--longbench", assets["longbench"], "--out", str(cache), "--device", "cpu",
+            "--max-length", "400", "--query-rows", "64"]
+    assert capture.main(argv) == capture.EXIT_INTERRUPTED
+    err = capfd.readouterr().err
+    # the sample in progress is finished and kept, and no other is started
+    assert len(calls) == 1 and len(cache_format.read_index(str(cache))) == 1
+    assert "Ctrl-C: stopping once the sample in progress is written" in err
+    assert f"interrupted; 1 sample(s) are in {cache}, 4 of the 5 selected still to capture" in err, err
+    assert "Exception ignored" not in err and "KeyboardInterrupt" not in err
+    monkeypatch.setattr(capture, "capture_one", real)
+    assert capture.main(argv) == 0
+    assert "4 sample(s) to capture (1 already in" in capfd.readouterr().err
 
 
 def test_a_model_missing_from_the_hugging_face_cache_says_how_to_download_it(assets, tmp_path, capfd):

@@ -5,6 +5,9 @@ the line."""
 from __future__ import annotations
 
 import json
+import os
+import shlex
+import signal
 
 import pytest
 import torch
@@ -102,6 +105,15 @@ def test_eviction_changes_generation_and_reruns_resume(captured, assets, tmp_pat
     assert generate.main(["--model", assets[kind], "--longbench", assets["longbench"], "--keep", keep,
                           "--out", str(pred_few), "--cache", cache, "--device", "cpu"]) == 0
     assert "0 sample(s) to generate (4 already in" in capfd.readouterr().err
+    # the unfinished last line a killed run leaves is dropped and its sample generated again
+    trec = pred_few / "trec.jsonl"
+    whole = trec.read_bytes()
+    trec.write_bytes(whole[:-20])
+    assert generate.main(["--model", assets[kind], "--longbench", assets["longbench"], "--keep", keep,
+                          "--out", str(pred_few), "--cache", cache, "--device", "cpu"]) == 0
+    err = capfd.readouterr().err
+    assert f"{trec}: dropped an unfinished last line" in err and "1 sample(s) to generate (3 already in" in err, err
+    assert trec.read_bytes() == whole
     other = tmp_path / "other.jsonl"
     other.write_text(open(keep).read().replace(HASH, "cd" * 32))
     assert generate.main(["--model", assets[kind], "--longbench", assets["longbench"], "--keep", str(other),
@@ -164,3 +176,44 @@ def test_keep_masks_expand_kv_heads_to_their_query_heads():
     assert session.keep[0].tolist() == [[True, True, False]] * 2 + [[False, False, True]] * 2
     with pytest.raises(InputError, match="missing"):
         keepsets.keep_masks(line, 2, 4, 2, 3)
+
+
+def test_ctrl_c_stops_generation_after_the_prediction_in_progress(captured, assets, tmp_path, monkeypatch, capfd):
+    kind, cache, index = captured
+    G = models.load_config(assets[kind]).num_key_value_heads
+    keep = _write_keep(tmp_path / "keep.jsonl", index, lambda n: [list(range(n))] * G)
+    out = tmp_path / "pred"
+    real, calls = generate.generate_one, []
+
+    def generate_one(*args):
+        calls.append(1)
+        if len(calls) == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(*args)
+
+    monkeypatch.setattr(generate, "generate_one", generate_one)
+    argv = ["--model", assets[kind], "--longbench", assets["longbench"], "--keep", keep, "--out", str(out),
+            "--cache", cache, "--device", "cpu", "--overwrite"]
+    capfd.readouterr()
+    assert generate.main(argv) == generate.EXIT_INTERRUPTED
+    err = capfd.readouterr().err
+    assert len(calls) == 1 and sum(len(open(p).readlines()) for p in out.glob("*.jsonl")) == 1
+    assert "ckv-generate: Ctrl-C: stopping once the sample in progress is written" in err
+    assert f"interrupted; 1 prediction(s) written to {out} by this run, 3 of the 4 still to generate" in err, err
+    resume = err.split("Resume with: ")[1].strip()
+    assert "--overwrite" not in resume and shlex.split(resume)[1:] == argv[:-1]
+    # a second Ctrl-C stops at once; the lines written are whole
+    calls.clear()
+
+    def twice(*args):
+        calls.append(1)
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)
+        return real(*args)
+
+    monkeypatch.setattr(generate, "generate_one", twice)
+    assert generate.main(shlex.split(resume)[1:]) == generate.EXIT_INTERRUPTED
+    assert "ckv-generate: interrupted. Resume with: ckv-generate " in capfd.readouterr().err
+    monkeypatch.setattr(generate, "generate_one", real)
+    assert generate.main(shlex.split(resume)[1:]) == 0
+    assert "3 sample(s) to generate (1 already in" in capfd.readouterr().err

@@ -334,38 +334,46 @@ def _main(options, argv: list[str]) -> int:
           f"{options.answer}, max length {options.max_length}, {options.dtype} on {device}", file=sys.stderr)
     failures = []
     progress = common.Progress(len(todo), "capture")
-    for sample in todo:
-        try:
-            tokens = capture_one(model, tokenizer, session, info, sample, options, layers, options.out)
-            progress.advance(tokens)
-        except KeyboardInterrupt:
-            # A sample's file and index line are written with Ctrl-C held back (capture_one), so
-            # the one in progress is either whole in the cache or not there at all.
-            progress.close()
-            indexed = {(e["task"], e["id"]) for e in cache_format.read_index(options.out)}
-            state = "kept" if (sample.task, sample.id) in indexed else "abandoned"
-            left = sum((s.task, s.id) not in indexed for s in samples)
-            print(f"\nckv-capture: interrupted; sample {sample.label} was {state}, {len(indexed)} sample(s) are in "
-                  f"{options.out}, {left} of the {len(samples)} selected still to capture. Resume (from this "
-                  f"directory) with: {resume_command(argv)}", file=sys.stderr)
-            return EXIT_INTERRUPTED
-        except attention.UnsupportedModel as e:
-            progress.close()
-            raise InputError(f"--model {options.model}: {e}") from None
-        except (SampleError, cache_format.CacheCheckError) as e:
-            failures.append((sample, str(e)))
-            progress.write(f"ckv-capture: sample {sample.label}: {e}")
-            progress.advance(0)
-        except torch.cuda.OutOfMemoryError:
-            torch.cuda.empty_cache()
-            failures.append((sample, "out of device memory"))
-            progress.write(f"ckv-capture: sample {sample.label}: out of device memory (lower --max-length, "
-                           "capture fewer --layers or --query-rows 64)")
-            progress.advance(0)
-        except Exception as e:  # an unexpected failure of one sample must not lose the others
-            failures.append((sample, f"{type(e).__name__}: {e}"))
-            progress.write(f"ckv-capture: sample {sample.label}: {type(e).__name__}: {e}\n{traceback.format_exc()}")
-            progress.advance(0)
+
+    def interrupted(what: str) -> int:
+        progress.close()
+        indexed = {(e["task"], e["id"]) for e in cache_format.read_index(options.out)}
+        left = sum((s.task, s.id) not in indexed for s in samples)
+        print(f"\nckv-capture: interrupted; {what}{len(indexed)} sample(s) are in {options.out}, {left} of the "
+              f"{len(samples)} selected still to capture. Resume (from this directory) with: "
+              f"{resume_command(argv)}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+    with common.StopRequest(lambda message: progress.write(f"ckv-capture: {message}")) as stop:
+        for sample in todo:
+            if stop.requested:
+                return interrupted("")
+            try:
+                tokens = capture_one(model, tokenizer, session, info, sample, options, layers, options.out)
+                progress.advance(tokens)
+            except KeyboardInterrupt:
+                # A second Ctrl-C. A sample's file and index line are written with Ctrl-C held back
+                # (capture_one), so the one in progress is either whole in the cache or not there.
+                indexed = {(e["task"], e["id"]) for e in cache_format.read_index(options.out)}
+                state = "kept" if (sample.task, sample.id) in indexed else "abandoned"
+                return interrupted(f"sample {sample.label} was {state}, ")
+            except attention.UnsupportedModel as e:
+                progress.close()
+                raise InputError(f"--model {options.model}: {e}") from None
+            except (SampleError, cache_format.CacheCheckError) as e:
+                failures.append((sample, str(e)))
+                progress.write(f"ckv-capture: sample {sample.label}: {e}")
+                progress.advance(0)
+            except torch.cuda.OutOfMemoryError:
+                torch.cuda.empty_cache()
+                failures.append((sample, "out of device memory"))
+                progress.write(f"ckv-capture: sample {sample.label}: out of device memory (lower --max-length, "
+                               "capture fewer --layers or --query-rows 64)")
+                progress.advance(0)
+            except Exception as e:  # an unexpected failure of one sample must not lose the others
+                failures.append((sample, f"{type(e).__name__}: {e}"))
+                progress.write(f"ckv-capture: sample {sample.label}: {type(e).__name__}: {e}\n{traceback.format_exc()}")
+                progress.advance(0)
     progress.close()
     if failures:
         print(f"ckv-capture: {len(failures)} of {len(todo)} sample(s) not captured: "

@@ -71,8 +71,43 @@ def interrupts_held():
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-    if received:
-        raise KeyboardInterrupt
+    for number in received:  # handed to the handler the block held back (StopRequest's, say)
+        if callable(previous):
+            previous(number, None)
+        elif previous != signal.SIG_IGN:
+            raise KeyboardInterrupt
+
+
+class StopRequest:
+    """Ctrl-C in a loop over samples: the first asks the loop to stop once the sample in progress
+    is written (`requested`, checked between samples), a second interrupts at once
+    (KeyboardInterrupt).
+
+    Python's own handler raises KeyboardInterrupt in whatever code runs when the signal comes;
+    inside a __del__ (a tokenizer's regex objects have them) the exception is printed as
+    "Exception ignored" and dropped, and the run went on as if no Ctrl-C had come. A flag cannot
+    be dropped. Only the main thread can take signals; elsewhere this does nothing."""
+
+    def __init__(self, say):
+        self.say = say
+        self.requested = False
+        self.previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        return False
+
+    def _handle(self, number, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        self.say("Ctrl-C: stopping once the sample in progress is written (Ctrl-C again to stop at once)")
 
 
 def read_manifest(cache_dir: str) -> dict | None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
+import signal
 import sys
 
 import torch
@@ -73,12 +75,26 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     options = parser().parse_args(argv)
     try:
-        return _main(options)
+        return _main(options, argv)
     except InputError as e:
         print(f"ckv-generate: {e}", file=sys.stderr)
         return EXIT_ERROR
+    except KeyboardInterrupt:
+        # Before the first prediction (loading the model, say), or a second Ctrl-C: every line in
+        # --out is whole (each is appended with Ctrl-C held back).
+        print(f"\nckv-generate: interrupted. Resume with: {_resume_command(argv)}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+EXIT_INTERRUPTED = 128 + signal.SIGINT  # what a shell reports for a command ended by Ctrl-C
+
+
+def _resume_command(argv: list[str]) -> str:
+    """The same command, less --overwrite (which would generate again what was kept)."""
+    return shlex.join(["ckv-generate"] + [a for a in argv if a != "--overwrite"])
 
 
 def _cached_input_ids(cache_dir: str, index: dict, task: str, sample_id: str) -> list[int] | None:
@@ -91,7 +107,7 @@ def _cached_input_ids(cache_dir: str, index: dict, task: str, sample_id: str) ->
         return f.get_tensor("input_ids").tolist()
 
 
-def _main(options) -> int:
+def _main(options, argv: list[str]) -> int:
     lines = keepsets.read_keep_file(options.keep)
     if options.tasks:
         lines = [entry for entry in lines if entry.task in options.tasks]
@@ -157,22 +173,32 @@ def _main(options) -> int:
           f"configuration {lines[0].config_hash[:12] if lines else '-'}, model {info.model}", file=sys.stderr)
     failures = []
     progress = common.Progress(len(todo), "generate")
-    for line, sample, prompt, masks in todo:
-        try:
-            prediction, tokens = generate_one(model, tokenizer, session, sample, prompt, masks)
-        except SampleError as e:
-            failures.append(line)
-            progress.write(f"ckv-generate: sample {sample.label} ({line.where}): {e}")
-            progress.advance(0)
-            continue
-        except attention.UnsupportedModel as e:
-            progress.close()
-            raise InputError(f"--model {options.model}: {e}") from None
-        record = {"_id": sample.id, "pred": prediction, "answers": sample.answers,
-                  "all_classes": sample.fields["all_classes"], "length": sample.fields["length"]}
-        with open(os.path.join(options.out, f"{sample.task}.jsonl"), "a", encoding="utf-8") as f:
-            f.write(json.dumps(record, ensure_ascii=False) + "\n")
-        progress.advance(len(prompt.input_ids) + len(tokens))
+    with common.StopRequest(lambda message: progress.write(f"ckv-generate: {message}")) as stop:
+        written = 0
+        for line, sample, prompt, masks in todo:
+            if stop.requested:
+                progress.close()
+                print(f"\nckv-generate: interrupted; {written} prediction(s) written to {options.out} by this run, "
+                      f"{len(todo) - written} of the {len(plans)} still to generate. Resume with: "
+                      f"{_resume_command(argv)}", file=sys.stderr)
+                return EXIT_INTERRUPTED
+            try:
+                prediction, tokens = generate_one(model, tokenizer, session, sample, prompt, masks)
+            except SampleError as e:
+                failures.append(line)
+                progress.write(f"ckv-generate: sample {sample.label} ({line.where}): {e}")
+                progress.advance(0)
+                continue
+            except attention.UnsupportedModel as e:
+                progress.close()
+                raise InputError(f"--model {options.model}: {e}") from None
+            record = {"_id": sample.id, "pred": prediction, "answers": sample.answers,
+                      "all_classes": sample.fields["all_classes"], "length": sample.fields["length"]}
+            with common.interrupts_held(), open(os.path.join(options.out, f"{sample.task}.jsonl"), "a",
+                                                encoding="utf-8") as f:
+                f.write(json.dumps(record, ensure_ascii=False) + "\n")  # the line whole or not at all
+            written += 1
+            progress.advance(len(prompt.input_ids) + len(tokens))
     progress.close()
     if failures:
         print(f"ckv-generate: {len(failures)} sample(s) not generated", file=sys.stderr)
@@ -213,6 +239,7 @@ def _predicted_ids(out: str, tasks: set[str], overwrite: bool) -> set[tuple[str,
         if overwrite:
             os.unlink(path)
             continue
+        _drop_torn_tail(path)
         with open(path, encoding="utf-8") as f:
             for number, text in enumerate(f, 1):
                 if text.strip():
@@ -221,6 +248,20 @@ def _predicted_ids(out: str, tasks: set[str], overwrite: bool) -> set[tuple[str,
                     except (json.JSONDecodeError, KeyError):
                         raise InputError(f"{path}:{number}: not a prediction line (use --overwrite to start afresh)") from None
     return done
+
+
+def _drop_torn_tail(path: str) -> None:
+    """Every prediction line is appended whole with its newline; bytes after the last newline are
+    what a killed run (SIGKILL, a lost node) left of one line: dropped, so that the sample is
+    generated again and the next line does not join them."""
+    with open(path, "rb+") as f:
+        data = f.read()
+        if not data or data.endswith(b"\n"):
+            return
+        keep = data.rfind(b"\n") + 1
+        f.truncate(keep)
+    print(f"ckv-generate: {path}: dropped an unfinished last line ({len(data) - keep} bytes, left by a run that was "
+          "killed); its sample is generated again", file=sys.stderr)
 
 
 if __name__ == "__main__":
