@@ -3,9 +3,12 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <functional>
+#include <iterator>
 #include <numeric>
 #include <random>
 #include <vector>
@@ -357,6 +360,37 @@ TEST_CASE("sumsq_rows_f64: each row is sumsq_f64's value at every level", "[simd
         CHECK(same_bits(out, expected));
       }
     }
+}
+
+// K-norm's scores: −√x with IEEE roots at every level, bit for bit with −std::sqrt (−0 for 0,
+// denormals, huge values, +inf; NaN for a negative input), over tails of every width.
+TEST_CASE("neg_sqrt_f64: -std::sqrt at every level, bit for bit", "[simd]") {
+  LevelGuard guard;
+  std::mt19937 rng(43);
+  for (int len : {1, 3, 4, 5, 8, 9, 17, 1000}) {
+    std::vector<double> x(static_cast<size_t>(len));
+    for (double& a : x) a = std::exp(std::uniform_real_distribution<double>(-700.0, 700.0)(rng));
+    const double specials[] = {0.0, 4.9e-324, 2.2e-308, 1.0, 2.0, 1.7e308, INFINITY, -1.0};
+    for (size_t i = 0; i < std::size(specials) && i < x.size(); ++i) x[(i * 7) % x.size()] = specials[i];
+    std::vector<double> expected(x);
+    for (double& a : expected) a = -std::sqrt(a);
+    for (auto level : simd::available_levels()) {
+      simd::set_active_level(level);
+      auto out = x;
+      out.push_back(-9.0);  // past len: untouched
+      simd::neg_sqrt_f64(out.data(), len);
+      INFO("len " << len << " level " << simd::level_name(level));
+      CHECK(out.back() == -9.0);
+      out.pop_back();
+      for (int j = 0; j < len; ++j) {
+        INFO("j " << j << " x " << x[size_t(j)]);
+        if (std::isnan(expected[size_t(j)]))
+          CHECK(std::isnan(out[size_t(j)]));
+        else
+          CHECK(std::bit_cast<uint64_t>(out[size_t(j)]) == std::bit_cast<uint64_t>(expected[size_t(j)]));
+      }
+    }
+  }
 }
 
 // Column sums and votes add rows into double accumulators: one rounding per element, so every

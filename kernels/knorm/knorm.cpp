@@ -1,6 +1,7 @@
 #include "kernels/knorm/knorm.hpp"
 
-#include <cmath>
+#include <utility>
+#include <vector>
 
 #include "kernels/method_factories.hpp"
 #include "kernels/simd/simd.hpp"
@@ -16,7 +17,7 @@ Scores knorm_scores_cpu(LayerContext& ctx, const KnormParams& p) {
     // every SIMD level. Low key norm correlates with high attention.
     std::vector<double>& row = per_kv[g];
     simd::sumsq_rows_f64(in.key(g, 0), size_t(in.d), in.n, in.d, row.data());
-    for (double& x : row) x = -std::sqrt(x);
+    simd::neg_sqrt_f64(row.data(), in.n);
   }
   return reduce_kv_heads(per_kv, ctx.input(), p.selection.granularity);
 }

@@ -54,6 +54,8 @@ struct Avx2Ops {
   static VD dload(const double* p) { return _mm256_loadu_pd(p); }
   static void dstore(double* p, VD v) { _mm256_storeu_pd(p, v); }
   static VD dadd(VD a, VD b) { return _mm256_add_pd(a, b); }
+  static VD dsqrt(VD a) { return _mm256_sqrt_pd(a); }
+  static VD dneg(VD a) { return _mm256_xor_pd(a, _mm256_set1_pd(-0.0)); }  // the sign bit, -0 included
   static VD dfmadd(VD a, VD b, VD c) { return _mm256_fmadd_pd(a, b, c); }
   static VD dload_f32(const float* p) { return _mm256_cvtps_pd(_mm_loadu_ps(p)); }  // WD floats widened
   static VD cvt_lo(VF v) { return _mm256_cvtps_pd(_mm256_castps256_ps128(v)); }

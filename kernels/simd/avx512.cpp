@@ -55,6 +55,10 @@ struct Avx512Ops {
   static VD dload(const double* p) { return _mm512_loadu_pd(p); }
   static void dstore(double* p, VD v) { _mm512_storeu_pd(p, v); }
   static VD dadd(VD a, VD b) { return _mm512_add_pd(a, b); }
+  static VD dsqrt(VD a) { return _mm512_sqrt_pd(a); }
+  static VD dneg(VD a) {  // the sign bit, -0 included (AVX-512F has no xor_pd)
+    return _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(a), _mm512_set1_epi64(INT64_MIN)));
+  }
   static VD dfmadd(VD a, VD b, VD c) { return _mm512_fmadd_pd(a, b, c); }
   static VD dload_f32(const float* p) { return _mm512_cvtps_pd(_mm256_loadu_ps(p)); }  // WD floats widened
   static VD cvt_lo(VF v) { return _mm512_cvtps_pd(_mm512_castps512_ps256(v)); }

@@ -173,4 +173,8 @@ void sumsq_rows_f64(const float* x, size_t stride, int rows, int len, double* ou
   table().sumsq_rows_f64(x, stride, rows, len, out);
 }
 
+void neg_sqrt_f64(double* x, int len) {
+  if (len > 0) table().neg_sqrt_f64(x, len);
+}
+
 }  // namespace ckv::simd

@@ -132,6 +132,10 @@ void sumsq_rows_f64(const float* x, size_t stride, int rows, int len, double* ou
   for (int r = 0; r < rows; ++r) out[r] = sumsq_f64(x + size_t(r) * stride, len);
 }
 
+void neg_sqrt_f64(double* x, int len) {
+  for (int j = 0; j < len; ++j) x[j] = -std::sqrt(x[j]);
+}
+
 void interleaved_max_f32(const float* x, int len, float* out) {
   for (int c = 0; c < kInterleave; ++c) out[c] = -INFINITY;
   for (int j = 0; j < len; ++j) {
@@ -162,7 +166,7 @@ float scalar_plogp(float a, float floor) { return plogp1(a, floor); }
 
 const Table& scalar_table() {
   static const Table table{pack_panels_scalar, qk_panels, qk_keys, max_f32, exp_shift_sum_f32, exp_shift_sum_f64, scale_f32,
-                           gemm_blocks_scalar, plogp_sum_f64, add_rows_f32_to_f64, sumsq_rows_f64,
+                           gemm_blocks_scalar, plogp_sum_f64, add_rows_f32_to_f64, sumsq_rows_f64, neg_sqrt_f64,
                            interleaved_max_f32, positions_ge_f32, kth_largest_f32};
   return table;
 }

@@ -111,6 +111,9 @@ double sumsq_f64(const float* x, int len);
 // out[r] = sumsq_f64(x + r·stride, len) for r < rows, the same bits (two rows' chains
 // interleaved at the vector levels: one key's sum is latency-bound).
 void sumsq_rows_f64(const float* x, size_t stride, int rows, int len, double* out);
+// x[j] = −√x[j] for j < len (K-norm's scores from its sums of squares): IEEE square roots,
+// correctly rounded, so the same bits at every level; −√0 is −0, as in the scalar code.
+void neg_sqrt_f64(double* x, int len);
 
 // C[r][c] += Σ_b double(s_b) over the blocks b of 16 consecutive k (from k = 0, in ascending
 // order; the last block may be shorter), s_b = Σ_{k∈b} A[r][j]·B[j][c] with j = idx[k], one

@@ -24,6 +24,7 @@ struct Table {
   double (*plogp_sum_f64)(const float* a, int len, float floor);
   void (*add_rows_f32_to_f64)(double* acc, const float* x, size_t ld, int rows, int len);
   void (*sumsq_rows_f64)(const float* x, size_t stride, int rows, int len, double* out);
+  void (*neg_sqrt_f64)(double* x, int len);
   void (*interleaved_max_f32)(const float* x, int len, float* out);
   int (*positions_ge_f32)(const float* x, int len, float bound, int* out);
   float (*kth_largest_f32)(const float* x, int len, int k);
