@@ -70,9 +70,9 @@ def test_tiny_model_smoke_test_and_the_same_model_by_another_path(tmp_path, ckv_
             in capfd.readouterr().err)
 
 
-def _interrupted_capture(assets, tmp_path, total, signals):
-    """ckv-capture of `total` copies of one sample, sent `signals` Ctrl-Cs once the first is in the
-    index; returns (argv, err, kept index entries)."""
+def _interrupted_capture(assets, tmp_path, total, signals, number=signal.SIGINT):
+    """ckv-capture of `total` copies of one sample, sent `signals` signals `number` once the first
+    is in the index; returns (argv, err, kept index entries)."""
     capture_cmd = console_script("ckv-capture")
     lines = [json.loads(line) for line in open(os.path.join(assets["longbench"], "hotpotqa.jsonl"))][:1] * total
     lb = tmp_path / "lb"
@@ -87,9 +87,9 @@ def _interrupted_capture(assets, tmp_path, total, signals):
     while not cache_format.read_index(str(cache)) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
     for _ in range(signals):
-        process.send_signal(signal.SIGINT)
+        process.send_signal(number)
     _, err = process.communicate(timeout=600)
-    assert process.returncode == 130, err
+    assert process.returncode == 128 + number, err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err and "Exception ignored" not in err, err
     kept = cache_format.read_index(str(cache))
     assert 1 <= len(kept) < total
@@ -116,6 +116,13 @@ def test_ctrl_c_keeps_the_captured_samples_and_says_how_to_resume(assets, tmp_pa
     resumed = run([console_script("ckv-capture"), *words[1:]])
     assert f"{total - len(kept)} sample(s) to capture ({len(kept)} already in {cache})" in resumed.stderr
     assert len(cache_format.read_index(cache)) == total
+
+
+def test_slurms_sigterm_stops_a_capture_like_ctrl_c(assets, tmp_path):
+    # a time limit or scancel: SIGTERM, then SIGKILL KillWait seconds later (30 by default)
+    _, err, _ = _interrupted_capture(assets, tmp_path, 40, signals=1, number=signal.SIGTERM)
+    assert "ckv-capture: SIGTERM: stopping once the sample in progress is written (SIGTERM again" in err
+    assert "Resume (from this directory) with: ckv-capture " in err
 
 
 def test_a_second_ctrl_c_stops_at_once_and_still_leaves_whole_samples(assets, tmp_path):

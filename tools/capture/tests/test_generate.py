@@ -213,7 +213,12 @@ def test_ctrl_c_stops_generation_after_the_prediction_in_progress(captured, asse
 
     monkeypatch.setattr(generate, "generate_one", twice)
     assert generate.main(shlex.split(resume)[1:]) == generate.EXIT_INTERRUPTED
-    assert "ckv-generate: interrupted. Resume with: ckv-generate " in capfd.readouterr().err
+    assert f"interrupted; 0 prediction(s) written to {out} by this run, 3 of the 4" in capfd.readouterr().err
+    # SIGUSR1 (sbatch --signal=B:USR1@120) stops it the same way, exit 128 + 10
+    calls.clear()
+    monkeypatch.setattr(generate, "generate_one", lambda *args: (os.kill(os.getpid(), signal.SIGUSR1), real(*args))[1])
+    assert generate.main(shlex.split(resume)[1:]) == 128 + signal.SIGUSR1
+    assert "ckv-generate: SIGUSR1: stopping once the sample in progress is written" in capfd.readouterr().err
     monkeypatch.setattr(generate, "generate_one", real)
     assert generate.main(shlex.split(resume)[1:]) == 0
-    assert "3 sample(s) to generate (1 already in" in capfd.readouterr().err
+    assert "2 sample(s) to generate (2 already in" in capfd.readouterr().err

@@ -58,56 +58,76 @@ def check_manifest(cache_dir: str, manifest: dict) -> None:
     os.replace(temp, path)
 
 
+# What stops a capture or a generation: Ctrl-C, Slurm's SIGTERM at a time limit or scancel, and
+# the SIGUSR1 that `sbatch --signal=B:USR1@120` sends ahead of it (as for ckv-sweep, docs/slurm.md).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)
+
+
+def signal_label(number: int) -> str:
+    return "Ctrl-C" if number == signal.SIGINT else signal.Signals(number).name
+
+
 @contextmanager
 def interrupts_held():
-    """Ctrl-C (SIGINT) waits until the block is done, then interrupts as usual: what the block
-    writes is written whole. Only the main thread can take signals; elsewhere this does nothing."""
+    """The stop signals wait until the block is done, then go to the handler they would have met:
+    what the block writes is written whole. Only the main thread can take signals; elsewhere this
+    does nothing."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     received = []
-    previous = signal.signal(signal.SIGINT, lambda number, frame: received.append(number))
+    previous = {number: signal.signal(number, lambda number, frame: received.append(number))
+                for number in STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     for number in received:  # handed to the handler the block held back (StopRequest's, say)
-        if callable(previous):
-            previous(number, None)
-        elif previous != signal.SIG_IGN:
-            raise KeyboardInterrupt
+        handler = previous[number]
+        if callable(handler):
+            handler(number, None)
+        elif handler == signal.SIG_DFL:
+            signal.raise_signal(number)  # SIGINT's default raises KeyboardInterrupt, the others end the process
 
 
 class StopRequest:
-    """Ctrl-C in a loop over samples: the first asks the loop to stop once the sample in progress
-    is written (`requested`, checked between samples), a second interrupts at once
+    """A stop signal (STOP_SIGNALS) in a loop over samples: the first asks the loop to stop once
+    the sample in progress is written (`requested`, checked between samples; `exit_code` is 128 +
+    its number, as a shell reports a command that signal ended), a second interrupts at once
     (KeyboardInterrupt).
 
-    Python's own handler raises KeyboardInterrupt in whatever code runs when the signal comes;
-    inside a __del__ (a tokenizer's regex objects have them) the exception is printed as
+    Python's own SIGINT handler raises KeyboardInterrupt in whatever code runs when the signal
+    comes; inside a __del__ (a tokenizer's regex objects have them) the exception is printed as
     "Exception ignored" and dropped, and the run went on as if no Ctrl-C had come. A flag cannot
     be dropped. Only the main thread can take signals; elsewhere this does nothing."""
 
     def __init__(self, say):
         self.say = say
         self.requested = False
-        self.previous = None
+        self.number = signal.SIGINT
+        self.previous = {}
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.number
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._handle)
+            self.previous = {number: signal.signal(number, self._handle) for number in STOP_SIGNALS}
         return self
 
     def __exit__(self, *exc):
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
         return False
 
     def _handle(self, number, frame):
         if self.requested:
             raise KeyboardInterrupt
-        self.requested = True
-        self.say("Ctrl-C: stopping once the sample in progress is written (Ctrl-C again to stop at once)")
+        self.requested, self.number = True, number
+        name = signal_label(number)
+        self.say(f"{name}: stopping once the sample in progress is written ({name} again to stop at once)")
 
 
 def read_manifest(cache_dir: str) -> dict | None:

@@ -83,9 +83,9 @@ def main(argv=None) -> int:
         print(f"ckv-generate: {e}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        # Before the first prediction (loading the model, say), or a second Ctrl-C: every line in
-        # --out is whole (each is appended with Ctrl-C held back).
-        print(f"\nckv-generate: interrupted. Resume with: {_resume_command(argv)}", file=sys.stderr)
+        # Before the first prediction (loading the model, say): nothing was appended to --out.
+        print(f"\nckv-generate: interrupted; nothing generated. Resume with: {_resume_command(argv)}",
+              file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
@@ -173,32 +173,39 @@ def _main(options, argv: list[str]) -> int:
           f"configuration {lines[0].config_hash[:12] if lines else '-'}, model {info.model}", file=sys.stderr)
     failures = []
     progress = common.Progress(len(todo), "generate")
+    written = 0
+
+    def stopped(code: int) -> int:
+        progress.close()
+        print(f"\nckv-generate: interrupted; {written} prediction(s) written to {options.out} by this run, "
+              f"{len(todo) - written} of the {len(plans)} still to generate. Resume with: {_resume_command(argv)}",
+              file=sys.stderr)
+        return code
+
     with common.StopRequest(lambda message: progress.write(f"ckv-generate: {message}")) as stop:
-        written = 0
-        for line, sample, prompt, masks in todo:
-            if stop.requested:
-                progress.close()
-                print(f"\nckv-generate: interrupted; {written} prediction(s) written to {options.out} by this run, "
-                      f"{len(todo) - written} of the {len(plans)} still to generate. Resume with: "
-                      f"{_resume_command(argv)}", file=sys.stderr)
-                return EXIT_INTERRUPTED
-            try:
-                prediction, tokens = generate_one(model, tokenizer, session, sample, prompt, masks)
-            except SampleError as e:
-                failures.append(line)
-                progress.write(f"ckv-generate: sample {sample.label} ({line.where}): {e}")
-                progress.advance(0)
-                continue
-            except attention.UnsupportedModel as e:
-                progress.close()
-                raise InputError(f"--model {options.model}: {e}") from None
-            record = {"_id": sample.id, "pred": prediction, "answers": sample.answers,
-                      "all_classes": sample.fields["all_classes"], "length": sample.fields["length"]}
-            with common.interrupts_held(), open(os.path.join(options.out, f"{sample.task}.jsonl"), "a",
-                                                encoding="utf-8") as f:
-                f.write(json.dumps(record, ensure_ascii=False) + "\n")  # the line whole or not at all
-            written += 1
-            progress.advance(len(prompt.input_ids) + len(tokens))
+        try:
+            for line, sample, prompt, masks in todo:
+                if stop.requested:
+                    return stopped(stop.exit_code)
+                try:
+                    prediction, tokens = generate_one(model, tokenizer, session, sample, prompt, masks)
+                except SampleError as e:
+                    failures.append(line)
+                    progress.write(f"ckv-generate: sample {sample.label} ({line.where}): {e}")
+                    progress.advance(0)
+                    continue
+                except attention.UnsupportedModel as e:
+                    progress.close()
+                    raise InputError(f"--model {options.model}: {e}") from None
+                record = {"_id": sample.id, "pred": prediction, "answers": sample.answers,
+                          "all_classes": sample.fields["all_classes"], "length": sample.fields["length"]}
+                with common.interrupts_held(), open(os.path.join(options.out, f"{sample.task}.jsonl"), "a",
+                                                    encoding="utf-8") as f:
+                    f.write(json.dumps(record, ensure_ascii=False) + "\n")  # the line whole or not at all
+                    written += 1
+                progress.advance(len(prompt.input_ids) + len(tokens))
+        except KeyboardInterrupt:  # a second stop signal: every line written is whole
+            return stopped(stop.exit_code)
     progress.close()
     if failures:
         print(f"ckv-generate: {len(failures)} sample(s) not generated", file=sys.stderr)
