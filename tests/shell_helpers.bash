@@ -37,6 +37,15 @@ expect_complete_once() {  # DB CAMPAIGN
   expect_sql "$db" "select count(distinct n) from (select count(*) n from results group by unit_id)" 1
 }
 
+# tests/data/faults/long.toml with N samples per task (24·N units; the file's 32 take about 1 s
+# on 2 cores with the SIMD kernels): a test that kills, signals or locks a run mid-campaign gives
+# itself seconds of room (96: 2304 units, about 4 s), so a loaded machine or faster kernels do not
+# let the run finish first.
+long_campaign() {  # OUT SAMPLES_PER_TASK
+  sed "s/^samples_per_task = 32$/samples_per_task = $2/" "$src/tests/data/faults/long.toml" > "$1"
+  [[ $(grep -c "^samples_per_task = $2$" "$1") -eq 2 ]] || fail "$1: samples_per_task = $2 not set"
+}
+
 # Waits until at least N units are done in DB (committed), or fails after T seconds.
 wait_for_done() {  # DB N T [PID to check is still alive]
   local db=$1 n=$2 t=$3 pid=${4:-} i got

@@ -99,8 +99,9 @@ TEST_CASE("readers neither fail nor block a writer committing in a loop", "[db]"
   CHECK(reader_errors.empty());
   INFO("writer took " << writer_seconds << " s for " << commits << " commits, slowest commit "
                       << slowest_commit << " s, " << reads.load() << " reads");
-  // A blocked commit would wait out the 5 s busy timeout and then fail.
-  CHECK(slowest_commit < 2.0);
+  // A blocked commit would wait out the 5 s busy timeout and then fail; below 4 s, none waited
+  // for it (a loaded machine under the sanitizers stalls a commit for well under a second).
+  CHECK(slowest_commit < 4.0);
   CHECK(reads.load() >= 200);
   // The long transaction still sees its snapshot; after it ends, everything.
   CHECK(scalar_int(long_reader, "SELECT COUNT(*) FROM results") == 0);

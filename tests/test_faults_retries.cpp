@@ -1,6 +1,7 @@
 // Units whose retries are used up: the run says so and how to proceed (--retry-lost, or
 // raise max_attempts) instead of "run again" forever, and --retry-lost runs them once more. Every
 // kind of unfinished unit gets the one instruction that finishes it.
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <thread>
@@ -29,7 +30,7 @@ CampaignSpec write_spec(const TempDir& dir) {
                       << "\"\ntasks = [\"synth-needle\", \"synth-multihop\"]\n"
                       << "[data.synthetic]\ntokens = 256\nsamples_per_task = 2\nheads = 2\nkv_heads = 1\n"
                       << "head_dim = 32\nlayers = [0]\nnum_layers_model = 2\nanswer_tokens = 2\nseed = 3\n"
-                      << "[run]\nthreads = 2\nbatch_units = 4\nunit_timeout = 0.05\nmax_attempts = 1\n"
+                      << "[run]\nthreads = 2\nbatch_units = 4\nunit_timeout = 0.5\nmax_attempts = 1\n"
                       << "[[methods]]\nname = \"h2o\"\n[[grid]]\nbudget = [96, 128]\n";
   CampaignSpec spec = load_spec(path);
   ensure_cache(spec);
@@ -49,13 +50,19 @@ BatchResult outcome(const Batch& batch, bool fail) {
   return result;
 }
 
+// Set once the run under test has returned: a stalling evaluator waits for it, so that its batch
+// is overdue however slow the machine (a fixed sleep raced the deadline under the sanitizers).
+std::atomic<bool> g_run_returned{false};
+
 RunSummary run_once(const CampaignSpec& spec, BatchEvaluator evaluator, RunOptions options = {}) {
   options.progress = Progress::Mode::Off;
   Database db = Database::open(spec.database, Database::Mode::Writer);
   ResultStore store(db, spec.run.commit_interval);
   CampaignPlan plan = register_campaign(spec, store);
+  g_run_returned = false;
   EmbeddedTransport transport(spec.run.threads, EvaluatorOptions{}, std::move(evaluator));
   RunSummary summary = run_campaign(spec, plan, store, transport, options);
+  g_run_returned = true;
   transport.stop();
   return summary;
 }
@@ -65,10 +72,12 @@ RunSummary run_once(const CampaignSpec& spec, BatchEvaluator evaluator, RunOptio
 TEST_CASE("lost units with no attempt left are named with --retry-lost, and rerun by it", "[faults]") {
   TempDir dir;
   CampaignSpec spec = write_spec(dir);
-  // multihop samples stall past the unit timeout (lost); needle samples fail.
+  // multihop samples stall until the run has given up on them (lost: unit_timeout 0.5 s, a batch
+  // of 2 units on an idle worker is overdue after 1 s); needle samples fail at once.
   auto stall_or_fail = [](const Batch& batch, const EvaluatorOptions&) {
     const bool needle = batch.sample_label.rfind("synth-needle/", 0) == 0;
-    if (!needle) std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    for (int i = 0; !needle && !g_run_returned && i < 12000; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
     return outcome(batch, needle);
   };
   RunSummary first = run_once(spec, stall_or_fail);

@@ -4,7 +4,6 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <set>
 
@@ -443,27 +442,22 @@ TEST_CASE("validation and errors name the problem and the sample") {
   CHECK(m->score_cpu(ctx, m->parse(wp)).heads.at(0).size() == 30);
 }
 
-TEST_CASE("speed: n = 8192, H = 8, w = 64, K = 10 from the window rows alone") {
+// Speed is bench_kernels' business (circuitkv_neumann rows, docs/benchmarks.md); this checks a
+// large layer with only the window rows captured, and that K = 20 extended from the memoised
+// K = 10 series is the K = 20 of a fresh layer context, bit for bit.
+TEST_CASE("n = 8192, H = 8, w = 64 from the window rows alone; K = 20 after K = 10 as computed afresh") {
   const int n = 8192, H = 8, w = 64;
   Layer t = random_layer(n, H, 2, 64, 1, 1.0, w);  // only the window query rows exist
   LayerContext ctx(t.input);
   const MethodDef* m = find_method("circuitkv_neumann");
-  Params p = params_of({{"budget", 1024}});
-  auto t0 = std::chrono::steady_clock::now();
-  ctx.window_attention(w);  // shared with every method of the layer
-  auto t1 = std::chrono::steady_clock::now();
-  Scores sc = m->score_cpu(ctx, m->parse(p));
-  auto t2 = std::chrono::steady_clock::now();
-  Params k20 = params_of({{"budget", 1024}, {"iterations", 20}});
-  m->score_cpu(ctx, m->parse(k20));  // graphs memoised; the series extends from 10 to 20
-  auto t3 = std::chrono::steady_clock::now();
-  auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
-  WARN("window attention " << ms(t0, t1) << " ms; circuitkv_neumann score (entropy heads, graph, "
-                                            "K = 10, post-processing) "
-                           << ms(t1, t2) << " ms; K = 20 on the "
-                                            "memoised graphs "
-                           << ms(t2, t3) << " ms");
+  Scores sc = m->score_cpu(ctx, m->parse(params_of({{"budget", 1024}})));
   REQUIRE(sc.heads.size() == 1);
   CHECK(sc.heads[0].size() == size_t(n));
-  CHECK(ms(t1, t2) < 5000.0);
+  Params k20 = params_of({{"budget", 1024}, {"iterations", 20}});
+  Scores extended = m->score_cpu(ctx, m->parse(k20));  // graphs memoised; the series goes on from 10
+  LayerContext fresh(t.input);
+  Scores direct = m->score_cpu(fresh, m->parse(k20));
+  REQUIRE(extended.heads.size() == direct.heads.size());
+  CHECK(extended.heads[0] == direct.heads[0]);
+  CHECK(extended.heads[0] != sc.heads[0]);
 }

@@ -7,16 +7,32 @@
 set -euo pipefail
 source "$(dirname "$0")/../shell_helpers.bash"
 cd "$work"
-cp "$src/tests/data/faults/long.toml" long.toml
-hold_lock() {  # DB SECONDS: another program holds SQLite's write lock
-  (echo "BEGIN IMMEDIATE;"; sleep "$2"; echo "COMMIT;") | sqlite3 "$1" &
+long_campaign long.toml 96  # seconds of commits, so that the lock is taken mid-run
+# Another program holds SQLite's write lock for about SECONDS; FLAG appears once it holds it. The
+# sqlite3 shell waits for a commit of the run in progress (.timeout: it has no busy wait of its
+# own) and -bail ends it if BEGIN fails, so a lock never taken cannot pass unnoticed.
+hold_lock() {  # DB SECONDS FLAG
+  rm -f "$3"
+  (echo ".timeout 20000"; echo "BEGIN IMMEDIATE;"; echo ".system touch $3"; sleep "$2"; echo "COMMIT;") \
+    | sqlite3 -bail "$1" >"$3.log" 2>&1 &
+}
+wait_for_lock() {  # FLAG HOLDER_PID RUN_PID
+  local i
+  for ((i = 0; i < 300; i++)); do
+    [[ -e $1 ]] && return 0
+    kill -0 "$2" 2>/dev/null || fail "the lock holder ended without the lock: $(cat "$1.log")"
+    sleep 0.05
+  done
+  fail "the lock holder did not get the lock in 15 s"
 }
 
 # --- 1. the lock is held longer than the retries last: exit 3, one account, then resume ---------
 "$sweep" long.toml --commit-retry 2 --progress off >held1.log 2>&1 &
 pid=$!
 wait_for_done long.sqlite 30 60 "$pid"
-hold_lock long.sqlite 15; holder=$!
+hold_lock long.sqlite 15 held1.flag; holder=$!
+wait_for_lock held1.flag "$holder"
+kill -0 "$pid" 2>/dev/null || fail "the run ended before the lock was taken: $(tail -3 held1.log)"
 set +e; wait "$pid"; code=$?; set -e
 [[ $code -eq 3 ]] || fail "a run whose commits keep failing must exit 3, got $code: $(tail -5 held1.log)"
 grep -q "long.sqlite: results could not be committed for [0-9]* s (.*database is locked by another writer" held1.log \
@@ -33,7 +49,9 @@ rm -f long.sqlite*
 "$sweep" long.toml --commit-retry 60 --progress off >held3.log 2>&1 &
 pid=$!
 wait_for_done long.sqlite 30 60 "$pid"
-hold_lock long.sqlite 7; holder=$!
+hold_lock long.sqlite 7 held3.flag; holder=$!
+wait_for_lock held3.flag "$holder"
+kill -0 "$pid" 2>/dev/null || fail "the run ended before the lock was taken: $(tail -3 held3.log)"
 set +e; wait "$pid"; code=$?; set -e
 wait "$holder"
 [[ $code -eq 0 ]] || fail "a run whose commit succeeded on a retry must finish, got $code: $(tail -5 held3.log)"
@@ -44,7 +62,8 @@ expect_complete_once long.sqlite long
 # --- 3. a full disk: a small tmpfs in a private mount namespace (needs CAP_SYS_ADMIN) ------------
 if unshare -m true 2>/dev/null; then
   mkdir -p full
-  sed 's#database = "long.sqlite"#database = "full/long.sqlite"#' long.toml > full.toml
+  # the file's own 32 samples: their registration fits the small disk below, 96's would not
+  sed 's#database = "long.sqlite"#database = "full/long.sqlite"#' "$src/tests/data/faults/long.toml" > full.toml
   unshare -m bash -euc '
     mount -t tmpfs -o size=1400k tmpfs full  # registration fits (~0.9 MB of WAL), the results do not
     set +e; "$0" full.toml --commit-retry 1 --progress off >full1.log 2>&1; echo $? > full1.code; set -e

@@ -6,7 +6,7 @@
 set -euo pipefail
 source "$(dirname "$0")/../shell_helpers.bash"
 cd "$work"
-cp "$src/tests/data/faults/long.toml" long.toml
+long_campaign long.toml 96  # seconds of writing, for many reads
 "$sweep" plan long.toml >/dev/null  # generates the cache, so the run starts writing at once
 
 if [[ "${CKV_HAVE_MPI:-ON}" == "ON" ]] && command -v mpirun >/dev/null; then

@@ -92,11 +92,16 @@ cp "$src/tests/data/faults/long.toml" long.toml
 "$sweep" long.toml --progress off >run1.log 2>&1 &
 pid=$!
 wait_for_done long.sqlite 30 60 "$pid"
-# The last two samples are dispatched last (batches go out in sample order).
+# The last two samples are dispatched last (batches go out in sample order). The run is held
+# still while they change (a stopped process keeps its state), so that the edits, a Python start
+# among them, cannot lose a race with a fast campaign; it continues afterwards, and on any exit.
+kill -STOP "$pid"
+trap 'kill -CONT "$pid" 2>/dev/null || true' EXIT
 cp cache/synth-needle/synth-needle-8.safetensors needle-8.backup
 edit flip cache/synth-needle/synth-needle-9.safetensors layers.2.q --fix-digest  # a recapture ...
 cp cache/synth-needle/synth-needle-9.safetensors new-9 && mv new-9 cache/synth-needle/synth-needle-9.safetensors  # ... moved into place
 truncate -s 4096 cache/synth-needle/synth-needle-8.safetensors  # truncated in place
+kill -CONT "$pid"
 set +e; wait "$pid"; code=$?; set -e
 ((code == 3)) || fail "a run whose samples changed under it must exit 3 (a signal would be $((code - 128))), got $code: $(tail -5 run1.log)"
 expect_sql long.sqlite "pragma integrity_check" ok

@@ -9,8 +9,7 @@ cd "$work"
 work=$PWD
 # Three times the shared long campaign's samples, so that the first run is still writing when it
 # is stopped below.
-sed 's/^samples_per_task = 32$/samples_per_task = 96/' "$src/tests/data/faults/long.toml" > long.toml
-grep -q '^samples_per_task = 96$' long.toml || fail "long.toml: samples_per_task not found"
+long_campaign long.toml 96
 mkdir -p sub bound
 ln -s "$work" alias-dir
 

@@ -20,8 +20,7 @@ cp "$src/tests/data/cli/small.toml" small.toml
 # Its own cache directory; three times the shared long campaign's samples, so that the drain
 # signal reaches a run still in progress (the SIMD kernels finish the shared one in seconds).
 mkdir long
-sed 's/^samples_per_task = 32$/samples_per_task = 96/' "$src/tests/data/faults/long.toml" > long/long.toml
-grep -q '^samples_per_task = 96$' long/long.toml || fail "long.toml: samples_per_task not found"
+long_campaign long/long.toml 96
 
 # 1. four tasks: rank 0 schedules, ranks 1..3 compute.
 timeout 120 srun -n 4 -O "$sweep" small.toml --progress off >run.log 2>&1 || fail "srun exited $?: $(tail -20 run.log)"
