@@ -85,10 +85,10 @@ def interrupts_held():
             signal.signal(number, handler)
     for number in received:  # handed to the handler the block held back (StopRequest's, say)
         handler = previous[number]
-        if callable(handler):
+        if callable(handler):  # Python's own SIGINT handler among them: KeyboardInterrupt
             handler(number, None)
         elif handler == signal.SIG_DFL:
-            signal.raise_signal(number)  # SIGINT's default raises KeyboardInterrupt, the others end the process
+            signal.raise_signal(number)  # the default action, now that the block is whole: the process ends
 
 
 class StopRequest:
