@@ -16,7 +16,7 @@ hold_lock() {  # DB SECONDS FLAG
   (echo ".timeout 20000"; echo "BEGIN IMMEDIATE;"; echo ".system touch $3"; sleep "$2"; echo "COMMIT;") \
     | sqlite3 -bail "$1" >"$3.log" 2>&1 &
 }
-wait_for_lock() {  # FLAG HOLDER_PID RUN_PID
+wait_for_lock() {  # FLAG HOLDER_PID
   local i
   for ((i = 0; i < 300; i++)); do
     [[ -e $1 ]] && return 0

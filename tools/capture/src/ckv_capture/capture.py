@@ -335,10 +335,16 @@ def _main(options, argv: list[str]) -> int:
     failures = []
     progress = common.Progress(len(todo), "capture")
 
-    def interrupted(what: str, code: int) -> int:
+    def interrupted(code: int, in_progress=None) -> int:
+        """The closing account; `in_progress`: the sample a second signal cut short, whose file and
+        index line were written with the signals held back (capture_one), so whole or not at all."""
         progress.close()
         indexed = {(e["task"], e["id"]) for e in cache_format.read_index(options.out)}
         left = sum((s.task, s.id) not in indexed for s in samples)
+        what = ""
+        if in_progress is not None:
+            state = "kept" if (in_progress.task, in_progress.id) in indexed else "abandoned"
+            what = f"sample {in_progress.label} was {state}, "
         print(f"\nckv-capture: interrupted; {what}{len(indexed)} sample(s) are in {options.out}, {left} of the "
               f"{len(samples)} selected still to capture. Resume (from this directory) with: "
               f"{resume_command(argv)}", file=sys.stderr)
@@ -347,16 +353,12 @@ def _main(options, argv: list[str]) -> int:
     with common.StopRequest(lambda message: progress.write(f"ckv-capture: {message}")) as stop:
         for sample in todo:
             if stop.requested:
-                return interrupted("", stop.exit_code)
+                return interrupted(stop.exit_code)
             try:
                 tokens = capture_one(model, tokenizer, session, info, sample, options, layers, options.out)
                 progress.advance(tokens)
-            except KeyboardInterrupt:
-                # A second stop signal. A sample's file and index line are written with the signals
-                # held back (capture_one), so the one in progress is either whole in the cache or not there.
-                indexed = {(e["task"], e["id"]) for e in cache_format.read_index(options.out)}
-                state = "kept" if (sample.task, sample.id) in indexed else "abandoned"
-                return interrupted(f"sample {sample.label} was {state}, ", stop.exit_code)
+            except KeyboardInterrupt:  # a second stop signal
+                return interrupted(stop.exit_code, sample)
             except attention.UnsupportedModel as e:
                 progress.close()
                 raise InputError(f"--model {options.model}: {e}") from None

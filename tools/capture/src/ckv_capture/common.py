@@ -68,21 +68,28 @@ def signal_label(number: int) -> str:
 
 
 @contextmanager
+def _stop_handlers(handler):
+    """`handler` for every stop signal inside the block, the previous handlers back after it;
+    yields {signal: previous handler}. Only the main thread can take signals: elsewhere nothing is
+    installed and the dict is empty."""
+    if threading.current_thread() is not threading.main_thread():
+        yield {}
+        return
+    previous = {number: signal.signal(number, handler) for number in STOP_SIGNALS}
+    try:
+        yield previous
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)
+
+
+@contextmanager
 def interrupts_held():
     """The stop signals wait until the block is done, then go to the handler they would have met:
-    what the block writes is written whole. Only the main thread can take signals; elsewhere this
-    does nothing."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+    what the block writes is written whole."""
     received = []
-    previous = {number: signal.signal(number, lambda number, frame: received.append(number))
-                for number in STOP_SIGNALS}
-    try:
+    with _stop_handlers(lambda number, frame: received.append(number)) as previous:
         yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
     for number in received:  # handed to the handler the block held back (StopRequest's, say)
         handler = previous[number]
         if callable(handler):  # Python's own SIGINT handler among them: KeyboardInterrupt
@@ -100,27 +107,24 @@ class StopRequest:
     Python's own SIGINT handler raises KeyboardInterrupt in whatever code runs when the signal
     comes; inside a __del__ (a tokenizer's regex objects have them) the exception is printed as
     "Exception ignored" and dropped, and the run went on as if no Ctrl-C had come. A flag cannot
-    be dropped. Only the main thread can take signals; elsewhere this does nothing."""
+    be dropped."""
 
     def __init__(self, say):
         self.say = say
         self.requested = False
         self.number = signal.SIGINT
-        self.previous = {}
+        self._handlers = _stop_handlers(self._handle)
 
     @property
     def exit_code(self) -> int:
         return 128 + self.number
 
     def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            self.previous = {number: signal.signal(number, self._handle) for number in STOP_SIGNALS}
+        self._handlers.__enter__()
         return self
 
     def __exit__(self, *exc):
-        for number, handler in self.previous.items():
-            signal.signal(number, handler)
-        return False
+        return self._handlers.__exit__(*exc)
 
     def _handle(self, number, frame):
         if self.requested:
